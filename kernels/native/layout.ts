@@ -1,0 +1,156 @@
+/**
+ * Native CPU kernels for reductions, layout and indexing primitives (float32 storage).
+ */
+import { size, stridesOf, type Shape } from '../../src/shape';
+
+/** out[i] for i over `outShape` = x at input offset base + Σ idx_d·stride_d (a strided view copy). */
+export function stridedCopy(x: Float32Array, base: number, outShape: Shape, inStrides: number[], out = new Float32Array(size(outShape)), outBase = 0, outStrides?: number[]): Float32Array {
+  const r = outShape.length;
+  const n = size(outShape);
+  if (n === 0) return out;
+  if (r === 0) {
+    out[outBase] = x[base];
+    return out;
+  }
+  const ost = outStrides ?? stridesOf(outShape);
+  const inner = outShape[r - 1];
+  const si = inStrides[r - 1];
+  const so = ost[r - 1];
+  const idx = new Int32Array(r);
+  let offIn = base;
+  let offOut = outBase;
+  const outer = n / inner;
+  for (let o = 0; o < outer; o++) {
+    let p = offIn;
+    let q = offOut;
+    if (si === 1 && so === 1) {
+      out.set(x.subarray(p, p + inner), q);
+    } else {
+      for (let j = 0; j < inner; j++) {
+        out[q] = x[p];
+        p += si;
+        q += so;
+      }
+    }
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++;
+      offIn += inStrides[d];
+      offOut += ost[d];
+      if (idx[d] < outShape[d]) break;
+      offIn -= inStrides[d] * outShape[d];
+      offOut -= ost[d] * outShape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+export function transpose(x: Float32Array, s: Shape, perm: number[]): Float32Array {
+  const st = stridesOf(s);
+  return stridedCopy(x, 0, perm.map((a) => s[a]), perm.map((a) => st[a]));
+}
+
+/**
+ * Reduce over `axes` (kept with size 1). Moves reduced axes last (a transpose when they are not
+ * already trailing) and reduces contiguous rows; leading-axes reductions accumulate whole rows.
+ */
+export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: number[]): Float32Array {
+  const kept = s.map((_, i) => i).filter((i) => !axes.includes(i));
+  const outN = kept.reduce((a, i) => a * s[i], 1);
+  const redN = axes.reduce((a, i) => a * s[i], 1);
+  const out = new Float32Array(outN);
+  if (redN === 0) return out.fill(kind === 'sum' ? 0 : -Infinity);
+  // reduced axes form a leading block: accumulate rows (cache friendly)
+  const sortedAxes = [...axes].sort((a, b) => a - b);
+  if (sortedAxes.every((a, i) => a === i) && kind === 'sum') {
+    const acc = new Float64Array(outN);
+    for (let r = 0; r < redN; r++) {
+      const o = r * outN;
+      for (let j = 0; j < outN; j++) acc[j] += x[o + j];
+    }
+    out.set(acc);
+    return out;
+  }
+  const trailing = sortedAxes.every((a, i) => a === s.length - axes.length + i);
+  const rows = trailing ? x : transpose(x, s, [...kept, ...sortedAxes]);
+  if (kind === 'sum') {
+    for (let i = 0; i < outN; i++) {
+      let acc = 0;
+      const o = i * redN;
+      for (let j = 0; j < redN; j++) acc += rows[o + j];
+      out[i] = acc;
+    }
+  } else {
+    for (let i = 0; i < outN; i++) {
+      let m = -Infinity;
+      const o = i * redN;
+      for (let j = 0; j < redN; j++) {
+        const v = rows[o + j];
+        if (v > m || v !== v) m = v;
+      }
+      out[i] = m;
+    }
+  }
+  return out;
+}
+
+export function slice(x: Float32Array, s: Shape, begin: number[], sizes: Shape): Float32Array {
+  const st = stridesOf(s);
+  const base = begin.reduce((a, b, i) => a + b * st[i], 0);
+  return stridedCopy(x, base, sizes, st);
+}
+
+export function pad(x: Float32Array, s: Shape, lo: number[], outShape: Shape): Float32Array {
+  const out = new Float32Array(size(outShape));
+  const ost = stridesOf(outShape);
+  const base = lo.reduce((a, b, i) => a + b * ost[i], 0);
+  return stridedCopy(x, 0, s, stridesOf(s), out, base, ost);
+}
+
+export function concat(xs: Float32Array[], shapes: Shape[], axis: number, outShape: Shape): Float32Array {
+  const out = new Float32Array(size(outShape));
+  const ost = stridesOf(outShape);
+  let offset = 0;
+  xs.forEach((x, k) => {
+    stridedCopy(x, 0, shapes[k], stridesOf(shapes[k]), out, offset * ost[axis], ost);
+    offset += shapes[k][axis];
+  });
+  return out;
+}
+
+function checkRow(op: string, row: number, n: number): void {
+  if (!(row >= 0 && row < n && Number.isInteger(row))) throw new RangeError(`${op}: index ${row} out of range [0, ${n})`);
+}
+
+/** out[b, m, :] = x[b, idx[b, m], :] with x viewed as [B, N, R], idx as [B, M]. */
+export function gather(x: Float32Array, s: Shape, idx: Float32Array, axis: number, M: number): Float32Array {
+  const B = size(s.slice(0, axis));
+  const N = s[axis];
+  const R = size(s.slice(axis + 1));
+  const out = new Float32Array(B * M * R);
+  for (let b = 0; b < B; b++)
+    for (let m = 0; m < M; m++) {
+      const row = idx[b * M + m];
+      checkRow('gather', row, N);
+      const src = (b * N + row) * R;
+      out.set(x.subarray(src, src + R), (b * M + m) * R);
+    }
+  return out;
+}
+
+/** out[b, idx[b, m], :] += src[b, m, :] into zeros of [B, size, R]. */
+export function scatterAdd(src: Float32Array, s: Shape, idx: Float32Array, axis: number, n: number): Float32Array {
+  const B = size(s.slice(0, axis));
+  const M = s[axis];
+  const R = size(s.slice(axis + 1));
+  const out = new Float32Array(B * n * R);
+  for (let b = 0; b < B; b++)
+    for (let m = 0; m < M; m++) {
+      const row = idx[b * M + m];
+      checkRow('scatterAdd', row, n);
+      const o = (b * n + row) * R;
+      const i = (b * M + m) * R;
+      for (let r = 0; r < R; r++) out[o + r] += src[i + r];
+    }
+  return out;
+}

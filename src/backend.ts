@@ -1,0 +1,31 @@
+/**
+ * The backend interface. A backend knows buffers and kernels — nothing about autodiff.
+ *
+ * Every backend implements every primitive: `KernelTable` is a total mapped type over the
+ * primitive names, so a backend missing a kernel does not compile (the same idea as jax-js's
+ * rule tables). Buffers are opaque to the engine: a Float32Array on the native CPU backend, a
+ * Float64Array on the reference backend, a gpu.js texture (or array) on the gpu.js backend.
+ */
+import type { Shape } from './shape';
+import type { PrimName, PrimParams } from './primitives';
+
+export type Buffer = unknown;
+
+export type Kernel<P extends PrimName> = (inputs: Buffer[], inShapes: Shape[], outShape: Shape, params: PrimParams[P]) => Buffer;
+
+export type KernelTable = { [P in PrimName]: Kernel<P> };
+
+export interface Backend {
+  /** Short name used by `--backend` and in reports, e.g. `native`, `ref64`, `gpujs-cpu`. */
+  readonly name: string;
+  /** Float precision of its buffers (the reference backend computes in float64). */
+  readonly precision: 'float32' | 'float64';
+  /** What actually runs the kernels (e.g. "gpu.js headlessgl on Mesa llvmpipe"). */
+  describe(): string;
+  upload(data: Float32Array | Float64Array | readonly number[], shape: Shape): Buffer;
+  /** Host copy of a buffer (row-major). */
+  download(buf: Buffer, shape: Shape): Float32Array | Float64Array;
+  /** Free device memory now (a no-op where the GC owns the memory). */
+  dispose(buf: Buffer): void;
+  readonly kernels: KernelTable;
+}

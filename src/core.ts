@@ -1,0 +1,245 @@
+/**
+ * The core of the engine: tensors, tracers, and the one function `bind` through which every
+ * primitive is applied.
+ *
+ * Reverse mode with nesting, the JAX way. A `Tracer` at level L wraps a primal value (a concrete
+ * tensor or a tracer of a lower level) and remembers the primitive that produced it. `bind`
+ * looks at the highest level among its inputs: at level 0 it runs the backend's kernel; at
+ * level L > 0 it applies the primitive to the primals (recursing downwards) and records a node
+ * on level L. `vjp` (src/autodiff.ts) opens a new level, and its backward pass runs the VJP
+ * rules — which are written with ordinary ops — on the primals, i.e. *below* level L. So the
+ * backward pass of an inner `grad` is itself recorded by an outer `grad`: grad-of-grad works
+ * with no extra machinery, and perturbations of different levels are never confused.
+ */
+import type { Backend } from './backend';
+import { PRIMITIVES, type PrimName, type PrimParams } from './primitives';
+import { fmt, ShapeError, size, type Shape } from './shape';
+
+// ---------------------------------------------------------------------------------------------
+// Backends (execution context, like a JAX device: which machine runs kernels, not model state)
+
+const backends = new Map<string, () => Backend>();
+const instances = new Map<string, Backend>();
+let current: Backend | null = null;
+
+export function registerBackend(name: string, factory: () => Backend): void {
+  backends.set(name, factory);
+}
+
+export function getBackend(name?: string): Backend {
+  if (name === undefined) {
+    if (current) return current;
+    return (current = getBackend('native'));
+  }
+  let b = instances.get(name);
+  if (!b) {
+    const f = backends.get(name);
+    if (!f) throw new Error(`unknown backend '${name}' (known: ${[...backends.keys()].join(', ')})`);
+    b = f();
+    instances.set(name, b);
+  }
+  return b;
+}
+
+export function listBackends(): string[] {
+  return [...backends.keys()];
+}
+
+export function setBackend(name: string): Backend {
+  current = getBackend(name);
+  return current;
+}
+
+/** Run `fn` with `name` as the default backend for newly created tensors. */
+export function withBackend<T>(name: string, fn: () => T): T {
+  const prev = current;
+  current = getBackend(name);
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hooks: tracing (src/trace.ts) and NaN checking observe every kernel launch.
+
+export interface LaunchRecord {
+  prim: PrimName;
+  inputs: Concrete[];
+  output: Concrete;
+  params: unknown;
+}
+type Hook = (r: LaunchRecord) => void;
+const hooks: Hook[] = [];
+export function pushHook(h: Hook): void {
+  hooks.push(h);
+}
+export function popHook(h: Hook): void {
+  const i = hooks.lastIndexOf(h);
+  if (i >= 0) hooks.splice(i, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensors
+
+let nextId = 0;
+
+/** A value of the engine: a concrete tensor or a tracer. Model code only sees this type. */
+export abstract class Tensor {
+  readonly id = nextId++;
+  /** A human-readable name (a parameter path such as `student.blocks.0.attn.qkv.weight`). */
+  label?: string;
+  abstract readonly shape: Shape;
+  get rank(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return size(this.shape);
+  }
+  /** The concrete tensor under all tracers (reading values is not differentiable). */
+  abstract concrete(): Concrete;
+  /** Host copy of the values as float32 (float64 on the reference backend). */
+  toArray(): Float32Array | Float64Array {
+    return this.concrete().data();
+  }
+  /** Values as a nested plain array (for printing and tests). */
+  toNested(): unknown {
+    const d = Array.from(this.toArray());
+    const build = (dim: number, off: number): unknown => {
+      if (dim === this.shape.length) return d[off];
+      const stride = size(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, off + i * stride));
+    };
+    return build(0, 0);
+  }
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new ShapeError(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, expected 1`);
+    return this.toArray()[0];
+  }
+  toString(): string {
+    return `Tensor${fmt(this.shape)}${this.label ? ` ${this.label}` : ''}`;
+  }
+}
+
+/** A tensor with data on a backend. Immutable: no op writes into an existing buffer. */
+export class Concrete extends Tensor {
+  constructor(
+    readonly backend: Backend,
+    readonly buffer: unknown,
+    readonly shape: Shape,
+  ) {
+    super();
+  }
+  concrete(): Concrete {
+    return this;
+  }
+  data(): Float32Array | Float64Array {
+    return this.backend.download(this.buffer, this.shape);
+  }
+  /** Free device memory now (only the engine's scopes call this; the GC handles CPU buffers). */
+  dispose(): void {
+    this.backend.dispose(this.buffer);
+  }
+}
+
+/** A node of the graph recorded at one level: which primitive, on which inputs. */
+export interface Node {
+  prim: PrimName;
+  params: unknown;
+  /** Inputs as values one level down (what the VJP rule reads). */
+  primals: Tensor[];
+  /** For each input: the tracer of this level it came from, or null (a constant at this level). */
+  parents: (Tracer | null)[];
+  /** Output one level down. */
+  out: Tensor;
+}
+
+export class Tracer extends Tensor {
+  constructor(
+    readonly level: number,
+    readonly primal: Tensor,
+    readonly node: Node | null,
+  ) {
+    super();
+  }
+  get shape(): Shape {
+    return this.primal.shape;
+  }
+  concrete(): Concrete {
+    return this.primal.concrete();
+  }
+}
+
+export const levelOf = (t: Tensor): number => (t instanceof Tracer ? t.level : 0);
+
+// ---------------------------------------------------------------------------------------------
+// Levels of differentiation (opened by vjp; engine-internal)
+
+let openLevels = 0;
+export function openLevel(): number {
+  return ++openLevels;
+}
+export function closeLevel(level: number): void {
+  if (level !== openLevels) throw new Error(`internal: closing level ${level} while ${openLevels} is open`);
+  openLevels--;
+}
+
+// ---------------------------------------------------------------------------------------------
+// bind: apply a primitive
+
+function describeInputs(inputs: Tensor[]): string {
+  const names = inputs.map((t) => {
+    let x: Tensor | undefined = t;
+    while (x) {
+      if (x.label) return x.label;
+      x = x instanceof Tracer ? x.primal : undefined;
+    }
+    return undefined;
+  });
+  return names.some((n) => n) ? ` (inputs: ${names.map((n) => n ?? '<intermediate>').join(', ')})` : '';
+}
+
+export function bind<P extends PrimName>(prim: P, inputs: Tensor[], params: PrimParams[P]): Tensor {
+  const def = PRIMITIVES[prim];
+  let outShape: Shape;
+  try {
+    outShape = def.shape(inputs.map((t) => t.shape), params as never);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new ShapeError(e.message + describeInputs(inputs));
+    throw e;
+  }
+  let level = 0;
+  for (const t of inputs) level = Math.max(level, levelOf(t));
+  if (level === 0) return launch(prim, inputs as Concrete[], outShape, params);
+  const primals = inputs.map((t) => (t instanceof Tracer && t.level === level ? t.primal : t));
+  const out = bind(prim, primals, params);
+  const parents = inputs.map((t) => (t instanceof Tracer && t.level === level ? t : null));
+  return new Tracer(level, out, { prim, params, primals, parents, out });
+}
+
+function launch<P extends PrimName>(prim: P, inputs: Concrete[], outShape: Shape, params: PrimParams[P]): Concrete {
+  const backend = inputs.length ? inputs[0].backend : getBackend();
+  for (const t of inputs) {
+    if (t.backend !== backend) throw new Error(`${prim}: inputs live on different backends (${backend.name} and ${t.backend.name})`);
+  }
+  const kernel = backend.kernels[prim] as (i: unknown[], s: Shape[], o: Shape, p: PrimParams[P]) => unknown;
+  const buf = kernel(
+    inputs.map((t) => t.buffer),
+    inputs.map((t) => t.shape),
+    outShape,
+    params,
+  );
+  const out = new Concrete(backend, buf, outShape);
+  if (hooks.length) for (const h of hooks) h({ prim, inputs, output: out, params });
+  return out;
+}
+
+/** A concrete tensor from host data on the current (or given) backend. */
+export function fromHost(data: Float32Array | Float64Array | readonly number[], shape: Shape, backend?: Backend): Concrete {
+  const n = size(shape);
+  if (data.length !== n) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${n} needed)`);
+  const b = backend ?? getBackend();
+  return new Concrete(b, b.upload(data, shape), [...shape]);
+}

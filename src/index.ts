@@ -1,0 +1,21 @@
+/**
+ * matpac-ts engine: the public API.
+ *
+ *   import * as mp from 'matpac-ts';
+ *   const loss = (p) => mp.mean(mp.square(mp.sub(mp.linear(x, p.w, p.b), y)));
+ *   const [value, grads] = mp.valueAndGrad(loss)(params);
+ */
+import { registerBackend } from './core';
+import { createNativeBackend } from './backends/native';
+import { createRef64Backend } from './backends/ref64';
+
+registerBackend('native', createNativeBackend);
+registerBackend('ref64', createRef64Backend);
+
+export * from './ops';
+export { Tensor, Concrete, Tracer, getBackend, setBackend, withBackend, listBackends, registerBackend, fromHost } from './core';
+export { vjp, grad, valueAndGrad } from './autodiff';
+export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree } from './tree';
+export { ShapeError, type Shape } from './shape';
+export { PRIMITIVES, PRIM_NAMES, type PrimName } from './primitives';
+export * as random from './random';
