@@ -19,3 +19,4 @@ export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree
 export { ShapeError, type Shape } from './shape';
 export { PRIMITIVES, PRIM_NAMES, type PrimName } from './primitives';
 export * as random from './random';
+export { uniform, normal, permutation } from './rng-tensor';

@@ -1,0 +1,93 @@
+/** Example-based tests of the engine's transforms, errors and trace. */
+import { describe, expect, it } from 'vitest';
+import * as mp from '../src/index';
+import { trace, formatTrace } from '../src/trace';
+
+const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-9) => {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(tol * (1 + Math.abs(b[i])));
+};
+
+describe('transforms over parameter trees', () => {
+  it('valueAndGrad with hasAux returns the aux value undifferentiated', () => {
+    mp.withBackend('ref64', () => {
+      const params = { w: mp.tensor([1, 2, 3]), nested: [{ b: mp.tensor(0.5) }] };
+      const f = (p: typeof params) => {
+        const y = mp.add(mp.sum(mp.square(p.w)), p.nested[0].b);
+        return [y, { y2: mp.mul(y, 2), note: 'hi' }] as [mp.Tensor, { y2: mp.Tensor; note: string }];
+      };
+      const [[value, aux], g] = mp.valueAndGrad(f, { hasAux: true })(params);
+      expect(value.item()).toBeCloseTo(14.5);
+      expect(aux.y2.item()).toBeCloseTo(29);
+      expect(aux.note).toBe('hi');
+      close(g.w.toArray(), [2, 4, 6]);
+      expect(g.nested[0].b.item()).toBe(1);
+    });
+  });
+  it('stopGradient blocks gradients; unused leaves get zeros', () => {
+    mp.withBackend('ref64', () => {
+      const g = mp.grad((p: { a: mp.Tensor; b: mp.Tensor }) => mp.sum(mp.mul(mp.stopGradient(p.a), p.a)))({ a: mp.tensor([3]), b: mp.tensor([1, 1]) });
+      close(g.a.toArray(), [3]);
+      close(g.b.toArray(), [0, 0]);
+    });
+  });
+  it('grad of grad of grad: d³/dx³ sin-free polynomial x⁴ = 24x', () => {
+    mp.withBackend('ref64', () => {
+      const f = (x: mp.Tensor) => mp.sum(mp.pow(x, 4));
+      const d1 = (x: mp.Tensor) => mp.sum(mp.grad(f)(x));
+      const d2 = (x: mp.Tensor) => mp.sum(mp.grad(d1)(x));
+      close(mp.grad(d2)(mp.tensor([0.5, -2])).toArray(), [12, -48]);
+    });
+  });
+  it('nested grads do not confuse perturbations (d/dx x·(d/dy x+y) = 1)', () => {
+    mp.withBackend('ref64', () => {
+      // the inner derivative d/dy (x + y) is 1 whatever x is, so the outer derivative is 1
+      const g = mp.grad((x: mp.Tensor) => mp.sum(mp.mul(x, mp.grad((y: mp.Tensor) => mp.sum(mp.add(x, y)))(mp.tensor(1)))));
+      close(g(mp.tensor(3)).toArray(), [1]);
+    });
+  });
+  it('vjp of a vector function matches the Jacobian transpose', () => {
+    mp.withBackend('ref64', () => {
+      const [y, pull] = mp.vjp((x: mp.Tensor) => mp.mul(x, x), mp.tensor([1, 2]));
+      close(y.toArray(), [1, 4]);
+      close(pull(mp.tensor([1, 10])).toArray(), [2, 40]);
+    });
+  });
+});
+
+describe('errors name the op, the shapes and the parameter path', () => {
+  it('matmul mismatch', () => {
+    const p = { layer: { weight: mp.zeros([4, 5]) } };
+    expect(() => mp.grad((q: typeof p) => mp.sum(mp.matmul(mp.zeros([2, 3]), q.layer.weight)))(p)).toThrow(
+      /matmul: inner dimensions differ: \[2,3\] × \[4,5\].*layer\.weight/,
+    );
+  });
+  it('broadcast mismatch', () => {
+    expect(() => mp.add(mp.zeros([2, 3]), mp.zeros([4]))).toThrow(/add: shapes \[2,3\] and \[4\] cannot be broadcast/);
+  });
+  it('reshape size mismatch and out-of-range gather', () => {
+    expect(() => mp.reshape(mp.zeros([2, 3]), [4])).toThrow(/reshape: cannot reshape \[2,3\]/);
+    expect(() => mp.gather(mp.zeros([3, 2]), mp.tensor([5]), 0)).toThrow(/gather: index 5 out of range/);
+  });
+  it('grad of a non-scalar function', () => {
+    expect(() => mp.grad((x: mp.Tensor) => mp.mul(x, 2))(mp.zeros([3]))).toThrow(/must return a scalar/);
+  });
+});
+
+describe('trace', () => {
+  it('prints the graph of a small MLP loss and of its gradient, with kernel and FLOP counts', () => {
+    const params = { l1: { weight: mp.ones([8, 4]), bias: mp.zeros([8]) }, l2: { weight: mp.ones([2, 8]), bias: mp.zeros([2]) } };
+    const x = mp.ones([16, 4]);
+    const loss = (p: typeof params) => mp.mean(mp.square(mp.linear(mp.gelu(mp.linear(x, p.l1.weight, p.l1.bias)), p.l2.weight, p.l2.bias)));
+    const fwd = trace(loss, params).trace;
+    const bwd = trace(mp.grad(loss), params).trace;
+    const text = formatTrace(bwd);
+    expect(text).toContain('l1.weight:f32[8,4]');
+    expect(text).toMatch(/matmul\[transB\] const0 l1\.weight/);
+    expect(fwd.equations.filter((e) => e.prim === 'matmul')).toHaveLength(2);
+    // backward adds two matmuls per layer except the input gradient of the first layer
+    expect(bwd.equations.filter((e) => e.prim === 'matmul').length).toBe(2 + 3);
+    expect(fwd.flops).toBe(2 * 16 * 4 * 8 + 2 * 16 * 8 * 2 + fwd.equations.filter((e) => e.prim !== 'matmul').reduce((a, e) => a + e.flops, 0));
+    expect(bwd.kernels.size).toBeGreaterThan(fwd.kernels.size);
+  });
+});
