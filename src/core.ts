@@ -232,6 +232,7 @@ function launch<P extends PrimName>(prim: P, inputs: Concrete[], outShape: Shape
     params,
   );
   const out = new Concrete(backend, buf, outShape);
+  if (scopes.length) scopes[scopes.length - 1].add(out);
   if (hooks.length) for (const h of hooks) h({ prim, inputs, output: out, params });
   return out;
 }
@@ -241,5 +242,54 @@ export function fromHost(data: Float32Array | Float64Array | readonly number[], 
   const n = size(shape);
   if (data.length !== n) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${n} needed)`);
   const b = backend ?? getBackend();
-  return new Concrete(b, b.upload(data, shape), [...shape]);
+  const out = new Concrete(b, b.upload(data, shape), [...shape]);
+  if (scopes.length) scopes[scopes.length - 1].add(out);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scopes: deterministic freeing of device memory (GPU textures). The engine, not the user, uses
+// them: the trainer runs each step in a scope, so every intermediate of the step is freed when
+// the step returns, except the buffers reachable from the step's result.
+
+const scopes: Set<Concrete>[] = [];
+
+/** Collect the concrete tensors reachable from a value (tensors inside objects and arrays). */
+function reachable(value: unknown, into: Set<unknown>): void {
+  if (value instanceof Tensor) into.add(value.concrete().buffer);
+  else if (Array.isArray(value)) for (const v of value) reachable(v, into);
+  else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) for (const v of Object.values(value)) reachable(v, into);
+}
+
+/**
+ * Run `fn`; then dispose every buffer created inside it that its result does not reach (buffers
+ * shared by reshapes are compared by identity, so a kept view keeps its buffer). Buffers that
+ * survive are handed to the enclosing scope. If `fn` throws, everything it created is freed.
+ */
+export function scope<T>(fn: () => T, opts: { keep?: unknown } = {}): T {
+  const created = new Set<Concrete>();
+  scopes.push(created);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    const freed = new Set<unknown>();
+    for (const c of created) if (!freed.has(c.buffer)) (freed.add(c.buffer), c.dispose());
+    throw e;
+  }
+  scopes.pop();
+  const keep = new Set<unknown>();
+  reachable(result, keep);
+  reachable(opts.keep, keep);
+  const freed = new Set<unknown>();
+  const parent = scopes[scopes.length - 1];
+  for (const c of created) {
+    if (keep.has(c.buffer)) parent?.add(c);
+    else if (!freed.has(c.buffer)) {
+      freed.add(c.buffer);
+      c.dispose();
+    }
+  }
+  return result;
 }

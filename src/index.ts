@@ -13,7 +13,7 @@ registerBackend('native', createNativeBackend);
 registerBackend('ref64', createRef64Backend);
 
 export * from './ops';
-export { Tensor, Concrete, Tracer, getBackend, setBackend, withBackend, listBackends, registerBackend, fromHost } from './core';
+export { Tensor, Concrete, Tracer, scope, getBackend, setBackend, withBackend, listBackends, registerBackend, fromHost } from './core';
 export { vjp, grad, valueAndGrad } from './autodiff';
 export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree } from './tree';
 export { ShapeError, type Shape } from './shape';

@@ -91,3 +91,24 @@ describe('trace', () => {
     expect(bwd.kernels.size).toBeGreaterThan(fwd.kernels.size);
   });
 });
+
+describe('scope', () => {
+  it('disposes intermediates but not the result (nor buffers the result shares)', async () => {
+    const { registerBackend, withBackend, scope, getBackend } = await import('../src/core');
+    const base = getBackend('native');
+    const disposed: unknown[] = [];
+    registerBackend('counting', () => ({ ...base, name: 'counting', dispose: (b: unknown) => void disposed.push(b) }));
+    withBackend('counting', () => {
+      const x = mp.tensor([1, 2, 3]);
+      const out = scope(() => {
+        const y = mp.mul(x, 2);
+        const z = mp.exp(y);
+        return { r: mp.reshape(mp.add(z, 1), [3, 1]), n: 5 };
+      });
+      // created inside: the constant 2, y, z, the constant 1, the sum (shared by the kept reshape)
+      expect(disposed.length).toBe(4);
+      expect(Array.from(out.r.toArray())[0]).toBeCloseTo(Math.exp(2) + 1, 4);
+      expect(disposed).not.toContain(x.concrete().buffer);
+    });
+  });
+});
