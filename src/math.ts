@@ -39,3 +39,22 @@ export function erf(x: number): number {
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
   return Math.sign(x) * (1 - erfc);
 }
+
+/**
+ * erf to float32 accuracy, fast: a Taylor polynomial for |x| < 0.5 (relative error < 3e-8) and
+ * Numerical Recipes' Chebyshev fit of erfc beyond (fractional error < 1.2e-7 in erfc, so < 2e-7
+ * relative in erf for |x| ≥ 0.5). Used by the float32 native kernels; the float64 reference uses
+ * `erf` above.
+ */
+export function erf32(x: number): number {
+  const z = Math.abs(x);
+  if (z < 0.5) {
+    const x2 = x * x;
+    return 1.1283791670955126 * x * (1 - x2 * (1 / 3 - x2 * (1 / 10 - x2 * (1 / 42 - x2 * (1 / 216 - x2 / 1320)))));
+  }
+  const t = 1 / (1 + 0.5 * z);
+  const erfc =
+    t *
+    Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - erfc : erfc - 1;
+}

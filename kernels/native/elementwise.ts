@@ -7,7 +7,7 @@
  * [outer..., inner] with per-input strides, so the hot inner loop is a strided 1-D loop (and a
  * contiguous one in the common same-shape case).
  */
-import { erf } from '../../src/math';
+import { erf32 as erf } from '../../src/math';
 import { broadcastStrides, size, type Shape } from '../../src/shape';
 
 /** Scalar expressions of each elementwise primitive, in the inputs x0, x1, x2. */
@@ -37,7 +37,7 @@ export type ElementwiseName = keyof typeof ELEMENTWISE_EXPR;
 
 type Loop = (ins: Float32Array[], out: Float32Array, n: number, outer: number, inner: number, offs: Int32Array, strides: Int32Array[], innerStrides: number[], dims: number[]) => void;
 
-const cache = new Map<string, { same: Loop; general: Loop }>();
+const cache = new Map<string, ReturnType<typeof generate>>();
 
 function generate(expr: string, arity: number) {
   const xs = Array.from({ length: arity }, (_, k) => k);
@@ -78,7 +78,19 @@ function generate(expr: string, arity: number) {
       }
     }`,
   )(erf) as Loop;
-  return { same, general };
+  // every input either full-size (contiguous) or a single value
+  const mixed = new Function(
+    'erf',
+    `return function(ins, out, n, scalarMask) {
+      ${decl}
+      ${xs.map((k) => `const c${k} = (scalarMask & ${1 << k}) !== 0; const v${k} = a${k}[0];`).join('\n')}
+      for (let i = 0; i < n; i++) {
+        ${xs.map((k) => `const x${k} = c${k} ? v${k} : a${k}[i];`).join(' ')}
+        out[i] = ${expr};
+      }
+    }`,
+  )(erf) as (ins: Float32Array[], out: Float32Array, n: number, mask: number) => void;
+  return { same, general, mixed };
 }
 
 /** Run elementwise `name` over inputs broadcast to `outShape`. */
@@ -91,6 +103,10 @@ export function elementwise(name: ElementwiseName, ins: Float32Array[], inShapes
   if (n === 0) return out;
   if (ins.every((a) => a.length === n)) {
     loops.same(ins, out, n, 0, 0, new Int32Array(0), [], [], []);
+    return out;
+  }
+  if (ins.every((a) => a.length === n || a.length === 1)) {
+    loops.mixed(ins, out, n, ins.reduce((m, a, k) => (a.length === 1 ? m | (1 << k) : m), 0));
     return out;
   }
   // collapse adjacent output axes whose strides are contiguous for every input
