@@ -108,6 +108,29 @@ export const SPECS: OpSpec[] = [
   unary('square', 'any', mp.square),
   unary('tanh', 'any', mp.tanh),
   unary('erf', 'any', mp.erf),
+  unary('gelu', 'any', mp.gelu),
+  unary('geluGrad', 'any', (x) => mp.bind('geluGrad', [x], {})),
+  {
+    name: 'softmaxPrim',
+    covers: ['softmax'],
+    gen: shapeArb(1, 3).map((s) => ({ inputs: [{ shape: s, domain: 'any' as Domain }], fn: (x: Tensor) => mp.bind('softmax', [x], {}) })),
+  },
+  {
+    name: 'layerNormalize',
+    covers: ['layerNormalize'],
+    gen: fc.tuple(shapeArb(0, 2), fc.integer({ min: 2, max: 6 })).map(([lead, d]) => ({
+      inputs: [{ shape: [...lead, d], domain: 'any' as Domain }],
+      fn: (x: Tensor) => mp.bind('layerNormalize', [x], { eps: 1e-6 }),
+    })),
+  },
+  {
+    name: 'layerNormalizeVjp',
+    covers: ['layerNormalizeVjp'],
+    gen: fc.tuple(shapeArb(0, 2), fc.integer({ min: 2, max: 6 })).map(([lead, d]) => ({
+      inputs: [{ shape: [...lead, d], domain: 'any' as Domain }, { shape: [...lead, d], domain: 'any' as Domain }],
+      fn: (x: Tensor, g: Tensor) => mp.bind('layerNormalizeVjp', [x, g], { eps: 1e-6 }),
+    })),
+  },
   binary('add', 'any', 'any', mp.add),
   binary('sub', 'any', 'any', mp.sub),
   binary('mul', 'any', 'any', mp.mul),
@@ -243,7 +266,6 @@ export const SPECS: OpSpec[] = [
       ['softmax', (x: Tensor) => mp.softmax(x, -1)],
       ['logSoftmax', (x: Tensor) => mp.logSoftmax(x, -1)],
       ['logsumexp', (x: Tensor) => mp.logsumexp(x, -1)],
-      ['gelu', mp.gelu],
       ['l2Normalize', (x: Tensor) => mp.l2Normalize(x, -1)],
       ['mean', (x: Tensor) => mp.mean(x, 0)],
       ['relu', mp.relu],
@@ -275,3 +297,4 @@ export const SPECS: OpSpec[] = [
 ];
 
 export const COMPOSITES = ['softmax', 'logSoftmax', 'logsumexp', 'layerNorm', 'gelu', 'l2Normalize', 'crossEntropy'];
+

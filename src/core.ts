@@ -45,6 +45,18 @@ export function listBackends(): string[] {
   return [...backends.keys()];
 }
 
+/** The registered backends that can run on this machine (their factory does not throw). */
+export function usableBackends(): string[] {
+  return [...backends.keys()].filter((name) => {
+    try {
+      getBackend(name);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 export function setBackend(name: string): Backend {
   current = getBackend(name);
   return current;

@@ -217,20 +217,38 @@ export function logsumexp(x: Tensor, axis = -1, keepdims = false): Tensor {
   return keepdims ? r : squeeze(r, axis);
 }
 export function softmax(x: Tensor, axis = -1): Tensor {
-  const e = exp(sub(x, stopGradient(max(x, axis, true))));
-  return div(e, sum(e, axis, true));
+  if (normAxis('softmax', axis, x.rank) === x.rank - 1) return bind('softmax', [x], NONE);
+  return softmaxComposite(x, axis);
 }
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => sub(x, logsumexp(x, axis, true));
 
 /** LayerNorm over the last axis: (x − μ)/√(σ² + ε)·γ + β (biased variance, as PyTorch). */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
-  const mu = mean(x, -1, true);
-  const xc = sub(x, mu);
-  const variance = mean(square(xc), -1, true);
-  return add(mul(mul(xc, rsqrt(add(variance, eps))), gamma), beta);
+  return add(mul(bind('layerNormalize', [x], { eps }), gamma), beta);
 }
-/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)). */
-export const gelu = (x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)) (one fused kernel; see geluComposite). */
+export const gelu = (x: Tensor): Tensor => bind('gelu', [x], NONE);
+/** The standard normal density φ(x) = exp(−x²/2)/√(2π). */
+export const normalPdf = (x: Tensor): Tensor => mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+
+// The unfused compositions the fused kernels stand for (property-tests/fused.test.ts checks
+// that values and gradients agree).
+export const geluComposite = (x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+export function softmaxComposite(x: Tensor, axis = -1): Tensor {
+  const e = exp(sub(x, stopGradient(max(x, axis, true))));
+  return div(e, sum(e, axis, true));
+}
+export function layerNormalizeComposite(x: Tensor, eps: number): Tensor {
+  const xc = sub(x, mean(x, -1, true));
+  return mul(xc, rsqrt(add(mean(square(xc), -1, true), eps)));
+}
+/** s·(g − mean(g) − x̂·mean(g⊙x̂)), s = 1/√(var + eps): the VJP of layerNormalize (docs/autodiff.md). */
+export function layerNormalizeVjpComposite(x: Tensor, g: Tensor, eps: number): Tensor {
+  const xc = sub(x, mean(x, -1, true));
+  const s = rsqrt(add(mean(square(xc), -1, true), eps));
+  const xhat = mul(xc, s);
+  return mul(s, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
+}
 /** x / max(‖x‖₂, ε) along `axis` (PyTorch F.normalize). */
 export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
   return div(x, maximum(sqrt(sum(square(x), axis, true)), eps));

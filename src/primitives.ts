@@ -13,6 +13,7 @@
  * type error, and so is a backend without its kernel (see src/backend.ts).
  */
 import * as op from './ops';
+import { vjp as vjpOf } from './autodiff';
 import type { Tensor } from './core';
 import { broadcastShapes, checkShape, fmt, normAxis, ShapeError, size, type Shape } from './shape';
 
@@ -28,6 +29,15 @@ export interface PrimParams {
   square: NoParams;
   tanh: NoParams;
   erf: NoParams;
+  // fused elementwise: exact GELU x·Φ(x) and its derivative Φ(x) + x·φ(x)
+  gelu: NoParams;
+  geluGrad: NoParams;
+  // fused row-wise ops over the last axis
+  softmax: NoParams;
+  /** (x − mean)/√(var + eps) over the last axis (LayerNorm without its affine part). */
+  layerNormalize: { eps: number };
+  /** inputs (x, g): the VJP of layerNormalize at x for the cotangent g. */
+  layerNormalizeVjp: { eps: number };
   // elementwise binary, NumPy broadcasting
   add: NoParams;
   sub: NoParams;
@@ -64,7 +74,7 @@ export type PrimName = keyof PrimParams;
 
 export interface PrimRules<P> {
   /** Category, used by tests and by the trace printer. */
-  kind: 'unary' | 'binary' | 'compare' | 'where' | 'reduce' | 'layout' | 'index' | 'matmul';
+  kind: 'unary' | 'binary' | 'compare' | 'where' | 'reduce' | 'layout' | 'index' | 'matmul' | 'rowwise';
   shape(inShapes: Shape[], params: P): Shape;
   vjp(ct: Tensor, primals: Tensor[], out: Tensor, params: P, needs: boolean[]): (Tensor | null)[];
   flops(inShapes: Shape[], outShape: Shape, params: P): number;
@@ -147,6 +157,47 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   tanh: unary('tanh', (ct, _x, out) => op.mul(ct, op.sub(1, op.square(out)))),
   // d erf = 2/√π · exp(−x²)
   erf: unary('erf', (ct, x) => op.mul(ct, op.mul(op.exp(op.neg(op.square(x))), 2 / Math.sqrt(Math.PI)))),
+
+  // Fused kernels. Their VJP rules are still written with primitives, and
+  // property-tests/fused.test.ts checks value and gradient against the unfused composition.
+  // d gelu = Φ(x) + x·φ(x)
+  gelu: unary('gelu', (ct, x) => op.mul(ct, op.bind('geluGrad', [x], {}))),
+  // d² gelu = φ(x)·(2 − x²)
+  geluGrad: unary('geluGrad', (ct, x) => op.mul(ct, op.mul(op.normalPdf(x), op.sub(2, op.square(x))))),
+  // softmax VJP: y ⊙ (ct − Σ ct⊙y)
+  softmax: {
+    kind: 'rowwise',
+    shape: ([s]) => {
+      if (s.length < 1) throw new ShapeError(`softmax: needs rank ≥ 1, got ${fmt(s)}`);
+      return s;
+    },
+    vjp: (ct, _x, out) => [op.mul(out, op.sub(ct, op.sum(op.mul(ct, out), -1, true)))],
+    flops: ([s]) => 5 * size(s),
+  },
+  layerNormalize: {
+    kind: 'rowwise',
+    shape: ([s]) => {
+      if (s.length < 1) throw new ShapeError(`layerNormalize: needs rank ≥ 1, got ${fmt(s)}`);
+      return s;
+    },
+    vjp: (ct, [x], _o, p) => [op.bind('layerNormalizeVjp', [x, ct], p)],
+    flops: ([s]) => 7 * size(s),
+  },
+  // its own VJP (needed only for second order) differentiates the unfused formula
+  layerNormalizeVjp: {
+    kind: 'rowwise',
+    shape: ([x, g]) => {
+      if (x.length < 1 || x.length !== g.length || x.some((d, i) => d !== g[i]))
+        throw new ShapeError(`layerNormalizeVjp: x ${fmt(x)} and cotangent ${fmt(g)} must have the same shape`);
+      return x;
+    },
+    vjp: (ct, [x, g], _o, p, needs) => {
+      const [, pullback] = vjpOf(([a, b]: Tensor[]) => op.layerNormalizeVjpComposite(a, b, p.eps), [x, g]);
+      const [dx, dg] = pullback(ct) as Tensor[];
+      return [needs[0] ? dx : null, needs[1] ? dg : null];
+    },
+    flops: ([s]) => 12 * size(s),
+  },
 
   add: binary('add', (ct) => ct, (ct) => ct),
   sub: binary('sub', (ct) => ct, (ct) => op.neg(ct)),

@@ -32,6 +32,9 @@ export const ELEMENTWISE_EXPR = {
   equal: 'x0 === x1 ? 1 : 0',
   where: 'x0 !== 0 ? x1 : x2',
   identity: 'x0',
+  // exact GELU x·Φ(x) and its derivative Φ(x) + x·φ(x)
+  gelu: '0.5 * x0 * (1 + erf(x0 * 0.7071067811865476))',
+  geluGrad: '0.5 * (1 + erf(x0 * 0.7071067811865476)) + x0 * 0.3989422804014327 * Math.exp(-0.5 * x0 * x0)',
 } as const;
 export type ElementwiseName = keyof typeof ELEMENTWISE_EXPR;
 

@@ -7,6 +7,7 @@
 import type { Backend, KernelTable } from '../backend';
 import { elementwise } from '../../kernels/native/elementwise';
 import * as L from '../../kernels/native/layout';
+import * as R from '../../kernels/native/rowwise';
 import { matmulF32, matmulInfo } from '../../kernels/native/matmul';
 import { matmulDims } from '../primitives';
 import { broadcastStrides, size, type Shape } from '../shape';
@@ -31,6 +32,11 @@ const kernels: KernelTable = {
   square: ew('square'),
   tanh: ew('tanh'),
   erf: ew('erf'),
+  gelu: ew('gelu'),
+  geluGrad: ew('geluGrad'),
+  softmax: ([x], [s]) => R.softmaxRows(x as F32, s[s.length - 1]),
+  layerNormalize: ([x], [s], _o, p) => R.layerNormalizeRows(x as F32, s[s.length - 1], p.eps),
+  layerNormalizeVjp: ([x, g], [s], _o, p) => R.layerNormalizeVjpRows(x as F32, g as F32, s[s.length - 1], p.eps),
   add: ew('add'),
   sub: ew('sub'),
   mul: ew('mul'),

@@ -51,7 +51,44 @@ function reduce(init: number, f: (acc: number, v: number) => number) {
   };
 }
 
+/** Apply f to each row of the last axis. */
+function rowwise(f: (rows: F64[], out: F64) => void) {
+  return (inputs: unknown[], [s]: Shape[]): F64 => {
+    const d = s[s.length - 1];
+    const n = size(s);
+    const res = new Float64Array(n);
+    for (let o = 0; o < n; o += d) f((inputs as F64[]).map((x) => x.subarray(o, o + d)), res.subarray(o, o + d));
+    return res;
+  };
+}
+const rowMean = (r: F64) => r.reduce((a, b) => a + b, 0) / r.length;
+const Phi = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
+const phi = (x: number) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+
 const kernels: KernelTable = {
+  gelu: unary((x) => x * Phi(x)),
+  geluGrad: unary((x) => Phi(x) + x * phi(x)),
+  softmax: rowwise(([x], out) => {
+    const m = Math.max(...x);
+    let z = 0;
+    x.forEach((v, i) => (z += out[i] = Math.exp(v - m)));
+    out.forEach((v, i) => (out[i] = v / z));
+  }),
+  layerNormalize: (inputs, shapes, _o, p) =>
+    rowwise(([x], out) => {
+      const mu = rowMean(x);
+      const s = 1 / Math.sqrt(rowMean(x.map((v) => (v - mu) ** 2)) + p.eps);
+      x.forEach((v, i) => (out[i] = (v - mu) * s));
+    })(inputs, shapes),
+  layerNormalizeVjp: (inputs, shapes, _o, p) =>
+    rowwise(([x, g], out) => {
+      const mu = rowMean(x);
+      const s = 1 / Math.sqrt(rowMean(x.map((v) => (v - mu) ** 2)) + p.eps);
+      const xhat = x.map((v) => (v - mu) * s);
+      const mg = rowMean(g);
+      const mgx = rowMean(g.map((v, i) => v * xhat[i]));
+      g.forEach((v, i) => (out[i] = s * (v - mg - xhat[i] * mgx)));
+    })(inputs, shapes),
   neg: unary((x) => -x),
   exp: unary(Math.exp),
   log: unary(Math.log),

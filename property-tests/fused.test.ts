@@ -1,0 +1,45 @@
+/**
+ * Fused kernels stand for compositions of primitives: their values and gradients (first and
+ * second order) must equal those of the unfused composition, in float64.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as mp from '../src/index';
+import type { Tensor } from '../src/core';
+import { drawValues, shapeArb } from './specs';
+import { randomLike, dot } from './check';
+
+const PAIRS: [string, (x: Tensor) => Tensor, (x: Tensor) => Tensor][] = [
+  ['gelu', mp.gelu, mp.geluComposite],
+  ['softmax', (x) => mp.softmax(x), (x) => mp.softmaxComposite(x)],
+  ['layerNormalize', (x) => mp.bind('layerNormalize', [x], { eps: 1e-5 }), (x) => mp.layerNormalizeComposite(x, 1e-5)],
+  ['layerNorm affine', (x) => mp.layerNorm(x, mp.tensor(x.shape[x.rank - 1] > 0 ? Array.from({ length: x.shape[x.rank - 1] }, (_, i) => 1 + 0.1 * i) : []), mp.zeros([x.shape[x.rank - 1]]), 1e-5), (x) => mp.add(mp.mul(mp.layerNormalizeComposite(x, 1e-5), mp.tensor(Array.from({ length: x.shape[x.rank - 1] }, (_, i) => 1 + 0.1 * i))), mp.zeros([x.shape[x.rank - 1]]))],
+];
+
+describe('fused kernels equal their composition (value, gradient, gradient of gradient)', () => {
+  for (const [name, fused, composite] of PAIRS) {
+    it(name, () => {
+      mp.withBackend('ref64', () => {
+        fc.assert(
+          fc.property(shapeArb(1, 3).filter((s) => s[s.length - 1] >= 2), fc.nat({ max: 1e6 }), (shape, seed) => {
+            const x = mp.tensor(drawValues({ shape, domain: 'any' }, seed), shape);
+            const v = randomLike(x, seed + 1);
+            const close = (a: Tensor, b: Tensor) => {
+              const p = a.toArray();
+              const q = b.toArray();
+              for (let i = 0; i < p.length; i++) expect(Math.abs(p[i] - q[i])).toBeLessThan(1e-10 * (1 + Math.abs(q[i])));
+            };
+            close(fused(x), composite(x));
+            const g = (f: (x: Tensor) => Tensor) => mp.grad((y: Tensor) => mp.sum(mp.mul(f(y), v)));
+            close(g(fused)(x), g(composite)(x));
+            const r = randomLike(x, seed + 2);
+            const h = (f: (x: Tensor) => Tensor) => mp.grad((y: Tensor) => mp.sum(mp.mul(g(f)(y), r)));
+            close(h(fused)(x), h(composite)(x));
+            return dot(x, x) >= 0;
+          }),
+          { numRuns: 25, seed: 3 },
+        );
+      });
+    });
+  }
+});
