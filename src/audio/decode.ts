@@ -1,0 +1,107 @@
+/**
+ * Reading audio files: WAV (PCM 8/16/24/32-bit, float 32/64, A-law, µ-law, IMA-ADPCM; RIFF, RIFX, RF64)
+ * and FLAC, recognised by their first bytes; mixed to mono by averaging the channels (as MATPAC's
+ * preprocessing, `torch.mean(audio, dim=-1)`), and resampled to 16 kHz with the Kaiser-windowed sinc
+ * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message.
+ */
+import { readFile } from 'node:fs/promises';
+import { AudioError } from './audio-error';
+import { decodeFlac } from './flac';
+import { resample } from './resample';
+import { decodeWav, type DecodedAudio } from './wav';
+
+export { AudioError } from './audio-error';
+export type { DecodedAudio } from './wav';
+
+/** The sample rate of MATPAC's front end. */
+export const TARGET_SAMPLE_RATE = 16000;
+/** Input sample rates accepted, in Hz (inclusive). */
+export const MIN_SAMPLE_RATE = 1000;
+export const MAX_SAMPLE_RATE = 384000;
+
+export type AudioContainer = 'wav' | 'flac';
+
+const ascii = (bytes: Uint8Array, start: number, length: number): string =>
+  String.fromCharCode(...bytes.subarray(start, start + length));
+
+/** Length of an ID3v2 tag at the start of the file (some FLAC files carry one), else 0. */
+function id3v2Length(bytes: Uint8Array): number {
+  if (bytes.length < 10 || ascii(bytes, 0, 3) !== 'ID3') return 0;
+  const size = ((bytes[6] & 0x7f) << 21) | ((bytes[7] & 0x7f) << 14) | ((bytes[8] & 0x7f) << 7) | (bytes[9] & 0x7f);
+  const footer = bytes[5] & 0x10 ? 10 : 0;
+  return 10 + size + footer;
+}
+
+/** Which container the bytes hold, from their signature; throws AudioError if neither. */
+export function sniffContainer(bytes: Uint8Array, name: string): AudioContainer {
+  if (bytes.length === 0) throw new AudioError(name, 'empty file (0 bytes)');
+  const riff = ascii(bytes, 0, 4);
+  if ((riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') && bytes.length >= 12 && ascii(bytes, 8, 4) === 'WAVE') return 'wav';
+  const skip = id3v2Length(bytes);
+  if (bytes.length >= skip + 4 && ascii(bytes, skip, 4) === 'fLaC') return 'flac';
+  if (riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') {
+    throw new AudioError(name, bytes.length < 12 ? `truncated: ${bytes.length}-byte file ends inside the RIFF header` : 'RIFF file is not WAVE');
+  }
+  const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  throw new AudioError(name, `not a WAV or FLAC file (first bytes: ${head})`);
+}
+
+/** Check that decoded audio is usable: some samples, a sane rate, only finite values. */
+function validate(audio: DecodedAudio, name: string): DecodedAudio {
+  const { channels, sampleRate } = audio;
+  if (!(sampleRate >= MIN_SAMPLE_RATE && sampleRate <= MAX_SAMPLE_RATE) || !Number.isInteger(sampleRate)) {
+    throw new AudioError(name, `unsupported sample rate ${sampleRate} Hz (accepted: ${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE})`);
+  }
+  if (channels.length === 0 || channels[0].length === 0) throw new AudioError(name, 'no audio samples');
+  for (let c = 0; c < channels.length; c++) {
+    const ch = channels[c];
+    for (let i = 0; i < ch.length; i++) {
+      if (!Number.isFinite(ch[i])) {
+        const what = Number.isNaN(ch[i]) ? 'NaN' : 'infinite';
+        throw new AudioError(name, `${what} sample at index ${i} of channel ${c}`);
+      }
+    }
+  }
+  return audio;
+}
+
+/** Decode a WAV or FLAC file held in memory into its channels (no mixing, no resampling). */
+export async function decodeAudio(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+  const container = sniffContainer(bytes, name);
+  const audio = container === 'wav' ? decodeWav(bytes, name) : await decodeFlac(bytes, name, id3v2Length(bytes));
+  return validate(audio, name);
+}
+
+/** Average of the channels (the mono mix-down of MATPAC's preprocessing). */
+export function mixToMono(channels: readonly Float32Array[]): Float32Array {
+  if (channels.length === 1) return channels[0];
+  const n = channels[0].length;
+  const mono = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (const ch of channels) s += ch[i];
+    mono[i] = s / channels.length;
+  }
+  return mono;
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new AudioError(path, `cannot read file (${err.code ?? err.message})`);
+  }
+}
+
+/** Read a WAV or FLAC file as mono float samples at its own sample rate. */
+export async function readAudio(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
+  const audio = await decodeAudio(await readBytes(path), path);
+  return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
+}
+
+/** Read a WAV or FLAC file as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
+export async function loadAudio16k(path: string): Promise<Float32Array> {
+  const { samples, sampleRate } = await readAudio(path);
+  return sampleRate === TARGET_SAMPLE_RATE ? samples : resample(samples, sampleRate, TARGET_SAMPLE_RATE);
+}

@@ -1,0 +1,274 @@
+/**
+ * Decoders: WAV files written with wavefile (and by hand for WAVE_FORMAT_EXTENSIBLE) and FLAC files
+ * written by a small test encoder are read back exactly, in several bit depths, rates and channel
+ * counts; broken files give one-line AudioErrors naming the file.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import wavefile from 'wavefile';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AudioError, decodeAudio, loadAudio16k, mixToMono, readAudio } from '../src/audio/decode';
+import { resample } from '../src/audio/resample';
+import { keyFromSeed, randintHost } from '../src/random';
+
+// ── A minimal FLAC encoder (for writing test files; the project only decodes FLAC) ──────────────────
+/*
+ * A STREAMINFO block and fixed-size frames of VERBATIM subframes
+ * (samples stored uncompressed), with the CRC-8 and CRC-16 that decoders check. Only bit depths that
+ * are multiples of 8, so that every field stays byte-aligned. Format: https://xiph.org/flac/format.html
+ */
+
+function crc8(bytes: ArrayLike<number>): number {
+  let crc = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    crc ^= bytes[i];
+    for (let b = 0; b < 8; b++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff;
+  }
+  return crc;
+}
+
+function crc16(bytes: ArrayLike<number>): number {
+  let crc = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    crc ^= bytes[i] << 8;
+    for (let b = 0; b < 8; b++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x8005) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** FLAC's UTF-8-like coding of the frame number. */
+function utf8Number(n: number): number[] {
+  if (n < 0x80) return [n];
+  if (n < 0x800) return [0xc0 | (n >> 6), 0x80 | (n & 0x3f)];
+  if (n < 0x10000) return [0xe0 | (n >> 12), 0x80 | ((n >> 6) & 0x3f), 0x80 | (n & 0x3f)];
+  throw new Error('utf8Number: frame number too large for this test encoder');
+}
+
+/** Encode integer channels (values within the signed `bitsPerSample` range) as a FLAC file. */
+function encodeFlacVerbatim(channels: Int32Array[], sampleRate: number, bitsPerSample: 8 | 16 | 24, blockSize = 1024): Uint8Array {
+  const nCh = channels.length;
+  const total = channels[0].length;
+  const out: number[] = [0x66, 0x4c, 0x61, 0x43]; // "fLaC"
+  // Metadata block header: last block, type 0 (STREAMINFO), length 34.
+  out.push(0x80, 0, 0, 34);
+  const info = new Uint8Array(34);
+  const v = new DataView(info.buffer);
+  v.setUint16(0, Math.min(blockSize, Math.max(16, total)));
+  v.setUint16(2, blockSize);
+  // min/max frame size 0 = unknown (bytes 4..9)
+  // 20 bits sample rate, 3 bits channels−1, 5 bits bps−1, 36 bits total samples
+  info[10] = (sampleRate >> 12) & 0xff;
+  info[11] = (sampleRate >> 4) & 0xff;
+  info[12] = ((sampleRate & 0x0f) << 4) | ((nCh - 1) << 1) | ((bitsPerSample - 1) >> 4);
+  info[13] = (((bitsPerSample - 1) & 0x0f) << 4) | Math.floor(total / 2 ** 32);
+  v.setUint32(14, total >>> 0);
+  // MD5 left zero (= not computed)
+  out.push(...info);
+
+  const bytesPerSample = bitsPerSample / 8;
+  for (let start = 0, frame = 0; start < total; start += blockSize, frame++) {
+    const n = Math.min(blockSize, total - start);
+    // Block size: code 0111 (16-bit value at the end of the header); sample rate: code 1101 (16-bit
+    // value in Hz at the end), or 1100 (8-bit value in kHz) when it does not fit; explicit sample size.
+    const rateCode = sampleRate < 65536 ? 0b1101 : 0b1100;
+    const rateBytes = rateCode === 0b1101 ? [(sampleRate >> 8) & 0xff, sampleRate & 0xff] : [sampleRate / 1000];
+    const sizeCode = { 8: 0b001, 16: 0b100, 24: 0b110 }[bitsPerSample];
+    const header = [0xff, 0xf8, (0b0111 << 4) | rateCode, ((nCh - 1) << 4) | (sizeCode << 1), ...utf8Number(frame), ((n - 1) >> 8) & 0xff, (n - 1) & 0xff, ...rateBytes];
+    header.push(crc8(header));
+    const body: number[] = [...header];
+    for (const ch of channels) {
+      body.push(0b00000010); // VERBATIM, no wasted bits
+      for (let i = start; i < start + n; i++) {
+        const s = ch[i];
+        for (let b = bytesPerSample - 1; b >= 0; b--) body.push((s >> (8 * b)) & 0xff);
+      }
+    }
+    const crc = crc16(body);
+    body.push((crc >> 8) & 0xff, crc & 0xff);
+    out.push(...body);
+  }
+  return Uint8Array.from(out);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'matpac-audio-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const file = (name: string, bytes: Uint8Array) => {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return path;
+};
+
+/** Random integer channels spanning the full signed range of `bits`. */
+function randomInts(channels: number, n: number, bits: number, seed: number): Int32Array[] {
+  const lo = -(2 ** (bits - 1));
+  const hi = 2 ** (bits - 1);
+  return Array.from({ length: channels }, (_, c) => {
+    const v = randintHost(keyFromSeed(seed * 10 + c), n, lo, hi);
+    v[0] = lo; // include both extremes
+    v[1] = hi - 1;
+    return v;
+  });
+}
+
+function wavBytes(channels: ArrayLike<number>[], sampleRate: number, bitDepth: string): Uint8Array {
+  const wav = new wavefile.WaveFile();
+  wav.fromScratch(channels.length, sampleRate, bitDepth, channels.length === 1 ? Array.from(channels[0]) : channels.map((c) => Array.from(c)));
+  return wav.toBuffer();
+}
+
+/** A WAVE_FORMAT_EXTENSIBLE file written by hand (wavefile does not write float as extensible). */
+function extensibleWav(interleaved: Uint8Array, channels: number, sampleRate: number, bits: number, subformat: 1 | 3): Uint8Array {
+  const fmtSize = 40;
+  const out = new Uint8Array(12 + 8 + fmtSize + 8 + interleaved.length);
+  const v = new DataView(out.buffer);
+  const ascii = (o: number, s: string) => [...s].forEach((ch, i) => (out[o + i] = ch.charCodeAt(0)));
+  ascii(0, 'RIFF');
+  v.setUint32(4, out.length - 8, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  v.setUint32(16, fmtSize, true);
+  v.setUint16(20, 0xfffe, true);
+  v.setUint16(22, channels, true);
+  v.setUint32(24, sampleRate, true);
+  v.setUint32(28, (sampleRate * channels * bits) / 8, true);
+  v.setUint16(32, (channels * bits) / 8, true);
+  v.setUint16(34, bits, true);
+  v.setUint16(36, 22, true); // cbSize
+  v.setUint16(38, bits, true); // valid bits
+  v.setUint32(40, channels === 2 ? 3 : 4, true); // channel mask
+  // Subformat GUID: data1 = format code, then the fixed tail 0000-0010-8000-00aa00389b71.
+  v.setUint32(44, subformat, true);
+  out.set([0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71], 48);
+  ascii(60, 'data');
+  v.setUint32(64, interleaved.length, true);
+  out.set(interleaved, 68);
+  return out;
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+describe('WAV round trips (written with wavefile)', () => {
+  const cases = [
+    { bits: '8', channels: 1, rate: 8000 },
+    { bits: '16', channels: 1, rate: 16000 },
+    { bits: '16', channels: 2, rate: 22050 },
+    { bits: '24', channels: 1, rate: 44100 },
+    { bits: '24', channels: 2, rate: 11025 },
+    { bits: '32', channels: 2, rate: 48000 },
+  ] as const;
+  for (const { bits, channels, rate } of cases) {
+    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: integers v read as v/2^(b−1), channels averaged`, async () => {
+      const b = Number(bits);
+      const ints = randomInts(channels, 1000, b, b + channels);
+      // 8-bit WAV stores unsigned bytes v + 128.
+      const stored = b === 8 ? ints.map((c) => c.map((v) => v + 128)) : ints;
+      const path = file(`pcm${bits}-${channels}-${rate}.wav`, wavBytes(stored, rate, bits));
+      const { samples, sampleRate } = await readAudio(path);
+      expect(sampleRate).toBe(rate);
+      const expected = Float64Array.from({ length: 1000 }, (_, i) => ints.reduce((s, c) => s + c[i] / 2 ** (b - 1), 0) / channels);
+      expect(maxAbsDiff(samples, expected)).toBeLessThan(1e-7);
+    });
+  }
+
+  it('32-bit float WAV (stereo) is read as stored', async () => {
+    const left = Float32Array.from({ length: 500 }, (_, i) => Math.sin(i / 7) * 0.9);
+    const right = Float32Array.from({ length: 500 }, (_, i) => Math.cos(i / 5) * 0.5);
+    const { samples, sampleRate } = await readAudio(file('f32.wav', wavBytes([left, right], 32000, '32f')));
+    expect(sampleRate).toBe(32000);
+    expect(maxAbsDiff(samples, mixToMono([left, right]))).toBe(0);
+  });
+
+  it('WAVE_FORMAT_EXTENSIBLE: 24-bit PCM and 32-bit float subformats', async () => {
+    const ints = [-8388608, 8388607, 12345, -1, 0, 4194304];
+    const pcm = new Uint8Array(ints.length * 3);
+    ints.forEach((v, i) => pcm.set([v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff], 3 * i));
+    const a = await readAudio(file('ext24.wav', extensibleWav(pcm, 1, 44100, 24, 1)));
+    expect(Array.from(a.samples)).toEqual(ints.map((v) => Math.fround(v / 2 ** 23)));
+
+    const floats = new Float32Array([0.25, -0.5, 0.125, 1, -1, 0.75]); // stereo: 3 frames
+    const b = await readAudio(file('extf32.wav', extensibleWav(new Uint8Array(floats.buffer), 2, 16000, 32, 3)));
+    expect(Array.from(b.samples)).toEqual([-0.125, 0.5625, -0.125]);
+  });
+});
+
+describe('FLAC round trips', () => {
+  for (const { bits, channels, rate } of [
+    { bits: 16, channels: 2, rate: 44100 },
+    { bits: 24, channels: 1, rate: 48000 },
+    { bits: 8, channels: 1, rate: 8000 },
+  ] as const) {
+    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: exact integers, same floats as the WAV reader`, async () => {
+      const ints = randomInts(channels, 3000, bits, 100 + bits);
+      const flac = await decodeAudio(encodeFlacVerbatim(ints, rate, bits, 1024), 'x.flac');
+      expect(flac.sampleRate).toBe(rate);
+      expect(flac.channels.length).toBe(channels);
+      for (let c = 0; c < channels; c++) {
+        expect(flac.channels[c].length).toBe(3000);
+        expect(Array.from(flac.channels[c], (v) => Math.round(v * 2 ** (bits - 1)))).toEqual(Array.from(ints[c]));
+      }
+      const stored = bits === 8 ? ints.map((c) => c.map((v) => v + 128)) : ints;
+      const wav = await decodeAudio(wavBytes(stored, rate, String(bits)), 'x.wav');
+      for (let c = 0; c < channels; c++) expect(maxAbsDiff(flac.channels[c], wav.channels[c])).toBeLessThan(1e-7);
+    });
+  }
+});
+
+describe('loadAudio16k', () => {
+  it('returns 16 kHz input unchanged and resamples other rates with the Kaiser sinc', async () => {
+    const ints = randomInts(2, 4410, 16, 5);
+    const path16 = file('in16k.wav', wavBytes(ints, 16000, '16'));
+    expect(await loadAudio16k(path16)).toEqual((await readAudio(path16)).samples);
+
+    const path44 = file('in44k.wav', wavBytes(ints, 44100, '16'));
+    const y = await loadAudio16k(path44);
+    expect(y.length).toBe(Math.ceil((16000 * 4410) / 44100));
+    expect(y).toEqual(resample((await readAudio(path44)).samples, 44100, 16000));
+  });
+});
+
+describe('bad input gives one line naming the file and the problem', () => {
+  const goodWav = wavBytes([Array.from({ length: 1000 }, (_, i) => (i * 37) % 2000)], 16000, '16');
+  const goodFlac = encodeFlacVerbatim(randomInts(1, 5000, 16, 9), 16000, 16, 1024);
+  const nanWav = wavBytes([[0.1, 0.2, 0.3, NaN, 0.5]], 16000, '32f');
+  const infWav = wavBytes([[0.1, -Infinity]], 16000, '32f');
+  const headerOnly = wavBytes([[]], 16000, '16');
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['empty.wav', new Uint8Array(0), /empty file/],
+    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV or FLAC file \(first bytes: 74 68 69 73/],
+    ['truncated.wav', goodWav.subarray(0, 1000), /truncated: data chunk declares 2000 bytes, 956 present/],
+    ['odd.wav', goodWav.subarray(0, goodWav.length - 1), /truncated/],
+    ['riff-stub.wav', goodWav.subarray(0, 8), /truncated/],
+    ['no-data.wav', headerOnly, /no audio samples/],
+    ['nan.wav', nanWav, /NaN sample at index 3 of channel 0/],
+    ['inf.wav', infWav, /infinite sample at index 1/],
+    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: decoded 4096 of 5000 samples/],
+    ['stub.flac', goodFlac.subarray(0, 40), /FLAC/],
+  ];
+  for (const [name, bytes, problem] of cases) {
+    it(name, async () => {
+      const path = file(name, bytes);
+      const error = await readAudio(path).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AudioError);
+      const message = (error as AudioError).message;
+      expect(message.startsWith(`${path}: `)).toBe(true);
+      expect(message).not.toMatch(/\n/);
+      expect(message).toMatch(problem);
+      expect((error as AudioError).file).toBe(path);
+    });
+  }
+
+  it('a missing file', async () => {
+    const path = join(dir, 'does-not-exist.wav');
+    await expect(readAudio(path)).rejects.toThrow(`${path}: cannot read file (ENOENT)`);
+  });
+});
