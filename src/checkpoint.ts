@@ -1,0 +1,524 @@
+/**
+ * Checkpoints in safetensors, the format users exchange with PyTorch
+ * (https://github.com/huggingface/safetensors, "Format"):
+ *
+ *     8 bytes   N, the header length, unsigned 64-bit little-endian
+ *     N bytes   JSON header: { "__metadata__": {string: string}, "<name>": { "dtype": "F32",
+ *               "shape": [..], "data_offsets": [begin, end] }, ... }, padded with spaces
+ *     rest      the tensors' bytes, little-endian, row-major, back to back (offsets are
+ *               relative to the start of this buffer; no holes, no overlaps)
+ *
+ * Tensor names are tree paths joined with '.' (src/tree.ts: object keys in sorted order, array
+ * indices as numbers), e.g. `params.blocks.0.attn.qkv.weight` or `optState.0.mu.blocks.0.attn.qkv.weight`.
+ *
+ * `saveState` stores a whole tree (a TrainState: student, teacher, optimizer state, RNG key,
+ * step, ...). Everything that is not a tensor goes into `__metadata__` (string → string):
+ *     format          "matpac-ts.tree"
+ *     format_version  "1"
+ *     tree            the tree as JSON with each tensor replaced by "T:<name>"; strings are
+ *                     stored as "S:<text>", non-finite numbers and −0 as "N:NaN" / "N:Infinity" /
+ *                     "N:-Infinity" / "N:-0", undefined as "U:"; other numbers, booleans, null,
+ *                     arrays and objects as themselves (JSON numbers round-trip doubles exactly)
+ *     matpac_ts_sha256  SHA-256 of the header (with this value set to 64 zeros) followed by
+ *                     the tensor bytes; checked on load, so any flipped byte is caught
+ *     engine, runtime matpac-ts and Node versions that wrote the file
+ *     step, rng_key   copies of the root's `step` and `key` when present (for tools that read
+ *                     only the header; the tree is what loadState uses)
+ * plus the caller's own entries (e.g. `config`: a JSON string).
+ *
+ * Writes are atomic: the file is written to a temporary name in the same directory, fsynced,
+ * renamed over the destination, and the directory fsynced — so a crash at any moment leaves
+ * either the previous checkpoint or the new one, never a torn file. Reads validate everything
+ * and fail with one line naming the file (`CheckpointError`).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Backend } from './backend';
+import { fromHost, getBackend, Tensor } from './core';
+import { fmt, size } from './shape';
+import { flatten } from './tree';
+
+/** A checkpoint that cannot be read or written; the message is one line and names the file. */
+export class CheckpointError extends Error {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`checkpoint ${file}: ${reason.replace(/\s*\n\s*/g, ' ')}`);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** The header's `__metadata__`: a string → string map (safetensors spec). */
+export type Metadata = Record<string, string>;
+
+export type SaveDtype = 'F32' | 'F64';
+
+export interface SaveOptions {
+  /** Stored dtype: default F32 for float32 backends and F64 for float64 ones (ref64). */
+  dtype?: SaveDtype;
+  /**
+   * Called after the temporary file is complete and fsynced, just before it is renamed over the
+   * destination: a test hook for simulating a crash at the worst moment.
+   */
+  beforeRename?: (tmpPath: string) => void;
+}
+
+export interface LoadOptions {
+  /** Backend to upload the tensors to (a name or a backend; default: the current backend). */
+  backend?: string | Backend;
+}
+
+const FORMAT = 'matpac-ts.tree';
+const FORMAT_VERSION = '1';
+const CHECKSUM = 'matpac_ts_sha256';
+const RESERVED = ['format', 'format_version', 'tree', CHECKSUM, 'engine', 'runtime', 'step', 'rng_key'];
+const MAX_HEADER = 100_000_000; // the safetensors reference implementation's limit
+const HASH_PLACEHOLDER = '0'.repeat(64);
+
+const ENGINE = (() => {
+  try {
+    return `matpac-ts ${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}`;
+  } catch {
+    return 'matpac-ts';
+  }
+})();
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// ---------------------------------------------------------------------------------------------
+// dtypes
+
+const DTYPE_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1 };
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** Little-endian bytes of `n` values of `dtype` → host floats (F32/F16/BF16 → float32, others float64). */
+function decode(bytes: Uint8Array, dtype: string, n: number): Float32Array | Float64Array {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const aligned = () => {
+    const copy = new Uint8Array(bytes.byteLength);
+    copy.set(bytes);
+    return copy.buffer;
+  };
+  switch (dtype) {
+    case 'F32':
+      if (LITTLE_ENDIAN) return new Float32Array(aligned(), 0, n);
+      return Float32Array.from({ length: n }, (_, i) => dv.getFloat32(4 * i, true));
+    case 'F64':
+      if (LITTLE_ENDIAN) return new Float64Array(aligned(), 0, n);
+      return Float64Array.from({ length: n }, (_, i) => dv.getFloat64(8 * i, true));
+    case 'F16':
+      return Float32Array.from({ length: n }, (_, i) => halfToFloat(dv.getUint16(2 * i, true)));
+    case 'BF16': {
+      const out = new Float32Array(n);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) bits[i] = dv.getUint16(2 * i, true) << 16;
+      return out;
+    }
+    default: {
+      const get: Record<string, (i: number) => number> = {
+        I64: (i) => Number(dv.getBigInt64(8 * i, true)),
+        U64: (i) => Number(dv.getBigUint64(8 * i, true)),
+        I32: (i) => dv.getInt32(4 * i, true),
+        U32: (i) => dv.getUint32(4 * i, true),
+        I16: (i) => dv.getInt16(2 * i, true),
+        U16: (i) => dv.getUint16(2 * i, true),
+        I8: (i) => dv.getInt8(i),
+        U8: (i) => dv.getUint8(i),
+        BOOL: (i) => (dv.getUint8(i) ? 1 : 0),
+      };
+      return Float64Array.from({ length: n }, (_, i) => get[dtype](i));
+    }
+  }
+}
+
+/** Host values → little-endian bytes of F32 or F64. */
+function encode(data: Float32Array | Float64Array, dtype: SaveDtype): Uint8Array {
+  const typed = dtype === 'F32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Float64Array ? data : Float64Array.from(data);
+  if (LITTLE_ENDIAN) return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+  const out = new Uint8Array(typed.byteLength);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < typed.length; i++) dtype === 'F32' ? dv.setFloat32(4 * i, typed[i], true) : dv.setFloat64(8 * i, typed[i], true);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// writing
+
+interface Entry {
+  name: string;
+  tensor: Tensor;
+}
+
+function writeAll(fd: number, buf: Uint8Array, position: number): void {
+  let off = 0;
+  while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off, position + off);
+}
+
+function headerBytes(entries: Entry[], dtypes: SaveDtype[], metadata: Metadata): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  entries.forEach(({ name, tensor }, i) => {
+    const bytes = tensor.size * DTYPE_SIZE[dtypes[i]];
+    header[name] = { dtype: dtypes[i], shape: [...tensor.shape], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  });
+  let json = JSON.stringify(header);
+  const len = Buffer.byteLength(json, 'utf8');
+  json += ' '.repeat((8 - ((8 + len) % 8)) % 8); // the tensor data starts 8-byte aligned
+  return Buffer.from(json, 'utf8');
+}
+
+function writeFile(path: string, entries: Entry[], metadata: Metadata, opts: SaveOptions): void {
+  const seen = new Set<string>();
+  for (const { name } of entries) {
+    if (name === '__metadata__') throw new CheckpointError(path, `'__metadata__' cannot be a tensor name`);
+    if (seen.has(name)) throw new CheckpointError(path, `two tensors are named '${name}' (tree paths must be unique when joined with '.')`);
+    seen.add(name);
+  }
+  for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new CheckpointError(path, `metadata '${k}' is a ${typeof v}; __metadata__ values must be strings`);
+  const dtypes = entries.map(({ tensor }) => opts.dtype ?? (tensor.concrete().backend.precision === 'float64' ? 'F64' : 'F32'));
+  const placeholder = headerBytes(entries, dtypes, { ...metadata, [CHECKSUM]: HASH_PLACEHOLDER });
+
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, 'w', 0o644);
+    const lenBuf = Buffer.alloc(8);
+    lenBuf.writeBigUInt64LE(BigInt(placeholder.byteLength));
+    writeAll(fd, lenBuf, 0);
+    writeAll(fd, placeholder, 8);
+    const hash = createHash('sha256').update(placeholder);
+    let pos = 8 + placeholder.byteLength;
+    entries.forEach(({ tensor }, i) => {
+      const bytes = encode(tensor.toArray(), dtypes[i]);
+      hash.update(bytes);
+      writeAll(fd!, bytes, pos);
+      pos += bytes.byteLength;
+    });
+    // the digest has the placeholder's length, so the header keeps its size: rewrite it in place
+    const header = headerBytes(entries, dtypes, { ...metadata, [CHECKSUM]: hash.digest('hex') });
+    if (header.byteLength !== placeholder.byteLength) throw new Error('internal: header length changed');
+    writeAll(fd, header, 8);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    opts.beforeRename?.(tmp);
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    if (e instanceof CheckpointError || !(e instanceof Error) || !('code' in e)) throw e;
+    throw new CheckpointError(path, `cannot write: ${e.message}`);
+  }
+  // make the rename itself durable
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* some filesystems do not fsync directories */
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// reading
+
+interface TensorInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+interface Parsed {
+  /** The header as stored (for the checksum). */
+  text: string;
+  metadata: Metadata;
+  tensors: TensorInfo[]; // in data order
+  dataStart: number;
+}
+
+function readExactly(fd: number, file: string, length: number, position: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let off = 0;
+  while (off < length) {
+    const n = readSync(fd, buf, off, length - off, position + off);
+    if (n === 0) throw new CheckpointError(file, `truncated: unexpected end of file at byte ${position + off}`);
+    off += n;
+  }
+  return buf;
+}
+
+function parseHeader(fd: number, file: string): Parsed {
+  const fileSize = fstatSync(fd).size;
+  if (fileSize < 8) throw new CheckpointError(file, `truncated: ${fileSize} bytes, not even the 8-byte header length`);
+  const n64 = Buffer.from(readExactly(fd, file, 8, 0)).readBigUInt64LE();
+  if (n64 > BigInt(fileSize - 8)) throw new CheckpointError(file, `truncated or not a safetensors file: the header length (${n64} bytes) exceeds the file (${fileSize} bytes)`);
+  const n = Number(n64);
+  if (n > MAX_HEADER) throw new CheckpointError(file, `header of ${n} bytes exceeds the safetensors limit of ${MAX_HEADER}`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readExactly(fd, file, n, 8));
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(file, 'corrupted: the header is not UTF-8');
+  }
+  if (!text.startsWith('{')) throw new CheckpointError(file, `not a safetensors file: the header does not start with '{'`);
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(file, `corrupted: the header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(file, 'corrupted: the header is not a JSON object');
+
+  let metadata: Metadata = {};
+  const tensors: TensorInfo[] = [];
+  for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string'))
+        throw new CheckpointError(file, 'corrupted: __metadata__ is not a string → string map');
+      metadata = v as Metadata;
+      continue;
+    }
+    const info = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const bad = (why: string) => new CheckpointError(file, `corrupted: tensor '${name}' ${why}`);
+    if (typeof info !== 'object' || info === null) throw bad('has no description');
+    if (typeof info.dtype !== 'string' || !(info.dtype in DTYPE_SIZE)) throw bad(`has unsupported dtype ${JSON.stringify(info.dtype)}`);
+    const shape = info.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`has an invalid shape ${JSON.stringify(shape)}`);
+    const offs = info.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0) || offs[1] < offs[0])
+      throw bad(`has invalid data_offsets ${JSON.stringify(offs)}`);
+    const bytes = size(shape) * DTYPE_SIZE[info.dtype];
+    if (offs[1] - offs[0] !== bytes) throw bad(`spans ${offs[1] - offs[0]} bytes, but ${info.dtype}${fmt(shape)} needs ${bytes}`);
+    tensors.push({ name, dtype: info.dtype, shape, begin: offs[0], end: offs[1] });
+  }
+  tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  for (const t of tensors) {
+    if (t.begin !== expected) throw new CheckpointError(file, `corrupted: tensor '${t.name}' starts at byte ${t.begin} of the data, expected ${expected} (holes and overlaps are not allowed)`);
+    expected = t.end;
+  }
+  const dataStart = 8 + n;
+  const have = fileSize - dataStart;
+  if (have < expected) throw new CheckpointError(file, `truncated: the tensors need ${expected} bytes of data, the file has ${have}`);
+  if (have > expected) throw new CheckpointError(file, `corrupted: ${have - expected} unexpected bytes after the tensor data`);
+  return { text, metadata, tensors, dataStart };
+}
+
+function openForRead(file: string): number {
+  try {
+    return openSync(file, 'r');
+  } catch (e) {
+    throw new CheckpointError(file, `cannot open: ${(e as Error).message}`);
+  }
+}
+
+function resolveBackend(b: LoadOptions['backend']): Backend {
+  return b === undefined ? getBackend() : typeof b === 'string' ? getBackend(b) : b;
+}
+
+function readFile(file: string, opts: LoadOptions): { tensors: Map<string, Tensor>; metadata: Metadata } {
+  const backend = resolveBackend(opts.backend);
+  const fd = openForRead(file);
+  try {
+    const { text, metadata, tensors, dataStart } = parseHeader(fd, file);
+    const want = metadata[CHECKSUM];
+    const hash = createHash('sha256');
+    if (want !== undefined) {
+      const field = `"${CHECKSUM}":"${want}"`;
+      const at = text.indexOf(field);
+      if (!/^[0-9a-f]{64}$/.test(want) || at < 0 || text.indexOf(field, at + 1) >= 0) throw new CheckpointError(file, `corrupted: malformed ${CHECKSUM}`);
+      hash.update(Buffer.from(text.slice(0, at) + `"${CHECKSUM}":"${HASH_PLACEHOLDER}"` + text.slice(at + field.length), 'utf8'));
+    }
+    const out = new Map<string, Tensor>();
+    for (const t of tensors) {
+      const bytes = readExactly(fd, file, t.end - t.begin, dataStart + t.begin);
+      hash.update(bytes);
+      const tensor = fromHost(decode(bytes, t.dtype, size(t.shape)), t.shape, backend);
+      tensor.label = t.name;
+      out.set(t.name, tensor);
+    }
+    if (want !== undefined && hash.digest('hex') !== want) throw new CheckpointError(file, `corrupted: the contents do not match their checksum (${CHECKSUM})`);
+    return { tensors: out, metadata };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// plain tensor files
+
+/** Write `named` tensors and string metadata as a .safetensors file (atomically). */
+export function saveSafetensors(path: string, named: Record<string, Tensor>, metadata: Metadata = {}, opts: SaveOptions = {}): void {
+  const entries = Object.entries(named).map(([name, tensor]) => {
+    if (!(tensor instanceof Tensor)) throw new CheckpointError(path, `'${name}' is not a tensor`);
+    return { name, tensor };
+  });
+  writeFile(path, entries, metadata, opts);
+}
+
+/**
+ * Read a .safetensors file (written here or by PyTorch/safetensors). F32, F16 and BF16 load as
+ * float32 values, F64 and integer/bool dtypes as float64 values, then go to the backend.
+ */
+export function loadSafetensors(path: string, opts: LoadOptions = {}): { tensors: Record<string, Tensor>; metadata: Metadata } {
+  const { tensors, metadata } = readFile(path, opts);
+  return { tensors: Object.fromEntries(tensors), metadata };
+}
+
+/** The header's `__metadata__` alone (reads only the header; validates the file's layout). */
+export function readMetadata(path: string): Metadata {
+  const fd = openForRead(path);
+  try {
+    return parseHeader(fd, path).metadata;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// trees
+
+const isKey = (k: unknown): k is [number, number] => Array.isArray(k) && k.length === 2 && k.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+
+function encodeTree(file: string, root: unknown): { skeleton: unknown; entries: Entry[] } {
+  const entries: Entry[] = [];
+  const walk = (node: unknown, path: string): unknown => {
+    const where = path || '<root>';
+    if (node instanceof Tensor) {
+      entries.push({ name: path, tensor: node });
+      return `T:${path}`;
+    }
+    switch (typeof node) {
+      case 'number':
+        return Number.isFinite(node) && !Object.is(node, -0) ? node : `N:${Object.is(node, -0) ? '-0' : String(node)}`;
+      case 'string':
+        return `S:${node}`;
+      case 'boolean':
+        return node;
+      case 'undefined':
+        return 'U:';
+      case 'object': {
+        if (node === null) return null;
+        if (Array.isArray(node)) return node.map((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
+        const proto = Object.getPrototypeOf(node);
+        if (ArrayBuffer.isView(node) || (proto !== Object.prototype && proto !== null))
+          throw new CheckpointError(file, `cannot store the ${(node as object).constructor?.name ?? 'object'} at '${where}': state trees hold tensors, numbers, strings, booleans, null, arrays and plain objects`);
+        const out: Record<string, unknown> = {};
+        for (const k of Object.keys(node).sort()) out[k] = walk((node as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+        return out;
+      }
+      default:
+        throw new CheckpointError(file, `cannot store the ${typeof node} at '${where}'`);
+    }
+  };
+  return { skeleton: walk(root, ''), entries };
+}
+
+function decodeTree(file: string, skeleton: unknown, tensors: Map<string, Tensor>, used: Set<string>): unknown {
+  const walk = (node: unknown): unknown => {
+    if (node === null || typeof node === 'number' || typeof node === 'boolean') return node;
+    if (typeof node === 'string') {
+      const tag = node.slice(0, 2);
+      const rest = node.slice(2);
+      if (tag === 'T:') {
+        const t = tensors.get(rest);
+        if (!t) throw new CheckpointError(file, `corrupted: the tree refers to tensor '${rest}', which the file does not contain`);
+        used.add(rest);
+        return t;
+      }
+      if (tag === 'S:') return rest;
+      if (tag === 'U:') return undefined;
+      if (tag === 'N:' && ['NaN', 'Infinity', '-Infinity', '-0'].includes(rest)) return rest === '-0' ? -0 : Number(rest);
+      throw new CheckpointError(file, `corrupted: unknown tree entry ${JSON.stringify(node.slice(0, 40))}`);
+    }
+    if (Array.isArray(node)) return node.map(walk);
+    if (typeof node === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(node).sort()) out[k] = walk((node as Record<string, unknown>)[k]);
+      return out;
+    }
+    throw new CheckpointError(file, 'corrupted: invalid tree');
+  };
+  return walk(skeleton);
+}
+
+/**
+ * Save a whole tree — tensors as safetensors entries named by their paths, everything else in
+ * `__metadata__.tree` — atomically. `metadata` adds the caller's own string entries (e.g.
+ * `{ config: JSON.stringify(cfg) }`); the reserved keys listed at the top of this file are
+ * refused.
+ */
+export function saveState(path: string, state: unknown, metadata: Metadata = {}, opts: SaveOptions = {}): void {
+  for (const k of Object.keys(metadata)) if (RESERVED.includes(k)) throw new CheckpointError(path, `metadata key '${k}' is reserved (reserved: ${RESERVED.join(', ')})`);
+  const { skeleton, entries } = encodeTree(path, state);
+  const meta: Metadata = { ...metadata, format: FORMAT, format_version: FORMAT_VERSION, engine: ENGINE, runtime: `node ${process.versions.node}`, tree: JSON.stringify(skeleton) };
+  if (typeof state === 'object' && state !== null && !Array.isArray(state)) {
+    const { step, key } = state as { step?: unknown; key?: unknown };
+    if (typeof step === 'number') meta.step = String(step);
+    if (isKey(key)) meta.rng_key = JSON.stringify(key);
+  }
+  writeFile(path, entries, meta, opts);
+}
+
+export interface LoadStateOptions<T> extends LoadOptions {
+  /**
+   * A tree the loaded state must match: the same tensor paths with the same shapes (e.g. a
+   * freshly initialised state for the current config). A mismatch is a CheckpointError that
+   * names the first differing path.
+   */
+  like?: T;
+}
+
+/** Load a tree written by saveState, with its original structure, onto the chosen backend. */
+export function loadState<T = unknown>(path: string, opts: LoadStateOptions<T> = {}): T {
+  const { tensors, metadata } = readFile(path, opts);
+  if (metadata.format !== FORMAT || metadata.tree === undefined)
+    throw new CheckpointError(path, `not a matpac-ts state checkpoint (no '${FORMAT}' tree in __metadata__); use loadSafetensors for plain tensor files`);
+  if (metadata.format_version !== FORMAT_VERSION) throw new CheckpointError(path, `format_version ${metadata.format_version} is not supported (this is version ${FORMAT_VERSION})`);
+  let skeleton: unknown;
+  try {
+    skeleton = JSON.parse(metadata.tree);
+  } catch (e) {
+    throw new CheckpointError(path, `corrupted: __metadata__.tree is not valid JSON (${(e as Error).message})`);
+  }
+  const used = new Set<string>();
+  const state = decodeTree(path, skeleton, tensors, used);
+  const unused = [...tensors.keys()].filter((k) => !used.has(k));
+  if (unused.length) throw new CheckpointError(path, `corrupted: tensor '${unused[0]}' is not part of the tree${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`);
+  if (opts.like !== undefined) checkLike(path, state, opts.like);
+  return state as T;
+}
+
+function checkLike(file: string, state: unknown, like: unknown): void {
+  const a = flatten(state);
+  const b = flatten(like);
+  const have = new Map(a.paths.map((p, i) => [p, a.leaves[i]]));
+  const want = new Map(b.paths.map((p, i) => [p, b.leaves[i]]));
+  for (const [p, t] of want) {
+    const got = have.get(p);
+    if (!got) throw new CheckpointError(file, `does not match the expected structure: tensor '${p}' is missing`);
+    if (fmt(got.shape) !== fmt(t.shape)) throw new CheckpointError(file, `does not match the expected structure: '${p}' has shape ${fmt(got.shape)}, expected ${fmt(t.shape)}`);
+  }
+  for (const p of have.keys()) if (!want.has(p)) throw new CheckpointError(file, `does not match the expected structure: unexpected tensor '${p}'`);
+}
