@@ -8,15 +8,26 @@
 import { registerBackend } from './core';
 import { createNativeBackend } from './backends/native';
 import { createRef64Backend } from './backends/ref64';
+import { createGpujsBackend, defaultGpujsMode } from './backends/gpujs';
 
 registerBackend('native', createNativeBackend);
 registerBackend('ref64', createRef64Backend);
+registerBackend('gpujs', () => createGpujsBackend(defaultGpujsMode()));
+registerBackend('gpujs-cpu', () => createGpujsBackend('cpu'));
+registerBackend('gpujs-webasm', () => createGpujsBackend('webasm'));
+registerBackend('gpujs-headlessgl', () => createGpujsBackend('headlessgl'));
+registerBackend('gpujs-gpu', () => createGpujsBackend('gpu'));
+registerBackend('gpujs-webgl2', () => createGpujsBackend('webgl2'));
 
 export * from './ops';
-export { Tensor, Concrete, Tracer, scope, getBackend, setBackend, withBackend, listBackends, registerBackend, fromHost } from './core';
+export { Tensor, Concrete, Tracer, scope, getBackend, setBackend, withBackend, listBackends, usableBackends, registerBackend, fromHost } from './core';
 export { vjp, grad, valueAndGrad } from './autodiff';
 export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree } from './tree';
 export { ShapeError, type Shape } from './shape';
 export { PRIMITIVES, PRIM_NAMES, type PrimName } from './primitives';
 export * as random from './random';
 export { uniform, normal, permutation } from './rng-tensor';
+export * as optim from './optim';
+export * as schedules from './schedules';
+export { emaUpdate, emaStep } from './ema';
+export { saveSafetensors, loadSafetensors, saveState, loadState, readMetadata, CheckpointError } from './checkpoint';
