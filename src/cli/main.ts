@@ -1,0 +1,134 @@
+/**
+ * The `matpac` command line: train, embed, probe, logmel, trace, bench.
+ *
+ * Each command's work lives in its own file (src/cli/<command>.ts), imported only when the command
+ * runs, so `matpac --help` answers at once. Errors a user can act on print one line,
+ * `matpac: <message>` (one line per problem for a config), and exit with status 1 (2 for bad
+ * arguments, 130 for a training run interrupted with Ctrl-C); a stack trace is shown only with
+ * MATPAC_DEBUG=1.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from '../../models/config';
+import { CliError, nonNegativeInt, oneLine, positiveInt, positiveNumber } from './common';
+
+const BACKEND_HELP = 'engine backend: native (fastest on CPU), ref64 (float64 reference), gpujs (gpu.js, best mode found), gpujs-cpu, gpujs-webasm, gpujs-headlessgl';
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('matpac')
+    .description('MATPAC self-supervised audio representations on a from-scratch autodiff engine')
+    .version(packageVersion(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // commander's errors come as "error: <what>\n(Did you mean …?)": make them one line.
+      outputError: (str, write) => write(`matpac: ${oneLine(str.replace(/^error: /, ''))}\n`),
+    });
+  const sub = (name: string) => program.command(name).exitOverride().configureOutput(program.configureOutput());
+
+  sub('train')
+    .description('pre-train MATPAC (default: the tiny preset on the bundled SoundFont data, rendered on first use)')
+    .option('--preset <name|file>', 'tiny (default), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})')
+    .option('--data <dir>', 'folder of audio files to train on, searched recursively (default: the bundled pre-training set)')
+    .addOption(new Option('--steps <n>', 'number of optimizer steps (default: the preset\'s)').argParser(positiveInt).conflicts('minutes'))
+    .addOption(new Option('--minutes <m>', 'train for this much wall-clock time instead of a step count').argParser(positiveNumber))
+    .option('--batch <b>', 'clips per batch (default: the preset\'s)', positiveInt)
+    .option('--seed <s>', 'random seed (initialisation, masks, crops)', nonNegativeInt)
+    .option('--out <dir>', 'run folder (default: runs/<preset>-<date>-<time>)')
+    .option('--resume', 'continue the run in --out (default: the latest run in runs/) from its last checkpoint, bit-identically')
+    .option('--stop-at <step>', 'stop after this step (with a checkpoint); --resume continues', positiveInt)
+    .option('--checkpoint-every <n>', 'keep a numbered checkpoint every n steps (default: a tenth of the run)', positiveInt)
+    .option('--backend <name>', BACKEND_HELP, 'native')
+    .option('--no-probe', 'skip the linear probe at the end')
+    .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')
+    .action(async (opts) => (await import('./train')).trainCommand(opts));
+
+  sub('embed')
+    .description('one embedding per audio file, as JSON lines {"file", "embedding"}')
+    .requiredOption('--checkpoint <file>', 'a checkpoint written by matpac train')
+    .option('--out <file.jsonl>', 'write the JSON lines here instead of stdout')
+    .option('--backend <name>', BACKEND_HELP, 'native')
+    .argument('<path...>', 'audio files (.wav, .flac) or folders of them')
+    .action(async (paths, opts) => (await import('./embed')).embedCommand(paths, opts));
+
+  sub('probe')
+    .description('linear probe on a folder-per-class data set (DIR/<class>/*.wav): accuracy over stratified folds and a confusion matrix')
+    .option('--checkpoint <file>', 'a checkpoint written by matpac train')
+    .option('--data <dir>', 'folder with one subfolder of audio files per class (default: the bundled probe set)')
+    .option('--folds <k>', 'number of stratified folds', positiveInt, 5)
+    .option('--random-init', 'probe the same architecture untrained: the initialisation the checkpoint\'s run started from')
+    .addOption(new Option('--baseline <kind>', 'probe simple features instead of a model: logmel = per-band mean and std of the log-mel').choices(['logmel']))
+    .option('--preset <name|file>', 'architecture for --random-init without --checkpoint (default: tiny)')
+    .option('--seed <s>', 'seed of the random fold assignment', nonNegativeInt, 0)
+    .option('--backend <name>', BACKEND_HELP, 'native')
+    .action(async (opts) => (await import('./probe')).probeCommand(opts));
+
+  sub('logmel')
+    .description("MATPAC's normalised log-mel spectrogram of an audio file, as .npy [80, T] (and a picture)")
+    .argument('<file>', 'an audio file (.wav, .flac)')
+    .requiredOption('--out <file.npy>', 'where to write the array')
+    .option('--png <file.png>', 'also write a picture of it')
+    .action(async (file, opts) => (await import('./logmel')).logmelCommand(file, opts));
+
+  sub('trace')
+    .description('print the primitive graph of the MATPAC loss and its gradient, with kernel and FLOP counts')
+    .option('--preset <name|file>', 'tiny, small, base, or a JSON config file', 'tiny')
+    .option('--batch <b>', 'clips in the traced batch', positiveInt, 1)
+    .option('--lines <n>', 'print at most n equations (0: only the counts)', nonNegativeInt)
+    .option('--backend <name>', BACKEND_HELP, 'native')
+    .action(async (opts) => (await import('./trace')).traceCommand(opts));
+
+  sub('bench')
+    .description('run the benchmark suite (bench/*.bench.ts), or those whose names contain NAME')
+    .argument('[name...]', 'run only these benchmarks')
+    .option('--list', 'list the benchmarks instead of running them')
+    .option('--quick', 'fewer samples per benchmark: a smoke run, not figures to report')
+    .action(async (names, opts) => (await import('./bench')).benchCommand(names, opts));
+
+  return program;
+}
+
+/** Print an error as one line and return the exit status. */
+export function reportError(e: unknown): number {
+  // commander has printed its message already (bad arguments: status 2), or shown help/version (0)
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const internal = err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError;
+  // errors made of several complete lines (one per config problem) print one line each
+  const problems = err instanceof CliError ? err.message.split('\n') : err instanceof ConfigError ? err.problems : null;
+  if (problems) {
+    for (const p of problems) process.stderr.write(`matpac: ${oneLine(p)}\n`);
+    return (err as { exitCode?: number }).exitCode ?? 1;
+  }
+  const sys = err as NodeJS.ErrnoException;
+  let msg = oneLine(err.message || String(e));
+  if (sys.code === 'ENOENT' && sys.path) msg = `${sys.path}: no such file or folder`;
+  else if (sys.code === 'EACCES' && sys.path) msg = `${sys.path}: permission denied`;
+  else if (internal) msg = `internal error: ${msg}${process.env.MATPAC_DEBUG ? '' : ' (run with MATPAC_DEBUG=1 for the stack trace)'}`;
+  process.stderr.write(`matpac: ${msg}\n`);
+  if (process.env.MATPAC_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
+  return (e as { exitCode?: number }).exitCode ?? 1;
+}
+
+/** Run the CLI on `argv` (without node and script) and return the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  if (!argv.length) {
+    program.outputHelp();
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The CLI's view of a MATPAC model: configs from presets or JSON files (validated, one line per
+ * problem), checkpoints written by `matpac train`, and clip embeddings for `embed` and `probe`.
+ */
+import { readFileSync } from 'node:fs';
+import { configProblems, PRESETS, type MatpacConfig } from '../../models/config';
+import { embed } from '../../models/embed';
+import type { LogMel } from '../../models/frontend';
+import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
+import { loadState, readMetadata } from '../checkpoint';
+import { CliError } from './common';
+
+/** Several problems with one config, printed one line each. */
+export class ConfigProblems extends CliError {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(problems.map((p) => `config ${source}: ${p}`).join('\n'));
+  }
+}
+
+const PRESET_NAMES = Object.keys(PRESETS) as (keyof typeof PRESETS)[];
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Overlay `patch` on `base`, reporting keys the base does not have and values of the wrong type. */
+function overlay(base: Record<string, unknown>, patch: Record<string, unknown>, path: string, problems: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const field = path ? `${path}.${k}` : k;
+    if (!(k in base)) {
+      problems.push(`${field}: unknown field (known here: ${Object.keys(base).join(', ')})`);
+      continue;
+    }
+    const b = base[k];
+    if (isRecord(b)) {
+      if (isRecord(v)) out[k] = overlay(b, v, field, problems);
+      else problems.push(`${field}: must be an object, got ${JSON.stringify(v)}`);
+    } else if (typeof b !== typeof v) problems.push(`${field}: must be a ${typeof b}, got ${JSON.stringify(v)}`);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A config from a preset name (tiny, small, base, micro) or a JSON file. A file may hold a whole
+ * config (e.g. a run's config.json) or only the fields that differ from the preset it names in
+ * "extends" (default tiny). Every problem is reported at once (`ConfigProblems`).
+ */
+export function resolveConfig(spec: string): MatpacConfig {
+  if ((PRESET_NAMES as string[]).includes(spec)) return structuredClone(PRESETS[spec as keyof typeof PRESETS]);
+  let text: string;
+  try {
+    text = readFileSync(spec, 'utf8');
+  } catch {
+    throw new CliError(`unknown preset '${spec}' (presets: ${PRESET_NAMES.join(', ')}; or the path of a JSON config file)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`${spec}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!isRecord(raw)) throw new CliError(`${spec}: a config file must hold a JSON object`);
+  const { extends: parent = 'tiny', ...fields } = raw;
+  if (typeof parent !== 'string' || !(PRESET_NAMES as string[]).includes(parent))
+    throw new ConfigProblems(spec, [`extends: must name a preset (${PRESET_NAMES.join(', ')}), got ${JSON.stringify(parent)}`]);
+  const problems: string[] = [];
+  const base = { ...structuredClone(PRESETS[parent as keyof typeof PRESETS]), name: spec.replace(/^.*[\\/]/, '').replace(/\.json$/i, '') };
+  const config = overlay(base as unknown as Record<string, unknown>, fields, '', problems) as unknown as MatpacConfig;
+  problems.push(...configProblems(config));
+  if (problems.length) throw new ConfigProblems(spec, problems);
+  return config;
+}
+
+/** The config if it is usable; else `ConfigProblems` listing every problem. */
+export function checkConfig(config: MatpacConfig, source = config.name): MatpacConfig {
+  const problems = configProblems(config);
+  if (problems.length) throw new ConfigProblems(source, problems);
+  return config;
+}
+
+/**
+ * A run length other than the config's: totalSteps becomes `steps` and every schedule length
+ * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, so a short run has the
+ * same shape as the full one.
+ */
+export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig {
+  const old = config.optim.totalSteps;
+  const scale = (n: number) => Math.min(steps, Math.round((n * steps) / old));
+  return {
+    ...config,
+    optim: { ...config.optim, totalSteps: steps, warmupSteps: scale(config.optim.warmupSteps) },
+    cls: { ...config.cls, teacherTempWarmupSteps: scale(config.cls.teacherTempWarmupSteps) },
+    ema: { ...config.ema, annealSteps: Math.max(1, scale(config.ema.annealSteps)) },
+  };
+}
+
+/** The lowest `nMels` bands of a log-mel (the `micro` test preset reads fewer bands than the front end's 80). */
+export function fitMels<L extends { data: Float32Array; nMels: number; nFrames: number }>(lm: L, nMels: number): L {
+  if (lm.nMels === nMels) return lm;
+  if (lm.nMels < nMels) throw new CliError(`the model expects ${nMels} mel bands, the input has ${lm.nMels}`);
+  return { ...lm, nMels, data: lm.data.slice(0, nMels * lm.nFrames) };
+}
+
+// ── checkpoints ──────────────────────────────────────────────────────────────────────────────────
+
+export interface Model {
+  config: MatpacConfig;
+  student: StudentParams;
+  /** Training step of the checkpoint (0 for an untrained model). */
+  step: number;
+}
+
+/** The config stored in a checkpoint's metadata. */
+export function checkpointConfig(path: string): MatpacConfig {
+  const meta = readMetadata(path);
+  if (!meta.config) throw new CliError(`${path}: not a MATPAC checkpoint (no config in its metadata)`);
+  let config: MatpacConfig;
+  try {
+    config = JSON.parse(meta.config) as MatpacConfig;
+  } catch {
+    throw new CliError(`${path}: the config in its metadata is not valid JSON`);
+  }
+  return checkConfig(config, path);
+}
+
+/** A whole training state from a checkpoint, checked against the structure its config implies. */
+export function loadTrainState(path: string, config = checkpointConfig(path)): TrainState {
+  return loadState<TrainState>(path, { like: initTrainState(config) });
+}
+
+export async function loadCheckpointModel(path: string): Promise<Model> {
+  const config = checkpointConfig(path);
+  const state = loadTrainState(path, config);
+  return { config, student: state.student, step: state.step };
+}
+
+/** The architecture of `config` with the random initialisation a run of it starts from (the config's seed). */
+export function randomInitModel(config: MatpacConfig): Model {
+  return { config, student: initTrainState(config).student, step: 0 };
+}
+
+/** Clip embeddings of a model: a log-mel (80 bands, any length) → a vector. */
+export function embedder(model: Model): (lm: LogMel) => Float32Array {
+  return (lm) => embed(model.student, fitMels(lm, model.config.nMels), model.config);
+}

@@ -1,0 +1,145 @@
+/**
+ * A small SVG line plot, enough for loss curves: several series over a shared x axis, "nice" tick
+ * values (1, 2 or 5 × 10^k), optional log-scale y, a legend. The output is a standalone SVG file
+ * that any browser or image viewer shows.
+ *
+ *   writeFileSync('loss.svg', linePlotSvg({ title: 'loss', xLabel: 'step', series: [{ name: 'L', x, y }] }));
+ */
+
+export interface Series {
+  name: string;
+  x: ArrayLike<number>;
+  y: ArrayLike<number>;
+  /** CSS colour; default from a colour-blind-safe palette (Okabe–Ito). */
+  color?: string;
+}
+
+export interface PlotOptions {
+  series: Series[];
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  /** Pixels. Default 720 × 420. */
+  width?: number;
+  height?: number;
+  /** Logarithmic y axis (non-positive values are left out). */
+  logY?: boolean;
+}
+
+const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
+
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Tick values covering [lo, hi]: about `count` multiples of 1, 2 or 5 × 10^k. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
+  const ticks: number[] = [];
+  // integer multiples of the step, rounded so that 3·0.2 prints as 0.6
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(k === 0 ? 0 : Number((k * step).toPrecision(12)));
+  return ticks;
+}
+
+/** Ticks of a log axis spanning log10 values [lo, hi], returned as log10 values: 1-2-5 steps, or powers of ten alone on wide ranges. */
+export function logTicks(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  const mantissas = hi - lo > 3 ? [1] : [1, 2, 5];
+  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+    for (const m of mantissas) {
+      const v = Math.log10(m) + e;
+      if (v >= lo && v <= hi) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
+const fmtTick = (v: number): string => {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e5 || a < 1e-3) return v.toExponential(0);
+  return String(Number(v.toPrecision(4)));
+};
+
+/** The plot as an SVG document. */
+export function linePlotSvg(opts: PlotOptions): string {
+  const W = opts.width ?? 720;
+  const H = opts.height ?? 420;
+  const m = { left: 64, right: 16, top: opts.title ? 36 : 16, bottom: 48 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+  const ty = (v: number) => (opts.logY ? Math.log10(v) : v);
+  const usable = (v: number) => Number.isFinite(v) && (!opts.logY || v > 0);
+
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (const s of opts.series) {
+    for (let i = 0; i < s.x.length; i++) {
+      if (!usable(s.y[i]) || !Number.isFinite(s.x[i])) continue;
+      x0 = Math.min(x0, s.x[i]);
+      x1 = Math.max(x1, s.x[i]);
+      y0 = Math.min(y0, ty(s.y[i]));
+      y1 = Math.max(y1, ty(s.y[i]));
+    }
+  }
+  if (!Number.isFinite(x0)) [x0, x1, y0, y1] = [0, 1, 0, 1];
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const pad = (y1 - y0) * 0.05;
+  y0 -= pad;
+  y1 += pad;
+
+  const px = (x: number) => m.left + ((x - x0) / (x1 - x0)) * pw;
+  const py = (y: number) => m.top + ph - ((y - y0) / (y1 - y0)) * ph;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  if (opts.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
+
+  // grid and ticks
+  const yTicks = opts.logY ? logTicks(y0, y1) : niceTicks(y0, y1);
+  for (const v of yTicks) {
+    const y = py(v).toFixed(1);
+    out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmtTick(opts.logY ? 10 ** v : v)}</text>`);
+  }
+  for (const v of niceTicks(x0, x1, 6)) {
+    const x = px(v).toFixed(1);
+    out.push(`<line x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + ph}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${x}" y="${m.top + ph + 16}" text-anchor="middle">${fmtTick(v)}</text>`);
+  }
+  out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
+  if (opts.xLabel) out.push(`<text x="${m.left + pw / 2}" y="${H - 8}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
+  if (opts.yLabel)
+    out.push(`<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel + (opts.logY ? ' (log scale)' : ''))}</text>`);
+
+  // series: a polyline per run of usable points (a gap where a value is missing or not finite)
+  const colors = opts.series.map((s, k) => s.color ?? PALETTE[k % PALETTE.length]);
+  opts.series.forEach((s, k) => {
+    let run: [string, string][] = [];
+    const flush = () => {
+      if (run.length === 1) out.push(`<circle cx="${run[0][0]}" cy="${run[0][1]}" r="2" fill="${colors[k]}"/>`);
+      else if (run.length > 1) out.push(`<polyline fill="none" stroke="${colors[k]}" stroke-width="1.5" points="${run.map((p) => p.join(',')).join(' ')}"/>`);
+      run = [];
+    };
+    for (let i = 0; i < s.x.length; i++) {
+      if (usable(s.y[i]) && Number.isFinite(s.x[i])) run.push([px(s.x[i]).toFixed(1), py(ty(s.y[i])).toFixed(1)]);
+      else flush();
+    }
+    flush();
+  });
+
+  // legend, top right, over a translucent box (width estimated at 7 px per character)
+  if (opts.series.length) {
+    const lw = 40 + 7 * Math.max(...opts.series.map((s) => s.name.length));
+    const lx = m.left + pw - lw - 8;
+    out.push(`<rect x="${lx}" y="${m.top + 6}" width="${lw}" height="${opts.series.length * 16 + 8}" fill="white" fill-opacity="0.8" stroke="#ccc"/>`);
+    opts.series.forEach((s, k) => {
+      const ly = m.top + 18 + k * 16;
+      out.push(`<line x1="${lx + 8}" x2="${lx + 28}" y1="${ly}" y2="${ly}" stroke="${colors[k]}" stroke-width="2"/>`);
+      out.push(`<text x="${lx + 34}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
+    });
+  }
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
