@@ -1,0 +1,674 @@
+/**
+ * Native CPU matmul: cache-blocked, register-blocked (2x16 tile), 128-bit SIMD
+ * WebAssembly, optionally on two threads.
+ *
+ *   matmulF32(a, b, batch, M, K, N, opts?)  C[b] = op(A[b]) @ op(B[b]), synchronous
+ *   matmulF32JS(...)                        plain-JS i-k-j reference, same signature
+ *   matmulInfo()                            { impl, simd, threads }
+ *
+ * The kernel is written in WebAssembly text (./matmul.wat, where the algorithm is
+ * described) and assembled at module load with the `wabt` package. Assembly is
+ * asynchronous, so this module uses top-level await: once `import` resolves, `matmulF32`
+ * is ready and fully synchronous (works under tsx, vitest and plain node ESM; it cannot be
+ * `require`d from CommonJS). If WebAssembly SIMD or wabt is unavailable, `matmulF32`
+ * falls back to `matmulF32JS` (`matmulInfo().impl === 'js'`).
+ *
+ * Operands are copied into one shared WebAssembly.Memory (grown as needed, reused as
+ * scratch) and C is copied out; the kernel packs A and B into cache-sized panels itself.
+ *
+ * Threads: on 2+ cores, products with batch*M*K*N >= `threadMinMacs` (2^21 by default)
+ * are cut into chunks that the main thread and one worker (spawned on first need, sharing
+ * the memory) claim from an atomic counter; the call stays synchronous (Atomics.wait/notify).
+ * Small products stay on the calling thread. Results are bitwise identical on 1 and 2
+ * threads. See setMatmulConfig / matmulStats for tuning and counters.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+export interface MatmulOptions {
+  /** op(A) = A^T: A is stored [batch, K, M]. */
+  transA?: boolean;
+  /** op(B) = B^T: B is stored [batch, N, K]. */
+  transB?: boolean;
+  /** Elements between consecutive A matrices; 0 = A shared by every batch item. Default: M*K. */
+  aBatchStride?: number;
+  /** Elements between consecutive B matrices; 0 = B shared by every batch item. Default: K*N. */
+  bBatchStride?: number;
+  /** Destination (length >= batch*M*N); C is written to out[0 .. batch*M*N). */
+  out?: Float32Array;
+  /** Force the number of threads (1 or 2) for this call; default: automatic by size. */
+  threads?: number;
+}
+
+export type MatmulFn = (
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  opts?: MatmulOptions,
+) => Float32Array;
+
+// ---------------------------------------------------------------------------
+// Shared argument handling
+// ---------------------------------------------------------------------------
+
+function checkDim(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`matmulF32: ${name} must be a non-negative integer, got ${v}`);
+}
+
+interface Norm {
+  aStride: number;
+  bStride: number;
+  out: Float32Array;
+}
+
+function normalize(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  opts: MatmulOptions | undefined,
+): Norm {
+  checkDim('batch', batch);
+  checkDim('M', M);
+  checkDim('K', K);
+  checkDim('N', N);
+  const aStride = opts?.aBatchStride ?? M * K;
+  const bStride = opts?.bBatchStride ?? K * N;
+  if (!Number.isInteger(aStride) || aStride < 0 || !Number.isInteger(bStride) || bStride < 0) {
+    throw new RangeError('matmulF32: batch strides must be non-negative integers');
+  }
+  if (batch > 0) {
+    const aNeed = (batch - 1) * aStride + M * K;
+    const bNeed = (batch - 1) * bStride + K * N;
+    if (a.length < aNeed) throw new RangeError(`matmulF32: A has ${a.length} elements, needs ${aNeed}`);
+    if (b.length < bNeed) throw new RangeError(`matmulF32: B has ${b.length} elements, needs ${bNeed}`);
+  }
+  const cLen = batch * M * N;
+  let out = opts?.out;
+  if (out) {
+    if (out.length < cLen) throw new RangeError(`matmulF32: out has ${out.length} elements, needs ${cLen}`);
+  } else {
+    out = new Float32Array(cLen);
+  }
+  return { aStride, bStride, out };
+}
+
+// ---------------------------------------------------------------------------
+// Plain-JS reference (i-k-j loop), same signature
+// ---------------------------------------------------------------------------
+
+/**
+ * Plain-JS matmul (i-k-j loop; accumulates in the float32 output). Same signature as
+ * matmulF32 (`threads` is ignored). Unlike matmulF32, `out` must not alias `a` or `b`.
+ */
+export function matmulF32JS(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  opts?: MatmulOptions,
+): Float32Array {
+  const { aStride, bStride, out } = normalize(a, b, batch, M, K, N, opts);
+  const transA = !!opts?.transA;
+  const transB = !!opts?.transB;
+  // rows of op(A) / op(B) as (offset, stride) pairs
+  const rsA = transA ? 1 : K;
+  const csA = transA ? M : 1;
+  const rsB = transB ? 1 : N;
+  const csB = transB ? K : 1;
+  const bt = transB ? new Float32Array(K * N) : null;
+  for (let bi = 0; bi < batch; bi++) {
+    const ao = bi * aStride;
+    let bo = bi * bStride;
+    let bb = b;
+    if (bt) {
+      // materialise op(B) row-major so the inner loop is contiguous
+      for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bt[k * N + j] = b[bo + k * rsB + j * csB];
+      bb = bt;
+      bo = 0;
+    }
+    const co = bi * M * N;
+    out.fill(0, co, co + M * N);
+    for (let i = 0; i < M; i++) {
+      const crow = co + i * N;
+      for (let k = 0; k < K; k++) {
+        const av = a[ao + i * rsA + k * csA];
+        const brow = bo + k * N;
+        for (let j = 0; j < N; j++) out[crow + j] += av * bb[brow + j];
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// WebAssembly kernel
+// ---------------------------------------------------------------------------
+
+const MR = 2;
+const NR = 16;
+
+function safeParallelism(): number {
+  try {
+    return availableParallelism();
+  } catch {
+    return 1;
+  }
+}
+
+/** Tunables (see setMatmulConfig). */
+const config = {
+  /** max rows of a packed A block (wsA = MC x KC floats, L2-resident) */
+  MC: 128,
+  /** depth of a packed slice (a B micro-panel KC x 16 floats stays in L1) */
+  KC: 256,
+  /** max columns of a packed B panel */
+  NC: 2048,
+  /** max floats of packed B kept per thread (a panel is packed for all of K); narrows panels when K is huge */
+  packedBFloats: 1 << 22,
+  /** products with batch*M*K*N below this stay single-threaded */
+  threadMinMacs: 1 << 21,
+  /** max threads (main + 1 worker); 1 disables the worker */
+  maxThreads: Math.min(2, safeParallelism()),
+  /** chunks to cut a threaded product into (dynamic scheduling) */
+  targetChunks: 4,
+  /** Atomics.load iterations the idle worker spins before sleeping (~0.6 ms; keeps bursts of products cheap) */
+  workerSpin: 1 << 17,
+  /** Atomics.load iterations the main thread spins on the worker's last chunk before sleeping */
+  mainSpin: 1 << 12,
+};
+
+const PAGE = 65536;
+const MAX_PAGES = 32768; // 2 GiB; must match the memory import in matmul.wat
+// Int32 indices of the control words at byte 0 of the wasm memory
+const CTRL_SEQ = 0; // job counter posted by the main thread
+const CTRL_DONE = 1; // last job counter the worker finished
+const CTRL_READY = 2; // worker instantiated
+const CTRL_ERR = 3; // worker caught an exception
+const CTRL_WS = 4; // worker's wsA, wsB, tmp byte addresses (3 words)
+const CTRL_SPIN = 7; // worker spin iterations
+const CTRL_JOIN = 8; // 2*seq: job open; 2*seq+1: the worker joined it; -1: closed by the main thread
+const PARAM_MAIN = 256; // job parameter block for single-threaded jobs (bytes)
+const PARAM_SHARED = 512; // job parameter block shared by both threads
+const P_CLAIM = 21; // word offsets inside a parameter block
+const P_COMPLETED = 22;
+const WS_BASE = 4096;
+
+interface WasmState {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  runJob: (p: number, wsA: number, wsB: number, tmp: number) => void;
+  i32: Int32Array;
+  f32: Float32Array;
+  worker: Worker | null;
+  workerFailed: boolean;
+  /** last job counter posted to the worker */
+  seq: number;
+  /** the worker joined the last posted job and may not have reported DONE yet */
+  joined: boolean;
+  /** straggler back-off: automatic-mode products left to run single-threaded, and the current penalty */
+  skip: number;
+  backoff: number;
+}
+
+let wasm: WasmState | null = null;
+/** Call counters (see matmulStats). */
+const stats = { wasmCalls: 0, threadedCalls: 0, workerMissed: 0, stragglers: 0, backoffCalls: 0, jsCalls: 0 };
+let loadError: unknown = null;
+
+function roundUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
+}
+
+async function loadWasm(): Promise<WasmState> {
+  if (typeof WebAssembly !== 'object') throw new Error('no WebAssembly');
+  const require = createRequire(import.meta.url);
+  const wabtInit = require('wabt') as () => Promise<{
+    parseWat(
+      name: string,
+      src: string,
+      features?: Record<string, boolean>,
+    ): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
+  }>;
+  const wabt = await wabtInit();
+  const src = readFileSync(new URL('./matmul.wat', import.meta.url), 'utf8');
+  const mod = wabt.parseWat('matmul.wat', src, { simd: true, threads: true });
+  let bytes: Uint8Array;
+  try {
+    bytes = mod.toBinary({}).buffer;
+  } finally {
+    mod.destroy();
+  }
+  const module = new WebAssembly.Module(bytes.slice());
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return {
+    module,
+    memory,
+    runJob: instance.exports.run_job as WasmState['runJob'],
+    i32: new Int32Array(memory.buffer),
+    f32: new Float32Array(memory.buffer),
+    worker: null,
+    workerFailed: false,
+    seq: 0,
+    joined: false,
+    skip: 0,
+    backoff: 0,
+  };
+}
+
+try {
+  wasm = await loadWasm();
+} catch (e) {
+  loadError = e;
+  wasm = null;
+}
+if (wasm) {
+  // V8 first runs wasm on its baseline compiler (Liftoff, several times slower here) and
+  // tiers hot functions up in the background. A few small products at load trigger that
+  // tier-up (for every path: plain, transposed A, transposed B), so that real work soon
+  // runs on optimized code.
+  try {
+    const x = new Float32Array(96 * 96);
+    for (let i = 0; i < 4; i++) {
+      matmulF32(x, x, 1, 96, 96, 96, { threads: 1, transA: i === 1, transB: i === 2 });
+    }
+  } catch (e) {
+    loadError = e;
+    wasm = null;
+  }
+}
+
+function ensureMemory(s: WasmState, bytes: number): void {
+  const have = s.memory.buffer.byteLength;
+  if (bytes > have) s.memory.grow(Math.ceil((bytes - have) / PAGE));
+  if (s.f32.buffer.byteLength !== s.memory.buffer.byteLength) {
+    s.i32 = new Int32Array(s.memory.buffer);
+    s.f32 = new Float32Array(s.memory.buffer);
+  }
+}
+
+// The worker is a plain-JS (eval) worker, so it starts the same under tsx, vitest and node.
+// Protocol (words of the control block; seq counts threaded jobs):
+//   main:   write PARAM_SHARED and CTRL_WS; JOIN = 2*seq; SEQ = seq; notify(SEQ);
+//           run chunks itself (run_job claims them from an atomic counter);
+//           then CAS(JOIN, 2*seq -> -1): if that succeeds the worker never joined (all chunks
+//           were done here) and the job is closed; otherwise wait until every chunk completed,
+//           and before the next threaded job wait for DONE == seq.
+//   worker: spin (CTRL_SPIN iterations), then sleep, until SEQ changes to s;
+//           join with CAS(JOIN, 2*s -> 2*s+1) (fails if the job is closed or superseded);
+//           run chunks; DONE = s; notify.
+// Dynamic chunks make the split robust: a worker that wakes late, or that has to share a core
+// (other processes, or the scheduler placing it next to the main thread), just takes fewer
+// chunks instead of stretching the product. The idle worker spins for a while before it sleeps,
+// so back-to-back products skip the futex wake-up (tens of µs here).
+const WORKER_SRC = `
+const { workerData } = require('node:worker_threads');
+const { module, memory } = workerData;
+const inst = new WebAssembly.Instance(module, { env: { memory } });
+const runJob = inst.exports.run_job;
+const ctrl = new Int32Array(memory.buffer, 0, 1024);
+const COMPLETED = ${(PARAM_SHARED >> 2) + P_COMPLETED};
+let seen = Atomics.load(ctrl, ${CTRL_SEQ});
+Atomics.store(ctrl, ${CTRL_READY}, 1);
+Atomics.notify(ctrl, ${CTRL_READY});
+for (;;) {
+  let s = Atomics.load(ctrl, ${CTRL_SEQ});
+  for (let i = Atomics.load(ctrl, ${CTRL_SPIN}); i > 0 && s === seen; i--) s = Atomics.load(ctrl, ${CTRL_SEQ});
+  if (s === seen) {
+    Atomics.wait(ctrl, ${CTRL_SEQ}, seen);
+    continue;
+  }
+  seen = s;
+  if (Atomics.compareExchange(ctrl, ${CTRL_JOIN}, 2 * s, 2 * s + 1) !== 2 * s) continue;
+  try {
+    runJob(${PARAM_SHARED}, ctrl[${CTRL_WS}], ctrl[${CTRL_WS + 1}], ctrl[${CTRL_WS + 2}]);
+  } catch (e) {
+    Atomics.store(ctrl, ${CTRL_ERR}, 1);
+  }
+  Atomics.store(ctrl, ${CTRL_DONE}, s);
+  Atomics.notify(ctrl, ${CTRL_DONE});
+  Atomics.notify(ctrl, COMPLETED);
+}
+`;
+
+/** Wait (spin, then sleep) until i32[idx] satisfies ok(). The other side notifies idx. */
+function waitFor(i32: Int32Array, idx: number, ok: (v: number) => boolean): void {
+  let spins = config.mainSpin;
+  for (;;) {
+    const v = Atomics.load(i32, idx);
+    if (ok(v)) return;
+    if (spins > 0) spins--;
+    else Atomics.wait(i32, idx, v, 20); // sleeping yields the core if the worker shares it
+  }
+}
+
+/** True when the worker is up and can take a job. */
+function workerAvailable(s: WasmState): boolean {
+  if (s.workerFailed) return false;
+  if (!s.worker) {
+    try {
+      Atomics.store(s.i32, CTRL_SPIN, config.workerSpin);
+      const w = new Worker(WORKER_SRC, { eval: true, workerData: { module: s.module, memory: s.memory } });
+      w.unref();
+      w.on('error', () => {
+        s.workerFailed = true;
+      });
+      w.on('exit', () => {
+        s.workerFailed = true;
+        s.worker = null;
+      });
+      s.worker = w;
+    } catch {
+      s.workerFailed = true;
+      return false;
+    }
+    // Don't wait for it to start (tens of ms): this product runs on one thread.
+  }
+  if (Atomics.load(s.i32, CTRL_READY) !== 1) return false;
+  if (s.joined) {
+    // it joined the previous job, whose chunks are all done: it is about to report DONE
+    const seq = s.seq;
+    waitFor(s.i32, CTRL_DONE, (v) => v === seq);
+    s.joined = false;
+  }
+  return true;
+}
+
+/** Run the next automatic-mode products single-threaded (4, 8, ... 1024 of them). */
+function backOff(s: WasmState): void {
+  s.backoff = Math.min(Math.max(4, 2 * s.backoff), 1024);
+  s.skip = s.backoff;
+}
+
+/** Fill a job parameter block at byte address p (layout documented in matmul.wat). */
+function writeParams(
+  i: Int32Array,
+  p: number,
+  a: number,
+  b: number,
+  c: number,
+  aBS: number,
+  bBS: number,
+  cBS: number,
+  items: number,
+  M: number,
+  K: number,
+  N: number,
+  rsA: number,
+  csA: number,
+  rsB: number,
+  csB: number,
+  mch: number,
+  nc: number,
+): void {
+  const o = p >> 2;
+  const nRC = Math.ceil(M / mch);
+  const nJc = Math.ceil(N / nc);
+  i[o] = a;
+  i[o + 1] = b;
+  i[o + 2] = c;
+  i[o + 3] = aBS;
+  i[o + 4] = bBS;
+  i[o + 5] = cBS;
+  i[o + 6] = items;
+  i[o + 7] = M;
+  i[o + 8] = K;
+  i[o + 9] = N;
+  i[o + 10] = rsA;
+  i[o + 11] = csA;
+  i[o + 12] = rsB;
+  i[o + 13] = csB;
+  i[o + 14] = N; // ldc
+  i[o + 15] = mch;
+  i[o + 16] = config.KC;
+  i[o + 17] = nc;
+  i[o + 18] = nRC;
+  i[o + 19] = nJc;
+  i[o + 20] = items * nJc * nRC;
+  i[o + P_CLAIM] = 0;
+  i[o + P_COMPLETED] = 0;
+  i[o + 23] = Math.min(config.MC, roundUp(mch, MR));
+}
+
+/**
+ * C[b] = op(A[b]) @ op(B[b]) for b in 0..batch-1 (row-major float32, contiguous).
+ * A is [batch, M, K] ([batch, K, M] if transA), B is [batch, K, N] ([batch, N, K] if transB),
+ * C is [batch, M, N]. A batch stride of 0 broadcasts that operand (it is read once).
+ */
+export function matmulF32(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  opts?: MatmulOptions,
+): Float32Array {
+  const s = wasm;
+  if (!s) {
+    stats.jsCalls++;
+    return matmulF32JS(a, b, batch, M, K, N, opts);
+  }
+  const nrm = normalize(a, b, batch, M, K, N, opts);
+  let aStride = nrm.aStride;
+  const bStride = nrm.bStride;
+  const out = nrm.out;
+  if (batch === 0 || M === 0 || N === 0) return out;
+  if (K === 0) {
+    out.fill(0, 0, batch * M * N);
+    return out;
+  }
+  const transA = opts?.transA === true;
+  const transB = opts?.transB === true;
+
+  // Fold the batch into M when B is shared and A's items are stacked row-major
+  // (the common [B, T, D] @ [D, E] linear layer): one big product instead of many.
+  if (batch > 1 && bStride === 0 && !transA && aStride === M * K) {
+    M *= batch;
+    batch = 1;
+    aStride = M * K;
+  }
+
+  const aItems = aStride === 0 ? 1 : batch;
+  const bItems = bStride === 0 ? 1 : batch;
+  const aLen = (aItems - 1) * aStride + M * K;
+  const bLen = (bItems - 1) * bStride + K * N;
+  const cItem = M * N;
+  const cLen = batch * cItem;
+
+  // Problem as the kernel sees it: element strides of op(A) (mm x K) and op(B) (K x nn).
+  let rsA = transA ? 1 : K;
+  let csA = transA ? M : 1;
+  let rsB = transB ? 1 : N;
+  let csB = transB ? K : 1;
+  let mm = M;
+  let nn = N;
+  // Narrow outputs (N < 16) waste most of a 2x16 tile: compute C^T = op(B)^T op(A)^T
+  // instead when that pads less, and transpose on the way out.
+  const swap = N < NR && roundUp(N, MR) * roundUp(M, NR) < roundUp(M, MR) * roundUp(N, NR);
+  if (swap) {
+    const t0 = rsA, t1 = csA;
+    rsA = csB;
+    csA = rsB;
+    rsB = t1;
+    csB = t0;
+    mm = N;
+    nn = M;
+  }
+
+  // Threads and blocking
+  const macs = batch * M * K * N;
+  let threads = opts?.threads ?? 0;
+  if (threads === 0) {
+    // automatic: big products only, and not while backing off after a straggling worker
+    threads = macs >= config.threadMinMacs ? config.maxThreads : 1;
+    if (threads > 1 && s.skip > 0) {
+      s.skip--;
+      stats.backoffCalls++;
+      threads = 1;
+    }
+  }
+  threads = Math.max(1, Math.min(threads, config.maxThreads));
+  let nc = Math.min(config.NC, Math.max(NR, Math.floor(config.packedBFloats / K / NR) * NR));
+  let mch = mm; // rows per chunk: everything on one thread
+  if (threads > 1) {
+    // Cut each item into enough chunks for dynamic balancing. Each thread packs the B panels
+    // of the chunks it runs (once per panel) and every chunk packs its own rows of A, so
+    // wide products are split by columns first, tall ones by rows first.
+    const perItem = Math.ceil(config.targetChunks / batch);
+    if (perItem > 1 && nn > mm) {
+      nc = Math.min(nc, Math.max(64, roundUp(Math.ceil(nn / perItem), NR)));
+      const jcs = Math.ceil(nn / nc);
+      if (jcs < perItem) mch = Math.min(mch, Math.max(16, roundUp(Math.ceil(mm / Math.ceil(perItem / jcs)), MR)));
+    } else if (perItem > 1) {
+      mch = Math.min(mch, Math.max(16, roundUp(Math.ceil(mm / perItem), MR)));
+      const rc = Math.ceil(mm / mch);
+      if (rc < perItem) nc = Math.min(nc, Math.max(64, roundUp(Math.ceil(nn / Math.ceil(perItem / rc)), NR)));
+    }
+  }
+  const ncUsed = Math.min(nc, roundUp(nn, NR));
+
+  // Memory: [ctrl 4 KiB][thread 0: wsA wsB tmp][thread 1: wsA wsB tmp][A][B][C]
+  const wsA = roundUp(Math.min(config.MC, roundUp(mch, MR)) * Math.min(config.KC, K) * 4, 256);
+  const wsB = roundUp(ncUsed * K * 4, 256);
+  const ws = wsA + wsB + 256;
+  const dataBase = WS_BASE + threads * ws;
+  const aBytes = roundUp(aLen * 4, 64);
+  const bBytes = roundUp(bLen * 4, 64);
+  const need = dataBase + aBytes + bBytes + cLen * 4;
+  if (need > MAX_PAGES * PAGE) {
+    // Too big for one pass: split the batch (each chunk is a smaller call).
+    const o2: MatmulOptions = { ...opts, aBatchStride: aStride, bBatchStride: bStride, out };
+    if (batch === 1) return matmulF32JS(a, b, batch, M, K, N, o2);
+    const half = batch >> 1;
+    o2.out = out.subarray(0, half * cItem);
+    matmulF32(a, b, half, M, K, N, o2);
+    o2.out = out.subarray(half * cItem, cLen);
+    matmulF32(a.subarray(half * aStride), b.subarray(half * bStride), batch - half, M, K, N, o2);
+    return out;
+  }
+  try {
+    ensureMemory(s, need);
+  } catch {
+    // the process could not get the memory (memory.grow failed): plain JS needs less
+    stats.jsCalls++;
+    return matmulF32JS(a, b, batch, M, K, N, { ...opts, aBatchStride: aStride, bBatchStride: bStride, out });
+  }
+  const aPtr = dataBase;
+  const bPtr = aPtr + aBytes;
+  const cPtr = bPtr + bBytes;
+  const f32 = s.f32;
+  f32.set(aLen === a.length ? a : a.subarray(0, aLen), aPtr >> 2);
+  f32.set(bLen === b.length ? b : b.subarray(0, bLen), bPtr >> 2);
+
+  const i32 = s.i32;
+  const pA = swap ? bPtr : aPtr;
+  const pB = swap ? aPtr : bPtr;
+  const aBS = (swap ? bStride : aStride) * 4;
+  const bBS = (swap ? aStride : bStride) * 4;
+  const ws0 = WS_BASE;
+  stats.wasmCalls++;
+  const useWorker = threads > 1 && workerAvailable(s);
+  if (useWorker) {
+    const p = PARAM_SHARED;
+    writeParams(i32, p, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);
+    const ws1 = WS_BASE + ws;
+    i32[CTRL_WS] = ws1;
+    i32[CTRL_WS + 1] = ws1 + wsA;
+    i32[CTRL_WS + 2] = ws1 + wsA + wsB;
+    Atomics.store(i32, CTRL_SPIN, config.workerSpin);
+    const seq = (s.seq = (s.seq + 1) & 0x1fffffff);
+    Atomics.store(i32, CTRL_JOIN, 2 * seq);
+    Atomics.store(i32, CTRL_SEQ, seq);
+    Atomics.notify(i32, CTRL_SEQ);
+    const t0 = performance.now();
+    s.runJob(p, ws0, ws0 + wsA, ws0 + wsA + wsB);
+    if (Atomics.compareExchange(i32, CTRL_JOIN, 2 * seq, -1) === 2 * seq) {
+      // The worker did not wake up in time: this thread did every chunk. Waking takes
+      // ~10-50 µs with an idle core; missing a long product means there was no free core.
+      stats.workerMissed++;
+      if (performance.now() - t0 > 0.3) backOff(s);
+    } else {
+      stats.threadedCalls++;
+      s.joined = true;
+      const nChunks = i32[(p >> 2) + 20];
+      const t1 = performance.now();
+      waitFor(i32, (p >> 2) + P_COMPLETED, (v) => v >= nChunks);
+      const waited = performance.now() - t1;
+      // A worker that holds its chunk much longer than the main thread took for all of its
+      // own has been descheduled (other processes want the cores): back off for a while,
+      // doubling each time it happens again, so an oversubscribed machine runs ~1-thread speed.
+      if (waited > 0.05 + 0.5 * (t1 - t0)) {
+        stats.stragglers++;
+        backOff(s);
+      } else {
+        s.backoff >>= 1;
+      }
+      if (Atomics.exchange(i32, CTRL_ERR, 0) !== 0) throw new Error('matmulF32: worker thread failed');
+    }
+  } else {
+    writeParams(i32, PARAM_MAIN, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);
+    s.runJob(PARAM_MAIN, ws0, ws0 + wsA, ws0 + wsA + wsB);
+  }
+
+  const src = s.f32.subarray(cPtr >> 2, (cPtr >> 2) + cLen);
+  if (!swap) {
+    out.set(src);
+  } else {
+    // src holds C^T per batch item: [N, M]
+    for (let bi = 0; bi < batch; bi++) {
+      const o = bi * cItem;
+      for (let j = 0; j < N; j++) {
+        const row = o + j * M;
+        for (let i = 0; i < M; i++) out[o + i * N + j] = src[row + i];
+      }
+    }
+  }
+  return out;
+}
+
+/** Which implementation `matmulF32` uses. */
+export function matmulInfo(): { impl: string; simd: boolean; threads: number; error?: string } {
+  if (!wasm) return { impl: 'js', simd: false, threads: 1, error: String(loadError) };
+  return { impl: `wasm-simd128-${MR}x${NR}`, simd: true, threads: config.maxThreads };
+}
+
+/** Counters since load: wasm calls; threaded calls the worker joined; threaded calls the worker
+ * missed (it woke too late, the main thread did every chunk); joined calls where the main thread
+ * waited long for the worker's last chunk (triggers back-off); automatic-mode calls kept on one
+ * thread by that back-off; plain-JS fallback calls. */
+export function matmulStats(): Readonly<typeof stats> {
+  return { ...stats };
+}
+
+export type MatmulConfig = typeof config;
+
+/** Tune blocking / threading (benchmarks, tests). Returns the previous config. */
+export function setMatmulConfig(c: Partial<MatmulConfig>): MatmulConfig {
+  const prev = { ...config };
+  const posInt = (v: number | undefined) => v === undefined || (Number.isInteger(v) && v >= 1);
+  for (const [k, v] of Object.entries(c)) {
+    if (!(k in config)) throw new RangeError(`setMatmulConfig: unknown key ${k}`);
+    if (!posInt(v as number) && k !== 'workerSpin' && k !== 'mainSpin' && k !== 'threadMinMacs')
+      throw new RangeError(`setMatmulConfig: ${k} must be a positive integer`);
+  }
+  if (c.MC !== undefined && c.MC % MR) throw new RangeError('MC must be a multiple of 2');
+  if (c.NC !== undefined && c.NC % NR) throw new RangeError('NC must be a multiple of 16');
+  Object.assign(config, c);
+  config.maxThreads = Math.max(1, Math.min(2, config.maxThreads));
+  return prev;
+}
+
+export function getMatmulConfig(): Readonly<MatmulConfig> {
+  return { ...config };
+}
