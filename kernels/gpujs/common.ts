@@ -18,7 +18,7 @@
  *   inside conditions); `Infinity` only where GLSL's stand-in FLT_MAX is acceptable (0^−b), and
  *   no NaN literal (GLSL has no reliable NaN).
  */
-import { size, type Shape } from '../../src/shape';
+import { size, stridesOf, type Shape } from '../../src/shape';
 
 export interface KernelSource {
   /** gpu.js kernel function source (`function(a, b) { ... }`). */
@@ -101,15 +101,7 @@ export function linear(terms: [string | null, number][], base = 0): string {
 }
 
 /** Row-major strides of a shape. */
-export function contiguous(s: Shape): number[] {
-  const st = new Array<number>(s.length);
-  let acc = 1;
-  for (let i = s.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= s[i];
-  }
-  return st;
-}
+export const contiguous = (s: Shape): number[] => stridesOf(s);
 
 export const prod = (s: readonly number[]): number => size(s);
 
