@@ -126,10 +126,15 @@ export function schedules(c: MatpacConfig): Schedules {
   };
 }
 
-/** clip(3.0) then AdamW (decay on every parameter, as MATPAC) with the warm-up-cosine schedule. */
+/**
+ * clip(3.0) then AdamW (decay on every parameter, as MATPAC) with the warm-up-cosine schedule.
+ * Clipping as fairseq's clip_grad_norm_ (g·min(1, c/(‖g‖ + 1e-6))). Adam's ε is added to the
+ * bias-corrected √v̂ (optax/PyTorch/apex FusedAdam); fairseq's pure-PyTorch Adam adds it to √v before
+ * the correction — which one the official run used depends on fairseq's fused-Adam detection.
+ */
 export function optimizer(c: MatpacConfig): GradientTransformation<unknown[]> {
   const o = c.optim;
-  return chain(clipByGlobalNorm(o.clipNorm), adamw({ learningRate: schedules(c).learningRate, b1: o.b1, b2: o.b2, eps: o.eps, weightDecay: o.weightDecay }));
+  return chain(clipByGlobalNorm(o.clipNorm, { eps: 1e-6 }), adamw({ learningRate: schedules(c).learningRate, b1: o.b1, b2: o.b2, eps: o.eps, weightDecay: o.weightDecay }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -148,21 +153,21 @@ export function withCls(cls: Tensor, x: Tensor): Tensor {
   return mp.concat([mp.broadcastTo(cls, [B, 1, D]), x], 1);
 }
 
-/** The teacher's targets (constants): Z_m [B, N_m, D] and the teacher head's logits P_m [B, N_m, K]. */
-export function teacherForward(teacher: TeacherParams, x: Tensor, cls: Tensor, m: Masking, c: MatpacConfig): { zm: Tensor; pm: Tensor } {
-  const sg = <T>(t: T): T => treeMap(mp.stopGradient, t);
-  const xm = gatherTokens(mp.stopGradient(x), m.maskedIdx);
-  const out = encoder(sg(teacher.encoder), withCls(mp.stopGradient(cls), xm), c.encoder.heads, c.lnEps);
-  const zm = mp.sliceAxis(out, 1, 1, 1 + m.nMasked);
-  return { zm, pm: head(sg(teacher.head), zm, c.head.layers) };
-}
-
 /** The teacher's outputs for one batch: what the loss holds fixed (stop-gradient). */
 export interface TeacherOutputs {
   /** Z_m: teacher encoder output at the masked tokens, CLS dropped, [B, N_m, D]. */
   zm: Tensor;
   /** P_m: teacher head logits, [B, N_m, K]. */
   pm: Tensor;
+}
+
+/** The teacher's outputs from the (stop-gradient) tokens, CLS token and masks. */
+export function teacherForward(teacher: TeacherParams, x: Tensor, cls: Tensor, m: Masking, c: MatpacConfig): TeacherOutputs {
+  const sg = <T>(t: T): T => treeMap(mp.stopGradient, t);
+  const xm = gatherTokens(mp.stopGradient(x), m.maskedIdx);
+  const out = encoder(sg(teacher.encoder), withCls(mp.stopGradient(cls), xm), c.encoder.heads, c.lnEps);
+  const zm = mp.sliceAxis(out, 1, 1, 1 + m.nMasked);
+  return { zm, pm: head(sg(teacher.head), zm, c.head.layers) };
 }
 
 function studentSide(params: StudentParams, x: Tensor, grid: { F: number; T: number }, m: Masking, teacher: TeacherOutputs, ts: Pick<TeacherState, 'centre' | 'step'>, c: MatpacConfig): LossOutput {
