@@ -3,7 +3,7 @@
  * (forced) and the automatic choice.
  *
  *   npx tsx bench/matmul-native.bench.ts            # 256, 512, 1024 and a model-sized product
- *   BENCH_SIZES=512 npx tsx bench/matmul-native.bench.ts
+ *   BENCH_SIZES=512,model npx tsx bench/matmul-native.bench.ts
  *
  * Each case multiplies fixed random float32 operands into a preallocated `out` (so the
  * figure is the kernel, including copying operands into / the result out of wasm memory,
@@ -35,11 +35,12 @@ function randomArray(n: number, seed: number): Float32Array {
   return a;
 }
 
-const sizes = (process.env.BENCH_SIZES ?? '256,512,1024').split(',').map(Number);
-const shapes: Shape[] = sizes.map((n) => ({ label: `${n}x${n}x${n}`, batch: 1, M: n, K: n, N: n }));
-if (!process.env.BENCH_SIZES) {
-  shapes.push({ label: '[64x192]x[192x576] (model-sized)', batch: 1, M: 64, K: 192, N: 576 });
-}
+// BENCH_SIZES: comma-separated square sizes, and/or `model` for [64x192]x[192x576]
+const shapes: Shape[] = (process.env.BENCH_SIZES ?? '256,512,1024,model').split(',').map((t) =>
+  t.trim() === 'model'
+    ? { label: '[64x192]x[192x576] (model-sized)', batch: 1, M: 64, K: 192, N: 576 }
+    : { label: `${t}x${t}x${t}`, batch: 1, M: +t, K: +t, N: +t },
+);
 
 const info = matmulInfo();
 console.log(`CPU: ${cpus()[0]?.model ?? '?'} x ${cpus().length}, Node ${process.version}`);
@@ -117,7 +118,7 @@ for (const s of shapes) {
   if (info.threads > 1) {
     const d = (k: keyof typeof after) => after[k] - before[k];
     console.log(
-      `  (threaded calls: worker joined ${d('threadedCalls')}, missed ${d('workerMissed')}, straggled ${d('stragglers')}; auto calls kept on 1 thread by back-off ${d('backoffCalls')})`,
+      `  (threaded calls: worker joined ${d('threadedCalls')}, missed ${d('workerMissed')}; auto chose 1 thread ${d('autoOneThread')}x, 2 threads ${d('autoTwoThreads')}x)`,
     );
   }
 }

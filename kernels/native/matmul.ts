@@ -185,6 +185,8 @@ const config = {
   workerSpin: 1 << 17,
   /** Atomics.load iterations the main thread spins on the worker's last chunk before sleeping */
   mainSpin: 1 << 12,
+  /** automatic mode: try the thread count that currently looks slower every this many calls */
+  exploreEvery: 32,
 };
 
 const PAGE = 65536;
@@ -215,14 +217,19 @@ interface WasmState {
   seq: number;
   /** the worker joined the last posted job and may not have reported DONE yet */
   joined: boolean;
-  /** straggler back-off: automatic-mode products left to run single-threaded, and the current penalty */
-  skip: number;
-  backoff: number;
+  /**
+   * Automatic thread choice, per size bucket (log2 of MACs above threadMinMacs): moving
+   * averages of the measured time per multiply-add on 1 thread (ema[2b]) and 2 threads
+   * (ema[2b+1]); 0 = not measured yet. tries[b] counts automatic calls in the bucket.
+   */
+  ema: Float64Array;
+  tries: Int32Array;
 }
 
 let wasm: WasmState | null = null;
 /** Call counters (see matmulStats). */
-const stats = { wasmCalls: 0, threadedCalls: 0, workerMissed: 0, stragglers: 0, backoffCalls: 0, jsCalls: 0 };
+const stats = { wasmCalls: 0, threadedCalls: 0, workerMissed: 0, autoOneThread: 0, autoTwoThreads: 0, jsCalls: 0 };
+const BUCKETS = 12;
 let loadError: unknown = null;
 
 function roundUp(x: number, m: number): number {
@@ -261,8 +268,8 @@ async function loadWasm(): Promise<WasmState> {
     workerFailed: false,
     seq: 0,
     joined: false,
-    skip: 0,
-    backoff: 0,
+    ema: new Float64Array(2 * BUCKETS),
+    tries: new Int32Array(BUCKETS),
   };
 }
 
@@ -321,15 +328,21 @@ const COMPLETED = ${(PARAM_SHARED >> 2) + P_COMPLETED};
 let seen = Atomics.load(ctrl, ${CTRL_SEQ});
 Atomics.store(ctrl, ${CTRL_READY}, 1);
 Atomics.notify(ctrl, ${CTRL_READY});
+let spin = 0; // spin only after a job we made it to: a late worker is short of CPU, and
+              // spinning would take it from the main thread if they share a core
 for (;;) {
   let s = Atomics.load(ctrl, ${CTRL_SEQ});
-  for (let i = Atomics.load(ctrl, ${CTRL_SPIN}); i > 0 && s === seen; i--) s = Atomics.load(ctrl, ${CTRL_SEQ});
+  for (let i = spin; i > 0 && s === seen; i--) s = Atomics.load(ctrl, ${CTRL_SEQ});
   if (s === seen) {
     Atomics.wait(ctrl, ${CTRL_SEQ}, seen);
     continue;
   }
   seen = s;
-  if (Atomics.compareExchange(ctrl, ${CTRL_JOIN}, 2 * s, 2 * s + 1) !== 2 * s) continue;
+  if (Atomics.compareExchange(ctrl, ${CTRL_JOIN}, 2 * s, 2 * s + 1) !== 2 * s) {
+    spin = 0; // missed it: the main thread did all the work
+    continue;
+  }
+  spin = Atomics.load(ctrl, ${CTRL_SPIN});
   try {
     runJob(${PARAM_SHARED}, ctrl[${CTRL_WS}], ctrl[${CTRL_WS + 1}], ctrl[${CTRL_WS + 2}]);
   } catch (e) {
@@ -384,10 +397,25 @@ function workerAvailable(s: WasmState): boolean {
   return true;
 }
 
-/** Run the next automatic-mode products single-threaded (4, 8, ... 1024 of them). */
-function backOff(s: WasmState): void {
-  s.backoff = Math.min(Math.max(4, 2 * s.backoff), 1024);
-  s.skip = s.backoff;
+/**
+ * Automatic mode: pick 1 or 2 threads for a product of `macs` multiply-adds from what the
+ * two choices recently measured for products of this size, trying the other one every
+ * `exploreEvery` calls. Two threads win ~1.8x with two free cores; when other processes hold
+ * a core they lose (a worker that has to share a core only adds overhead), so this follows
+ * what the machine gives us instead of guessing. Returns the bucket and the choice.
+ */
+function autoThreads(s: WasmState, macs: number): number {
+  const b = Math.min(BUCKETS - 1, Math.max(0, Math.floor(Math.log2(macs / config.threadMinMacs))));
+  const e1 = s.ema[2 * b];
+  const e2 = s.ema[2 * b + 1];
+  let two: boolean;
+  if (e2 === 0) two = true;
+  else if (e1 === 0) two = false;
+  else {
+    two = e2 < e1;
+    if (++s.tries[b] % config.exploreEvery === 0) two = !two;
+  }
+  return 2 * b + (two ? 1 : 0);
 }
 
 /** Fill a job parameter block at byte address p (layout documented in matmul.wat). */
@@ -509,16 +537,17 @@ export function matmulF32(
   // Threads and blocking
   const macs = batch * M * K * N;
   let threads = opts?.threads ?? 0;
+  let arm = -1; // automatic choice being measured (index into s.ema)
   if (threads === 0) {
-    // automatic: big products only, and not while backing off after a straggling worker
-    threads = macs >= config.threadMinMacs ? config.maxThreads : 1;
-    if (threads > 1 && s.skip > 0) {
-      s.skip--;
-      stats.backoffCalls++;
-      threads = 1;
+    // automatic: small products stay on this thread; big ones go where they ran faster
+    threads = 1;
+    if (macs >= config.threadMinMacs && config.maxThreads > 1) {
+      arm = autoThreads(s, macs);
+      threads = 1 + (arm & 1);
     }
   }
   threads = Math.max(1, Math.min(threads, config.maxThreads));
+  const tStart = arm >= 0 ? performance.now() : 0;
   let nc = Math.min(config.NC, Math.max(NR, Math.floor(config.packedBFloats / K / NR) * NR));
   let mch = mm; // rows per chunk: everything on one thread
   if (threads > 1) {
@@ -591,32 +620,19 @@ export function matmulF32(
     Atomics.store(i32, CTRL_JOIN, 2 * seq);
     Atomics.store(i32, CTRL_SEQ, seq);
     Atomics.notify(i32, CTRL_SEQ);
-    const t0 = performance.now();
     s.runJob(p, ws0, ws0 + wsA, ws0 + wsA + wsB);
     if (Atomics.compareExchange(i32, CTRL_JOIN, 2 * seq, -1) === 2 * seq) {
-      // The worker did not wake up in time: this thread did every chunk. Waking takes
-      // ~10-50 µs with an idle core; missing a long product means there was no free core.
+      // The worker did not wake up in time: this thread did every chunk.
       stats.workerMissed++;
-      if (performance.now() - t0 > 0.3) backOff(s);
     } else {
       stats.threadedCalls++;
       s.joined = true;
       const nChunks = i32[(p >> 2) + 20];
-      const t1 = performance.now();
       waitFor(i32, (p >> 2) + P_COMPLETED, (v) => v >= nChunks);
-      const waited = performance.now() - t1;
-      // A worker that holds its chunk much longer than the main thread took for all of its
-      // own has been descheduled (other processes want the cores): back off for a while,
-      // doubling each time it happens again, so an oversubscribed machine runs ~1-thread speed.
-      if (waited > 0.05 + 0.5 * (t1 - t0)) {
-        stats.stragglers++;
-        backOff(s);
-      } else {
-        s.backoff >>= 1;
-      }
       if (Atomics.exchange(i32, CTRL_ERR, 0) !== 0) throw new Error('matmulF32: worker thread failed');
     }
   } else {
+    if (threads > 1) arm = -1; // the worker is not up yet: nothing to learn from this call
     writeParams(i32, PARAM_MAIN, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);
     s.runJob(PARAM_MAIN, ws0, ws0 + wsA, ws0 + wsA + wsB);
   }
@@ -634,6 +650,15 @@ export function matmulF32(
       }
     }
   }
+  if (arm >= 0) {
+    // moving average of the time per multiply-add; one outlier (GC pause, a cold wake-up of
+    // the worker, another process) moves it by at most 30% of a factor 2
+    const t = (performance.now() - tStart) / macs;
+    const e = s.ema[arm];
+    s.ema[arm] = e === 0 ? t : e + 0.3 * (Math.min(2 * e, Math.max(0.5 * e, t)) - e);
+    if (arm & 1) stats.autoTwoThreads++;
+    else stats.autoOneThread++;
+  }
   return out;
 }
 
@@ -644,9 +669,8 @@ export function matmulInfo(): { impl: string; simd: boolean; threads: number; er
 }
 
 /** Counters since load: wasm calls; threaded calls the worker joined; threaded calls the worker
- * missed (it woke too late, the main thread did every chunk); joined calls where the main thread
- * waited long for the worker's last chunk (triggers back-off); automatic-mode calls kept on one
- * thread by that back-off; plain-JS fallback calls. */
+ * missed (it woke too late, the main thread did every chunk); automatic-mode products (above the
+ * size threshold) run on one / two threads; plain-JS fallback calls. */
 export function matmulStats(): Readonly<typeof stats> {
   return { ...stats };
 }
