@@ -27,8 +27,6 @@ export function stridesOf(s: Shape): number[] {
   return st;
 }
 
-export const sameShape = (a: Shape, b: Shape): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-
 /** NumPy broadcasting of two or more shapes; throws a ShapeError naming `op` on mismatch. */
 export function broadcastShapes(op: string, shapes: Shape[]): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));

@@ -13,7 +13,7 @@
  */
 import { Concrete, popHook, pushHook, type LaunchRecord } from './core';
 import { PRIMITIVES, type PrimName } from './primitives';
-import { fmt, size } from './shape';
+import { fmt } from './shape';
 import { flatten } from './tree';
 
 export interface TraceEquation {
@@ -121,4 +121,3 @@ export function formatTrace(t: Trace, opts: { maxLines?: number } = {}): string 
   return lines.join('\n');
 }
 
-export const traceSize = (t: Trace) => t.equations.reduce((a, e) => a + size(e.outShape), 0);

@@ -10,7 +10,7 @@ import * as L from '../../kernels/native/layout';
 import * as R from '../../kernels/native/rowwise';
 import { matmulF32, matmulInfo } from '../../kernels/native/matmul';
 import { matmulDims } from '../primitives';
-import { broadcastStrides, size, type Shape } from '../shape';
+import { size, type Shape } from '../shape';
 
 type F32 = Float32Array;
 const ew = (name: Parameters<typeof elementwise>[0]) => (ins: unknown[], shapes: Shape[], out: Shape) => elementwise(name, ins as F32[], shapes, out);
@@ -92,4 +92,3 @@ export function createNativeBackend(): Backend {
   };
 }
 
-export { broadcastStrides };
