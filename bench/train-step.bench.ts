@@ -41,7 +41,11 @@ export function measure(): { flops: number; rows: StepRow[] } {
       state = t.result[0];
       const n = be === 'native' ? steps : Math.max(1, Math.floor(steps / 3));
       const t0 = performance.now();
-      for (let i = 0; i < n; i++) state = mp.scope(() => trainStep(state, batch, config))[0];
+      for (let i = 0; i < n; i++) {
+        const next = mp.scope(() => trainStep(state, batch, config))[0];
+        mp.disposeTree(state, next);
+        state = next;
+      }
       const ms = (performance.now() - t0) / n;
       rows.push({ impl: `matpac-ts ${be} (${mp.getBackend(be).describe()})`, msPerStep: ms, gflops: flops / ms / 1e6 });
       console.log(`${rows.at(-1)!.impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`);

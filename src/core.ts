@@ -274,6 +274,29 @@ function reachable(value: unknown, into: Set<unknown>): void {
 }
 
 /**
+ * Free now every buffer reachable from `value` that `keep` does not reach (compared by buffer, so
+ * a reshape view in `keep` keeps its store). The trainer calls it on the previous step's state and
+ * batch once the next state exists: a training loop holds one state's buffers, not one per step.
+ * The caller promises that nothing else still reads `value`'s tensors.
+ */
+export function disposeTree(value: unknown, keep?: unknown): void {
+  const kept = new Set<unknown>();
+  reachable(keep, kept);
+  const seen = new Set<unknown>();
+  const visit = (v: unknown): void => {
+    if (v instanceof Tensor) {
+      const c = v.concrete();
+      if (!kept.has(c.buffer) && !seen.has(c.buffer)) {
+        seen.add(c.buffer);
+        c.dispose();
+      }
+    } else if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) Object.values(v).forEach(visit);
+  };
+  visit(value);
+}
+
+/**
  * Run `fn`; then dispose every buffer created inside it that its result does not reach (buffers
  * shared by reshapes are compared by identity, so a kept view keeps its buffer). Buffers that
  * survive are handed to the enclosing scope. If `fn` throws, everything it created is freed.

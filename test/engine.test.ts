@@ -111,4 +111,20 @@ describe('scope', () => {
       expect(disposed).not.toContain(x.concrete().buffer);
     });
   });
+  it('disposeTree frees what the kept value does not reach, each buffer once', async () => {
+    const { registerBackend, withBackend, disposeTree, getBackend } = await import('../src/core');
+    const base = getBackend('native');
+    const disposed: unknown[] = [];
+    registerBackend('counting2', () => ({ ...base, name: 'counting2', dispose: (b: unknown) => void disposed.push(b) }));
+    withBackend('counting2', () => {
+      const a = mp.tensor([1, 2]);
+      const b = mp.tensor([3, 4]);
+      const old = { a, b, view: mp.reshape(a, [2, 1]), again: [b] };
+      const next = { a: mp.reshape(a, [1, 2]), c: mp.tensor([5]) };
+      disposeTree(old, next);
+      expect(disposed).toEqual([b.concrete().buffer]);
+      disposeTree(next);
+      expect(disposed.length).toBe(3);
+    });
+  });
 });

@@ -105,6 +105,9 @@ export interface GpujsStats {
   evictions: number;
   /** Buffers freed by the FinalizationRegistry (not disposed explicitly). */
   finalized: number;
+  /** Read-backs of device textures to the host (`download` of a texture), and their elements. */
+  downloads: number;
+  downloadedElements: number;
 }
 
 const gpus = new Map<string, GPU>();
@@ -164,7 +167,7 @@ export class GpujsBackend implements Backend {
   private readonly classes = new Set<string>();
   private readonly fallbacks = new Set<string>();
   private renderer: string | null = null;
-  private readonly counters = { liveBuffers: 0, liveStores: 0, liveElements: 0, compiles: 0, hits: 0, evictions: 0, finalized: 0 };
+  private readonly counters = { liveBuffers: 0, liveStores: 0, liveElements: 0, compiles: 0, hits: 0, evictions: 0, finalized: 0, downloads: 0, downloadedElements: 0 };
   private readonly registry = new FinalizationRegistry<Store>((store) => {
     this.counters.finalized++;
     this.counters.liveBuffers--;
@@ -188,7 +191,7 @@ export class GpujsBackend implements Backend {
     probe.destroy();
     this.classes.add(cls);
     this.matmulVariant = defaultMatmulVariant(cls);
-    this.maxKernels = this.textures ? 256 : 2048;
+    this.maxKernels = 4096;
     this.kernels = this.makeKernels();
   }
 
@@ -236,6 +239,8 @@ export class GpujsBackend implements Backend {
     const b = this.live(buf);
     const n = size(shape);
     if (b.store.data) return b.store.data.slice(0, n);
+    this.counters.downloads++;
+    this.counters.downloadedElements += n;
     const a = (b.store.tex as GpuTexture).toArray();
     return a instanceof Float32Array && a.length === n ? a : Float32Array.from((a as ArrayLike<number>).length === n ? a : Array.prototype.slice.call(a, 0, n));
   }

@@ -28,7 +28,7 @@ import { saveState } from '../checkpoint';
 import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
 import { cropBatch } from '../data/loader';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
-import { flatten, tensor, valueAndGrad, type Tensor } from '../index';
+import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '../index';
 import { linePlotSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
@@ -298,13 +298,15 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
 function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[]): number {
   const b = batchAt(items, config, 0);
   const x = tensor(b.data, b.shape);
-  trainStep(state, x, config);
+  const thrownAway = () => scope(() => void trainStep(state, x, config));
+  thrownAway();
   const t0 = performance.now();
   let n = 0;
   while (n < 10 && (n === 0 || performance.now() - t0 < 1000)) {
-    trainStep(state, x, config);
+    thrownAway();
     n++;
   }
+  disposeTree(x);
   return (performance.now() - t0) / 1000 / n;
 }
 
@@ -387,12 +389,15 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       const b = batchAt(items, config, t);
       hooks.batch?.(t, b.data);
       const x = tensor(b.data, b.shape);
-      const [next, m] = trainStep(state, x, config);
+      // the step's intermediates are freed when it returns (device memory: textures on GL)
+      const [next, m] = scope(() => trainStep(state, x, config));
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
         progress.stop();
         saveLatest();
         throw new NonFiniteError(`${diagnose(state, x, b.sources.map((s) => items[s.item].file), config, m)} (last good state: ${shown(paths.latest)})`);
       }
+      // and so are the batch and the previous state's buffers that the new state does not reuse
+      disposeTree([x, state], next);
       state = next;
       const row: MetricsRow = { step: t, ...m, time: Math.round(performance.now() - start) / 1000 };
       rows.push(row);
