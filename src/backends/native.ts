@@ -8,6 +8,7 @@ import type { Backend, KernelTable } from '../backend';
 import { elementwise } from '../../kernels/native/elementwise';
 import * as L from '../../kernels/native/layout';
 import * as R from '../../kernels/native/rowwise';
+import { rowsInfo, rowsWasm } from '../../kernels/native/rows';
 import { matmulF32, matmulInfo } from '../../kernels/native/matmul';
 import { matmulDims } from '../primitives';
 import { size, type Shape } from '../shape';
@@ -23,20 +24,25 @@ function batchStride(s: Shape, batch: Shape): number | null {
   return null; // partial broadcast: materialise
 }
 
+/** exp/gelu/geluGrad: the SIMD kernel where it runs, else the generated JS loop. */
+const simdOr = (name: 'exp' | 'gelu' | 'geluGrad') => (ins: unknown[], shapes: Shape[], out: Shape) =>
+  rowsWasm.elementwise(name, ins[0] as F32) ?? elementwise(name, ins as F32[], shapes, out);
+
 const kernels: KernelTable = {
   neg: ew('neg'),
-  exp: ew('exp'),
+  exp: simdOr('exp'),
   log: ew('log'),
   sqrt: ew('sqrt'),
   rsqrt: ew('rsqrt'),
   square: ew('square'),
   tanh: ew('tanh'),
   erf: ew('erf'),
-  gelu: ew('gelu'),
-  geluGrad: ew('geluGrad'),
-  softmax: ([x], [s]) => R.softmaxRows(x as F32, s[s.length - 1]),
-  layerNormalize: ([x], [s], _o, p) => R.layerNormalizeRows(x as F32, s[s.length - 1], p.eps),
-  layerNormalizeVjp: ([x, g], [s], _o, p) => R.layerNormalizeVjpRows(x as F32, g as F32, s[s.length - 1], p.eps),
+  gelu: simdOr('gelu'),
+  geluGrad: simdOr('geluGrad'),
+  softmax: ([x], [s]) => rowsWasm.softmax(x as F32, s[s.length - 1]) ?? R.softmaxRows(x as F32, s[s.length - 1]),
+  layerNormalize: ([x], [s], _o, p) => rowsWasm.layerNormalize(x as F32, s[s.length - 1], p.eps) ?? R.layerNormalizeRows(x as F32, s[s.length - 1], p.eps),
+  layerNormalizeVjp: ([x, g], [s], _o, p) =>
+    rowsWasm.layerNormalizeVjp(x as F32, g as F32, s[s.length - 1], p.eps) ?? R.layerNormalizeVjpRows(x as F32, g as F32, s[s.length - 1], p.eps),
   add: ew('add'),
   sub: ew('sub'),
   mul: ew('mul'),
@@ -83,7 +89,7 @@ export function createNativeBackend(): Backend {
     precision: 'float32',
     describe: () => {
       const m = matmulInfo();
-      return `native CPU (typed-array kernels; matmul: ${m.impl}${m.simd ? ', SIMD' : ''}, ${m.threads} thread${m.threads > 1 ? 's' : ''})`;
+      return `native CPU (typed-array kernels; matmul: ${m.impl}${m.simd ? ', SIMD' : ''}, ${m.threads} thread${m.threads > 1 ? 's' : ''}; exp/gelu/softmax/layer_norm: ${rowsInfo().impl})`;
     },
     upload: (data) => Float32Array.from(data),
     download: (buf) => (buf as F32).slice(),

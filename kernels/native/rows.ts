@@ -1,0 +1,151 @@
+/**
+ * SIMD WebAssembly kernels for the native backend's transcendental and row-wise primitives
+ * (exp, gelu, geluGrad, softmax, layerNormalize, layerNormalizeVjp): ./rows.wat, where the
+ * approximations and their accuracy are described, assembled at module load with `wabt`.
+ *
+ *   rowsWasm.elementwise('gelu', x)                 → Float32Array, or null without the module
+ *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps) / layerNormalizeVjp(x, g, d, eps)
+ *
+ * Operands are copied into the module's own memory (reused across calls, grown as needed) with
+ * each row padded to a multiple of 4 floats, and results are copied out. The plain-JS kernels
+ * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD or wabt is
+ * unavailable, and `setRowsWasm(false)` selects them (tests check both paths).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+interface Exports {
+  exp(src: number, dst: number, nvec: number): void;
+  gelu(src: number, dst: number, nvec: number): void;
+  gelu_grad(src: number, dst: number, nvec: number): void;
+  softmax_rows(src: number, dst: number, rows: number, vpr: number): void;
+  layer_norm_rows(src: number, dst: number, rows: number, vpr: number, d: number, eps: number): void;
+  layer_norm_vjp_rows(x: number, g: number, dst: number, rows: number, vpr: number, d: number, eps: number): void;
+}
+
+const PAGE = 65536;
+let mod: { exports: Exports; memory: WebAssembly.Memory; f32: Float32Array } | null = null;
+let loadError: unknown = null;
+let enabled = true;
+
+async function load(): Promise<NonNullable<typeof mod>> {
+  const require = createRequire(import.meta.url);
+  const wabtInit = require('wabt') as () => Promise<{
+    parseWat(name: string, src: string, features?: Record<string, boolean>): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
+  }>;
+  const wabt = await wabtInit();
+  const parsed = wabt.parseWat('rows.wat', readFileSync(new URL('./rows.wat', import.meta.url), 'utf8'), { simd: true });
+  let bytes: Uint8Array;
+  try {
+    bytes = parsed.toBinary({}).buffer;
+  } finally {
+    parsed.destroy();
+  }
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes.slice()), { env: { memory } });
+  return { exports: instance.exports as unknown as Exports, memory, f32: new Float32Array(memory.buffer) };
+}
+
+try {
+  mod = await load();
+} catch (e) {
+  loadError = e;
+}
+
+/** Use the SIMD kernels (default) or the plain-JS ones; returns the previous setting. */
+export function setRowsWasm(on: boolean): boolean {
+  const prev = enabled;
+  enabled = on;
+  return prev;
+}
+
+/** 'wasm-simd128' when the SIMD kernels run, else why not. */
+export function rowsInfo(): { impl: 'wasm-simd128' | 'js'; why?: string } {
+  if (!mod) return { impl: 'js', why: `rows.wat did not load: ${String(loadError)}` };
+  return enabled ? { impl: 'wasm-simd128' } : { impl: 'js', why: 'disabled (setRowsWasm(false))' };
+}
+
+/** The module's float32 view with room for `floats` floats. */
+function room(floats: number): Float32Array {
+  const m = mod!;
+  const need = floats * 4;
+  const have = m.memory.buffer.byteLength;
+  if (need > have) m.memory.grow(Math.ceil((need - have) / PAGE));
+  if (m.f32.buffer !== m.memory.buffer) m.f32 = new Float32Array(m.memory.buffer);
+  return m.f32;
+}
+
+/** Copy rows of d floats into mem at float offset `at`, each padded to dp floats with `pad`. */
+function putRows(mem: Float32Array, at: number, x: Float32Array, d: number, dp: number, pad: number): void {
+  if (d === dp) {
+    mem.set(x, at);
+    return;
+  }
+  const rows = x.length / d;
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    const q = at + r * dp;
+    for (let i = 0; i < d; i++) mem[q + i] = x[o + i];
+    for (let i = d; i < dp; i++) mem[q + i] = pad;
+  }
+}
+
+function getRows(mem: Float32Array, at: number, n: number, d: number, dp: number): Float32Array {
+  if (d === dp) return mem.slice(at, at + n);
+  const out = new Float32Array(n);
+  const rows = n / d;
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    const q = at + r * dp;
+    for (let i = 0; i < d; i++) out[o + i] = mem[q + i];
+  }
+  return out;
+}
+
+const roundUp4 = (n: number) => (n + 3) & ~3;
+
+export const rowsWasm = {
+  /** exp / gelu / geluGrad of every element, or null when the SIMD kernels are off. */
+  elementwise(name: 'exp' | 'gelu' | 'geluGrad', x: Float32Array): Float32Array | null {
+    if (!mod || !enabled) return null;
+    const n = x.length;
+    const np = roundUp4(n);
+    const mem = room(2 * np);
+    mem.set(x, 0);
+    const fn = name === 'exp' ? mod.exports.exp : name === 'gelu' ? mod.exports.gelu : mod.exports.gelu_grad;
+    fn(0, np * 4, np / 4);
+    return mem.slice(np, np + n);
+  },
+  softmax(x: Float32Array, d: number): Float32Array | null {
+    if (!mod || !enabled) return null;
+    const rows = d === 0 ? 0 : x.length / d;
+    if (rows === 0) return new Float32Array(x.length);
+    const dp = roundUp4(d);
+    const mem = room(2 * rows * dp);
+    putRows(mem, 0, x, d, dp, -Infinity);
+    mod.exports.softmax_rows(0, rows * dp * 4, rows, dp / 4);
+    return getRows(mem, rows * dp, x.length, d, dp);
+  },
+  layerNormalize(x: Float32Array, d: number, eps: number): Float32Array | null {
+    if (!mod || !enabled) return null;
+    const rows = d === 0 ? 0 : x.length / d;
+    if (rows === 0) return new Float32Array(x.length);
+    const dp = roundUp4(d);
+    const mem = room(2 * rows * dp);
+    putRows(mem, 0, x, d, dp, 0);
+    mod.exports.layer_norm_rows(0, rows * dp * 4, rows, dp / 4, d, eps);
+    return getRows(mem, rows * dp, x.length, d, dp);
+  },
+  layerNormalizeVjp(x: Float32Array, g: Float32Array, d: number, eps: number): Float32Array | null {
+    if (!mod || !enabled) return null;
+    const rows = d === 0 ? 0 : x.length / d;
+    if (rows === 0) return new Float32Array(x.length);
+    const dp = roundUp4(d);
+    const m = rows * dp;
+    const mem = room(3 * m);
+    putRows(mem, 0, x, d, dp, 0);
+    putRows(mem, m, g, d, dp, 0);
+    mod.exports.layer_norm_vjp_rows(0, m * 4, 2 * m * 4, rows, dp / 4, d, eps);
+    return getRows(mem, 2 * m, x.length, d, dp);
+  },
+};

@@ -1,0 +1,300 @@
+;; matpac-ts native CPU kernels for the transcendental and row-wise primitives: 128-bit SIMD
+;; WebAssembly, four float32 lanes at a time.
+;;
+;; Assembled at module load by kernels/native/rows.ts with the `wabt` package (feature: simd).
+;; The JS side copies operands into this module's own memory, calls one function, and copies
+;; the result out. Every function works on whole vectors: the JS side pads each row (or the
+;; whole array) to a multiple of 4 floats — with -inf for softmax (exp(-inf) = 0 adds nothing)
+;; and 0 elsewhere — so there are no scalar tails here. All addresses are in bytes.
+;;
+;;   exp(src, dst, nvec)                    dst = exp(src)
+;;   gelu(src, dst, nvec)                   dst = x Φ(x)
+;;   gelu_grad(src, dst, nvec)              dst = Φ(x) + x φ(x)
+;;   softmax_rows(src, dst, rows, vpr)      each row of vpr vectors: exp(x - max) / Σ exp(x - max)
+;;   layer_norm_rows(src, dst, rows, vpr, d, eps)
+;;                                          x̂ = (x - μ) s,  s = 1/sqrt(σ² + eps) over the d real
+;;                                          entries of each row (pads are 0)
+;;   layer_norm_vjp_rows(x, g, dst, rows, vpr, d, eps)
+;;                                          s (g - mean(g) - x̂ mean(g x̂))
+;;
+;; exp: Cephes expf. n = round(x log2 e), r = x - n ln 2 (ln 2 split in two, so r is exact),
+;; exp(r) = 1 + r + r² P(r) with a degree-5 P on |r| <= ln2/2, then scale by 2^n by adding n to
+;; the exponent bits. Relative error about 2 ulp over the float32 range; x < ln(FLT_MIN) gives 0,
+;; x > ln(FLT_MAX) gives +inf, NaN stays NaN (f32x4.min/max propagate NaN).
+;;
+;; Φ(x) = 1/2 erfc(-x/√2), with erfc(z) = t exp(-z² - 1.26551223 + t P(t)), t = 1/(1 + z/2) for
+;; z >= 0 (Numerical Recipes' erfcc, fractional error < 1.2e-7 everywhere), and
+;; erfc(-z) = 2 - erfc(z): for x >= 0, Φ = 1 - h, else Φ = h, where h = erfc(|x|/√2)/2. Small
+;; Φ therefore keeps its relative accuracy in the left tail. The same formula, in float64, is
+;; src/math.ts's erf32 for |z| >= 0.5.
+;;
+;; Sums over a row (softmax's normaliser, LayerNorm's moments) accumulate in float64 (two f64x2
+;; accumulators: the low and high halves of each f32x4), as the plain-JS kernels did.
+(module
+  (import "env" "memory" (memory 1 65536))
+
+  ;; ------------------------------------------------------------------------
+  ;; exp of four lanes
+  ;; ------------------------------------------------------------------------
+  (func $exp4 (param $x v128) (result v128)
+    (local $xc v128) (local $t v128) (local $n v128) (local $r v128) (local $p v128) (local $y v128)
+    ;; pmax/pmin with x first keep a NaN x (only the constant operand is ever returned for
+    ;; ordered comparisons), and compile to one instruction each, unlike f32x4.min/max
+    (local.set $xc
+      (f32x4.pmin (f32x4.pmax (local.get $x) (f32x4.splat (f32.const -87.33654))) (f32x4.splat (f32.const 88.72283))))
+    ;; n = round(x log2 e): adding 1.5·2^23 rounds to an integer, whose bits then hold n
+    (local.set $t (f32x4.add (f32x4.mul (local.get $xc) (f32x4.splat (f32.const 1.44269504088896341)))
+      (f32x4.splat (f32.const 12582912))))
+    (local.set $n (f32x4.sub (local.get $t) (f32x4.splat (f32.const 12582912))))
+    (local.set $r (f32x4.sub (local.get $xc) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
+    (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.3981999507e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.3334519073e-3))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.1665795894e-2))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.6666665459e-1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 5.0000001201e-1))))
+    (local.set $y
+      (f32x4.add
+        (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+        (f32x4.splat (f32.const 1))))
+    ;; y * 2^n: add n (the low bits of t) to the exponent field
+    (local.set $y (i32x4.add (local.get $y)
+      (i32x4.shl (i32x4.sub (local.get $t) (v128.const i32x4 0x4B400000 0x4B400000 0x4B400000 0x4B400000)) (i32.const 23))))
+    ;; underflow to 0 (a NaN x compares false and stays NaN), overflow to +inf
+    (local.set $y (v128.andnot (local.get $y) (f32x4.lt (local.get $x) (f32x4.splat (f32.const -87.33654)))))
+    (v128.bitselect (v128.const f32x4 inf inf inf inf) (local.get $y)
+      (f32x4.gt (local.get $x) (f32x4.splat (f32.const 88.72283))))
+  )
+
+  ;; ------------------------------------------------------------------------
+  ;; Φ(x), the standard normal CDF, of four lanes
+  ;; ------------------------------------------------------------------------
+  (func $phi4 (param $x v128) (result v128)
+    (local $z v128) (local $t v128) (local $p v128) (local $h v128)
+    (local.set $z (f32x4.abs (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.70710678118654752)))))
+    (local.set $t (f32x4.div (f32x4.splat (f32.const 1))
+      (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $z) (f32x4.splat (f32.const 0.5))))))
+    (local.set $p (f32x4.splat (f32.const 0.17087277)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.82215223))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 1.48851587))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -1.13520398))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.27886807))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.18628806))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.09678418))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.37409196))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 1.00002368))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -1.26551223))))
+    (local.set $p (f32x4.sub (local.get $p) (f32x4.mul (local.get $z) (local.get $z))))
+    ;; h = erfc(z) / 2
+    (local.set $h (f32x4.mul (f32x4.mul (local.get $t) (call $exp4 (local.get $p))) (f32x4.splat (f32.const 0.5))))
+    (v128.bitselect
+      (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $h))
+      (local.get $h)
+      (f32x4.ge (local.get $x) (f32x4.splat (f32.const 0))))
+  )
+
+  (func (export "exp") (param $src i32) (param $dst i32) (param $nvec i32)
+    (local $i i32) (local $o i32)
+    (local.set $o (i32.shl (local.get $nvec) (i32.const 4)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $o)))
+        (v128.store (i32.add (local.get $dst) (local.get $i))
+          (call $exp4 (v128.load (i32.add (local.get $src) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next)))
+  )
+
+  (func (export "gelu") (param $src i32) (param $dst i32) (param $nvec i32)
+    (local $i i32) (local $o i32) (local $x v128)
+    (local.set $o (i32.shl (local.get $nvec) (i32.const 4)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $o)))
+        (local.set $x (v128.load (i32.add (local.get $src) (local.get $i))))
+        (v128.store (i32.add (local.get $dst) (local.get $i))
+          (f32x4.mul (local.get $x) (call $phi4 (local.get $x))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next)))
+  )
+
+  ;; Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π)
+  (func (export "gelu_grad") (param $src i32) (param $dst i32) (param $nvec i32)
+    (local $i i32) (local $o i32) (local $x v128)
+    (local.set $o (i32.shl (local.get $nvec) (i32.const 4)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $o)))
+        (local.set $x (v128.load (i32.add (local.get $src) (local.get $i))))
+        (v128.store (i32.add (local.get $dst) (local.get $i))
+          (f32x4.add
+            (call $phi4 (local.get $x))
+            (f32x4.mul
+              (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.39894228040143268)))
+              (call $exp4 (f32x4.mul (f32x4.mul (local.get $x) (local.get $x)) (f32x4.splat (f32.const -0.5)))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next)))
+  )
+
+  (func (export "softmax_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $vpr i32)
+    (local $row i32) (local $rb i32) (local $i i32) (local $m v128) (local $e v128)
+    (local $acc v128) (local $z f64) (local $inv v128) (local $mx f32)
+    (local.set $rb (i32.shl (local.get $vpr) (i32.const 4)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        ;; max
+        (local.set $m (v128.load (local.get $src)))
+        (local.set $i (i32.const 16))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $rb)))
+          (local.set $m (f32x4.max (local.get $m) (v128.load (i32.add (local.get $src) (local.get $i)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+                                (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+        (local.set $m (f32x4.splat (local.get $mx)))
+        ;; exp(x - max) and its sum (float64)
+        (local.set $acc (v128.const f64x2 0 0))
+        (local.set $i (i32.const 0))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $i) (local.get $rb)))
+          (local.set $e (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $src) (local.get $i))) (local.get $m))))
+          (v128.store (i32.add (local.get $dst) (local.get $i)) (local.get $e))
+          (local.set $acc (f64x2.add (local.get $acc)
+            (f64x2.add (f64x2.promote_low_f32x4 (local.get $e))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l2)))
+        (local.set $z (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc))))
+        (local.set $inv (f32x4.splat (f32.demote_f64 (f64.div (f64.const 1) (local.get $z)))))
+        (local.set $i (i32.const 0))
+        (block $d3 (loop $l3
+          (br_if $d3 (i32.ge_u (local.get $i) (local.get $rb)))
+          (v128.store (i32.add (local.get $dst) (local.get $i))
+            (f32x4.mul (v128.load (i32.add (local.get $dst) (local.get $i))) (local.get $inv)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l3)))
+        (local.set $src (i32.add (local.get $src) (local.get $rb)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $rb)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $next_row)))
+  )
+
+  ;; mean μ and scale s = 1/sqrt(σ² + eps) of the row at $x (vpr vectors, d real entries, pads 0),
+  ;; returned as (μ, s) in float64
+  (func $moments (param $x i32) (param $rb i32) (param $d i32) (param $eps f64) (result f64 f64)
+    (local $i i32) (local $acc v128) (local $v v128) (local $mu f64) (local $m v128) (local $c v128) (local $ss f64)
+    (local.set $acc (v128.const f64x2 0 0))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $i) (local.get $rb)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (local.set $acc (f64x2.add (local.get $acc)
+        (f64x2.add (f64x2.promote_low_f32x4 (local.get $v))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l1)))
+    (local.set $mu (f64.div (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc)))
+      (f64.convert_i32_u (local.get $d))))
+    ;; Σ (x - μ)² in float64 over the real entries: the loop also counts each pad once as μ²
+    (local.set $m (f64x2.splat (local.get $mu)))
+    (local.set $acc (v128.const f64x2 0 0))
+    (local.set $i (i32.const 0))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_u (local.get $i) (local.get $rb)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (local.set $c (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $m)))
+      (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $c) (local.get $c))))
+      (local.set $c (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))) (local.get $m)))
+      (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul (local.get $c) (local.get $c))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l2)))
+    (local.set $ss (f64.sub (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc)))
+      (f64.mul (f64.convert_i32_u (i32.sub (i32.shr_u (local.get $rb) (i32.const 2)) (local.get $d)))
+               (f64.mul (local.get $mu) (local.get $mu)))))
+    (local.get $mu)
+    (f64.div (f64.const 1) (f64.sqrt (f64.add (f64.div (f64.max (local.get $ss) (f64.const 0)) (f64.convert_i32_u (local.get $d))) (local.get $eps))))
+  )
+
+  (func (export "layer_norm_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $vpr i32) (param $d i32) (param $eps f64)
+    (local $row i32) (local $rb i32) (local $i i32) (local $mu f64) (local $s f64) (local $mv v128) (local $ml v128) (local $sv v128)
+    (local.set $rb (i32.shl (local.get $vpr) (i32.const 4)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (call $moments (local.get $src) (local.get $rb) (local.get $d) (local.get $eps))
+        (local.set $s)
+        (local.set $mu)
+        ;; μ = μ_hi + μ_lo in two floats: x - μ_hi is exact for x near μ (Sterbenz), so x - μ keeps
+        ;; its precision when the row's mean is large compared with its spread
+        (local.set $mv (f32x4.splat (f32.demote_f64 (local.get $mu))))
+        (local.set $ml (f32x4.splat (f32.demote_f64 (f64.sub (local.get $mu) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $mv)))))))
+        (local.set $sv (f32x4.splat (f32.demote_f64 (local.get $s))))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $rb)))
+          (v128.store (i32.add (local.get $dst) (local.get $i))
+            (f32x4.mul (f32x4.sub (f32x4.sub (v128.load (i32.add (local.get $src) (local.get $i))) (local.get $mv)) (local.get $ml)) (local.get $sv)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $src (i32.add (local.get $src) (local.get $rb)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $rb)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $next_row)))
+  )
+
+  (func (export "layer_norm_vjp_rows") (param $x i32) (param $g i32) (param $dst i32) (param $rows i32) (param $vpr i32) (param $d i32) (param $eps f64)
+    (local $row i32) (local $rb i32) (local $i i32) (local $mu f64) (local $s f64)
+    (local $mv v128) (local $ml v128) (local $sv v128) (local $gv v128) (local $xh v128) (local $ag v128) (local $agx v128)
+    (local $mg v128) (local $mgx v128)
+    (local.set $rb (i32.shl (local.get $vpr) (i32.const 4)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (call $moments (local.get $x) (local.get $rb) (local.get $d) (local.get $eps))
+        (local.set $s)
+        (local.set $mu)
+        ;; μ = μ_hi + μ_lo in two floats: x - μ_hi is exact for x near μ (Sterbenz), so x - μ keeps
+        ;; its precision when the row's mean is large compared with its spread
+        (local.set $mv (f32x4.splat (f32.demote_f64 (local.get $mu))))
+        (local.set $ml (f32x4.splat (f32.demote_f64 (f64.sub (local.get $mu) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $mv)))))))
+        (local.set $sv (f32x4.splat (f32.demote_f64 (local.get $s))))
+        ;; mean(g) and mean(g x̂) (pads: g = 0)
+        (local.set $ag (v128.const f64x2 0 0))
+        (local.set $agx (v128.const f64x2 0 0))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $rb)))
+          (local.set $gv (v128.load (i32.add (local.get $g) (local.get $i))))
+          (local.set $xh (f32x4.mul (f32x4.sub (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mv)) (local.get $ml)) (local.get $sv)))
+          (local.set $xh (f32x4.mul (local.get $xh) (local.get $gv)))
+          (local.set $ag (f64x2.add (local.get $ag)
+            (f64x2.add (f64x2.promote_low_f32x4 (local.get $gv))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $gv) (local.get $gv))))))
+          (local.set $agx (f64x2.add (local.get $agx)
+            (f64x2.add (f64x2.promote_low_f32x4 (local.get $xh))
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $xh) (local.get $xh))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $mg (f32x4.splat (f32.demote_f64 (f64.div
+          (f64.add (f64x2.extract_lane 0 (local.get $ag)) (f64x2.extract_lane 1 (local.get $ag))) (f64.convert_i32_u (local.get $d))))))
+        (local.set $mgx (f32x4.splat (f32.demote_f64 (f64.div
+          (f64.add (f64x2.extract_lane 0 (local.get $agx)) (f64x2.extract_lane 1 (local.get $agx))) (f64.convert_i32_u (local.get $d))))))
+        (local.set $i (i32.const 0))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $i) (local.get $rb)))
+          (local.set $xh (f32x4.mul (f32x4.sub (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $i))) (local.get $mv)) (local.get $ml)) (local.get $sv)))
+          (v128.store (i32.add (local.get $dst) (local.get $i))
+            (f32x4.mul (local.get $sv)
+              (f32x4.sub (f32x4.sub (v128.load (i32.add (local.get $g) (local.get $i))) (local.get $mg))
+                (f32x4.mul (local.get $xh) (local.get $mgx)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l2)))
+        (local.set $x (i32.add (local.get $x) (local.get $rb)))
+        (local.set $g (i32.add (local.get $g) (local.get $rb)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $rb)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $next_row)))
+  )
+)
