@@ -2,9 +2,10 @@
  * Native CPU kernels for reductions, layout and indexing primitives (float32 storage).
  */
 import { size, stridesOf, type Shape } from '../../src/shape';
+import { allocF32, releaseF32, zerosF32 } from './alloc';
 
 /** out[i] for i over `outShape` = x at input offset base + Σ idx_d·stride_d (a strided view copy). */
-export function stridedCopy(x: Float32Array, base: number, outShape: Shape, inStrides: number[], out = new Float32Array(size(outShape)), outBase = 0, outStrides?: number[]): Float32Array {
+export function stridedCopy(x: Float32Array, base: number, outShape: Shape, inStrides: number[], out = allocF32(size(outShape)), outBase = 0, outStrides?: number[]): Float32Array {
   const r = outShape.length;
   const n = size(outShape);
   if (n === 0) return out;
@@ -58,7 +59,7 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
   const kept = s.map((_, i) => i).filter((i) => !axes.includes(i));
   const outN = kept.reduce((a, i) => a * s[i], 1);
   const redN = axes.reduce((a, i) => a * s[i], 1);
-  const out = new Float32Array(outN);
+  const out = allocF32(outN);
   if (redN === 0) return out.fill(kind === 'sum' ? 0 : -Infinity);
   // reduced axes form a leading block: accumulate rows (cache friendly)
   const sortedAxes = [...axes].sort((a, b) => a - b);
@@ -91,6 +92,7 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
       out[i] = m;
     }
   }
+  if (rows !== x) releaseF32(rows);
   return out;
 }
 
@@ -101,14 +103,14 @@ export function slice(x: Float32Array, s: Shape, begin: number[], sizes: Shape):
 }
 
 export function pad(x: Float32Array, s: Shape, lo: number[], outShape: Shape): Float32Array {
-  const out = new Float32Array(size(outShape));
+  const out = zerosF32(size(outShape));
   const ost = stridesOf(outShape);
   const base = lo.reduce((a, b, i) => a + b * ost[i], 0);
   return stridedCopy(x, 0, s, stridesOf(s), out, base, ost);
 }
 
 export function concat(xs: Float32Array[], shapes: Shape[], axis: number, outShape: Shape): Float32Array {
-  const out = new Float32Array(size(outShape));
+  const out = allocF32(size(outShape));
   const ost = stridesOf(outShape);
   let offset = 0;
   xs.forEach((x, k) => {
@@ -127,7 +129,7 @@ export function gather(x: Float32Array, s: Shape, idx: Float32Array, axis: numbe
   const B = size(s.slice(0, axis));
   const N = s[axis];
   const R = size(s.slice(axis + 1));
-  const out = new Float32Array(B * M * R);
+  const out = allocF32(B * M * R);
   for (let b = 0; b < B; b++)
     for (let m = 0; m < M; m++) {
       const row = idx[b * M + m];
@@ -143,7 +145,7 @@ export function scatterAdd(src: Float32Array, s: Shape, idx: Float32Array, axis:
   const B = size(s.slice(0, axis));
   const M = s[axis];
   const R = size(s.slice(axis + 1));
-  const out = new Float32Array(B * n * R);
+  const out = zerosF32(B * n * R);
   for (let b = 0; b < B; b++)
     for (let m = 0; m < M; m++) {
       const row = idx[b * M + m];

@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { allocF32 } from './alloc';
 
 interface Exports {
   exp(src: number, dst: number, nvec: number): void;
@@ -91,8 +92,11 @@ function putRows(mem: Float32Array, at: number, x: Float32Array, d: number, dp: 
 }
 
 function getRows(mem: Float32Array, at: number, n: number, d: number, dp: number): Float32Array {
-  if (d === dp) return mem.slice(at, at + n);
-  const out = new Float32Array(n);
+  const out = allocF32(n);
+  if (d === dp) {
+    out.set(mem.subarray(at, at + n));
+    return out;
+  }
   const rows = n / d;
   for (let r = 0; r < rows; r++) {
     const o = r * d;
@@ -114,12 +118,14 @@ export const rowsWasm = {
     mem.set(x, 0);
     const fn = name === 'exp' ? mod.exports.exp : name === 'gelu' ? mod.exports.gelu : mod.exports.gelu_grad;
     fn(0, np * 4, np / 4);
-    return mem.slice(np, np + n);
+    const out = allocF32(n);
+    out.set(mem.subarray(np, np + n));
+    return out;
   },
   softmax(x: Float32Array, d: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    if (rows === 0) return new Float32Array(x.length);
+    if (rows === 0) return allocF32(x.length);
     const dp = roundUp4(d);
     const mem = room(2 * rows * dp);
     putRows(mem, 0, x, d, dp, -Infinity);
@@ -129,7 +135,7 @@ export const rowsWasm = {
   layerNormalize(x: Float32Array, d: number, eps: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    if (rows === 0) return new Float32Array(x.length);
+    if (rows === 0) return allocF32(x.length);
     const dp = roundUp4(d);
     const mem = room(2 * rows * dp);
     putRows(mem, 0, x, d, dp, 0);
@@ -139,7 +145,7 @@ export const rowsWasm = {
   layerNormalizeVjp(x: Float32Array, g: Float32Array, d: number, eps: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    if (rows === 0) return new Float32Array(x.length);
+    if (rows === 0) return allocF32(x.length);
     const dp = roundUp4(d);
     const m = rows * dp;
     const mem = room(3 * m);

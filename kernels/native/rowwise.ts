@@ -2,8 +2,10 @@
  * Native CPU kernels for the fused row-wise primitives over the last axis (softmax, LayerNorm's
  * normalisation and its VJP), float32 storage with float64 accumulation, one pass per row.
  */
+import { allocF32 } from './alloc';
+
 export function softmaxRows(x: Float32Array, d: number): Float32Array {
-  const out = new Float32Array(x.length);
+  const out = allocF32(x.length);
   const e = new Float64Array(d);
   for (let o = 0; o < x.length; o += d) {
     let m = -Infinity;
@@ -29,7 +31,7 @@ function meanAndScale(x: Float32Array, o: number, d: number, eps: number): [numb
 }
 
 export function layerNormalizeRows(x: Float32Array, d: number, eps: number): Float32Array {
-  const out = new Float32Array(x.length);
+  const out = allocF32(x.length);
   for (let o = 0; o < x.length; o += d) {
     const [mu, s] = meanAndScale(x, o, d, eps);
     for (let i = 0; i < d; i++) out[o + i] = (x[o + i] - mu) * s;
@@ -39,7 +41,7 @@ export function layerNormalizeRows(x: Float32Array, d: number, eps: number): Flo
 
 /** s·(g − mean(g) − x̂·mean(g⊙x̂)) per row. */
 export function layerNormalizeVjpRows(x: Float32Array, g: Float32Array, d: number, eps: number): Float32Array {
-  const out = new Float32Array(x.length);
+  const out = allocF32(x.length);
   for (let o = 0; o < x.length; o += d) {
     const [mu, s] = meanAndScale(x, o, d, eps);
     let mg = 0;

@@ -10,6 +10,7 @@ import * as L from '../../kernels/native/layout';
 import * as R from '../../kernels/native/rowwise';
 import { rowsInfo, rowsWasm } from '../../kernels/native/rows';
 import { matmulF32, matmulInfo } from '../../kernels/native/matmul';
+import { allocF32, releaseF32 } from '../../kernels/native/alloc';
 import { matmulDims } from '../primitives';
 import { size, type Shape } from '../shape';
 
@@ -27,6 +28,23 @@ function batchStride(s: Shape, batch: Shape): number | null {
 /** exp/gelu/geluGrad: the SIMD kernel where it runs, else the generated JS loop. */
 const simdOr = (name: 'exp' | 'gelu' | 'geluGrad') => (ins: unknown[], shapes: Shape[], out: Shape) =>
   rowsWasm.elementwise(name, ins[0] as F32) ?? elementwise(name, ins as F32[], shapes, out);
+
+/**
+ * Buffers are plain Float32Arrays, recycled when the engine disposes them (kernels/native/alloc.ts).
+ * A reshape returns its input array itself, so an array may back several tensors: `shares`
+ * counts the extra owners, and only the last dispose recycles the array.
+ */
+const shares = new WeakMap<F32, number>();
+function share(x: F32): F32 {
+  shares.set(x, (shares.get(x) ?? 0) + 1);
+  return x;
+}
+function dispose(x: F32): void {
+  const n = shares.get(x);
+  if (n === undefined) releaseF32(x);
+  else if (n > 1) shares.set(x, n - 1);
+  else shares.delete(x);
+}
 
 const kernels: KernelTable = {
   neg: ew('neg'),
@@ -56,7 +74,7 @@ const kernels: KernelTable = {
   where: ew('where'),
   sum: ([x], [s], _o, p) => L.reduce('sum', x as F32, s, p.axes),
   max: ([x], [s], _o, p) => L.reduce('max', x as F32, s, p.axes),
-  reshape: ([x]) => x, // buffers are immutable: a reshape shares its input's memory
+  reshape: ([x]) => share(x as F32), // buffers are immutable: a reshape shares its input's memory
   transpose: ([x], [s], _o, p) => L.transpose(x as F32, s, p.perm),
   broadcast: ([x], [s], out) => elementwise('identity', [x as F32], [s], out),
   slice: ([x], [s], _o, p) => L.slice(x as F32, s, p.begin, p.size),
@@ -79,7 +97,10 @@ const kernels: KernelTable = {
       Bm = elementwise('identity', [Bm], [bs], [...batch, ...bs.slice(-2)]);
       sb = bs[bs.length - 1] * bs[bs.length - 2];
     }
-    return matmulF32(A, Bm, B, M, K, N, { transA: p.transA, transB: p.transB, aBatchStride: sa, bBatchStride: sb });
+    const C = matmulF32(A, Bm, B, M, K, N, { transA: p.transA, transB: p.transB, aBatchStride: sa, bBatchStride: sb, out: allocF32(B * M * N) });
+    if (A !== a) releaseF32(A);
+    if (Bm !== b) releaseF32(Bm);
+    return C;
   },
 };
 
@@ -93,7 +114,7 @@ export function createNativeBackend(): Backend {
     },
     upload: (data) => Float32Array.from(data),
     download: (buf) => (buf as F32).slice(),
-    dispose: () => {},
+    dispose: (buf) => dispose(buf as F32),
     kernels,
   };
 }
