@@ -24,8 +24,18 @@ export function stridedCopy(x: Float32Array, base: number, outShape: Shape, inSt
   for (let o = 0; o < outer; o++) {
     let p = offIn;
     let q = offOut;
-    if (si === 1 && so === 1) {
+    if (si === 1 && so === 1 && inner >= 64) {
       out.set(x.subarray(p, p + inner), q);
+    } else if (si === 1 && so === 1) {
+      // short rows: a loop beats creating a subarray per row
+      const end = q + inner;
+      for (; q + 3 < end; q += 4, p += 4) {
+        out[q] = x[p];
+        out[q + 1] = x[p + 1];
+        out[q + 2] = x[p + 2];
+        out[q + 3] = x[p + 3];
+      }
+      for (; q < end; q++, p++) out[q] = x[p];
     } else {
       for (let j = 0; j < inner; j++) {
         out[q] = x[p];
@@ -51,6 +61,24 @@ export function transpose(x: Float32Array, s: Shape, perm: number[]): Float32Arr
   return stridedCopy(x, 0, perm.map((a) => s[a]), perm.map((a) => st[a]));
 }
 
+/** Σ x[o .. o+n) in float64, four independent partial sums (unrolled: see elementwise.ts). */
+function sumRun(x: Float32Array, o: number, n: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  const end = o + n;
+  let j = o;
+  for (; j + 3 < end; j += 4) {
+    a0 += x[j];
+    a1 += x[j + 1];
+    a2 += x[j + 2];
+    a3 += x[j + 3];
+  }
+  for (; j < end; j++) a0 += x[j];
+  return a0 + a1 + (a2 + a3);
+}
+
 /**
  * Reduce over `axes` (kept with size 1). Moves reduced axes last (a transpose when they are not
  * already trailing) and reduces contiguous rows; leading-axes reductions accumulate whole rows.
@@ -64,8 +92,21 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
   // reduced axes form a leading block: accumulate rows (cache friendly)
   const sortedAxes = [...axes].sort((a, b) => a - b);
   if (sortedAxes.every((a, i) => a === i) && kind === 'sum') {
+    if (outN === 1) {
+      out[0] = sumRun(x, 0, redN);
+      return out;
+    }
+    // four rows per pass: a quarter of the accumulator traffic
     const acc = new Float64Array(outN);
-    for (let r = 0; r < redN; r++) {
+    let r = 0;
+    for (; r + 3 < redN; r += 4) {
+      const o0 = r * outN;
+      const o1 = o0 + outN;
+      const o2 = o1 + outN;
+      const o3 = o2 + outN;
+      for (let j = 0; j < outN; j++) acc[j] += x[o0 + j] + x[o1 + j] + (x[o2 + j] + x[o3 + j]);
+    }
+    for (; r < redN; r++) {
       const o = r * outN;
       for (let j = 0; j < outN; j++) acc[j] += x[o + j];
     }
@@ -75,12 +116,7 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
   const trailing = sortedAxes.every((a, i) => a === s.length - axes.length + i);
   const rows = trailing ? x : transpose(x, s, [...kept, ...sortedAxes]);
   if (kind === 'sum') {
-    for (let i = 0; i < outN; i++) {
-      let acc = 0;
-      const o = i * redN;
-      for (let j = 0; j < redN; j++) acc += rows[o + j];
-      out[i] = acc;
-    }
+    for (let i = 0; i < outN; i++) out[i] = sumRun(rows, i * redN, redN);
   } else {
     for (let i = 0; i < outN; i++) {
       let m = -Infinity;
