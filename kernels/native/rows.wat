@@ -22,11 +22,12 @@
 ;; the exponent bits. Relative error about 2 ulp over the float32 range; x < ln(FLT_MIN) gives 0,
 ;; x > ln(FLT_MAX) gives +inf, NaN stays NaN (f32x4.min/max propagate NaN).
 ;;
-;; Φ(x) = 1/2 erfc(-x/√2), with erfc(z) = t exp(-z² - 1.26551223 + t P(t)), t = 1/(1 + z/2) for
-;; z >= 0 (Numerical Recipes' erfcc, fractional error < 1.2e-7 everywhere), and
-;; erfc(-z) = 2 - erfc(z): for x >= 0, Φ = 1 - h, else Φ = h, where h = erfc(|x|/√2)/2. Small
-;; Φ therefore keeps its relative accuracy in the left tail. The same formula, in float64, is
-;; src/math.ts's erf32 for |z| >= 0.5.
+;; Φ(x) = (1 + erf(x/√2)) / 2 with Eigen's float32 rational erf (also XLA's and TVM's):
+;; erf(z) = z α(z²) / β(z²) on |z| <= 4 (α degree 6, β degree 4 in z²), ±1 beyond, a few ulp of
+;; erf. Like PyTorch's float32 GELU, 1 + erf cancels in the far left tail, so gelu and geluGrad
+;; are accurate to about 1e-7·(1 + |x|) absolutely there rather than relatively; gelu(x) for
+;; x < -5.7 is 0 (its true magnitude is below 6e-8). The plain-JS fallback (src/math.ts's erf32)
+;; keeps relative accuracy in that tail.
 ;;
 ;; Sums over a row (softmax's normaliser, LayerNorm's moments) accumulate in float64 (two f64x2
 ;; accumulators: the low and high halves of each f32x4), as the plain-JS kernels did.
@@ -68,30 +69,31 @@
   )
 
   ;; ------------------------------------------------------------------------
-  ;; Φ(x), the standard normal CDF, of four lanes
+  ;; Φ(x) = (1 + erf(x/√2)) / 2 of four lanes
   ;; ------------------------------------------------------------------------
   (func $phi4 (param $x v128) (result v128)
-    (local $z v128) (local $t v128) (local $p v128) (local $h v128)
-    (local.set $z (f32x4.abs (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.70710678118654752)))))
-    (local.set $t (f32x4.div (f32x4.splat (f32.const 1))
-      (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $z) (f32x4.splat (f32.const 0.5))))))
-    (local.set $p (f32x4.splat (f32.const 0.17087277)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.82215223))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 1.48851587))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -1.13520398))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.27886807))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -0.18628806))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.09678418))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 0.37409196))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const 1.00002368))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t)) (f32x4.splat (f32.const -1.26551223))))
-    (local.set $p (f32x4.sub (local.get $p) (f32x4.mul (local.get $z) (local.get $z))))
-    ;; h = erfc(z) / 2
-    (local.set $h (f32x4.mul (f32x4.mul (local.get $t) (call $exp4 (local.get $p))) (f32x4.splat (f32.const 0.5))))
-    (v128.bitselect
-      (f32x4.sub (f32x4.splat (f32.const 1)) (local.get $h))
-      (local.get $h)
-      (f32x4.ge (local.get $x) (f32x4.splat (f32.const 0))))
+    (local $z v128) (local $z2 v128) (local $p v128) (local $q v128)
+    ;; erf(z) is ±1 in float32 beyond |z| = 4 (pmax/pmin with z first keep a NaN)
+    (local.set $z (f32x4.pmin (f32x4.pmax (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.70710678118654752)))
+      (f32x4.splat (f32.const -4))) (f32x4.splat (f32.const 4))))
+    (local.set $z2 (f32x4.mul (local.get $z) (local.get $z)))
+    (local.set $p (f32x4.splat (f32.const -2.72614225801306e-10)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const 2.77068142495902e-08))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -2.10102402082508e-06))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -5.69250639462346e-05))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -7.34990630326855e-04))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -2.95459980854025e-03))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -1.60960333262415e-02))))
+    (local.set $q (f32x4.splat (f32.const -1.45660718464996e-05)))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -2.13374055278905e-04))))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -1.68282697438203e-03))))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -7.37332916720468e-03))))
+    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -1.42647390514189e-02))))
+    ;; erf = z p / q, kept inside [-1, 1]; Φ = 1/2 + erf/2
+    (f32x4.add (f32x4.splat (f32.const 0.5))
+      (f32x4.mul (f32x4.splat (f32.const 0.5))
+        (f32x4.pmin (f32x4.pmax (f32x4.div (f32x4.mul (local.get $z) (local.get $p)) (local.get $q))
+          (f32x4.splat (f32.const -1))) (f32x4.splat (f32.const 1)))))
   )
 
   (func (export "exp") (param $src i32) (param $dst i32) (param $nvec i32)
