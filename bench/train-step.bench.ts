@@ -23,52 +23,95 @@ const host = Float32Array.from(normalHost(keyFromSeed(3), shape.reduce((a, b) =>
 
 export interface StepRow {
   impl: string;
+  /** Median over rounds of the mean step time in each round. */
   msPerStep: number;
   gflops: number;
+  /** Mean step time of each round. */
+  rounds: number[];
 }
 
-export function measure(): { flops: number; rows: StepRow[] } {
+/**
+ * The machine is shared and its speed drifts by ±10–20 % over minutes, so the engine and
+ * PyTorch are measured in alternating rounds (BENCH_ROUNDS, default 3): each round times
+ * BENCH_STEPS engine steps per backend, then PyTorch on one thread for ≥ 5 s. Each row reports
+ * the median round, and the ratio to PyTorch is the median of the per-round ratios.
+ */
+export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } {
   console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  const rows: StepRow[] = [];
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const byImpl = new Map<string, number[]>();
+  const add = (impl: string, ms: number) => byImpl.set(impl, [...(byImpl.get(impl) ?? []), ms]);
   let flops = 0;
   const backends = (process.env.BENCH_BACKENDS?.split(',') ?? ['native', 'gpujs-webasm', 'gpujs-headlessgl']).filter((b) => mp.usableBackends().includes(b));
-  for (const be of backends) {
-    mp.withBackend(be, () => {
-      let state = initTrainState(config);
-      const batch = mp.tensor(host, shape);
-      const t = trace(() => mp.scope(() => trainStep(state, batch, config)), null);
-      flops = t.trace.flops;
-      state = t.result[0];
-      const n = be === 'native' ? steps : Math.max(1, Math.floor(steps / 3));
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) {
-        const next = mp.scope(() => trainStep(state, batch, config))[0];
-        mp.disposeTree(state, next);
-        state = next;
-      }
-      const ms = (performance.now() - t0) / n;
-      rows.push({ impl: `matpac-ts ${be} (${mp.getBackend(be).describe()})`, msPerStep: ms, gflops: flops / ms / 1e6 });
-      console.log(`${rows.at(-1)!.impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`);
-    });
-  }
+  const states = new Map<string, ReturnType<typeof initTrainState>>();
   const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync(py, ['bench/torch_matpac_step.py', '1', String(cpus().length)], { input: JSON.stringify(config), encoding: 'utf8', env });
-  if (r.status === 0) {
-    for (const line of r.stdout.trim().split('\n')) {
-      const o = JSON.parse(line) as { impl: string; ms_per_step: number };
-      rows.push({ impl: o.impl, msPerStep: o.ms_per_step, gflops: flops / o.ms_per_step / 1e6 });
-      console.log(`${o.impl}: ${o.ms_per_step.toFixed(0)} ms/step`);
+  const torch = (threads: number[]): { impl: string; ms_per_step: number }[] | string => {
+    const r = spawnSync(py, ['bench/torch_matpac_step.py', ...threads.map(String)], { input: JSON.stringify(config), encoding: 'utf8', env });
+    if (r.status !== 0) return (r.stderr || r.error?.message || '').trim().split('\n').pop() ?? 'failed';
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { impl: string; ms_per_step: number });
+  };
+  const ratios: number[] = [];
+  let torchMissing = '';
+  for (let round = 0; round < rounds; round++) {
+    let nativeMs = NaN;
+    for (const be of backends) {
+      if (be !== 'native' && round > 0) continue; // the slow backends: one round
+      mp.withBackend(be, () => {
+        let state = states.get(be);
+        const batch = mp.tensor(host, shape);
+        if (!state) {
+          state = initTrainState(config);
+          const t = trace(() => mp.scope(() => trainStep(state!, batch, config)), null);
+          flops = t.trace.flops;
+          mp.disposeTree(state, t.result[0]);
+          state = t.result[0];
+        }
+        const n = be === 'native' ? steps : Math.max(1, Math.floor(steps / 3));
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const next = mp.scope(() => trainStep(state!, batch, config))[0];
+          mp.disposeTree(state, next);
+          state = next;
+        }
+        const ms = (performance.now() - t0) / n;
+        states.set(be, state);
+        mp.disposeTree(batch);
+        const impl = `matpac-ts ${be} (${mp.getBackend(be).describe()})`;
+        add(impl, ms);
+        if (be === 'native') nativeMs = ms;
+        console.log(`round ${round + 1}: ${impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`);
+      });
     }
-  } else console.log(`PyTorch unavailable: ${(r.stderr || '').trim().split('\n').pop()}`);
-  return { flops, rows };
+    if (torchMissing) continue;
+    const threads = round === rounds - 1 && cpus().length > 1 ? [1, cpus().length] : [1];
+    const t = torch(threads);
+    if (typeof t === 'string') {
+      torchMissing = t;
+      console.log(`PyTorch unavailable: ${t}`);
+      continue;
+    }
+    for (const o of t) {
+      add(o.impl, o.ms_per_step);
+      console.log(`round ${round + 1}: ${o.impl}: ${o.ms_per_step.toFixed(0)} ms/step`);
+    }
+    if (Number.isFinite(nativeMs)) ratios.push(nativeMs / t[0].ms_per_step);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const rows = [...byImpl.entries()].map(([impl, rs]) => ({ impl, msPerStep: median(rs), gflops: flops / median(rs) / 1e6, rounds: rs }));
+  return { flops, rows, ratios };
 }
 
-const { flops, rows } = measure();
+const { flops, rows, ratios } = measure();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 console.log(`\npreset ${name}: batch ${config.batchSize}, crop ${config.cropFrames} frames, ${(flops / 1e9).toFixed(2)} GFLOP per step (engine trace)\n`);
-console.log('| implementation | ms / step | steps/s | GFLOP/s | vs fastest PyTorch |');
-console.log('|---|---:|---:|---:|---:|');
-const torchBest = Math.min(...rows.filter((r) => r.impl.startsWith('PyTorch')).map((r) => r.msPerStep));
-for (const r of rows) console.log(`| ${r.impl} | ${r.msPerStep.toFixed(0)} | ${(1000 / r.msPerStep).toFixed(2)} | ${r.gflops.toFixed(2)} | ${Number.isFinite(torchBest) ? (r.msPerStep / torchBest).toFixed(2) + '×' : ''} |`);
+console.log('| implementation | ms / step (median round) | rounds (ms) | steps/s | GFLOP/s | vs PyTorch 1 thread |');
+console.log('|---|---:|---|---:|---:|---:|');
+const torch1 = rows.find((r) => r.impl.startsWith('PyTorch') && r.impl.includes(' 1 thread'));
+for (const r of rows)
+  console.log(
+    `| ${r.impl} | ${r.msPerStep.toFixed(0)} | ${r.rounds.map((x) => x.toFixed(0)).join(', ')} | ${(1000 / r.msPerStep).toFixed(2)} | ${r.gflops.toFixed(2)} | ${torch1 ? (r.msPerStep / torch1.msPerStep).toFixed(2) + '×' : ''} |`,
+  );
+if (ratios.length) console.log(`\nnative / PyTorch (1 thread), per round: ${ratios.map((x) => x.toFixed(2) + '×').join(', ')}; median ${median(ratios).toFixed(2)}×`);
