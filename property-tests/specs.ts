@@ -260,6 +260,19 @@ export const SPECS: OpSpec[] = [
         fn: (a: Tensor, b: Tensor) => mp.matmul(a, b, { transA: ta, transB: tb }),
       })),
   },
+  {
+    name: 'linear',
+    covers: ['linear'],
+    // x [..., K] (rank 1 to 3) · Wᵀ [N, K] + b [N]
+    gen: fc.tuple(dim, dim, dim, fc.constantFrom([] as number[], [2], [2, 1])).map(([R, K, N, lead]) => ({
+      inputs: [
+        { shape: lead.length === 0 && R === 1 ? [K] : [...lead, R, K], domain: 'any' as Domain },
+        { shape: [N, K], domain: 'any' as Domain },
+        { shape: [N], domain: 'any' as Domain },
+      ],
+      fn: (x: Tensor, w: Tensor, b: Tensor) => mp.linear(x, w, b),
+    })),
+  },
   // ------------------------------------------------------------------ composites
   ...(
     [

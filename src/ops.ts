@@ -201,8 +201,15 @@ export function scatterAdd(src: Tensor, idx: Tensor, axis: number, size: number)
 export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
   return bind('matmul', [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
 }
-/** y = x·Wᵀ + b with PyTorch's Linear layout: W is [out, in]. */
+/**
+ * y = x·Wᵀ + b with PyTorch's Linear layout: W is [out, in]. With a bias this is the `linear`
+ * primitive (backends fuse the bias into the product); `linearComposite` is the same function
+ * from matmul and add, the reference the fused primitive is tested against.
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  return bias ? bind('linear', [x, weight, bias], NONE) : matmul(x, weight, { transB: true });
+}
+export function linearComposite(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const y = matmul(x, weight, { transB: true });
   return bias ? add(y, bias) : y;
 }

@@ -68,6 +68,8 @@ export interface PrimParams {
   scatterAdd: { axis: number; size: number };
   // batched matrix product with NumPy-broadcast batch dims; optional transposes of the last two axes
   matmul: { transA: boolean; transB: boolean };
+  /** (x, W, b) → x·Wᵀ + b: PyTorch's Linear with x [..., K], W [N, K], b [N] (matmul with the bias fused). */
+  linear: NoParams;
 }
 
 export type PrimName = keyof PrimParams;
@@ -376,6 +378,33 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
       return 2 * size(out) * K;
     },
   },
+  // y = x·Wᵀ + b over the rows of x (all leading axes):
+  //   dx = dy·W,  dW = dyᵀ·x (rows flattened),  db = Σ_rows dy
+  linear: {
+    kind: 'matmul',
+    shape: ([x, w, b]) => linearShape(x, w, b),
+    vjp: (ct, [x, w], _o, _p, needs) => {
+      const [N, K] = w.shape;
+      const rows = size(x.shape.slice(0, -1));
+      const ct2 = op.reshape(ct, [rows, N]);
+      return [
+        needs[0] ? op.reshape(op.matmul(ct2, w), x.shape) : null,
+        needs[1] ? op.matmul(ct2, op.reshape(x, [rows, K]), { transA: true }) : null,
+        needs[2] ? op.sum(ct2, 0) : null,
+      ];
+    },
+    flops: ([, w], out) => 2 * size(out) * w[1] + size(out),
+  },
 };
+
+/** Shape of linear: x [..., K] (rank ≥ 1), W [N, K], b [N] → [..., N]. */
+export function linearShape(x: Shape, w: Shape, b: Shape): Shape {
+  if (w.length !== 2 || b.length !== 1 || x.length < 1)
+    throw new ShapeError(`linear: expects x [..., K], W [N, K] and b [N], got ${fmt(x)}, ${fmt(w)} and ${fmt(b)}`);
+  const [N, K] = w;
+  if (x[x.length - 1] !== K) throw new ShapeError(`linear: x's last axis ${x[x.length - 1]} ≠ W's in-features ${K} (x ${fmt(x)}, W ${fmt(w)})`);
+  if (b[0] !== N) throw new ShapeError(`linear: bias ${fmt(b)} ≠ W's out-features ${N} (W ${fmt(w)})`);
+  return [...x.slice(0, -1), N];
+}
 
 export const PRIM_NAMES = Object.keys(PRIMITIVES) as PrimName[];

@@ -83,11 +83,14 @@ describe('trace', () => {
     const bwd = trace(mp.grad(loss), params).trace;
     const text = formatTrace(bwd);
     expect(text).toContain('l1.weight:f32[8,4]');
-    expect(text).toMatch(/matmul\[transB\] const0 l1\.weight/);
-    expect(fwd.equations.filter((e) => e.prim === 'matmul')).toHaveLength(2);
-    // backward adds two matmuls per layer except the input gradient of the first layer
-    expect(bwd.equations.filter((e) => e.prim === 'matmul').length).toBe(2 + 3);
-    expect(fwd.flops).toBe(2 * 16 * 4 * 8 + 2 * 16 * 8 * 2 + fwd.equations.filter((e) => e.prim !== 'matmul').reduce((a, e) => a + e.flops, 0));
+    // a Linear with a bias is one fused primitive (matmul + bias)
+    expect(text).toMatch(/linear const0 l1\.weight l1\.bias/);
+    expect(fwd.equations.filter((e) => e.prim === 'linear')).toHaveLength(2);
+    expect(fwd.equations.filter((e) => e.prim === 'matmul')).toHaveLength(0);
+    // backward: two matmuls per layer (dW, dx) except the input gradient of the first layer
+    expect(bwd.equations.filter((e) => e.prim === 'linear').length).toBe(2);
+    expect(bwd.equations.filter((e) => e.prim === 'matmul').length).toBe(3);
+    expect(fwd.flops).toBe(2 * 16 * 4 * 8 + 16 * 8 + (2 * 16 * 8 * 2 + 16 * 2) + fwd.equations.filter((e) => e.prim !== 'linear').reduce((a, e) => a + e.flops, 0));
     expect(bwd.kernels.size).toBeGreaterThan(fwd.kernels.size);
   });
 });

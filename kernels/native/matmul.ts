@@ -40,6 +40,8 @@ export interface MatmulOptions {
   out?: Float32Array;
   /** Force the number of threads (1 or 2) for this call; default: automatic by size. */
   threads?: number;
+  /** Added to every row of C (length N): the fused bias of a linear layer. */
+  bias?: Float32Array;
 }
 
 export type MatmulFn = (
@@ -79,6 +81,7 @@ function normalize(
   checkDim('M', M);
   checkDim('K', K);
   checkDim('N', N);
+  if (opts?.bias && opts.bias.length !== N) throw new RangeError(`matmulF32: bias has ${opts.bias.length} elements, needs N = ${N}`);
   const aStride = opts?.aBatchStride ?? M * K;
   const bStride = opts?.bBatchStride ?? K * N;
   if (!Number.isInteger(aStride) || aStride < 0 || !Number.isInteger(bStride) || bStride < 0) {
@@ -98,6 +101,11 @@ function normalize(
     out = new Float32Array(cLen);
   }
   return { aStride, bStride, out };
+}
+
+/** out[r, :] += bias for the first `rows` rows of length N. */
+function addBiasRows(out: Float32Array, rows: number, N: number, bias: Float32Array): void {
+  for (let r = 0, o = 0; r < rows; r++, o += N) for (let j = 0; j < N; j++) out[o + j] += bias[j];
 }
 
 // ---------------------------------------------------------------------------
@@ -147,6 +155,7 @@ export function matmulF32JS(
       }
     }
   }
+  if (opts?.bias) addBiasRows(out, batch * M, N, opts.bias);
   return out;
 }
 
@@ -209,6 +218,7 @@ interface WasmState {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   runJob: (p: number, wsA: number, wsB: number, tmp: number) => void;
+  addBias: (c: number, rows: number, n: number, bias: number) => void;
   i32: Int32Array;
   f32: Float32Array;
   worker: Worker | null;
@@ -262,6 +272,7 @@ async function loadWasm(): Promise<WasmState> {
     module,
     memory,
     runJob: instance.exports.run_job as WasmState['runJob'],
+    addBias: instance.exports.add_bias as WasmState['addBias'],
     i32: new Int32Array(memory.buffer),
     f32: new Float32Array(memory.buffer),
     worker: null,
@@ -494,6 +505,7 @@ export function matmulF32(
   if (batch === 0 || M === 0 || N === 0) return out;
   if (K === 0) {
     out.fill(0, 0, batch * M * N);
+    if (opts?.bias) addBiasRows(out, batch * M, N, opts.bias);
     return out;
   }
   const transA = opts?.transA === true;
@@ -574,7 +586,8 @@ export function matmulF32(
   const dataBase = WS_BASE + threads * ws;
   const aBytes = roundUp(aLen * 4, 64);
   const bBytes = roundUp(bLen * 4, 64);
-  const need = dataBase + aBytes + bBytes + cLen * 4;
+  const bias = opts?.bias;
+  const need = dataBase + aBytes + bBytes + roundUp(cLen * 4, 64) + (bias ? N * 4 : 0);
   if (need > MAX_PAGES * PAGE) {
     // Too big for one pass: split the batch (each chunk is a smaller call).
     const o2: MatmulOptions = { ...opts, aBatchStride: aStride, bBatchStride: bStride, out };
@@ -599,6 +612,8 @@ export function matmulF32(
   const f32 = s.f32;
   f32.set(aLen === a.length ? a : a.subarray(0, aLen), aPtr >> 2);
   f32.set(bLen === b.length ? b : b.subarray(0, bLen), bPtr >> 2);
+  const biasPtr = cPtr + roundUp(cLen * 4, 64);
+  if (bias) f32.set(bias, biasPtr >> 2);
 
   const i32 = s.i32;
   const pA = swap ? bPtr : aPtr;
@@ -639,6 +654,7 @@ export function matmulF32(
 
   const src = s.f32.subarray(cPtr >> 2, (cPtr >> 2) + cLen);
   if (!swap) {
+    if (bias) s.addBias(cPtr, batch * M, N, biasPtr);
     out.set(src);
   } else {
     // src holds C^T per batch item: [N, M]
@@ -646,7 +662,10 @@ export function matmulF32(
       const o = bi * cItem;
       for (let j = 0; j < N; j++) {
         const row = o + j * M;
-        for (let i = 0; i < M; i++) out[o + i * N + j] = src[row + i];
+        if (bias) {
+          const bj = bias[j];
+          for (let i = 0; i < M; i++) out[o + i * N + j] = src[row + i] + bj;
+        } else for (let i = 0; i < M; i++) out[o + i * N + j] = src[row + i];
       }
     }
   }

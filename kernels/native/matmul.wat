@@ -403,4 +403,37 @@
         (br $PC)))
       (drop (i32.atomic.rmw.add offset=88 (local.get $p) (i32.const 1)))
       (br $chunks))))
+;; ------------------------------------------------------------------------
+  ;; C[r, :] += bias for rows r of C (row length n floats; byte addresses), the fused bias of
+  ;; a linear layer, applied before C is copied out.
+  ;; ------------------------------------------------------------------------
+  (func (export "add_bias") (param $c i32) (param $rows i32) (param $n i32) (param $bias i32)
+    (local $r i32) (local $j i32) (local $n4 i32) (local $o i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $vec_done
+          (loop $vec
+            (br_if $vec_done (i32.ge_u (local.get $j) (local.get $n4)))
+            (local.set $o (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))
+            (v128.store (local.get $o)
+              (f32x4.add (v128.load (local.get $o))
+                (v128.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $vec)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $j) (local.get $n)))
+            (local.set $o (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))
+            (f32.store (local.get $o)
+              (f32.add (f32.load (local.get $o))
+                (f32.load (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $tail)))
+        (local.set $c (i32.add (local.get $c) (i32.shl (local.get $n) (i32.const 2))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $next_row)))
+  )
 )

@@ -565,6 +565,19 @@ export class GpujsBackend implements Backend {
         this.dispose(summed);
         return res;
       },
+      // x·Wᵀ + b: the matmul kernel, then the broadcast add (both cached per shape)
+      linear: ([x, w, b], [xs, ws, bs], out) => {
+        const [N, K] = ws;
+        const rows = size(xs) / K;
+        const x2 = this.share(this.live(x), [rows, K]);
+        const y = this.kernels.matmul([x2, w], [[rows, K], ws], [rows, N], { transA: false, transB: true }) as GpujsBuffer;
+        this.dispose(x2);
+        const r = this.kernels.add([y, b], [[rows, N], bs], [rows, N], {}) as GpujsBuffer;
+        this.dispose(y);
+        const res = this.share(r, out);
+        this.dispose(r);
+        return res;
+      },
     };
   }
 

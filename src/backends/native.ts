@@ -47,6 +47,7 @@ function dispose(x: F32): void {
 }
 
 const kernels: KernelTable = {
+  linear,
   neg: ew('neg'),
   exp: simdOr('exp'),
   log: ew('log'),
@@ -103,6 +104,13 @@ const kernels: KernelTable = {
     return C;
   },
 };
+
+/** x [..., K] · Wᵀ + b: the wasm matmul adds the bias to C before copying it out. */
+function linear([x, w, b]: unknown[], [xs, ws]: Shape[]): F32 {
+  const [N, K] = ws;
+  const rows = size(xs) / K;
+  return matmulF32(x as F32, w as F32, 1, rows, K, N, { transB: true, bias: b as F32, out: allocF32(rows * N) });
+}
 
 export function createNativeBackend(): Backend {
   return {

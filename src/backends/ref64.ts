@@ -188,6 +188,18 @@ const kernels: KernelTable = {
     });
     return res;
   },
+  linear: ([x, w, b], [xs, ws], out) => {
+    const [N, K] = ws;
+    const rows = size(xs) / K;
+    const res = new Float64Array(size(out));
+    for (let r = 0; r < rows; r++)
+      for (let n = 0; n < N; n++) {
+        let acc = (b as F64)[n];
+        for (let k = 0; k < K; k++) acc += (x as F64)[r * K + k] * (w as F64)[n * K + k];
+        res[r * N + n] = acc;
+      }
+    return res;
+  },
 };
 
 export function checkIndex(op: string, i: number, n: number): void {
