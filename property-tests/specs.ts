@@ -10,6 +10,7 @@ import * as mp from '../src/index';
 import type { PrimName } from '../src/primitives';
 import { keyFromSeed, permutationHost, randintHost, uniformHost, split } from '../src/random';
 import type { Tensor } from '../src/core';
+import { E, type Expr } from '../src/fused';
 
 export type Domain = 'any' | 'positive' | 'small' | 'distinct' | 'index';
 
@@ -53,6 +54,21 @@ export const broadcastPair = (n: number) =>
         return s.slice(Math.min(drops[k], s.length));
       }),
     );
+
+/** Expressions of x0 and x1 (depth ≤ 3) over the fused operations. */
+export const fusedExprArb: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>((tie) => ({
+  e: fc.oneof(
+    { depthSize: 'small', maxDepth: 3 },
+    fc.constantFrom<Expr>(E.x(0), E.x(1), 0.5, -1.25, 2),
+    fc.tuple(tie('e'), tie('e')).map(([a, b]) => E.add(a, b)),
+    fc.tuple(tie('e'), tie('e')).map(([a, b]) => E.sub(a, b)),
+    fc.tuple(tie('e'), tie('e')).map(([a, b]) => E.mul(a, b)),
+    fc.tuple(tie('e'), tie('e')).map(([a, b]) => E.div(a, E.add(E.square(b), 1))),
+    tie('e').map((a) => E.neg(a)),
+    tie('e').map((a) => E.square(a)),
+    tie('e').map((a) => E.sqrt(E.add(E.square(a), 0.5))),
+  ),
+})).e;
 
 // ---------------------------------------------------------------------------------------------
 // values
@@ -259,6 +275,19 @@ export const SPECS: OpSpec[] = [
         ],
         fn: (a: Tensor, b: Tensor) => mp.matmul(a, b, { transA: ta, transB: tb }),
       })),
+  },
+  {
+    // random expressions over two broadcast inputs; ÷ and √ only of positive subexpressions
+    name: 'fused',
+    covers: ['fused'],
+    gen: fc.tuple(broadcastPair(2), fusedExprArb).map(([[a, b], e]) => ({
+      inputs: [
+        { shape: a, domain: 'any' as Domain },
+        { shape: b, domain: 'any' as Domain },
+      ],
+      // x0 and x1 always reach the output
+      fn: (x: Tensor, y: Tensor) => mp.fused(E.add(E.mul(E.x(0), 0.5), E.mul(E.x(1), e)), [x, y]),
+    })),
   },
   {
     name: 'linear',

@@ -20,7 +20,11 @@
  * (docs/optimization.md discusses why).
  */
 import type { Tensor } from './core';
-import { add, mul, scalar } from './ops';
+import { scalar } from './ops';
+import { E, fused } from './fused';
+
+/** θ_t·x2 + θ_s·x3 from (θ_t, θ_s, 1−lr, lr): one fused pass; the momentum enters as scalar inputs. */
+const EMA = E.add(E.mul(E.x(0), E.x(2)), E.mul(E.x(1), E.x(3)));
 import type { Schedule } from './schedules';
 import { treeMap } from './tree';
 
@@ -40,7 +44,7 @@ export function emaUpdate<T>(teacher: T, student: T, m: number): T {
       const b = t.concrete().backend;
       let c = consts.get(b);
       if (!c) consts.set(b, (c = [scalar(1 - lr, t), scalar(lr, t)]));
-      return add(mul(t, c[0]), mul(s, c[1]));
+      return fused(EMA, [t, s, c[0], c[1]]);
     },
     teacher,
     student,

@@ -20,6 +20,7 @@ registerBackend('gpujs-gpu', () => createGpujsBackend('gpu'));
 registerBackend('gpujs-webgl2', () => createGpujsBackend('webgl2'));
 
 export * from './ops';
+export { fused, E, evalExpr, exprSource, type Expr } from './fused';
 export { Tensor, Concrete, Tracer, scope, disposeTree, getBackend, setBackend, withBackend, listBackends, usableBackends, registerBackend, fromHost } from './core';
 export { vjp, grad, valueAndGrad } from './autodiff';
 export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree } from './tree';

@@ -28,6 +28,7 @@
 import type { Monoid } from 'fp-ts/Monoid';
 import { Tensor } from './core';
 import { add, concat, div, minimum, mul, reshape, scalar, sqrt, square, sum, zerosLike } from './ops';
+import { E, fused } from './fused';
 import type { Schedule } from './schedules';
 import { flatten, treeMap } from './tree';
 
@@ -188,6 +189,14 @@ export interface ScaleByAdamOptions {
   epsOnRawMoment?: boolean;
 }
 
+const [X0, X1, X2, X3] = [E.x(0), E.x(1), E.x(2), E.x(3)];
+/** β·x1 + (1−β)·x0: the first moment from (g, m). */
+const ADAM_MOMENT = (b: number) => E.add(E.mul(b, X1), E.mul(1 - b, X0));
+/** β·x1 + (1−β)·x0²: the second moment from (g, v). */
+const ADAM_SECOND_MOMENT = (b: number) => E.add(E.mul(b, X1), E.mul(1 - b, E.square(X0)));
+/** (x0·x2) / (√(x1·x3) + ε) from (m, v, 1/(1−β₁ᵗ), 1/(1−β₂ᵗ)): m̂/(√v̂ + ε). */
+const ADAM_DIRECTION = (eps: number) => E.div(E.mul(X0, X2), E.add(E.sqrt(E.mul(X1, X3)), eps));
+
 /** Adam's rescaling with bias correction (no learning rate, no sign flip). */
 export function scaleByAdam(o: ScaleByAdamOptions = {}): GradientTransformation<AdamState> {
   const b1 = o.b1 ?? 0.9;
@@ -204,9 +213,11 @@ export function scaleByAdam(o: ScaleByAdamOptions = {}): GradientTransformation<
       const bc1 = 1 - b1 ** t;
       const bc2 = 1 - b2 ** t;
       const epsHat = o.epsOnRawMoment ? eps / Math.sqrt(bc2) : eps;
-      const mu = treeMap((g, m) => add(mul(m, k(b1, g)), mul(g, k(1 - b1, g))), updates, state.mu);
-      const nu = treeMap((g, v) => add(mul(v, k(b2, g)), mul(square(g), k(1 - b2, g))), updates, state.nu);
-      const out = treeMap((m, v) => div(div(m, k(bc1, m)), add(sqrt(div(v, k(bc2, v))), k(epsHat, v))), mu, nu);
+      // one fused pass each (src/fused.ts); the step-dependent corrections enter as scalar inputs
+      // (x2, x3), so the expressions, and their compiled kernels, are the same at every step
+      const mu = treeMap((g, m) => fused(ADAM_MOMENT(b1), [g, m]), updates, state.mu); //   m ← β₁m + (1−β₁)g
+      const nu = treeMap((g, v) => fused(ADAM_SECOND_MOMENT(b2), [g, v]), updates, state.nu); // v ← β₂v + (1−β₂)g²
+      const out = treeMap((m, v) => fused(ADAM_DIRECTION(epsHat), [m, v, k(1 / bc1, m), k(1 / bc2, v)]), mu, nu); // m̂/(√v̂ + ε)
       return [out, { count: t, mu, nu }];
     },
   );
@@ -227,8 +238,8 @@ export function addDecayedWeights(weightDecay: number, mask?: DecayMask): Gradie
       const fp = flatten(params);
       if (fu.paths.length !== fp.paths.length || fu.paths.some((p, i) => p !== fp.paths[i]))
         throw new Error(`addDecayedWeights: updates and params differ in structure (${fu.paths.length} vs ${fp.paths.length} leaves)`);
-      const k = scalarCache();
-      const out = fu.leaves.map((u, i) => (mask && !mask(fp.paths[i], fp.leaves[i]) ? u : add(u, mul(fp.leaves[i], k(weightDecay, u)))));
+      const decayed = E.add(X0, E.mul(weightDecay, X1)); // u + λθ, one fused pass
+      const out = fu.leaves.map((u, i) => (mask && !mask(fp.paths[i], fp.leaves[i]) ? u : fused(decayed, [u, fp.leaves[i]])));
       return [fu.rebuild(out), state];
     },
   );
@@ -278,9 +289,9 @@ export function trace(momentum: number, nesterov = false): GradientTransformatio
   return transformation(
     (params) => ({ trace: treeMap(zerosLike, params) }),
     (updates, state) => {
-      const k = scalarCache();
-      const tr = treeMap((g, t) => add(g, mul(t, k(momentum, g))), updates, state.trace);
-      const out = nesterov ? treeMap((g, t) => add(g, mul(t, k(momentum, g))), updates, tr) : tr;
+      const step = E.add(X0, E.mul(momentum, X1)); // g + μτ, one fused pass
+      const tr = treeMap((g, t) => fused(step, [g, t]), updates, state.trace);
+      const out = nesterov ? treeMap((g, t) => fused(step, [g, t]), updates, tr) : tr;
       return [out, { trace: tr }];
     },
   );

@@ -13,6 +13,7 @@
  * type error, and so is a backend without its kernel (see src/backend.ts).
  */
 import * as op from './ops';
+import { evalExpr, exprOps, type Expr } from './fused';
 import { vjp as vjpOf } from './autodiff';
 import type { Tensor } from './core';
 import { broadcastShapes, checkShape, fmt, normAxis, ShapeError, size, type Shape } from './shape';
@@ -70,13 +71,15 @@ export interface PrimParams {
   matmul: { transA: boolean; transB: boolean };
   /** (x, W, b) → x·Wᵀ + b: PyTorch's Linear with x [..., K], W [N, K], b [N] (matmul with the bias fused). */
   linear: NoParams;
+  /** One pass of an elementwise expression over the inputs (src/fused.ts); `src` is its scalar source. */
+  fused: { expr: Expr; src: string };
 }
 
 export type PrimName = keyof PrimParams;
 
 export interface PrimRules<P> {
   /** Category, used by tests and by the trace printer. */
-  kind: 'unary' | 'binary' | 'compare' | 'where' | 'reduce' | 'layout' | 'index' | 'matmul' | 'rowwise';
+  kind: 'unary' | 'binary' | 'compare' | 'where' | 'reduce' | 'layout' | 'index' | 'matmul' | 'rowwise' | 'fused';
   shape(inShapes: Shape[], params: P): Shape;
   vjp(ct: Tensor, primals: Tensor[], out: Tensor, params: P, needs: boolean[]): (Tensor | null)[];
   flops(inShapes: Shape[], outShape: Shape, params: P): number;
@@ -394,6 +397,21 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
       ];
     },
     flops: ([, w], out) => 2 * size(out) * w[1] + size(out),
+  },
+  // the VJP of the expression evaluated with the unfused primitives (any order)
+  fused: {
+    kind: 'fused',
+    shape: (s) => broadcastShapes('fused', s),
+    vjp: (ct, primals, out, p, needs) => {
+      const composite = (xs: Tensor[]) => {
+        const r = evalExpr(p.expr, xs);
+        return op.broadcastTo(typeof r === 'number' ? op.scalar(r, xs[0]) : r, out.shape);
+      };
+      const [, pull] = vjpOf(composite, primals);
+      const cts = pull(ct) as Tensor[];
+      return cts.map((c, i) => (needs[i] ? c : null));
+    },
+    flops: (_s, out, p) => exprOps(p.expr) * size(out),
   },
 };
 

@@ -46,7 +46,8 @@ function varName(i: number): string {
 }
 
 function fmtParams(params: unknown): string {
-  const entries = Object.entries((params ?? {}) as Record<string, unknown>).filter(([, v]) => v !== false);
+  // (objects such as a fused expression's tree are shown through their other params, e.g. its source)
+  const entries = Object.entries((params ?? {}) as Record<string, unknown>).filter(([, v]) => v !== false && !(v && typeof v === 'object' && !Array.isArray(v)));
   if (!entries.length) return '';
   return `[${entries.map(([k, v]) => (v === true ? k : `${k}=${Array.isArray(v) ? `(${v.join(',')})` : v}`)).join(' ')}]`;
 }

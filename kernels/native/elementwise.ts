@@ -91,10 +91,10 @@ function generate(expr: string, pattern: Access[]): InnerLoop {
   )(erf) as InnerLoop;
 }
 
-function loopFor(name: ElementwiseName, pattern: Access[]): InnerLoop {
-  const key = `${name}/${pattern.join('')}`;
+function loopFor(expr: string, pattern: Access[]): InnerLoop {
+  const key = `${expr}/${pattern.join('')}`;
   let loop = cache.get(key);
-  if (!loop) cache.set(key, (loop = generate(ELEMENTWISE_EXPR[name], pattern)));
+  if (!loop) cache.set(key, (loop = generate(expr, pattern)));
   return loop;
 }
 
@@ -102,6 +102,14 @@ const NO_DIMS = new Int32Array(0);
 
 /** Run elementwise `name` over inputs broadcast to `outShape`. */
 export function elementwise(name: ElementwiseName, ins: Float32Array[], inShapes: Shape[], outShape: Shape): Float32Array {
+  return elementwiseExpr(ELEMENTWISE_EXPR[name], ins, inShapes, outShape);
+}
+
+/**
+ * Run a scalar expression in x0, x1, … (JS source, float64 arithmetic) over inputs broadcast to
+ * `outShape`: the kernel of the elementwise primitives and of `fused` expressions.
+ */
+export function elementwiseExpr(expr: string, ins: Float32Array[], inShapes: Shape[], outShape: Shape): Float32Array {
   const n = size(outShape);
   const out = allocF32(n);
   if (n === 0) return out;
@@ -110,7 +118,7 @@ export function elementwise(name: ElementwiseName, ins: Float32Array[], inShapes
   if (ins.every((a) => a.length === n || a.length === 1)) {
     const pattern = ins.map((a): Access => (a.length === n && n > 1 ? 'c' : 'b'));
     const ones = Int32Array.from(pattern, (a) => (a === 'c' ? 1 : 0));
-    loopFor(name, pattern)(ins, out, 1, n, zeros, [], ones, NO_DIMS);
+    loopFor(expr, pattern)(ins, out, 1, n, zeros, [], ones, NO_DIMS);
     return out;
   }
   // collapse adjacent output axes whose strides are contiguous for every input
@@ -133,6 +141,6 @@ export function elementwise(name: ElementwiseName, ins: Float32Array[], inShapes
   const pattern = Array.from(innerStrides, (s): Access => (s === 1 ? 'c' : s === 0 ? 'b' : 's'));
   const outerDims = Int32Array.from(dims.slice(0, -1));
   const outer = size([...outerDims]);
-  loopFor(name, pattern)(ins, out, outer, inner, zeros, strides.map((s) => Int32Array.from(s.slice(0, -1))), innerStrides, outerDims);
+  loopFor(expr, pattern)(ins, out, outer, inner, zeros, strides.map((s) => Int32Array.from(s.slice(0, -1))), innerStrides, outerDims);
   return out;
 }

@@ -32,7 +32,7 @@ import { registerBackend } from '../core';
 import { matmulDims } from '../primitives';
 import { fmt, size, type Shape } from '../shape';
 import { copyKernel, type KernelSource, lit } from '../../kernels/gpujs/common';
-import { elementwiseKernel, type ElementwiseOp } from '../../kernels/gpujs/elementwise';
+import { elementwiseKernel, expressionKernel, type ElementwiseOp } from '../../kernels/gpujs/elementwise';
 import { broadcastKernel, CONCAT_MAX_INPUTS, concatKernel, padKernel, sliceKernel, transposeKernel } from '../../kernels/gpujs/layout';
 import { planReduce, reduceKernel, type ReduceKind } from '../../kernels/gpujs/reduce';
 import { axisView, gatherKernel, inverseIndex, scatterAddKernel, scatterLoopBound } from '../../kernels/gpujs/indexing';
@@ -564,6 +564,11 @@ export class GpujsBackend implements Backend {
         const res = this.share(summed, out);
         this.dispose(summed);
         return res;
+      },
+      fused: (inputs, shapes, out, p) => {
+        if (size(out) === 0) return this.wrap(out, new Float32Array(0), null, null, null);
+        const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => expressionKernel(p.src, shapes, out));
+        return this.run(e, inputs as GpujsBuffer[], out);
       },
       // x·Wᵀ + b: the matmul kernel, then the broadcast add (both cached per shape)
       linear: ([x, w, b], [xs, ws, bs], out) => {

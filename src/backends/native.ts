@@ -5,7 +5,7 @@
  * (kernels/native/matmul.ts). Checked against the float64 reference by property tests.
  */
 import type { Backend, KernelTable } from '../backend';
-import { elementwise } from '../../kernels/native/elementwise';
+import { elementwise, elementwiseExpr } from '../../kernels/native/elementwise';
 import * as L from '../../kernels/native/layout';
 import * as R from '../../kernels/native/rowwise';
 import { rowsInfo, rowsWasm } from '../../kernels/native/rows';
@@ -48,6 +48,7 @@ function dispose(x: F32): void {
 
 const kernels: KernelTable = {
   linear,
+  fused: (ins, shapes, out, p) => elementwiseExpr(p.src, ins as F32[], shapes, out),
   neg: ew('neg'),
   exp: simdOr('exp'),
   log: ew('log'),

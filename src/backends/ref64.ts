@@ -28,6 +28,9 @@ const dot = (idx: number[], st: number[]) => idx.reduce((acc, v, i) => acc + v *
 function unary(f: (x: number) => number) {
   return ([x]: unknown[]): F64 => (x as F64).map(f);
 }
+/** Scalar functions of fused expressions, by source. */
+const fusedFns = new Map<string, (...v: number[]) => number>();
+
 function nary(f: (...v: number[]) => number) {
   return (inputs: unknown[], shapes: Shape[], out: Shape): F64 => {
     const res = new Float64Array(size(out));
@@ -187,6 +190,11 @@ const kernels: KernelTable = {
         }
     });
     return res;
+  },
+  fused: (inputs, shapes, out, p) => {
+    let f = fusedFns.get(p.src);
+    if (!f) fusedFns.set(p.src, (f = new Function(...inputs.map((_, k) => `x${k}`), `return ${p.src};`) as (...v: number[]) => number));
+    return nary(f)(inputs, shapes, out);
   },
   linear: ([x, w, b], [xs, ws], out) => {
     const [N, K] = ws;
