@@ -121,7 +121,11 @@ export function createNativeBackend(): Backend {
       const m = matmulInfo();
       return `native CPU (typed-array kernels; matmul: ${m.impl}${m.simd ? ', SIMD' : ''}, ${m.threads} thread${m.threads > 1 ? 's' : ''}; exp/gelu/softmax/layer_norm: ${rowsInfo().impl})`;
     },
-    upload: (data) => Float32Array.from(data),
+    upload: (data) => {
+      const a = allocF32(data.length); // recycled like kernel outputs (index tensors are uploaded every step)
+      a.set(data);
+      return a;
+    },
     download: (buf) => (buf as F32).slice(),
     dispose: (buf) => dispose(buf as F32),
     kernels,
