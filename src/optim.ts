@@ -189,13 +189,13 @@ export interface ScaleByAdamOptions {
   epsOnRawMoment?: boolean;
 }
 
-const [X0, X1, X2, X3] = [E.x(0), E.x(1), E.x(2), E.x(3)];
+const [X0, X1, X2, X3, X4] = [E.x(0), E.x(1), E.x(2), E.x(3), E.x(4)];
 /** β·x1 + (1−β)·x0: the first moment from (g, m). */
 const ADAM_MOMENT = (b: number) => E.add(E.mul(b, X1), E.mul(1 - b, X0));
 /** β·x1 + (1−β)·x0²: the second moment from (g, v). */
 const ADAM_SECOND_MOMENT = (b: number) => E.add(E.mul(b, X1), E.mul(1 - b, E.square(X0)));
-/** (x0·x2) / (√(x1·x3) + ε) from (m, v, 1/(1−β₁ᵗ), 1/(1−β₂ᵗ)): m̂/(√v̂ + ε). */
-const ADAM_DIRECTION = (eps: number) => E.div(E.mul(X0, X2), E.add(E.sqrt(E.mul(X1, X3)), eps));
+/** (x0·x2) / (√(x1·x3) + x4) from (m, v, 1/(1−β₁ᵗ), 1/(1−β₂ᵗ), ε̂): m̂/(√v̂ + ε̂) (ε̂ changes with t when epsOnRawMoment). */
+const ADAM_DIRECTION = E.div(E.mul(X0, X2), E.add(E.sqrt(E.mul(X1, X3)), X4));
 
 /** Adam's rescaling with bias correction (no learning rate, no sign flip). */
 export function scaleByAdam(o: ScaleByAdamOptions = {}): GradientTransformation<AdamState> {
@@ -217,7 +217,7 @@ export function scaleByAdam(o: ScaleByAdamOptions = {}): GradientTransformation<
       // (x2, x3), so the expressions, and their compiled kernels, are the same at every step
       const mu = treeMap((g, m) => fused(ADAM_MOMENT(b1), [g, m]), updates, state.mu); //   m ← β₁m + (1−β₁)g
       const nu = treeMap((g, v) => fused(ADAM_SECOND_MOMENT(b2), [g, v]), updates, state.nu); // v ← β₂v + (1−β₂)g²
-      const out = treeMap((m, v) => fused(ADAM_DIRECTION(epsHat), [m, v, k(1 / bc1, m), k(1 / bc2, v)]), mu, nu); // m̂/(√v̂ + ε)
+      const out = treeMap((m, v) => fused(ADAM_DIRECTION, [m, v, k(1 / bc1, m), k(1 / bc2, v), k(epsHat, v)]), mu, nu); // m̂/(√v̂ + ε)
       return [out, { count: t, mu, nu }];
     },
   );

@@ -17,7 +17,7 @@ import { GpujsBackend, gpujsModeAvailable } from '../src/backends/gpujs';
 
 const config = preset('micro');
 const host = Float32Array.from(normalHost(keyFromSeed(3), config.batchSize * config.nMels * config.cropFrames));
-const STEPS = 3;
+const STEPS = 4;
 
 function run(backend: string, onStep?: (i: number) => void): { state: TrainState; metrics: StepMetrics[] } {
   return mp.withBackend(backend, () => {
@@ -68,8 +68,9 @@ function agreesWithNative(backend: string): void {
   console.log(`${backend}: ${STEPS} micro steps, losses ${metrics.map((m) => m.loss.toFixed(5)).join(' ')} (native ${reference.metrics.map((m) => m.loss.toFixed(5)).join(' ')}); worst parameter difference ${worst.toExponential(2)}; live stores after each step ${stores.join(' ')}; kernels compiled ${compiles.join(' ')}; elements read back per step ${downloads.join(' ')}`);
   expect(worst).toBeLessThan(1e-3);
   // no buffer (texture) leaks across steps, and the kernel cache holds a whole step: no recompiles
+  // once every kernel has been seen (step 1 skips the EMA arithmetic: momentum 1 returns the teacher)
   expect(stores[STEPS - 1]).toBe(stores[0]);
-  expect(compiles[STEPS - 1]).toBe(compiles[0]);
+  expect(compiles[STEPS - 1]).toBe(compiles[1]);
   // on GL nothing but the progress scalars comes back to the host
   if (be.describe().includes('pipeline: textures')) for (const d of downloads) expect(d).toBeLessThanOrEqual(5);
 }
