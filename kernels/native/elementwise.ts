@@ -94,7 +94,10 @@ function generate(expr: string, pattern: Access[]): InnerLoop {
 function loopFor(expr: string, pattern: Access[]): InnerLoop {
   const key = `${expr}/${pattern.join('')}`;
   let loop = cache.get(key);
-  if (!loop) cache.set(key, (loop = generate(expr, pattern)));
+  if (!loop) {
+    if (cache.size >= 4096) cache.clear(); // bounded: expressions with ever-changing constants recompile
+    cache.set(key, (loop = generate(expr, pattern)));
+  }
   return loop;
 }
 
