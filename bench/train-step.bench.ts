@@ -17,7 +17,7 @@ import { keyFromSeed, normalHost } from '../src/random';
 
 const name = process.argv[2] ?? 'tiny';
 const config = preset(name);
-const steps = Number(process.env.BENCH_STEPS ?? 5);
+const steps = Number(process.env.BENCH_STEPS ?? 8);
 const shape = [config.batchSize, config.nMels, config.cropFrames];
 const host = Float32Array.from(normalHost(keyFromSeed(3), shape.reduce((a, b) => a * b, 1)));
 
@@ -55,10 +55,14 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
   };
   const ratios: number[] = [];
   let torchMissing = '';
-  for (let round = 0; round < rounds; round++) {
+  // the native backend alternates with PyTorch for `rounds` rounds; the slow backends run once,
+  // after them (their allocations would otherwise perturb the native rounds)
+  const native = backends.filter((b) => b === 'native');
+  const slow = backends.filter((b) => b !== 'native');
+  for (let round = 0; round <= rounds; round++) {
+    const last = round === rounds;
     let nativeMs = NaN;
-    for (const be of backends) {
-      if (be !== 'native' && round > 0) continue; // the slow backends: one round
+    for (const be of last ? slow : native) {
       mp.withBackend(be, () => {
         let state = states.get(be);
         const batch = mp.tensor(host, shape);
@@ -88,10 +92,10 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
         const impl = `matpac-ts ${be} (${mp.getBackend(be).describe()})`;
         add(impl, ms);
         if (be === 'native') nativeMs = ms;
-        console.log(`round ${round + 1}: ${impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`);
+        console.log(`${last ? 'after the rounds' : `round ${round + 1}`}: ${impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`);
       });
     }
-    if (torchMissing) continue;
+    if (torchMissing || last) continue;
     const threads = round === rounds - 1 && cpus().length > 1 ? [1, cpus().length] : [1];
     const t = torch(threads);
     if (typeof t === 'string') {
