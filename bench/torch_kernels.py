@@ -4,6 +4,7 @@ Usage: /usr/bin/python3 bench/torch_kernels.py [THREADS]   → prints one JSON o
 {"task": ..., "impl": "pytorch-cpu-<n>t", "ms": ..., "gflops": ...}
 """
 import json
+import os
 import sys
 import time
 
@@ -24,7 +25,7 @@ def bench(fn, min_time=1.0):
 
 
 def report(task, ms, flops):
-    print(json.dumps({"task": task, "impl": f"pytorch {torch.__version__} CPU {threads} thread(s)", "ms": ms, "gflops": flops / ms / 1e6}), flush=True)
+    print(json.dumps({"task": task, "impl": f"pytorch {torch.__version__} CPU {threads} thread(s) (OpenBLAS: {os.environ.get('OPENBLAS_NUM_THREADS', 'all cores')})", "ms": ms, "gflops": flops / ms / 1e6}), flush=True)
 
 
 with torch.no_grad():

@@ -12,6 +12,7 @@ backward, global-norm clipping 3.0, AdamW, EMA of the teacher encoder and head, 
 """
 import json
 import math
+import os
 import sys
 import time
 
@@ -144,7 +145,10 @@ def run(threads):
         step()
         n += 1
     ms = (time.perf_counter() - t0) / n * 1e3
-    print(json.dumps({"impl": f"PyTorch {torch.__version__} CPU, {threads} thread(s)", "ms_per_step": ms, "steps": n}), flush=True)
+    # torch.set_num_threads sets PyTorch's own (OpenMP) threads; OpenBLAS's pthread pool, which runs
+    # the matmuls, follows OPENBLAS_NUM_THREADS and otherwise uses every core
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "all cores")
+    print(json.dumps({"impl": f"PyTorch {torch.__version__} CPU, {threads} thread(s) (OpenBLAS: {blas})", "ms_per_step": ms, "steps": n}), flush=True)
 
 
 for t in threads_list:

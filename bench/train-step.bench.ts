@@ -2,7 +2,7 @@
  * Training-step time of a preset (default `tiny`) on each usable backend, against a PyTorch
  * implementation of the same step (bench/torch_matpac_step.py: same shapes and FLOPs), in one run.
  *
- *   npx tsx bench/train-step.bench.ts [preset]      (BENCH_STEPS=5 by default)
+ *   npx tsx bench/train-step.bench.ts [preset]      (BENCH_STEPS=8, BENCH_ROUNDS=3 by default)
  *
  * FLOPs per step are counted from the engine's trace of one step (src/trace.ts).
  */
@@ -33,7 +33,7 @@ export interface StepRow {
 /**
  * The machine is shared and its speed drifts by ±10–20 % over minutes, so the engine and
  * PyTorch are measured in alternating rounds (BENCH_ROUNDS, default 3): each round times
- * BENCH_STEPS engine steps per backend, then PyTorch on one thread for ≥ 5 s. Each row reports
+ * ≥ BENCH_STEPS native steps and ≥ 5 s, then PyTorch on one thread for ≥ 5 s. Each row reports
  * the median round, and the ratio to PyTorch is the median of the per-round ratios.
  */
 export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } {
@@ -48,8 +48,9 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const torch = (threads: number[]): { impl: string; ms_per_step: number }[] | string => {
-    const r = spawnSync(py, ['bench/torch_matpac_step.py', ...threads.map(String)], { input: JSON.stringify(config), encoding: 'utf8', env });
+  const torch = (threads: number[], blasThreads?: number): { impl: string; ms_per_step: number }[] | string => {
+    const e = blasThreads ? { ...env, OPENBLAS_NUM_THREADS: String(blasThreads) } : env;
+    const r = spawnSync(py, ['bench/torch_matpac_step.py', ...threads.map(String)], { input: JSON.stringify(config), encoding: 'utf8', env: e });
     if (r.status !== 0) return (r.stderr || r.error?.message || '').trim().split('\n').pop() ?? 'failed';
     return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { impl: string; ms_per_step: number });
   };
@@ -72,21 +73,25 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
           flops = t.trace.flops;
           mp.disposeTree(state, t.result[0]);
           state = t.result[0];
-          // two untimed steps more: V8 tiers the hot JS and WebAssembly up in the background
-          for (let i = 0; i < 2; i++) {
+          // untimed steps more: V8 tiers the hot JS and WebAssembly up in the background
+          for (let i = 0; i < 4; i++) {
             const next = mp.scope(() => trainStep(state!, batch, config))[0];
             mp.disposeTree(state, next);
             state = next;
           }
         }
+        // native: at least BENCH_STEPS steps and 5 s, as the PyTorch script measures ≥ 5 s
         const n = be === 'native' ? steps : Math.max(1, Math.floor(steps / 3));
+        const minMs = be === 'native' ? 5000 : 0;
         const t0 = performance.now();
-        for (let i = 0; i < n; i++) {
+        let done = 0;
+        while (done < n || performance.now() - t0 < minMs) {
           const next = mp.scope(() => trainStep(state!, batch, config))[0];
           mp.disposeTree(state, next);
           state = next;
+          done++;
         }
-        const ms = (performance.now() - t0) / n;
+        const ms = (performance.now() - t0) / done;
         states.set(be, state);
         mp.disposeTree(batch);
         const impl = `matpac-ts ${be} (${mp.getBackend(be).describe()})`;
@@ -108,6 +113,11 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
       console.log(`round ${round + 1}: ${o.impl}: ${o.ms_per_step.toFixed(0)} ms/step`);
     }
     if (Number.isFinite(nativeMs)) ratios.push(nativeMs / t[0].ms_per_step);
+    if (round === rounds - 1) {
+      // PyTorch on strictly one core: its BLAS pool held to one thread too
+      const one = torch([1], 1);
+      if (typeof one !== 'string') for (const o of one) add(o.impl, o.ms_per_step);
+    }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const rows = [...byImpl.entries()].map(([impl, rs]) => ({ impl, msPerStep: median(rs), gflops: flops / median(rs) / 1e6, rounds: rs }));
@@ -117,11 +127,11 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
 const { flops, rows, ratios } = measure();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 console.log(`\npreset ${name}: batch ${config.batchSize}, crop ${config.cropFrames} frames, ${(flops / 1e9).toFixed(2)} GFLOP per step (engine trace)\n`);
-console.log('| implementation | ms / step (median round) | rounds (ms) | steps/s | GFLOP/s | vs PyTorch 1 thread |');
+console.log('| implementation | ms / step (median round) | rounds (ms) | steps/s | GFLOP/s | vs PyTorch (1 thread, OpenBLAS default) |');
 console.log('|---|---:|---|---:|---:|---:|');
-const torch1 = rows.find((r) => r.impl.startsWith('PyTorch') && r.impl.includes(' 1 thread'));
+const torch1 = rows.find((r) => r.impl.startsWith('PyTorch') && r.impl.includes(' 1 thread(s) (OpenBLAS: all cores)'));
 for (const r of rows)
   console.log(
     `| ${r.impl} | ${r.msPerStep.toFixed(0)} | ${r.rounds.map((x) => x.toFixed(0)).join(', ')} | ${(1000 / r.msPerStep).toFixed(2)} | ${r.gflops.toFixed(2)} | ${torch1 ? (r.msPerStep / torch1.msPerStep).toFixed(2) + '×' : ''} |`,
   );
-if (ratios.length) console.log(`\nnative / PyTorch (1 thread), per round: ${ratios.map((x) => x.toFixed(2) + '×').join(', ')}; median ${median(ratios).toFixed(2)}×`);
+if (ratios.length) console.log(`\nnative / PyTorch (1 thread; OpenBLAS default), per round: ${ratios.map((x) => x.toFixed(2) + '×').join(', ')}; median ${median(ratios).toFixed(2)}×`);
