@@ -134,11 +134,13 @@ function traps(B: string, mathRtol: number, gl = false) {
     });
   });
 
-  it('§4 loop cap: matmul with K = 1500 and split-K (K = 5000), rows of 1500 in softmax/layerNormalize', () => {
+  it('§4 loop cap: matmul and linear with K = 1500 and split-K (K = 5000), rows of 1500 in softmax/layerNormalize', () => {
     const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
       ['matmul K=1500', (a, b) => mp.matmul(a, b), [[3, 1500], [1500, 2]]],
       ['matmul K=5000 transA', (a, b) => mp.matmul(a, b, { transA: true }), [[5000, 3], [5000, 2]]],
       ['matmul K=5000 batched transB', (a, b) => mp.matmul(a, b, { transB: true }), [[2, 2, 5000], [2, 3, 5000]]],
+      ['linear K=1500 (bias in the matmul kernel)', (x, w, b) => mp.linear(x, w, b), [[3, 1500], [2, 1500], [2]]],
+      ['linear K=5000 (split K: matmul, then the bias)', (x, w, b) => mp.linear(x, w, b), [[2, 2, 5000], [3, 5000], [3]]],
       ['softmax D=1500', (x) => mp.softmax(x), [[2, 1500]]],
       ['layerNorm D=1500', (x) => mp.bind('layerNormalize', [x], { eps: 1e-6 }), [[2, 1500]]],
       ['layerNormVjp D=1500', (x, g) => mp.bind('layerNormalizeVjp', [x, g], { eps: 1e-6 }), [[2, 1500], [2, 1500]]],

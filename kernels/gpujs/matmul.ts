@@ -48,8 +48,14 @@ export function planMatmul(as: Shape, bs: Shape, transA: boolean, transB: boolea
  * The kernel for `plan`: output [S, ...batch, M, N] (S = 1: just the product). K = 0 is the
  * caller's business (the product is zeros).
  */
-export function matmulKernel(as: Shape, bs: Shape, transA: boolean, transB: boolean, plan: MatmulPlan, variant: MatmulVariant): KernelSource {
+/**
+ * With `bias` (one chunk of K only, S = 1) the kernel takes a third argument c of length N and
+ * returns op(A)·op(B) + c[n]: the `linear` primitive's bias, fused (no second kernel, no
+ * intermediate texture).
+ */
+export function matmulKernel(as: Shape, bs: Shape, transA: boolean, transB: boolean, plan: MatmulPlan, variant: MatmulVariant, bias = false): KernelSource {
   const { batch, M, K, N, S, KC } = plan;
+  if (bias && S !== 1) throw new Error('matmulKernel: a fused bias needs an unsplit K (S = 1)');
   const aMat = as[as.length - 1] * as[as.length - 2];
   const bMat = bs[bs.length - 1] * bs[bs.length - 2];
   const aSt = broadcastStrides(as.slice(0, -2), batch).map((v) => v * aMat);
@@ -76,7 +82,7 @@ export function matmulKernel(as: Shape, bs: Shape, transA: boolean, transB: bool
     lines.push(`for (let k = 0; k < ${KC}; k++) {`);
     lines.push(ragged ? `if (${vs} * ${KC} + k < ${K}) {\n${body}\n}` : body);
     lines.push('}');
-    lines.push('return acc;');
+    lines.push(`return acc${bias ? ` + c[${linear([[vn, 1]])}]` : ''};`);
   } else {
     const U = 4;
     const trips = Math.floor(KC / U);
@@ -94,10 +100,10 @@ export function matmulKernel(as: Shape, bs: Shape, transA: boolean, transB: bool
       lines.push(`const kend = ${vs} * ${KC} + ${KC};`);
       lines.push(`for (let r = 0; r < ${U - 1}; r++) {\nif (kp < ${K} && kp < kend) {\nacc0 = acc0 + ${term(0)};\n${step(1)}\nkp = kp + 1;\n}\n}`);
     }
-    lines.push('return (acc0 + acc1) + (acc2 + acc3);');
+    lines.push(`return (acc0 + acc1) + (acc2 + acc3)${bias ? ` + c[${linear([[vn, 1]])}]` : ''};`);
   }
   const loopMax = KC;
-  return { source: `function(a, b) {\n${code}${lines.join('\n')}\n}`, n: S * prod(batch) * M * N, loopMax };
+  return { source: `function(a, b${bias ? ', c' : ''}) {\n${code}${lines.join('\n')}\n}`, n: S * prod(batch) * M * N, loopMax };
 }
 
 /**

@@ -570,10 +570,18 @@ export class GpujsBackend implements Backend {
         const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => expressionKernel(p.src, shapes, out));
         return this.run(e, inputs as GpujsBuffer[], out);
       },
-      // x·Wᵀ + b: the matmul kernel, then the broadcast add (both cached per shape)
+      // x·Wᵀ + b: one matmul kernel with the bias added in its epilogue; with split K (long
+      // rows), the matmul and then the broadcast add
       linear: ([x, w, b], [xs, ws, bs], out) => {
         const [N, K] = ws;
         const rows = size(xs) / K;
+        if (size(out) === 0) return this.wrap(out, new Float32Array(0), null, null, null);
+        const plan = K > 0 ? planMatmul([rows, K], ws, false, true) : null;
+        if (plan && plan.S === 1) {
+          const variant = this.matmulVariant;
+          const e = this.kernel(`linear|${rows},${K}|${N}|${variant}`, () => matmulKernel([rows, K], ws, false, true, plan, variant, true));
+          return this.run(e, [this.live(x), this.live(w), this.live(b)], out);
+        }
         const x2 = this.share(this.live(x), [rows, K]);
         const y = this.kernels.matmul([x2, w], [[rows, K], ws], [rows, N], { transA: false, transB: true }) as GpujsBuffer;
         this.dispose(x2);
