@@ -15,9 +15,10 @@ import { preset } from '../models/config';
 import { initTrainState, trainStep } from '../models/matpac';
 import { keyFromSeed, normalHost } from '../src/random';
 
-const name = process.argv[2] ?? 'tiny';
+const name = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'tiny';
 const config = preset(name);
-const steps = Number(process.env.BENCH_STEPS ?? 8);
+const QUICK = process.argv.includes('--quick'); // `matpac bench --quick`: a smoke run, 1 round of 2 steps
+const steps = Number(process.env.BENCH_STEPS ?? (QUICK ? 2 : 8));
 const shape = [config.batchSize, config.nMels, config.cropFrames];
 const host = Float32Array.from(normalHost(keyFromSeed(3), shape.reduce((a, b) => a * b, 1)));
 
@@ -38,7 +39,7 @@ export interface StepRow {
  */
 export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } {
   console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
   const byImpl = new Map<string, number[]>();
   const add = (impl: string, ms: number) => byImpl.set(impl, [...(byImpl.get(impl) ?? []), ms]);
   let flops = 0;
@@ -82,7 +83,7 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
         }
         // native: at least BENCH_STEPS steps and 5 s, as the PyTorch script measures ≥ 5 s
         const n = be === 'native' ? steps : Math.max(1, Math.floor(steps / 3));
-        const minMs = be === 'native' ? 5000 : 0;
+        const minMs = be === 'native' && !QUICK ? 5000 : 0;
         const t0 = performance.now();
         let done = 0;
         while (done < n || performance.now() - t0 < minMs) {
