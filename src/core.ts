@@ -274,20 +274,21 @@ function reachable(value: unknown, into: Set<unknown>): void {
 }
 
 /**
- * Free now every buffer reachable from `value` that `keep` does not reach (compared by buffer, so
- * a reshape view in `keep` keeps its store). The trainer calls it on the previous step's state and
+ * Dispose now every tensor reachable from `value` (each once) whose buffer `keep` does not reach
+ * (compared by buffer, so a reshape view in `keep` keeps its store; backends count the tensors
+ * that share a buffer and free it at the last dispose). The trainer calls it on the previous step's state and
  * batch once the next state exists: a training loop holds one state's buffers, not one per step.
  * The caller promises that nothing else still reads `value`'s tensors.
  */
 export function disposeTree(value: unknown, keep?: unknown): void {
   const kept = new Set<unknown>();
   reachable(keep, kept);
-  const seen = new Set<unknown>();
+  const seen = new Set<Concrete>();
   const visit = (v: unknown): void => {
     if (v instanceof Tensor) {
       const c = v.concrete();
-      if (!kept.has(c.buffer) && !seen.has(c.buffer)) {
-        seen.add(c.buffer);
+      if (!kept.has(c.buffer) && !seen.has(c)) {
+        seen.add(c);
         c.dispose();
       }
     } else if (Array.isArray(v)) v.forEach(visit);
@@ -297,8 +298,9 @@ export function disposeTree(value: unknown, keep?: unknown): void {
 }
 
 /**
- * Run `fn`; then dispose every buffer created inside it that its result does not reach (buffers
- * shared by reshapes are compared by identity, so a kept view keeps its buffer). Buffers that
+ * Run `fn`; then dispose every tensor created inside it whose buffer its result does not reach
+ * (buffers shared by reshapes are compared by identity, so a kept view keeps its buffer; each
+ * tensor is disposed once and backends free a shared buffer at its last dispose). Buffers that
  * survive are handed to the enclosing scope. If `fn` throws, everything it created is freed.
  */
 export function scope<T>(fn: () => T, opts: { keep?: unknown } = {}): T {
@@ -309,22 +311,18 @@ export function scope<T>(fn: () => T, opts: { keep?: unknown } = {}): T {
     result = fn();
   } catch (e) {
     scopes.pop();
-    const freed = new Set<unknown>();
-    for (const c of created) if (!freed.has(c.buffer)) (freed.add(c.buffer), c.dispose());
+    for (const c of created) c.dispose();
     throw e;
   }
   scopes.pop();
   const keep = new Set<unknown>();
   reachable(result, keep);
   reachable(opts.keep, keep);
-  const freed = new Set<unknown>();
   const parent = scopes[scopes.length - 1];
+  // every tensor created here is disposed once (backends count the tensors sharing a buffer)
   for (const c of created) {
     if (keep.has(c.buffer)) parent?.add(c);
-    else if (!freed.has(c.buffer)) {
-      freed.add(c.buffer);
-      c.dispose();
-    }
+    else c.dispose();
   }
   return result;
 }

@@ -114,6 +114,41 @@ describe('scope', () => {
       expect(disposed).not.toContain(x.concrete().buffer);
     });
   });
+  it('native buffers are recycled at the last dispose of their owners, never while a tensor outside the scope holds them', async () => {
+    const { scope, withBackend, disposeTree } = await import('../src/core');
+    const { allocF32, clearPool, releaseF32 } = await import('../kernels/native/alloc');
+    withBackend('native', () => {
+      clearPool();
+      const param = mp.tensor([1, 2, 3, 4, 5, 6, 7]); // outside any scope: never disposed here
+      const paramBuf = param.concrete().buffer as Float32Array;
+      let tmp: Float32Array | null = null;
+      scope(() => {
+        mp.reshape(param, [7, 1]); // a view of param, disposed by the scope: must not free param
+        const y = mp.mul(param, 2);
+        tmp = y.concrete().buffer as Float32Array;
+        mp.reshape(y, [1, 7]);
+        mp.reshape(y, [7, 1]); // three tensors on y's array: freed once, after the last
+        return null;
+      });
+      // y's array is back in the pool (it comes out of the next allocation of that length), param's is not
+      const a = allocF32(7);
+      const b = allocF32(7);
+      expect(a === tmp || b === tmp).toBe(true);
+      expect(a === paramBuf || b === paramBuf).toBe(false);
+      expect(Array.from(param.toArray())).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      releaseF32(a);
+      releaseF32(b);
+      // disposeTree: a state leaf kept by the next state survives; the rest is recycled
+      const old = { w: mp.add(param, 1), v: mp.add(param, 2) };
+      const next = { w: old.w, u: mp.reshape(old.v, [7, 1]) };
+      const oldV = old.v.concrete().buffer;
+      disposeTree(old, next);
+      expect(Array.from(next.w.toArray())).toEqual([2, 3, 4, 5, 6, 7, 8]);
+      expect(Array.from(next.u.toArray())).toEqual([3, 4, 5, 6, 7, 8, 9]);
+      expect(allocF32(7)).not.toBe(oldV);
+      clearPool();
+    });
+  });
   it('disposeTree frees what the kept value does not reach, each buffer once', async () => {
     const { registerBackend, withBackend, disposeTree, getBackend } = await import('../src/core');
     const base = getBackend('native');
