@@ -1,8 +1,11 @@
 /**
  * The native CPU backend: float32 buffers (Float32Array) and kernels written for speed on the
- * CPU — generated typed-array loops for elementwise ops (kernels/native/elementwise.ts), strided
- * copies and row reductions (kernels/native/layout.ts), and a blocked SIMD WebAssembly matmul
- * (kernels/native/matmul.ts). Checked against the float64 reference by property tests.
+ * CPU — generated typed-array loops for elementwise ops and fused expressions
+ * (kernels/native/elementwise.ts), strided copies and row reductions (kernels/native/layout.ts),
+ * SIMD WebAssembly for exp/GELU/softmax/LayerNorm rows (kernels/native/rows.wat) and a blocked SIMD
+ * WebAssembly matmul on two threads with the linear layer's bias fused in (kernels/native/matmul.ts);
+ * output buffers are recycled when the engine disposes them (kernels/native/alloc.ts). Checked
+ * against the float64 reference by property tests.
  */
 import type { Backend, KernelTable } from '../backend';
 import { elementwise, elementwiseExpr } from '../../kernels/native/elementwise';
