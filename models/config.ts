@@ -265,8 +265,9 @@ function scaled(name: string, o: {
 }
 
 /**
- * `tiny`: pretrains on a 2-core CPU (native backend) in about 30 minutes. See docs/matpac.md
- * ("Presets") for the measured step time and FLOPs per step.
+ * `tiny`: pretrains on a 2-core CPU (native backend) in about 11 minutes (it was sized for 30
+ * before the second session's kernel work). See docs/matpac.md ("Presets") for the measured step
+ * time and FLOPs per step.
  */
 const tiny = scaled('tiny', {
   cropFrames: 208,

@@ -266,35 +266,35 @@ export function fromHost(data: Float32Array | Float64Array | readonly number[], 
 
 const scopes: Set<Concrete>[] = [];
 
-/** Collect the concrete tensors reachable from a value (tensors inside objects and arrays). */
+/** Call `f` on the concrete tensor of every tensor inside a value (objects and arrays, recursively). */
+function forEachConcrete(value: unknown, f: (c: Concrete) => void): void {
+  if (value instanceof Tensor) f(value.concrete());
+  else if (Array.isArray(value)) for (const v of value) forEachConcrete(v, f);
+  else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) for (const v of Object.values(value)) forEachConcrete(v, f);
+}
+
+/** Collect the buffers of the tensors reachable from a value. */
 function reachable(value: unknown, into: Set<unknown>): void {
-  if (value instanceof Tensor) into.add(value.concrete().buffer);
-  else if (Array.isArray(value)) for (const v of value) reachable(v, into);
-  else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) for (const v of Object.values(value)) reachable(v, into);
+  forEachConcrete(value, (c) => into.add(c.buffer));
 }
 
 /**
  * Dispose now every tensor reachable from `value` (each once) whose buffer `keep` does not reach
  * (compared by buffer, so a reshape view in `keep` keeps its store; backends count the tensors
- * that share a buffer and free it at the last dispose). The trainer calls it on the previous step's state and
- * batch once the next state exists: a training loop holds one state's buffers, not one per step.
+ * that share a buffer and free it at the last dispose). The trainer calls it on the previous
+ * step's state and batch once the next state exists: a training loop holds one state's buffers,
+ * not one per step.
  * The caller promises that nothing else still reads `value`'s tensors.
  */
 export function disposeTree(value: unknown, keep?: unknown): void {
   const kept = new Set<unknown>();
   reachable(keep, kept);
   const seen = new Set<Concrete>();
-  const visit = (v: unknown): void => {
-    if (v instanceof Tensor) {
-      const c = v.concrete();
-      if (!kept.has(c.buffer) && !seen.has(c)) {
-        seen.add(c);
-        c.dispose();
-      }
-    } else if (Array.isArray(v)) v.forEach(visit);
-    else if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) Object.values(v).forEach(visit);
-  };
-  visit(value);
+  forEachConcrete(value, (c) => {
+    if (kept.has(c.buffer) || seen.has(c)) return;
+    seen.add(c);
+    c.dispose();
+  });
 }
 
 /**

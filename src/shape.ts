@@ -54,6 +54,28 @@ export function broadcastStrides(s: Shape, out: Shape): number[] {
   return res;
 }
 
+/**
+ * Collapse an output shape viewed through per-operand strides: drop size-1 axes, and merge
+ * adjacent axes that are contiguous for every operand. Returns the collapsed dims and strides
+ * (possibly empty: a single element).
+ */
+export function collapse(out: Shape, strides: number[][]): { dims: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let d = 0; d < out.length; d++) {
+    if (out[d] === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, k) => st[k][last] === s[d] * out[d])) {
+      dims[last] *= out[d];
+      strides.forEach((s, k) => (st[k][last] = s[d]));
+    } else {
+      dims.push(out[d]);
+      strides.forEach((s, k) => st[k].push(s[d]));
+    }
+  }
+  return { dims, strides: st };
+}
+
 /** Normalise a possibly negative axis; throws naming the op. */
 export function normAxis(op: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;

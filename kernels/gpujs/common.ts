@@ -38,27 +38,7 @@ export function lit(v: number): string {
   return Number.isInteger(v) ? v.toFixed(0) : String(v);
 }
 
-/**
- * Collapse an output shape viewed through per-operand strides: drop size-1 axes, and merge
- * adjacent axes that are contiguous for every operand. Returns the collapsed dims and strides
- * (possibly empty: a single element).
- */
-export function collapse(out: Shape, strides: number[][]): { dims: number[]; strides: number[][] } {
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let d = 0; d < out.length; d++) {
-    if (out[d] === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, k) => st[k][last] === s[d] * out[d])) {
-      dims[last] *= out[d];
-      strides.forEach((s, k) => (st[k][last] = s[d]));
-    } else {
-      dims.push(out[d]);
-      strides.forEach((s, k) => st[k].push(s[d]));
-    }
-  }
-  return { dims, strides: st };
-}
+export { collapse } from '../../src/shape';
 
 /**
  * Statements that split the flat thread index into float indices over `dims` (row-major), one

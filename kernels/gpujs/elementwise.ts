@@ -127,26 +127,26 @@ const BODY: Record<ElementwiseOp, string> = {
   where: 'let y = x2;\nif (x0 !== 0) { y = x1; }\nreturn y;',
 };
 
-/** A fused expression (src/fused.ts: +, −, ×, ÷, Math.sqrt and float literals, valid JS and GLSL) over inputs broadcast to `outShape`. */
-export function expressionKernel(src: string, inShapes: Shape[], outShape: Shape): KernelSource {
+/** A kernel that loads x0, x1, … from inputs broadcast to `outShape`, then runs `body` (statements ending in `return`). */
+function broadcastKernel(body: string, inShapes: Shape[], outShape: Shape): KernelSource {
   const n = outShape.reduce((a, b) => a * b, 1);
   const { dims, strides } = collapse(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
   const { code, vars } = indexVars(dims);
   const args = inShapes.map((_, k) => `a${k}`);
   const loads = args.map((a, k) => `const x${k} = ${a}[${linear(vars.map((v, d) => [v, strides[k][d]]))}];`).join('\n');
-  return { source: `function(${args.join(', ')}) {\n${code}${loads}\nreturn ${src};\n}`, n, loopMax: 0 };
+  return { source: `function(${args.join(', ')}) {\n${code}${loads}\n${body}\n}`, n, loopMax: 0 };
+}
+
+/** A fused expression (src/fused.ts: +, −, ×, ÷, Math.sqrt and float literals, valid JS and GLSL) over inputs broadcast to `outShape`. */
+export function expressionKernel(src: string, inShapes: Shape[], outShape: Shape): KernelSource {
+  return broadcastKernel(`return ${src};`, inShapes, outShape);
 }
 
 /** Elementwise `op` over inputs of `inShapes` broadcast to `outShape`. */
 export function elementwiseKernel(op: ElementwiseOp, inShapes: Shape[], outShape: Shape): KernelSource {
   const arity = ARITY[op];
   if (inShapes.length !== arity) throw new Error(`gpujs ${op}: expects ${arity} inputs, got ${inShapes.length}`);
-  const n = outShape.reduce((a, b) => a * b, 1);
-  const { dims, strides } = collapse(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
-  const { code, vars } = indexVars(dims);
-  const args = inShapes.map((_, k) => `a${k}`);
-  const loads = args.map((a, k) => `const x${k} = ${a}[${linear(vars.map((v, d) => [v, strides[k][d]]))}];`).join('\n');
-  return { source: `function(${args.join(', ')}) {\n${code}${loads}\n${BODY[op]}\n}`, n, loopMax: 0 };
+  return broadcastKernel(BODY[op], inShapes, outShape);
 }
 
 /** Every elementwise op with a kernel body. */

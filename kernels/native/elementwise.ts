@@ -10,7 +10,7 @@
  * 1.64 to about 0.8 ns per element with these loops (bench/RESULTS.md).
  */
 import { erf32 as erf } from '../../src/math';
-import { broadcastStrides, size, type Shape } from '../../src/shape';
+import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
 import { allocF32 } from './alloc';
 
 /** Scalar expressions of each elementwise primitive, in the inputs x0, x1, x2. */
@@ -125,20 +125,7 @@ export function elementwiseExpr(expr: string, ins: Float32Array[], inShapes: Sha
     return out;
   }
   // collapse adjacent output axes whose strides are contiguous for every input
-  const st = inShapes.map((s) => broadcastStrides(s, outShape));
-  const dims: number[] = [];
-  const strides: number[][] = ins.map(() => []);
-  for (let d = 0; d < outShape.length; d++) {
-    if (outShape[d] === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && st.every((s, k) => strides[k][last] === s[d] * outShape[d])) {
-      dims[last] *= outShape[d];
-      st.forEach((s, k) => (strides[k][last] = s[d]));
-    } else {
-      dims.push(outShape[d]);
-      st.forEach((s, k) => strides[k].push(s[d]));
-    }
-  }
+  const { dims, strides } = collapse(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
   const inner = dims[dims.length - 1];
   const innerStrides = Int32Array.from(strides, (s) => s[s.length - 1]);
   const pattern = Array.from(innerStrides, (s): Access => (s === 1 ? 'c' : s === 0 ? 'b' : 's'));
