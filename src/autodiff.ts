@@ -8,7 +8,7 @@
  * one level down, so an enclosing `grad` records the whole backward pass and can differentiate
  * it again.
  */
-import { closeLevel, levelOf, openLevel, Tensor, Tracer } from './core';
+import { closeLevel, inVjpRule, levelOf, openLevel, Tensor, Tracer } from './core';
 import { add, ones, zerosLike } from './ops';
 import { PRIMITIVES } from './primitives';
 import { fmt, ShapeError, size } from './shape';
@@ -42,7 +42,7 @@ function backprop(level: number, outputs: Tensor[], cotangents: (Tensor | null)[
     if (!ct || !t.node) continue;
     const { prim, params, primals, parents, out } = t.node;
     const needs = parents.map((p) => p !== null);
-    const grads = (PRIMITIVES[prim].vjp as (...a: unknown[]) => (Tensor | null)[])(ct, primals, out, params, needs);
+    const grads = inVjpRule({ prim, out }, () => (PRIMITIVES[prim].vjp as (...a: unknown[]) => (Tensor | null)[])(ct, primals, out, params, needs));
     parents.forEach((p, j) => {
       const g = grads[j];
       if (!p || !g) return;

@@ -81,6 +81,24 @@ export interface LaunchRecord {
   inputs: Concrete[];
   output: Concrete;
   params: unknown;
+  /** Set when the launch comes from a VJP rule: the rule's primitive and the forward output it differentiates. */
+  vjpOf?: VjpContext;
+}
+export interface VjpContext {
+  prim: PrimName;
+  /** The forward node's output one level down (its concrete tensor is what the forward launch produced). */
+  out: Tensor;
+}
+let vjpContext: VjpContext | undefined;
+/** Run a VJP rule with launches attributed to it (src/autodiff.ts; read by tracing). */
+export function inVjpRule<T>(ctx: VjpContext, fn: () => T): T {
+  const outer = vjpContext;
+  vjpContext = ctx;
+  try {
+    return fn();
+  } finally {
+    vjpContext = outer;
+  }
 }
 type Hook = (r: LaunchRecord) => void;
 const hooks: Hook[] = [];
@@ -245,7 +263,7 @@ function launch<P extends PrimName>(prim: P, inputs: Concrete[], outShape: Shape
   );
   const out = new Concrete(backend, buf, outShape);
   if (scopes.length) scopes[scopes.length - 1].add(out);
-  if (hooks.length) for (const h of hooks) h({ prim, inputs, output: out, params });
+  if (hooks.length) for (const h of hooks) h({ prim, inputs, output: out, params, vjpOf: vjpContext });
   return out;
 }
 

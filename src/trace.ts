@@ -24,6 +24,10 @@ export interface TraceEquation {
   output: string;
   outShape: number[];
   flops: number;
+  /** For a backward equation: the VJP rule that launched it and the forward output it differentiates. */
+  vjpOf?: { prim: PrimName; output: string };
+  /** The input tensors themselves (only with `trace(…, { keepInputs: true })`). */
+  inputTensors?: Concrete[];
 }
 
 export interface Trace {
@@ -45,15 +49,20 @@ function varName(i: number): string {
   return s;
 }
 
-function fmtParams(params: unknown): string {
+/** An equation's params as the trace prints them, e.g. `[transB]` or `[axes=(1)]`. */
+export function fmtParams(params: unknown): string {
   // (objects such as a fused expression's tree are shown through their other params, e.g. its source)
   const entries = Object.entries((params ?? {}) as Record<string, unknown>).filter(([, v]) => v !== false && !(v && typeof v === 'object' && !Array.isArray(v)));
   if (!entries.length) return '';
   return `[${entries.map(([k, v]) => (v === true ? k : `${k}=${Array.isArray(v) ? `(${v.join(',')})` : v}`)).join(' ')}]`;
 }
 
-/** Run `fn(args)` and record the primitives it launched. `args`' leaves are named by their paths. */
-export function trace<A, R>(fn: (args: A) => R, args: A): { result: R; trace: Trace } {
+/**
+ * Run `fn(args)` and record the primitives it launched. `args`' leaves are named by their paths.
+ * With `keepInputs`, each equation also holds its input tensors (e.g. to check its gradient at
+ * those values later).
+ */
+export function trace<A, R>(fn: (args: A) => R, args: A, opts: { keepInputs?: boolean } = {}): { result: R; trace: Trace } {
   const names = new Map<number, string>();
   const inputs: Trace['inputs'] = [];
   const flat = flatten(args);
@@ -81,7 +90,10 @@ export function trace<A, R>(fn: (args: A) => R, args: A): { result: R; trace: Tr
     names.set(r.output.id, out);
     const inShapes = r.inputs.map((t) => [...t.shape]);
     const def = PRIMITIVES[r.prim] as { flops: (a: number[][], b: number[], p: unknown) => number };
-    equations.push({ prim: r.prim, params: r.params, inputs: ins, inShapes, output: out, outShape: [...r.output.shape], flops: def.flops(inShapes, [...r.output.shape], r.params) });
+    const eq: TraceEquation = { prim: r.prim, params: r.params, inputs: ins, inShapes, output: out, outShape: [...r.output.shape], flops: def.flops(inShapes, [...r.output.shape], r.params) };
+    if (r.vjpOf) eq.vjpOf = { prim: r.vjpOf.prim, output: names.get(r.vjpOf.out.concrete().id) ?? '?' };
+    if (opts.keepInputs) eq.inputTensors = r.inputs;
+    equations.push(eq);
   };
   pushHook(hook);
   let result: R;

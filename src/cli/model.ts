@@ -7,6 +7,7 @@ import { configProblems, PRESETS, type MatpacConfig } from '../../models/config'
 import { embed } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
+import { fitMels } from '../../models/run';
 import { loadState, readMetadata } from '../checkpoint';
 import { CliError } from './common';
 
@@ -78,29 +79,6 @@ export function checkConfig(config: MatpacConfig, source = config.name): MatpacC
   const problems = configProblems(config);
   if (problems.length) throw new ConfigProblems(source, problems);
   return config;
-}
-
-/**
- * A run length other than the config's: totalSteps becomes `steps` and every schedule length
- * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, so a short run has the
- * same shape as the full one.
- */
-export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig {
-  const old = config.optim.totalSteps;
-  const scale = (n: number) => Math.min(steps, Math.round((n * steps) / old));
-  return {
-    ...config,
-    optim: { ...config.optim, totalSteps: steps, warmupSteps: scale(config.optim.warmupSteps) },
-    cls: { ...config.cls, teacherTempWarmupSteps: scale(config.cls.teacherTempWarmupSteps) },
-    ema: { ...config.ema, annealSteps: Math.max(1, scale(config.ema.annealSteps)) },
-  };
-}
-
-/** The lowest `nMels` bands of a log-mel (the `micro` test preset reads fewer bands than the front end's 80). */
-export function fitMels<L extends { data: Float32Array; nMels: number; nFrames: number }>(lm: L, nMels: number): L {
-  if (lm.nMels === nMels) return lm;
-  if (lm.nMels < nMels) throw new CliError(`the model expects ${nMels} mel bands, the input has ${lm.nMels}`);
-  return { ...lm, nMels, data: lm.data.slice(0, nMels * lm.nFrames) };
 }
 
 // ── checkpoints ──────────────────────────────────────────────────────────────────────────────────

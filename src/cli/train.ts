@@ -26,13 +26,13 @@ import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainS
 import { writeLogMelPng } from '../audio/png';
 import { saveState } from '../checkpoint';
 import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
-import { cropBatch } from '../data/loader';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '../index';
 import { linePlotSvg } from '../plot';
-import { foldIn, keyFromSeed, split, type Key } from '../random';
+import { split } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
-import { checkConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
+import { fitMels, trainingBatch, withRunLength } from '../../models/run';
+import { checkConfig, embedder, loadTrainState, resolveConfig } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
 
 export interface TrainOptions {
@@ -108,13 +108,6 @@ function readJson<T>(path: string): T {
 }
 
 // ── the run's data ───────────────────────────────────────────────────────────────────────────────
-
-/** The key batch t is cropped with: a function of the config's seed and t only. */
-const dataKey = (config: MatpacConfig): Key => foldIn(keyFromSeed(config.seed), 0xda7a);
-
-function batchAt(items: readonly LogMelItem[], config: MatpacConfig, step: number) {
-  return cropBatch(items, foldIn(dataKey(config), step), config.batchSize, config.cropFrames);
-}
 
 async function loadTrainingSet(dir: string, config: MatpacConfig): Promise<LogMelItem[]> {
   const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, onProgress: progressCallback('reading audio', 'files') });
@@ -296,7 +289,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
  * advance): one to warm up, then more until about a second has been timed (at most 10).
  */
 function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[]): number {
-  const b = batchAt(items, config, 0);
+  const b = trainingBatch(items, config, 0);
   const x = tensor(b.data, b.shape);
   const thrownAway = () => scope(() => void trainStep(state, x, config));
   thrownAway();
@@ -354,7 +347,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   if (!resumed) {
     writeFileSync(paths.config, JSON.stringify(config, null, 2) + '\n');
     writeFileSync(paths.run, JSON.stringify(info, null, 2) + '\n');
-    await writeMaskPicture(paths.mask, batchAt(items, config, 0), state, config);
+    await writeMaskPicture(paths.mask, trainingBatch(items, config, 0), state, config);
   }
   const rows = truncateMetrics(paths.metrics, state.step);
   const meta = { config: JSON.stringify(config) };
@@ -386,7 +379,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   try {
     while (state.step < stopAt && !interrupted && performance.now() < deadline) {
       const t = state.step;
-      const b = batchAt(items, config, t);
+      const b = trainingBatch(items, config, t);
       hooks.batch?.(t, b.data);
       const x = tensor(b.data, b.shape);
       // the step's intermediates are freed when it returns (device memory: textures on GL)
