@@ -58,7 +58,7 @@ const BLOCK_LEAVES: [string, (D: number, H: number) => number[]][] = [
 
 /**
  * The encoder part of the parameters from official-name tensors (e.g. an official checkpoint
- * converted to safetensors and read with src/checkpoint.ts). Other keys (decoder, heads, teacher)
+ * converted to safetensors and read with src/checkpoint/). Other keys (decoder, heads, teacher)
  * are ignored. Every missing or mis-shaped tensor is reported, one per line; a `pos_embed`, if
  * present, must agree with the sin-cos table (it is not a parameter here: we recompute it).
  */

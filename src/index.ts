@@ -31,4 +31,5 @@ export { uniform, normal, permutation } from './rng-tensor';
 export * as optim from './optim';
 export * as schedules from './schedules';
 export { emaUpdate, emaStep } from './ema';
-export { saveSafetensors, loadSafetensors, saveState, loadState, readMetadata, CheckpointError } from './checkpoint';
+export { saveSafetensors, loadSafetensors, saveState, loadState, readMetadata } from './checkpoint/file';
+export { CheckpointError, encodeSafetensors, decodeSafetensors, decodeMetadata, encodeState, decodeState, type Metadata } from './checkpoint/codec';

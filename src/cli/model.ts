@@ -8,7 +8,7 @@ import { embed } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
 import { fitMels } from '../../models/run';
-import { loadState, readMetadata } from '../checkpoint';
+import { loadState, readMetadata } from '../checkpoint/file';
 import { CliError } from './common';
 
 /** Several problems with one config, printed one line each. */

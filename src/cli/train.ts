@@ -24,7 +24,7 @@ import { gridOf } from '../../models/config';
 import { randomMasking } from '../../models/masking';
 import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
-import { saveState } from '../checkpoint';
+import { saveState } from '../checkpoint/file';
 import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '../index';
