@@ -43,9 +43,22 @@ export interface GradCheck {
   scale: number;
 }
 
-/** First-order check of `c` (must run under the ref64 backend). */
+/** Relative tolerance of the first-order check: central differences with ε = 1e-5 in float64 are accurate to ~1e-9. */
+export const FIRST_ORDER_TOL = 1e-6;
+
+/** Whether a first-order check passes: |analytic − numeric| ≤ tol·scale, or both exactly 0 for a function with no gradient. */
+export function gradCheckPasses(r: GradCheck, zeroGrad = false, tol = FIRST_ORDER_TOL): boolean {
+  if (zeroGrad) return r.analytic === 0 && r.numeric === 0;
+  return Math.abs(r.analytic - r.numeric) <= tol * r.scale;
+}
+
+/** First-order check of `c` at inputs drawn from its domains (must run under the ref64 backend). */
 export function checkFirstOrder(c: Case, seed: number): GradCheck {
-  const xs = materialise(c, seed);
+  return checkFirstOrderAt(c, materialise(c, seed), seed);
+}
+
+/** First-order check of `c` at the given input values (ref64 tensors); `seed` draws the directions. */
+export function checkFirstOrderAt(c: Case, xs: Tensor[], seed: number): GradCheck {
   const { f, diff } = differentiable(c, xs);
   const [out, pullback] = vjp(f, diff);
   const v = randomLike(out, seed + 1);

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AudioError, decodeAudio, loadAudio16k, mixToMono, readAudio } from '../src/audio/decode';
+import { AudioError, decodeAudio, mixToMono } from '../src/audio/decode';
+import { loadAudio16k, readAudio } from '../src/audio/read';
 import { resample } from '../src/audio/resample';
 import { keyFromSeed, randintHost } from '../src/random';
 

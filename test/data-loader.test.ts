@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import wavefile from 'wavefile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logMelSpectrogram } from '../models/frontend';
-import { loadAudio16k } from '../src/audio/decode';
+import { loadAudio16k } from '../src/audio/read';
 import { describeSkipped, listAudioFiles, listClassFolders, loadLogMelDataset, type LogMelItem, type SkippedFile } from '../src/data/dataset';
 import { cropBatch, epochBatches, type HasLogMel } from '../src/data/loader';
 import { keyFromSeed } from '../src/random';

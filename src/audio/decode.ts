@@ -4,7 +4,6 @@
  * preprocessing, `torch.mean(audio, dim=-1)`), and resampled to 16 kHz with the Kaiser-windowed sinc
  * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message.
  */
-import { readFile } from 'node:fs/promises';
 import { AudioError } from './audio-error';
 import { decodeFlac } from './flac';
 import { resample } from './resample';
@@ -85,23 +84,9 @@ export function mixToMono(channels: readonly Float32Array[]): Float32Array {
   return mono;
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new AudioError(path, `cannot read file (${err.code ?? err.message})`);
-  }
-}
-
-/** Read a WAV or FLAC file as mono float samples at its own sample rate. */
-export async function readAudio(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
-  const audio = await decodeAudio(await readBytes(path), path);
-  return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
-}
-
-/** Read a WAV or FLAC file as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
-export async function loadAudio16k(path: string): Promise<Float32Array> {
-  const { samples, sampleRate } = await readAudio(path);
-  return sampleRate === TARGET_SAMPLE_RATE ? samples : resample(samples, sampleRate, TARGET_SAMPLE_RATE);
+/** Decode a WAV or FLAC file held in memory as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
+export async function decodeAudio16k(bytes: Uint8Array, name: string): Promise<Float32Array> {
+  const audio = await decodeAudio(bytes, name);
+  const samples = mixToMono(audio.channels);
+  return audio.sampleRate === TARGET_SAMPLE_RATE ? samples : resample(samples, audio.sampleRate, TARGET_SAMPLE_RATE);
 }

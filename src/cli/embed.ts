@@ -5,7 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { AudioError } from '../audio/audio-error';
-import { loadAudio16k } from '../audio/decode';
+import { loadAudio16k } from '../audio/read';
 import { logMelSpectrogram } from '../../models/frontend';
 import { CliError, expandAudioPaths, progressBar, requireFile, say, shown, useBackend } from './common';
 import { embedder, loadCheckpointModel } from './model';

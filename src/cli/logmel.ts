@@ -2,7 +2,7 @@
  * `matpac logmel FILE --out FILE.npy [--png FILE.png]`: MATPAC's normalised log-mel spectrogram of
  * one audio file, as a NumPy array [80, T] (float32) and optionally as a picture.
  */
-import { loadAudio16k } from '../audio/decode';
+import { loadAudio16k } from '../audio/read';
 import { writeLogMelNpy } from '../audio/npy';
 import { writeLogMelPng } from '../audio/png';
 import { logMelSpectrogram, N_FFT, SAMPLE_RATE } from '../../models/frontend';

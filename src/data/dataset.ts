@@ -12,7 +12,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative, sep } from 'node:path';
 import { logMelSpectrogram, type LogMel } from '../../models/frontend';
 import { AudioError } from '../audio/audio-error';
-import { loadAudio16k } from '../audio/decode';
+import { loadAudio16k } from '../audio/read';
 
 /** File extensions read as audio (case-insensitive). */
 export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', '.flac'];
