@@ -188,6 +188,44 @@ export function configProblems(c: MatpacConfig): string[] {
   return p;
 }
 
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Overlay `patch` on `base`, reporting keys the base does not have and values of the wrong type. */
+function overlay(base: Record<string, unknown>, patch: Record<string, unknown>, path: string, problems: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const field = path ? `${path}.${k}` : k;
+    if (!(k in base)) {
+      problems.push(`${field}: unknown field (known here: ${Object.keys(base).join(', ')})`);
+      continue;
+    }
+    const b = base[k];
+    if (isRecord(b)) {
+      if (isRecord(v)) out[k] = overlay(b, v, field, problems);
+      else problems.push(`${field}: must be an object, got ${JSON.stringify(v)}`);
+    } else if (typeof b !== typeof v) problems.push(`${field}: must be a ${typeof b}, got ${JSON.stringify(v)}`);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * A config from parsed JSON: a whole config (e.g. a run's config.json) or only the fields that
+ * differ from the preset it names in "extends" (default tiny), named `name`. Every problem is
+ * returned at once, one line each naming its field (the config is usable when there are none).
+ */
+export function configFromJson(raw: Record<string, unknown>, name: string): { config: MatpacConfig; problems: string[] } {
+  const names = Object.keys(PRESETS);
+  const { extends: parent = 'tiny', ...fields } = raw;
+  if (typeof parent !== 'string' || !names.includes(parent))
+    return { config: structuredClone(PRESETS.tiny), problems: [`extends: must name a preset (${names.join(', ')}), got ${JSON.stringify(parent)}`] };
+  const problems: string[] = [];
+  const base = { ...structuredClone(PRESETS[parent as PresetName]), name };
+  const config = overlay(base as unknown as Record<string, unknown>, fields, '', problems) as unknown as MatpacConfig;
+  problems.push(...configProblems(config));
+  return { config, problems };
+}
+
 /** Throws a ConfigError listing every problem (one line each, naming the field). */
 export function validateConfig(c: MatpacConfig): MatpacConfig {
   const problems = configProblems(c);

@@ -3,7 +3,7 @@
  * problem), checkpoints written by `matpac train`, and clip embeddings for `embed` and `probe`.
  */
 import { readFileSync } from 'node:fs';
-import { configProblems, PRESETS, type MatpacConfig } from '../../models/config';
+import { configFromJson, configProblems, PRESETS, type MatpacConfig } from '../../models/config';
 import { embed } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
@@ -23,25 +23,6 @@ export class ConfigProblems extends CliError {
 
 const PRESET_NAMES = Object.keys(PRESETS) as (keyof typeof PRESETS)[];
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** Overlay `patch` on `base`, reporting keys the base does not have and values of the wrong type. */
-function overlay(base: Record<string, unknown>, patch: Record<string, unknown>, path: string, problems: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    const field = path ? `${path}.${k}` : k;
-    if (!(k in base)) {
-      problems.push(`${field}: unknown field (known here: ${Object.keys(base).join(', ')})`);
-      continue;
-    }
-    const b = base[k];
-    if (isRecord(b)) {
-      if (isRecord(v)) out[k] = overlay(b, v, field, problems);
-      else problems.push(`${field}: must be an object, got ${JSON.stringify(v)}`);
-    } else if (typeof b !== typeof v) problems.push(`${field}: must be a ${typeof b}, got ${JSON.stringify(v)}`);
-    else out[k] = v;
-  }
-  return out;
-}
 
 /**
  * A config from a preset name (tiny, small, base, micro) or a JSON file. A file may hold a whole
@@ -63,13 +44,7 @@ export function resolveConfig(spec: string): MatpacConfig {
     throw new CliError(`${spec}: not valid JSON (${(e as Error).message})`);
   }
   if (!isRecord(raw)) throw new CliError(`${spec}: a config file must hold a JSON object`);
-  const { extends: parent = 'tiny', ...fields } = raw;
-  if (typeof parent !== 'string' || !(PRESET_NAMES as string[]).includes(parent))
-    throw new ConfigProblems(spec, [`extends: must name a preset (${PRESET_NAMES.join(', ')}), got ${JSON.stringify(parent)}`]);
-  const problems: string[] = [];
-  const base = { ...structuredClone(PRESETS[parent as keyof typeof PRESETS]), name: spec.replace(/^.*[\\/]/, '').replace(/\.json$/i, '') };
-  const config = overlay(base as unknown as Record<string, unknown>, fields, '', problems) as unknown as MatpacConfig;
-  problems.push(...configProblems(config));
+  const { config, problems } = configFromJson(raw, spec.replace(/^.*[\\/]/, '').replace(/\.json$/i, ''));
   if (problems.length) throw new ConfigProblems(spec, problems);
   return config;
 }
