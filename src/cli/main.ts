@@ -1,5 +1,5 @@
 /**
- * The `matpac` command line: train, embed, probe, logmel, trace, bench.
+ * The `matpac` command line: train, embed, probe, logmel, trace, web, bench.
  *
  * Each command's work lives in its own file (src/cli/<command>.ts), imported only when the command
  * runs, so `matpac --help` answers at once. Errors a user can act on print one line,
@@ -85,6 +85,12 @@ function buildProgram(): Command {
     .option('--lines <n>', 'print at most n equations (0: only the counts)', nonNegativeInt)
     .option('--backend <name>', BACKEND_HELP, 'native')
     .action(async (opts) => (await import('./trace')).traceCommand(opts));
+
+  sub('web')
+    .description('serve the web page on 127.0.0.1: train MATPAC on your GPU (WebGL2) in a browser, explore its math, exchange checkpoints with the CLI')
+    .option('--port <n>', 'port to listen on (0: any free port)', nonNegativeInt, 8080)
+    .option('--data <dir>', 'folder of audio files to train on (default: the bundled pre-training set)')
+    .action(async (opts) => (await import('./web')).webCommand(opts));
 
   sub('bench')
     .description('run the benchmark suite (bench/*.bench.ts), or those whose names contain NAME')
