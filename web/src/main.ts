@@ -61,26 +61,21 @@ function webgl2Available(): boolean {
   }
 }
 
-async function describeWebGpu(): Promise<string> {
-  const gpu = (navigator as { gpu?: { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string }; isFallbackAdapter?: boolean } | null> } }).gpu;
-  if (!gpu) return 'not in this browser';
-  const adapter = await gpu.requestAdapter().catch(() => null);
-  if (!adapter) return 'navigator.gpu present, no adapter';
-  const i = adapter.info ?? {};
-  return `adapter ${[i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || '?'}${adapter.isFallbackAdapter ? ' (fallback adapter: software)' : ''}`;
+/** Whether this browser exposes WebGPU (an adapter is only requested when WebGPU is chosen). */
+function webGpuPresent(): boolean {
+  return 'gpu' in navigator;
 }
 
 function chosenBackend(): PageBackend {
   return ($('backend') as HTMLSelectElement).value as PageBackend;
 }
 
-async function setupBackends(): Promise<void> {
+function setupBackends(): void {
   const sel = $('backend') as HTMLSelectElement;
   const gl = webgl2Available();
-  const webgpu = await describeWebGpu();
   for (const opt of Array.from(sel.options)) {
     if (opt.value === 'webgl2') opt.textContent = `WebGL2 (gpu.js)${gl ? '' : ' — not available here'}`;
-    if (opt.value === 'webgpu') opt.textContent = `WebGPU (gpu.js) — ${webgpu}`;
+    if (opt.value === 'webgpu') opt.textContent = `WebGPU (gpu.js) — ${webGpuPresent() ? 'present here, but' : 'not in this browser;'} not usable by the engine yet (see why when chosen)`;
   }
   const asked = params.get('backend') as PageBackend | null;
   sel.value = asked && ['webgl2', 'webgpu', 'wasm'].includes(asked) ? asked : gl ? 'webgl2' : 'wasm';
@@ -360,7 +355,6 @@ drop.ondrop = (ev) => {
 const preset = params.get('preset');
 if (preset) ($('preset') as HTMLSelectElement).value = preset;
 if (params.get('steps')) ($('steps') as HTMLInputElement).value = params.get('steps')!;
-void setupBackends().then(() => {
-  if (params.get('autostart') === '1') start();
-});
+setupBackends();
+if (params.get('autostart') === '1') start();
 drawCharts();
