@@ -23,8 +23,8 @@
  * model creates it as zeros and relies on the checkpoint (it never computes the table), and
  * `strict=False` would silently keep the zeros if it were missing.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import { toNamed } from '../src/tree';
 import { gridOf, type MatpacConfig } from './config';
 import type { EncoderPart } from './embed';

@@ -19,7 +19,7 @@ import { decodeAudio16k } from '../../src/audio/decode';
 import { decodeMetadata, decodeState, encodeState } from '../../src/checkpoint/codec';
 import { unpackLogMels, type PackIndex } from '../../src/data/pack';
 import type { HasLogMel } from '../../src/data/loader';
-import { disposeTree, fromHost, getBackend, grad, scope, setBackend, tensor, treeMap, valueAndGrad, type Tensor } from '../../src/index';
+import { disposeTree, fromHost, getBackend, grad, scope, setBackend, tensor, treeMap, useBackend as chooseEngineBackend, valueAndGrad, type Tensor } from '../../src/index';
 import * as mp from '../../src/index';
 import { split } from '../../src/random';
 import { fmtParams, trace, type Trace } from '../../src/trace';
@@ -44,12 +44,12 @@ function backendInfo(backend: PageBackend): FromWorker {
   return { type: 'backend', backend, engine: b.name, description, renderer, kernelClasses: b.kernelClasses?.() ?? [] };
 }
 
-function useBackend(backend: PageBackend): void {
+async function useBackend(backend: PageBackend): Promise<void> {
   if (backend === 'webgpu')
     throw new Error(
       "WebGPU: gpu.js's webgpu kernels return a Promise from every call (the read-back is asynchronous), and the engine's kernels are synchronous, so the engine cannot run on them yet; choose WebGL2 (the GPU through WebGL) or wasm",
     );
-  setBackend(ENGINE_BACKEND[backend]);
+  await chooseEngineBackend(ENGINE_BACKEND[backend]);
 }
 
 // ── data ─────────────────────────────────────────────────────────────────────────────────────────
@@ -247,7 +247,7 @@ async function embedFile(bytes: ArrayBuffer, name: string): Promise<FromWorker> 
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'init':
-      useBackend(msg.backend);
+      await useBackend(msg.backend);
       backendName = msg.backend;
       post(backendInfo(msg.backend));
       return;
