@@ -41,7 +41,9 @@ const params = new URLSearchParams(location.search);
 // ── the worker ───────────────────────────────────────────────────────────────────────────────────
 
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-const send = (m: ToWorker, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
+/** Messages wait until the worker says it is ready (its module loads wasm kernels with a top-level await). */
+let pending: [ToWorker, Transferable[]][] | null = [];
+const send = (m: ToWorker, transfer: Transferable[] = []) => (pending ? pending.push([m, transfer]) : worker.postMessage(m, transfer));
 worker.onerror = (e) => showError(`the engine's worker failed: ${e.message}`);
 
 function showError(message: string): void {
@@ -270,6 +272,10 @@ function start(): void {
 worker.onmessage = (ev: MessageEvent<FromWorker>) => {
   const m = ev.data;
   switch (m.type) {
+    case 'ready':
+      for (const [q, t] of pending ?? []) worker.postMessage(q, t);
+      pending = null;
+      return;
     case 'backend':
       status.backend = m.engine;
       status.renderer = m.renderer;

@@ -45,6 +45,7 @@ export type ToWorker =
   | { type: 'embed'; bytes: ArrayBuffer; name: string };
 
 export type FromWorker =
+  | { type: 'ready' }
   | { type: 'backend'; backend: PageBackend; engine: string; description: string; renderer: string | null; kernelClasses: string[] }
   | { type: 'data'; clips: number; source: string }
   | { type: 'config'; config: unknown; fromCheckpoint: boolean; step: number }

@@ -311,3 +311,6 @@ let queue = Promise.resolve();
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   queue = queue.then(() => handle(ev.data)).catch(fail);
 };
+// Messages that arrive before this module has finished loading (its wasm kernels load with a
+// top-level await) would find no handler: the page waits for this.
+post({ type: 'ready' });
