@@ -22,17 +22,21 @@ export function vjpRuleSources(source = readFileSync(join(ROOT, 'src', 'primitiv
   const out: Record<string, string> = {};
   let name: string | null = null;
   let buf: string[] = [];
+  let comments: string[] = []; // comment lines between entries belong to the next one
   const flush = () => {
-    if (name) out[name] = buf.join('\n').replace(/,\s*$/, '');
+    if (name) out[name] = buf.join('\n').replace(/^\n+/, '').replace(/,\s*$/, '');
   };
   for (let i = start + 1; i < lines.length && !lines[i].startsWith('};'); i++) {
-    const m = /^ {2}([A-Za-z0-9]+): /.exec(lines[i]);
+    const line = lines[i];
+    const m = /^ {2}([A-Za-z0-9]+): /.exec(line);
     if (m) {
       flush();
       name = m[1];
-      buf = [];
+      buf = [...comments];
+      comments = [];
     }
-    if (name) buf.push(lines[i].slice(2));
+    if (/^ {2}\/\//.test(line) || line.trim() === '') comments.push(line.slice(2));
+    else if (name) buf.push(line.slice(2));
   }
   flush();
   return out;

@@ -8,7 +8,7 @@
  * the same batches. Nothing is fetched from the internet. Responses carry COOP/COEP headers so
  * the page is cross-origin isolated (shared memory for threaded WebAssembly).
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { describeSkipped, loadLogMelDataset } from '../data/dataset';
@@ -21,6 +21,11 @@ export interface WebOptions {
   data?: string;
   /** Print nothing but errors (tests). */
   quiet?: boolean;
+  /**
+   * Serve with COOP/COEP headers (default): the page is cross-origin isolated, so the wasm
+   * backend may use worker threads. `false`: single-threaded wasm (bench/web-step.ts compares).
+   */
+  isolation?: boolean;
 }
 
 const TYPES: Record<string, string> = {
@@ -30,7 +35,6 @@ const TYPES: Record<string, string> = {
   '.wasm': 'application/wasm',
   '.map': 'application/json',
   '.json': 'application/json',
-  '.md': 'text/plain; charset=utf-8',
 };
 
 interface Pack {
@@ -46,6 +50,23 @@ async function packClips(dir: string, quiet: boolean): Promise<Pack> {
   if (!ds.items.length) throw new CliError(`${dir}: no usable audio (${total} files)`);
   const { index, blob } = packLogMels(ds.items.map((it) => ({ name: relative(dir, it.file), logmel: it.logmel })));
   return { index: JSON.stringify({ ...index, source: shown(dir) }), blob: Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength) };
+}
+
+/**
+ * A docs page as HTML: the markdown text as it is (preformatted), each heading an anchor with
+ * GitHub's id (lower case, spaces → '-', punctuation dropped), so the explorer's links land on it.
+ */
+export function markdownPage(md: string): string {
+  const escape = (t: string) => t.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
+  const slug = (t: string) => t.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+  const body = md
+    .split('\n')
+    .map((l) => {
+      const h = /^(#{1,6}) (.*)$/.exec(l);
+      return h ? `<b id="${escape(slug(h[2]))}">${escape(l)}</b>` : escape(l);
+    })
+    .join('\n');
+  return `<!doctype html><meta charset="utf-8"><title>matpac-ts docs</title><pre style="white-space: pre-wrap; font: 14px/1.5 ui-monospace, monospace; max-width: 100ch; margin: 16px auto">${body}</pre>`;
 }
 
 /** Start the server; resolves once it listens. */
@@ -66,7 +87,8 @@ export async function startWebServer(opts: WebOptions): Promise<{ url: string; s
   const docs = join(ROOT, 'docs');
 
   const server = createServer((req, res) => {
-    const headers = { 'Cache-Control': 'no-store', 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+    if (opts.isolation !== false) Object.assign(headers, { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, headers).end();
@@ -85,6 +107,10 @@ export async function startWebServer(opts: WebOptions): Promise<{ url: string; s
     const file = resolve(base, rel);
     if (!(file === base || file.startsWith(base + sep)) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    if (base === docs && extname(file) === '.md') {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' }).end(markdownPage(readFileSync(file, 'utf8')));
       return;
     }
     res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });

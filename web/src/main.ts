@@ -25,6 +25,8 @@ export interface MatpacStatus {
   error: string | null;
   /** Losses of every step so far (index = step − 1). */
   losses: number[];
+  /** Wall time of every step so far, in ms (the first includes compiling the kernels). */
+  stepMs: number[];
   backendCheck?: Extract<FromWorker, { type: 'backendcheck' }>;
   gradcheck?: Extract<FromWorker, { type: 'gradcheck' }>;
   traceLength?: number;
@@ -32,7 +34,7 @@ export interface MatpacStatus {
   checkpoint?: { name: string; bytes: number; step: number };
 }
 
-const status: MatpacStatus = { step: 0, total: 0, loss: null, lPred: null, lCls: null, backend: null, renderer: null, kernelClasses: [], done: false, error: null, losses: [] };
+const status: MatpacStatus = { step: 0, total: 0, loss: null, lPred: null, lCls: null, backend: null, renderer: null, kernelClasses: [], done: false, error: null, losses: [], stepMs: [] };
 (window as unknown as { matpacStatus: MatpacStatus }).matpacStatus = status;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -121,6 +123,7 @@ function onStep(m: Extract<FromWorker, { type: 'step' }>): void {
   status.lPred = m.metrics.lPred;
   status.lCls = m.metrics.lCls;
   status.losses.push(m.metrics.loss);
+  status.stepMs.push(m.stepMs);
   const eta = m.stepsPerSec > 0 ? (m.total - m.step) / m.stepsPerSec : NaN;
   const cells: [string, string][] = [
     ['step', `${m.step} / ${m.total}`],
@@ -133,6 +136,7 @@ function onStep(m: Extract<FromWorker, { type: 'step' }>): void {
     ['perplexity', num(m.metrics.targetPerplexity, 2)],
     ['‖g‖', num(m.metrics.gradNorm)],
     ['steps/s', m.stepsPerSec.toFixed(2)],
+    ['last step', m.stepMs < 1000 ? `${m.stepMs.toFixed(0)} ms` : `${(m.stepMs / 1000).toFixed(1)} s`],
     ['ETA', duration(eta)],
   ];
   $('stats').innerHTML = cells.map(([k, v]) => `<div><span>${k}</span><b>${v}</b></div>`).join('');
@@ -260,6 +264,7 @@ function start(): void {
     history.step.length = 0;
     history.m.length = 0;
     status.losses.length = 0;
+    status.stepMs.length = 0;
     status.done = false;
     status.error = null;
     $('error').hidden = true;

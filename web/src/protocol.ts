@@ -49,7 +49,7 @@ export type FromWorker =
   | { type: 'backend'; backend: PageBackend; engine: string; description: string; renderer: string | null; kernelClasses: string[] }
   | { type: 'data'; clips: number; source: string }
   | { type: 'config'; config: unknown; fromCheckpoint: boolean; step: number }
-  | { type: 'step'; step: number; total: number; metrics: StepMetricsView; stepsPerSec: number }
+  | { type: 'step'; step: number; total: number; metrics: StepMetricsView; stepsPerSec: number; stepMs: number }
   | { type: 'input'; step: number; logmel: Float32Array; nMels: number; nFrames: number; mask: Uint8Array; patchSize: number }
   | { type: 'done'; step: number }
   | { type: 'paused'; step: number }

@@ -124,6 +124,7 @@ async function trainLoop(): Promise<void> {
       const b = trainingBatch(items, c, t);
       lastBatch = b.data;
       if (t === first || t % 5 === 0) postInput(t, b.data);
+      const tStep = performance.now();
       const x = tensor(b.data, b.shape);
       const current: TrainState = state;
       const [next, m] = scope(() => trainStep(current, x, c));
@@ -131,7 +132,8 @@ async function trainLoop(): Promise<void> {
       disposeTree([x, current], next);
       state = next;
       const sps = (state.step - first) / ((performance.now() - t0) / 1000);
-      post({ type: 'step', step: state.step, total: totalSteps, metrics: { loss: m.loss, lPred: m.lPred, lCls: m.lCls, lr: m.lr, emaMomentum: m.emaMomentum, teacherTemp: m.teacherTemp, targetPerplexity: m.targetPerplexity, gradNorm: m.gradNorm }, stepsPerSec: sps });
+      const metrics = { loss: m.loss, lPred: m.lPred, lCls: m.lCls, lr: m.lr, emaMomentum: m.emaMomentum, teacherTemp: m.teacherTemp, targetPerplexity: m.targetPerplexity, gradNorm: m.gradNorm };
+      post({ type: 'step', step: state.step, total: totalSteps, metrics, stepsPerSec: sps, stepMs: performance.now() - tStep });
       if (state.step === first + 1) post(backendInfo(backendName)); // the kernel classes that really ran
       await yieldToMessages();
     }
