@@ -79,7 +79,7 @@ function setupBackends(): void {
   const gl = webgl2Available();
   for (const opt of Array.from(sel.options)) {
     if (opt.value === 'webgl2') opt.textContent = `WebGL2 (gpu.js)${gl ? '' : ' — not available here'}`;
-    if (opt.value === 'webgpu') opt.textContent = `WebGPU (gpu.js) — ${webGpuPresent() ? 'present here, but' : 'not in this browser;'} not usable by the engine yet (see why when chosen)`;
+    if (opt.value === 'webgpu') opt.textContent = `WebGPU (gpu.js) — ${webGpuPresent() ? 'present, ' : 'absent; '}not usable yet`;
   }
   const asked = params.get('backend') as PageBackend | null;
   sel.value = asked && ['webgl2', 'webgpu', 'wasm'].includes(asked) ? asked : gl ? 'webgl2' : 'wasm';
