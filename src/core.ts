@@ -115,6 +115,17 @@ export abstract class Tensor {
   toArray(): Float32Array | Float64Array {
     return this.concrete().data();
   }
+  /**
+   * Host copy of the values, asynchronously: a page awaits this so that its UI never blocks while
+   * a GPU finishes (gpu.js WebGL2 waits on a fence without blocking); `toArray` is the
+   * synchronous one.
+   */
+  async toArrayAsync(): Promise<Float32Array | Float64Array> {
+    const c = this.concrete();
+    if (c.backend.downloadAsync) return c.backend.downloadAsync(c.buffer, c.shape);
+    await Promise.resolve();
+    return c.data();
+  }
   /** Values as a nested plain array (for printing and tests). */
   toNested(): unknown {
     const d = Array.from(this.toArray());

@@ -25,7 +25,6 @@
  * three equal θ − η·(m̂/(√v̂ + ε) + λ·θ) in exact arithmetic: the decay uses the θ from before
  * the step.
  */
-import type { Monoid } from 'fp-ts/Monoid';
 import { Tensor } from './core';
 import { add, concat, div, minimum, mul, reshape, scalar, sqrt, square, sum, zerosLike } from './ops';
 import { E, fused } from './fused';
@@ -122,6 +121,12 @@ export function chain(...txs: GradientTransformation<any>[]): GradientTransforma
       return [u, next];
     },
   );
+}
+
+/** A monoid, structurally the same as fp-ts's `Monoid<A>` (so fp-ts's `concatAll` folds with it). */
+export interface Monoid<A> {
+  readonly concat: (x: A, y: A) => A;
+  readonly empty: A;
 }
 
 /**
