@@ -1,5 +1,6 @@
 /**
- * End to end through the installed command (bin/matpac.mjs), on the `micro` preset and a handful
+ * End to end through the command as a process (src/cli/run.ts from the sources, with tsx; the
+ * installed bin, which runs the same file compiled, is test/package.test.ts's), on the `micro` preset and a handful
  * of rendered clips: train, checkpoint, resume, embed, probe, logmel, trace, and the error paths.
  */
 import { spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { NonFiniteError, train } from '../src/cli/train';
 import { ensurePretrainSet, ensureProbeSet } from '../src/data/render';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'matpac.mjs');
+const RUN = join(ROOT, 'src', 'cli', 'run.ts');
 
 let tmp = '';
 let data = '';
@@ -26,7 +27,7 @@ interface Result {
 }
 
 function cli(...args: string[]): Result {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', RUN, ...args], {
     cwd: tmp,
     encoding: 'utf8',
     env: { ...process.env, MATPAC_DATA_CACHE: join(tmp, 'cache'), MATPAC_DEBUG: '' },
