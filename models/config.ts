@@ -32,6 +32,7 @@ export interface TransformerConfig {
   mlpRatio: number;
 }
 
+/** A whole MATPAC configuration: front end, patches, encoder, predictor, heads, masking, losses, schedules, optimizer, run length. */
 export interface MatpacConfig {
   name: string;
   /** Mel bands of the input (80 for real audio; `micro` uses fewer). */
@@ -109,6 +110,7 @@ export function maskCounts(c: MatpacConfig, nTokens = gridOf(c).N): { nVisible: 
 // ---------------------------------------------------------------------------------------------
 // validation
 
+/** An invalid configuration: `problems` lists every problem, one line each. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[], name: string) {
     super(`invalid MATPAC config '${name}':\n  ${problems.join('\n  ')}`);
@@ -311,7 +313,9 @@ const micro = scaled('micro', {
   headEma: [0.9, 1.0],
 });
 
+/** The named configurations: base (the paper's), small, tiny (the default run), micro (tests). */
 export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'micro', MatpacConfig>> = { base, small, tiny, micro };
+/** The name of a preset. */
 export type PresetName = keyof typeof PRESETS;
 
 /** A preset by name (a deep copy, so callers may modify it), with optional overrides of top-level fields. */

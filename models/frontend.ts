@@ -54,6 +54,7 @@ export const F_MAX = 8000;
 export const LOG_OFFSET = 2 ** -23;
 /** Global standardisation of the log-mel used by MATPAC/M2D: y = (x − LMS_MEAN)/LMS_STD. */
 export const LMS_MEAN = -7.056;
+/** See LMS_MEAN. */
 export const LMS_STD = 4.193;
 
 /** A log-mel spectrogram, row-major [nMels, nFrames]: data[m·nFrames + t]. Row 0 is the lowest band. */
@@ -96,6 +97,7 @@ export function melToHzSlaney(mel: number): number {
     : SLANEY_F_SP * mel;
 }
 
+/** Options of melFilterbank. */
 export interface MelFilterbankOptions {
   nFreqs?: number;
   sampleRate?: number;

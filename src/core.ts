@@ -22,10 +22,12 @@ const backends = new Map<string, () => Backend>();
 const instances = new Map<string, Backend>();
 let current: Backend | null = null;
 
+/** Register a backend factory under `name` (created on first use, then reused). */
 export function registerBackend(name: string, factory: () => Backend): void {
   backends.set(name, factory);
 }
 
+/** The backend named `name` (created on first use), or the current default (initially `native`). */
 export function getBackend(name?: string): Backend {
   if (name === undefined) {
     if (current) return current;
@@ -41,6 +43,7 @@ export function getBackend(name?: string): Backend {
   return b;
 }
 
+/** The names of all registered backends. */
 export function listBackends(): string[] {
   return [...backends.keys()];
 }
@@ -57,6 +60,7 @@ export function usableBackends(): string[] {
   });
 }
 
+/** Make `name` the default backend for new tensors (synchronous; in browsers use `useBackend` for gpujs backends). */
 export function setBackend(name: string): Backend {
   current = getBackend(name);
   return current;

@@ -153,6 +153,7 @@ export function scale(factor: number): GradientTransformation<EmptyState> {
   );
 }
 
+/** State of a transformation that only counts steps. */
 export interface CountState {
   /** Number of updates done so far (a plain number; the next update evaluates schedules at it). */
   readonly count: number;
@@ -174,6 +175,7 @@ export function scaleByLearningRate(learningRate: LearningRate): GradientTransfo
   );
 }
 
+/** Adam's state: step count and the first and second moments. */
 export interface AdamState<T = unknown> {
   readonly count: number;
   /** First moment m (optax: mu; PyTorch: exp_avg). */
@@ -182,6 +184,7 @@ export interface AdamState<T = unknown> {
   readonly nu: T;
 }
 
+/** Options of scaleByAdam. */
 export interface ScaleByAdamOptions {
   b1?: number;
   b2?: number;
@@ -258,6 +261,7 @@ export function globalNorm(tree: unknown): Tensor {
   return sqrt(sum(concat(squares, 0)));
 }
 
+/** Options of clipByGlobalNorm. */
 export interface ClipOptions {
   /**
    * Added to the norm in the scale factor: g·min(1, c/(‖g‖ + eps)). 0 (default) is optax's
@@ -284,6 +288,7 @@ export function clipByGlobalNorm(maxNorm: number, o: ClipOptions = {}): Gradient
   );
 }
 
+/** State of `trace` (momentum): the running velocity. */
 export interface TraceState<T = unknown> {
   readonly trace: T;
 }
@@ -305,6 +310,7 @@ export function trace(momentum: number, nesterov = false): GradientTransformatio
 // ---------------------------------------------------------------------------------------------
 // optimizers (optax alias.py)
 
+/** Options of sgd. */
 export interface SgdOptions {
   learningRate: LearningRate;
   /** Heavy-ball momentum μ (none if absent or 0). */
@@ -318,6 +324,7 @@ export function sgd(o: SgdOptions): GradientTransformation<unknown[]> {
   return m > 0 ? chain(trace(m, o.nesterov ?? false), scaleByLearningRate(o.learningRate)) : chain(scaleByLearningRate(o.learningRate));
 }
 
+/** Options of adam. */
 export interface AdamOptions extends ScaleByAdamOptions {
   learningRate: LearningRate;
 }
@@ -327,6 +334,7 @@ export function adam(o: AdamOptions): GradientTransformation<unknown[]> {
   return chain(scaleByAdam(o), scaleByLearningRate(o.learningRate));
 }
 
+/** Options of adamw. */
 export interface AdamWOptions extends AdamOptions {
   /** Decoupled weight decay λ (default 1e-4 as optax; MATPAC 0.05). */
   weightDecay?: number;

@@ -48,6 +48,7 @@ export function linear(init: number, end: number, steps: number, begin = 0): Sch
   };
 }
 
+/** Options of warmupCosine. */
 export interface WarmupCosineOptions {
   /** Value at step 0 (fairseq's warmup_init_lr; MATPAC: 0). */
   initValue?: number;
@@ -78,6 +79,7 @@ export function warmupCosine(o: WarmupCosineOptions): Schedule {
   };
 }
 
+/** The run length and end points of the MATPAC schedules. */
 export interface MatpacScheduleOptions {
   /** Total number of updates (official config: optimization.max_update = 294816, 300 epochs). */
   totalSteps?: number;
@@ -89,6 +91,7 @@ export interface MatpacScheduleOptions {
   peakLearningRate?: number;
 }
 
+/** The MATPAC schedules, each a function of the step. */
 export interface MatpacSchedules {
   learningRate: Schedule;
   /** Momentum of the teacher encoder's EMA (0.99995 → 0.99999 over the run). */
