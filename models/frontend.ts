@@ -49,6 +49,7 @@ export const N_FREQS = N_FFT / 2 + 1;
 export const N_MELS = 80;
 /** Lowest and highest mel band edges in Hz. */
 export const F_MIN = 50;
+/** See F_MIN. */
 export const F_MAX = 8000;
 /** Offset added before the log: float32 machine epsilon, 2^−23 (`torch.finfo().eps`). */
 export const LOG_OFFSET = 2 ** -23;

@@ -162,6 +162,7 @@ export class Concrete extends Tensor {
   concrete(): Concrete {
     return this;
   }
+  /** Host copy of the values (the backend's read-back). */
   data(): Float32Array | Float64Array {
     return this.backend.download(this.buffer, this.shape);
   }

@@ -256,6 +256,7 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   return bias ? bind('linear', [x, weight, bias], NONE) : matmul(x, weight, { transB: true });
 }
+/** `linear` from matmul and add (see above): the reference the fused primitive is tested against. */
 export function linearComposite(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const y = matmul(x, weight, { transB: true });
   return bias ? add(y, bias) : y;

@@ -39,7 +39,9 @@ export type UpdateResult<T, S> = readonly [T, S];
  * parameter tree goes in and the same type comes out. States are plain trees.
  */
 export interface GradientTransformation<S = unknown> {
+  /** The initial state for parameters `params`. */
   readonly init: (params: unknown) => S;
+  /** Transform `updates` (gradients, or the previous transformation's output) given the state (and the parameters): new updates and state. */
   readonly update: <T>(updates: T, state: S, params?: T) => UpdateResult<T, S>;
 }
 
@@ -125,7 +127,9 @@ export function chain(...txs: GradientTransformation<any>[]): GradientTransforma
 
 /** A monoid, structurally the same as fp-ts's `Monoid<A>` (so fp-ts's `concatAll` folds with it). */
 export interface Monoid<A> {
+  /** Combine two values (associative). */
   readonly concat: (x: A, y: A) => A;
+  /** The identity of `concat`. */
   readonly empty: A;
 }
 
