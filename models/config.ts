@@ -21,6 +21,13 @@
  * shrink the sizes; their choice is documented beside each preset and in docs/matpac.md.
  */
 
+/** Adam's ε placement: see MatpacConfig.optim.adamEps. */
+export const ADAM_EPS_RULES = ['fairseq', 'pytorch'] as const;
+export type AdamEpsRule = (typeof ADAM_EPS_RULES)[number];
+/** The clipping rule: see MatpacConfig.optim.clip. */
+export const CLIP_RULES = ['fp16', 'fp32'] as const;
+export type ClipRule = (typeof CLIP_RULES)[number];
+
 export interface TransformerConfig {
   /** Token width D. */
   dim: number;
@@ -80,8 +87,23 @@ export interface MatpacConfig {
     b1: number;
     b2: number;
     eps: number;
+    /**
+     * Where Adam's ε goes (docs/optimization.md, "Which code path the official run took"):
+     * 'fairseq' — the official run: fairseq's own Adam (fairseq/optim/adam.py l. 223-227) adds ε to
+     * √v before the bias correction, u = m̂/(√v̂ + ε/√(1 − b2^t));
+     * 'pytorch' — torch.optim.AdamW / optax / apex FusedAdam: u = m̂/(√v̂ + ε).
+     */
+    adamEps: AdamEpsRule;
     weightDecay: number;
     clipNorm: number;
+    /**
+     * How the gradient is clipped to `clipNorm` c:
+     * 'fp16' — the official run (common.fp16: true routes clipping through fairseq's FP16Optimizer,
+     * fairseq/optim/fp16_optimizer.py l. 191-211): g·c/‖g‖ only when ‖g‖ > c, nothing added to ‖g‖;
+     * 'fp32' — fairseq's fp32 path, utils.clip_grad_norm_ (fairseq/utils.py l. 392-395):
+     * g·min(1, c/(‖g‖ + 1e-6)).
+     */
+    clip: ClipRule;
     /** Linear warm-up from 0 to peakLr over these steps, then cosine to 0 at totalSteps. */
     warmupSteps: number;
     totalSteps: number;
@@ -131,6 +153,9 @@ export function configProblems(c: MatpacConfig): string[] {
   const positive = (field: string, v: number) => {
     if (!Number.isFinite(v) || v <= 0) p.push(`${field}: must be > 0, got ${v}`);
   };
+  const oneOf = (field: string, v: unknown, allowed: readonly string[]) => {
+    if (!allowed.includes(v as string)) p.push(`${field}: must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`);
+  };
 
   posInt('patchSize', c.patchSize);
   posInt('nMels', c.nMels);
@@ -178,8 +203,10 @@ export function configProblems(c: MatpacConfig): string[] {
   inRange('optim.b1', c.optim.b1, 0, 1);
   inRange('optim.b2', c.optim.b2, 0, 1);
   positive('optim.eps', c.optim.eps);
+  oneOf('optim.adamEps', c.optim.adamEps, ADAM_EPS_RULES);
   inRange('optim.weightDecay', c.optim.weightDecay, 0, Infinity);
   positive('optim.clipNorm', c.optim.clipNorm);
+  oneOf('optim.clip', c.optim.clip, CLIP_RULES);
   nonNegInt('optim.warmupSteps', c.optim.warmupSteps);
   posInt('optim.totalSteps', c.optim.totalSteps);
   if (c.optim.warmupSteps > c.optim.totalSteps) p.push(`optim.warmupSteps: ${c.optim.warmupSteps} exceeds optim.totalSteps ${c.optim.totalSteps}`);
@@ -196,10 +223,48 @@ export function validateConfig(c: MatpacConfig): MatpacConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
+// configs written by earlier versions
+
+/**
+ * Fields added to MatpacConfig after runs had been recorded with it, each with the value that
+ * reproduces what such a run did: before the field existed, the code ran that rule.
+ *   optim.adamEps   'pytorch' (ε on √v̂: the default until the official rules became the default)
+ *   optim.clip      'fp32'    (g·min(1, c/(‖g‖ + 1e-6)), likewise)
+ */
+const RULES_OF_EARLIER_RUNS: { section: 'optim'; field: string; value: unknown }[] = [
+  { section: 'optim', field: 'adamEps', value: 'pytorch' },
+  { section: 'optim', field: 'clip', value: 'fp32' },
+];
+
+/**
+ * A config read back as the record of a run — a run folder's config.json or a checkpoint's
+ * metadata — with the fields it predates filled in by RULES_OF_EARLIER_RUNS, so that resuming
+ * or reloading an earlier run repeats exactly what it ran (the result is validated by the
+ * caller). Fields that are present are kept as they are; a config that is not an object is
+ * returned untouched, for the validation to report. (A config *file* given to `--preset` starts
+ * a new run instead: its absent fields take the preset's values, i.e. the official rules.)
+ */
+export function completeStoredConfig(raw: unknown): MatpacConfig {
+  if (typeof raw !== 'object' || raw === null) return raw as MatpacConfig;
+  const out = { ...(raw as Record<string, unknown>) };
+  for (const { section, field, value } of RULES_OF_EARLIER_RUNS) {
+    const sec = out[section];
+    if (typeof sec === 'object' && sec !== null && !(field in sec)) out[section] = { ...sec, [field]: value };
+  }
+  return out as unknown as MatpacConfig;
+}
+
+// ---------------------------------------------------------------------------------------------
 // presets
 
 const OFFICIAL_CLS = { studentTemp: 0.1, teacherTempStart: 0.04, teacherTempEnd: 0.07, centerMomentum: 0.9 };
-const OFFICIAL_ADAM = { b1: 0.9, b2: 0.95, eps: 1e-6, weightDecay: 0.05, clipNorm: 3.0 };
+/**
+ * config/matpac.yaml l. 80-89 (optimizer adam, betas, eps, weight decay, clip_norm), with the update
+ * rules of the code path that config runs: fairseq's own Adam (environment.yml installs no apex, so
+ * fairseq/optim/fused_adam.py `get_fused_adam_class` finds no FusedAdam) and, since `common.fp16:
+ * true` (l. 7), the FP16Optimizer's clipping.
+ */
+const OFFICIAL_ADAM = { b1: 0.9, b2: 0.95, eps: 1e-6, adamEps: 'fairseq', weightDecay: 0.05, clipNorm: 3.0, clip: 'fp16' } as const;
 
 /** The paper's model and training (ViT-B on AudioSet-2M, 300 epochs at batch 2048). */
 const base: MatpacConfig = {

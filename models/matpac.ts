@@ -28,8 +28,10 @@
  *   3. ω ← EMA(ω, ψ, m_head(t)), then ξ ← EMA(ξ, θ_enc, m_enc(t)), both with the student *before*
  *      this step's update and skipped at t = 0 (model.py `do_ema_step` l. 762-786, called inside
  *      the forward at l. 317-327, before the backward and the optimizer step)
- *   4. g ← g·min(1, 3/‖g‖) (clip_norm 3.0), then AdamW with the warm-up-cosine learning rate
- *      (fairseq: loss → backward → clip_grad_norm → optimizer.step → lr_scheduler.step_update)
+ *   4. g ← g·3/‖g‖ if ‖g‖ > 3 (clip_norm 3.0, the FP16Optimizer's rule), then AdamW with fairseq's
+ *      ε placement and the warm-up-cosine learning rate (fairseq: loss → backward → clip_grad_norm →
+ *      optimizer.step → lr_scheduler.step_update); `optimizer` below says why these rules
+
  *   5. c ← c', step ← t + 1
  */
 import * as mp from '../src/index';
@@ -38,7 +40,7 @@ import { valueAndGrad } from '../src/index';
 import { emaStep } from '../src/ema';
 import { adamw, applyUpdates, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
 import { split, keyFromSeed, foldIn, type Key } from '../src/random';
-import { linear, warmupCosine, type Schedule } from '../src/schedules';
+import { constant, linear, untilThen, warmupCosine, type Schedule } from '../src/schedules';
 import { treeMap } from '../src/tree';
 import { gridOf, validateConfig, type MatpacConfig } from './config';
 import { head, type HeadParams } from './heads';
@@ -116,26 +118,51 @@ export interface Schedules {
   teacherTemp: Schedule;
 }
 
+/**
+ * The teacher head's EMA momentum, as the official `do_ema_step` (model.py l. 762-786): linear from
+ * headStart to headEnd over annealSteps, and from annealSteps on the *encoder's* end momentum
+ * (l. 775-776 set `self.cfg.ema_end_decay`, whichever teacher is stepped), so the head, nearly
+ * frozen at the end of annealing, follows the student again at encoderEnd. When headStart equals
+ * headEnd the official code never sets the decay (l. 774), so it stays at headStart throughout.
+ */
+function headMomentum(c: MatpacConfig): Schedule {
+  const { headStart, headEnd, encoderEnd, annealSteps } = c.ema;
+  if (headStart === headEnd) return constant(headStart);
+  return untilThen(linear(headStart, headEnd, annealSteps), annealSteps, encoderEnd);
+}
+
 export function schedules(c: MatpacConfig): Schedules {
   const o = c.optim;
   return {
     learningRate: warmupCosine({ initValue: 0, peakValue: o.peakLr, warmupSteps: o.warmupSteps, decaySteps: o.totalSteps, endValue: 0 }),
     encoderMomentum: linear(c.ema.encoderStart, c.ema.encoderEnd, c.ema.annealSteps),
-    headMomentum: linear(c.ema.headStart, c.ema.headEnd, c.ema.annealSteps),
+    headMomentum: headMomentum(c),
     teacherTemp: c.cls.teacherTempWarmupSteps > 0 ? linear(c.cls.teacherTempStart, c.cls.teacherTempEnd, c.cls.teacherTempWarmupSteps) : () => c.cls.teacherTempEnd,
   };
 }
 
 /**
- * clip(3.0) then AdamW (decay on every parameter, as MATPAC) with the warm-up-cosine schedule.
- * Clipping as fairseq's clip_grad_norm_ (g·min(1, c/(‖g‖ + 1e-6))). Adam's ε is added to the
- * bias-corrected √v̂ (optax/PyTorch/apex FusedAdam); fairseq's pure-PyTorch Adam adds it to √v before
- * the correction — which one the official run used depends on fairseq's fused-Adam detection.
+ * clip(3.0) then AdamW (decay on every parameter, as MATPAC) with the warm-up-cosine schedule, by
+ * the rules the config names (every preset: the official run's; docs/optimization.md):
+ *   clip 'fp16' (official): g·c/‖g‖ only when ‖g‖ > c — config/matpac.yaml sets common.fp16: true
+ *     (l. 7), so fairseq's trainer (trainer.py l. 322-338) wraps the optimizer in FP16Optimizer, whose
+ *     clip_grad_norm (fp16_optimizer.py l. 191-211) takes that branch because it has a loss scaler;
+ *   clip 'fp32': fairseq's utils.clip_grad_norm_, g·min(1, c/(‖g‖ + 1e-6)) (utils.py l. 392-395);
+ *   adamEps 'fairseq' (official): ε added to √v before the bias correction — fairseq/optim/adam.py
+ *     falls back to its own Adam (l. 55-77, 223-234) when apex's FusedAdam is absent, and
+ *     environment.yml installs no apex;
+ *   adamEps 'pytorch': ε added to the bias-corrected √v̂ (torch AdamW, optax, apex FusedAdam).
  */
 export function optimizer(c: MatpacConfig): GradientTransformation<unknown[]> {
   const o = c.optim;
-  return chain(clipByGlobalNorm(o.clipNorm, { eps: 1e-6 }), adamw({ learningRate: schedules(c).learningRate, b1: o.b1, b2: o.b2, eps: o.eps, weightDecay: o.weightDecay }));
+  return chain(
+    clipByGlobalNorm(o.clipNorm, { eps: o.clip === 'fp32' ? FAIRSEQ_CLIP_EPS : 0 }),
+    adamw({ learningRate: schedules(c).learningRate, b1: o.b1, b2: o.b2, eps: o.eps, epsOnRawMoment: o.adamEps === 'fairseq', weightDecay: o.weightDecay }),
+  );
 }
+
+/** What fairseq's fp32 clip_grad_norm_ adds to ‖g‖ (fairseq/utils.py l. 394). */
+const FAIRSEQ_CLIP_EPS = 1e-6;
 
 // ---------------------------------------------------------------------------------------------
 // the loss

@@ -32,7 +32,7 @@ import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '
 import { linePlotSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
-import { checkConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
+import { checkConfig, embedder, fitMels, loadTrainState, resolveConfig, storedConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
 
 export interface TrainOptions {
@@ -270,7 +270,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
     if (!runDir) throw new CliError(`--resume: no run to continue in ${RUNS_DIR}/ (name one with --out RUN_DIR)`);
     const ckpt = join(runDir, LATEST);
     if (!existsSync(ckpt)) throw new CliError(`--resume: ${shown(runDir)} has no ${LATEST} to continue from`);
-    const config = checkConfig(readJson<MatpacConfig>(join(runDir, 'config.json')), join(runDir, 'config.json'));
+    const config = storedConfig(readJson<unknown>(join(runDir, 'config.json')), join(runDir, 'config.json'));
     const info = readJson<RunInfo>(join(runDir, 'run.json'));
     return { runDir, config, state: loadTrainState(ckpt, config), info, resumed: true };
   }
