@@ -65,6 +65,21 @@ export interface MatpacConfig {
   lnEps: number;
   /** L = cls·L_cls + pred·L_pred. */
   loss: { clsWeight: number; predWeight: number };
+  /**
+   * MATPAC++'s multiple-choice prediction heads (models/mcl.ts; official `mcl_config`, mcl.py
+   * l. 8-19, and config/matpac_plusplus.yaml l. 67-77). `heads` 0 is MATPAC (one output projection,
+   * decoder_pred); n ≥ 1 replaces decoder_pred by n linear heads trained by annealed MCL.
+   */
+  mcl: {
+    /** n, the number of prediction heads (official n_head: 5); 0 = no MCL (MATPAC). */
+    heads: number;
+    /** Assignment temperature at step 0 (matpac_plusplus.yaml: 0.1; the dataclass default is 1). */
+    temperatureStart: number;
+    /** Below this the assignment becomes the hard minimum (1e-4). */
+    temperatureEnd: number;
+    /** T(step) = temperatureStart·decayRate^step (base: 0.99997; scaled presets: the same curve in run fractions). */
+    decayRate: number;
+  };
   cls: {
     studentTemp: number;
     teacherTempStart: number;
@@ -189,6 +204,13 @@ export function configProblems(c: MatpacConfig): string[] {
   positive('lnEps', c.lnEps);
   inRange('loss.clsWeight', c.loss.clsWeight, 0, Infinity);
   inRange('loss.predWeight', c.loss.predWeight, 0, Infinity);
+  if (typeof c.mcl !== 'object' || c.mcl === null) p.push('mcl: must be an object { heads, temperatureStart, temperatureEnd, decayRate }');
+  else {
+    nonNegInt('mcl.heads', c.mcl.heads);
+    positive('mcl.temperatureStart', c.mcl.temperatureStart);
+    positive('mcl.temperatureEnd', c.mcl.temperatureEnd);
+    inRange('mcl.decayRate', c.mcl.decayRate, 0, 1, true);
+  }
   positive('cls.studentTemp', c.cls.studentTemp);
   positive('cls.teacherTempStart', c.cls.teacherTempStart);
   positive('cls.teacherTempEnd', c.cls.teacherTempEnd);
@@ -230,11 +252,16 @@ export function validateConfig(c: MatpacConfig): MatpacConfig {
  * reproduces what such a run did: before the field existed, the code ran that rule.
  *   optim.adamEps   'pytorch' (ε on √v̂: the default until the official rules became the default)
  *   optim.clip      'fp32'    (g·min(1, c/(‖g‖ + 1e-6)), likewise)
+ *   mcl             heads 0   (MATPAC: the predictor's single output projection)
  */
 const RULES_OF_EARLIER_RUNS: { section: 'optim'; field: string; value: unknown }[] = [
   { section: 'optim', field: 'adamEps', value: 'pytorch' },
   { section: 'optim', field: 'clip', value: 'fp32' },
 ];
+/** Whole sections added later: `mcl` (runs recorded before MATPAC++ were MATPAC: no heads). */
+const SECTIONS_OF_EARLIER_RUNS: Record<string, unknown> = {
+  mcl: { heads: 0, temperatureStart: 0.1, temperatureEnd: 1e-4, decayRate: 0.99997 },
+};
 
 /**
  * A config read back as the record of a run — a run folder's config.json or a checkpoint's
@@ -247,6 +274,7 @@ const RULES_OF_EARLIER_RUNS: { section: 'optim'; field: string; value: unknown }
 export function completeStoredConfig(raw: unknown): MatpacConfig {
   if (typeof raw !== 'object' || raw === null) return raw as MatpacConfig;
   const out = { ...(raw as Record<string, unknown>) };
+  for (const [section, value] of Object.entries(SECTIONS_OF_EARLIER_RUNS)) if (!(section in out)) out[section] = structuredClone(value);
   for (const { section, field, value } of RULES_OF_EARLIER_RUNS) {
     const sec = out[section];
     if (typeof sec === 'object' && sec !== null && !(field in sec)) out[section] = { ...sec, [field]: value };
@@ -256,6 +284,22 @@ export function completeStoredConfig(raw: unknown): MatpacConfig {
 
 // ---------------------------------------------------------------------------------------------
 // presets
+
+/**
+ * MATPAC++'s assignment temperature (config/matpac_plusplus.yaml l. 72-77): 0.1 → 1e-4 by ×0.99997 per
+ * update. We use the config file's temperature_start 0.1, not the dataclass default 1 (mcl.py l. 17):
+ * the yaml is what the published MATPAC++ run was launched with, and it overrides the default.
+ * `heads` is 0 in every preset but `tiny-pp` (5, official n_head); `--mcl N` sets it.
+ */
+const OFFICIAL_MCL = { temperatureStart: 0.1, temperatureEnd: 1e-4, decayRate: 0.99997 };
+/** Steps of the official run (max_update), to which the MCL decay rate is tied. */
+const OFFICIAL_STEPS = 294816;
+/**
+ * The decay rate that gives a run of `steps` the official temperature curve as a function of the
+ * run fraction: 0.99997^(294816/steps). (Official: T reaches 1e-4, the hard phase, at ≈ 230 k updates,
+ * 78% of the run.)
+ */
+export const mclDecayRateFor = (steps: number, official = OFFICIAL_MCL.decayRate): number => official ** (OFFICIAL_STEPS / steps);
 
 const OFFICIAL_CLS = { studentTemp: 0.1, teacherTempStart: 0.04, teacherTempEnd: 0.07, centerMomentum: 0.9 };
 /**
@@ -278,6 +322,7 @@ const base: MatpacConfig = {
   maskRatio: 0.7,
   lnEps: 1e-6,
   loss: { clsWeight: 0.5, predWeight: 0.5 },
+  mcl: { heads: 0, ...OFFICIAL_MCL },
   cls: { ...OFFICIAL_CLS, teacherTempWarmupSteps: 9827 },
   ema: { encoderStart: 0.99995, encoderEnd: 0.99999, headStart: 0.998, headEnd: 1.0, annealSteps: 294816 },
   optim: { ...OFFICIAL_ADAM, peakLr: 3e-4, warmupSteps: 19654, totalSteps: 294816 },
@@ -321,6 +366,7 @@ function scaled(name: string, o: {
     maskRatio: 0.7,
     lnEps: 1e-6,
     loss: { clsWeight: 0.5, predWeight: 0.5 },
+    mcl: { heads: 0, ...OFFICIAL_MCL, decayRate: mclDecayRateFor(o.totalSteps) },
     cls: { ...OFFICIAL_CLS, teacherTempWarmupSteps: Math.round((o.totalSteps * 10) / 300) },
     ema: { encoderStart: o.encoderEma[0], encoderEnd: o.encoderEma[1], headStart: o.headEma[0], headEnd: o.headEma[1], annealSteps: o.totalSteps },
     optim: { ...OFFICIAL_ADAM, peakLr: o.peakLr, warmupSteps: Math.round((o.totalSteps * 20) / 300), totalSteps: o.totalSteps },
@@ -376,7 +422,10 @@ const micro = scaled('micro', {
   headEma: [0.9, 1.0],
 });
 
-export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'micro', MatpacConfig>> = { base, small, tiny, micro };
+/** `tiny-pp`: tiny as MATPAC++ — the predictor's output projection replaced by 5 MCL heads. */
+const tinyPp: MatpacConfig = { ...structuredClone(tiny), name: 'tiny-pp', mcl: { ...tiny.mcl, heads: 5 } };
+
+export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'tiny-pp' | 'micro', MatpacConfig>> = { base, small, tiny, 'tiny-pp': tinyPp, micro };
 export type PresetName = keyof typeof PRESETS;
 
 /** A preset by name (a deep copy, so callers may modify it), with optional overrides of top-level fields. */
