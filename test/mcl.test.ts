@@ -7,7 +7,8 @@
  *   - the whole MATPAC++ loss gradient (micro, 3 heads) against central differences, both phases;
  *   - one micro MATPAC++ step against a hand computation in float64 (loss, head gradients, fairseq
  *     Adam after the FP16 clip);
- *   - bit-exact resume across the soft → hard switch; the trace shows the new nodes.
+ *   - bit-exact resume across the soft → hard switch; the trace shows the new nodes;
+ *   - MATPAC++ steps agree across the ref64, native and gpujs-webasm backends.
  */
 import { describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
@@ -346,4 +347,31 @@ describe('MATPAC++ training state', () => {
     expect(t.equations.some((e) => e.prim === 'equal' && e.outShape[e.outShape.length - 1] === n)).toBe(true);
     expect(t.equations.some((e) => e.prim === 'linear' && e.outShape[e.outShape.length - 1] === n * c.encoder.dim)).toBe(true);
   });
+});
+
+describe('MATPAC++ on every backend', () => {
+  it('three micro MATPAC++ steps agree across ref64, native and gpujs-webasm (same winners, losses within float32)', () => {
+    const c = microPp();
+    const host = Float32Array.from(normalHost(keyFromSeed(31), c.batchSize * c.nMels * c.cropFrames));
+    const run = (backend: string) =>
+      mp.withBackend(backend, () => {
+        let s = initTrainState(c, keyFromSeed(32));
+        const batch = mp.tensor(host, [c.batchSize, c.nMels, c.cropFrames]);
+        const ms = [];
+        for (let i = 0; i < 3; i++) {
+          const [next, m] = trainStep(s, batch, c);
+          s = next;
+          ms.push(m);
+        }
+        return ms;
+      });
+    const ref = run('ref64');
+    for (const backend of ['native', 'gpujs-webasm'].filter((b) => mp.usableBackends().includes(b))) {
+      run(backend).forEach((m, i) => {
+        for (const k of ['loss', 'lPred', 'lCls', 'gradNorm'] as const) expect(Math.abs(m[k] - ref[i][k]), `${backend} step ${i} ${k}`).toBeLessThan(1e-4 * (1 + Math.abs(ref[i][k])));
+        expect(m.headWins, `${backend} step ${i} winners`).toEqual(ref[i].headWins);
+        expect(m.mclTemperature).toBe(ref[i].mclTemperature);
+      });
+    }
+  }, 120_000);
 });
