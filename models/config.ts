@@ -19,6 +19,9 @@
  *
  * The small presets (`small`, `tiny`, `micro`) keep the architecture and every rule of `base` and
  * shrink the sizes; their choice is documented beside each preset and in docs/matpac.md.
+ *
+ * MATPAC++ (arXiv 2508.12709) is the `mcl` section with heads > 0 — config/matpac_plusplus.yaml
+ * l. 67-77: n_head 5, temperature 0.1 → 1e-4 by ×0.99997 per update — and the `tiny-pp` preset.
  */
 
 /** Adam's ε placement: see MatpacConfig.optim.adamEps. */
