@@ -12,8 +12,9 @@
  *   H      = LN_p(Block_k(… Block_1(U)))                           (vit.ts blocks, D_p wide)
  *   Ẑ[b,j] = H[b, 1 + masked_b[j]]·W_predᵀ + b_pred                ∈ ℝ^{B×N_m×D}
  *
- * (MATPAC++ replaces W_pred, b_pred by n heads applied to the same rows H_m = H[b, 1 + masked_b[·]]:
- * `predictorHidden` returns H_m, models/mcl.ts maps it; official `forward_decoder` l. 518-522.)
+ * `predictorHidden` returns H_m = H[b, 1 + masked_b[·]], the rows before W_pred; models/matpac.ts
+ * applies W_pred (MATPAC) or the n MCL heads of models/mcl.ts that replace it (MATPAC++; official
+ * `forward_decoder` l. 518-522).
  *
  * i.e. the masked positions are read back in the teacher's token order (the official
  * argsort(ids_restore) re-shuffle followed by `y[:, len_keep:]`). The unshuffle and the read-back
@@ -70,8 +71,3 @@ export function predictorHidden(p: PredictorParams, zv: Tensor, m: Masking, grid
   return mp.gather(h, readBack, 1); // [B, Nm, Dp]
 }
 
-/** Ẑ_m [B, N_m, D] from the student output Z_v [B, 1 + N_v, D] and the masks of a grid F×T (MATPAC: one output projection). */
-export function predictor(p: PredictorParams, zv: Tensor, m: Masking, grid: { F: number; T: number }, heads: number, eps: number): Tensor {
-  if (!p.decoder_pred) throw new Error('predictor: these parameters have no decoder_pred (MATPAC++: use predictorHidden and the MCL heads)');
-  return dense(predictorHidden(p, zv, m, grid, heads, eps), p.decoder_pred);
-}
