@@ -13,8 +13,8 @@ import type { MatpacConfig } from './config';
 
 /**
  * A run length other than the config's: totalSteps becomes `steps` and every schedule length
- * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, so a short run has the
- * same shape as the full one.
+ * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, and so does the MCL
+ * temperature's decay (decayRate^(old/steps)), so a short run has the same shape as the full one.
  */
 export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig {
   const old = config.optim.totalSteps;
@@ -24,6 +24,7 @@ export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig
     optim: { ...config.optim, totalSteps: steps, warmupSteps: scale(config.optim.warmupSteps) },
     cls: { ...config.cls, teacherTempWarmupSteps: scale(config.cls.teacherTempWarmupSteps) },
     ema: { ...config.ema, annealSteps: Math.max(1, scale(config.ema.annealSteps)) },
+    mcl: { ...config.mcl, decayRate: config.mcl.decayRate ** (old / steps) },
   };
 }
 

@@ -20,6 +20,7 @@ import type { Tensor } from './core';
 import * as op from './ops';
 
 export type FusedOp = 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'square' | 'sqrt';
+/** An elementwise expression over the inputs of a `fused` pass (built with `E`). */
 export type Expr = number | { readonly x: number } | { readonly op: FusedOp; readonly args: readonly Expr[] };
 
 const node = (o: FusedOp, ...args: Expr[]): Expr => ({ op: o, args });

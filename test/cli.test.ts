@@ -1,18 +1,22 @@
 /**
- * End to end through the installed command (bin/matpac.mjs), on the `micro` preset and a handful
+ * End to end through the command as a process (src/cli/run.ts from the sources, with tsx; the
+ * installed bin, which runs the same file compiled, is test/package.test.ts's), on the `micro` preset and a handful
  * of rendered clips: train, checkpoint, resume, embed, probe, logmel, trace, and the error paths.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NonFiniteError, train } from '../src/cli/train';
 import { ensurePretrainSet, ensureProbeSet } from '../src/data/render';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'matpac.mjs');
+const RUN = join(ROOT, 'src', 'cli', 'run.ts');
+/** tsx's loader by absolute URL: the commands run in temporary folders, where `--import tsx` would not resolve. */
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 let tmp = '';
 let data = '';
@@ -26,7 +30,7 @@ interface Result {
 }
 
 function cli(...args: string[]): Result {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const r = spawnSync(process.execPath, ['--import', TSX, RUN, ...args], {
     cwd: tmp,
     encoding: 'utf8',
     env: { ...process.env, MATPAC_DATA_CACHE: join(tmp, 'cache'), MATPAC_DEBUG: '' },
@@ -83,7 +87,7 @@ describe('matpac train', () => {
     expect(config).toMatchObject({ name: 'micro', batchSize: 8, seed: 1, optim: { totalSteps: 30 } });
     const svg = readFileSync(join(run, 'loss.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<polyline/g)?.length).toBe(3); // L, L_pred, L_cls
+    expect(svg.match(/<polyline/g)?.length).toBe(4); // L, L_pred, L_cls; and below them the teacher target perplexity
     expect(readFileSync(join(run, 'input-mask.png')).subarray(1, 4).toString()).toBe('PNG');
     const probe = JSON.parse(readFileSync(join(run, 'probe.json'), 'utf8'));
     expect(probe.classes).toEqual(['bass', 'flute', 'keyboard']);

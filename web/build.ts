@@ -11,8 +11,19 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameS
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const WEB_DIR = dirname(fileURLToPath(import.meta.url));
-export const ROOT = join(WEB_DIR, '..');
+/** The package folder: the first folder above this file holding web/index.html (this file also runs compiled, from dist/web/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'web', 'index.html'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('the web page sources (web/index.html) are not in this package');
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = packageRoot();
+export const WEB_DIR = join(ROOT, 'web');
 export const DIST = join(WEB_DIR, 'dist');
 
 /** Each primitive's entry of the PRIMITIVES table, as source text. */

@@ -3,7 +3,7 @@
  * problem), checkpoints written by `matpac train`, and clip embeddings for `embed` and `probe`.
  */
 import { readFileSync } from 'node:fs';
-import { configFromJson, configProblems, PRESETS, type MatpacConfig } from '../../models/config';
+import { completeStoredConfig, configFromJson, configProblems, PRESETS, type MatpacConfig } from '../../models/config';
 import { embed } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
@@ -65,17 +65,26 @@ export interface Model {
   step: number;
 }
 
+/**
+ * A config read back as the record of a run (a run's config.json, a checkpoint's metadata): the
+ * fields it predates take the rules that run used (models/config.ts `completeStoredConfig`), then
+ * it is checked like any other.
+ */
+export function storedConfig(raw: unknown, source: string): MatpacConfig {
+  return checkConfig(completeStoredConfig(raw), source);
+}
+
 /** The config stored in a checkpoint's metadata. */
 export function checkpointConfig(path: string): MatpacConfig {
   const meta = readMetadata(path);
   if (!meta.config) throw new CliError(`${path}: not a MATPAC checkpoint (no config in its metadata)`);
-  let config: MatpacConfig;
+  let config: unknown;
   try {
-    config = JSON.parse(meta.config) as MatpacConfig;
+    config = JSON.parse(meta.config);
   } catch {
     throw new CliError(`${path}: the config in its metadata is not valid JSON`);
   }
-  return checkConfig(config, path);
+  return storedConfig(config, path);
 }
 
 /** A whole training state from a checkpoint, checked against the structure its config implies. */
