@@ -2,7 +2,8 @@
  * The training step of a preset (default tiny) in the web page, in headless Chromium, on each of
  * the page's backends, with Node's native backend timed in the same run as the reference.
  *
- *   npx tsx bench/web-step.ts [preset] [--steps N] [--only NAME,…] [--budget SEC]
+ *   npx tsx bench/web-step.ts [preset] [--steps N] [--only ROW,…] [--budget SEC]
+ *   (ROW: webgl2-llvmpipe, webgl2-swiftshader, wasm-threaded, wasm-1-thread)
  *
  * Rows (what really runs is printed from the page: the WebGL renderer, the kernel classes):
  *   webgl2 llvmpipe    gpu.js WebGL2 on Mesa llvmpipe through ANGLE — a software rasteriser (the CPU)
@@ -41,7 +42,7 @@ const ROWS = [
   { row: 'webgl2 swiftshader', backend: 'webgl2', flags: [], isolation: true },
   { row: 'wasm threaded', backend: 'wasm', flags: [], isolation: true },
   { row: 'wasm 1 thread', backend: 'wasm', flags: [], isolation: false },
-].filter((r) => !only || only.includes(r.row.split(' ')[0] + (r.row.includes(' ') ? '-' + r.row.split(' ')[1] : '')) || only.includes(r.row));
+].filter((r) => !only || only.includes(r.row.replace(/ /g, '-')));
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const config = preset(name);
