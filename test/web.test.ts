@@ -52,6 +52,47 @@ async function waitFor(what: string, pred: (s: MatpacStatus) => boolean, timeout
   }
 }
 
+describe('matpac web: the server', () => {
+  let url = '';
+  let stop: () => Promise<void> = async () => {};
+  let dir = '';
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'matpac-web-server-'));
+    const clips = await ensurePretrainSet({ clips: 3, durationSec: 1, cacheRoot: join(dir, 'cache'), quiet: true });
+    const server = await startWebServer({ port: 0, data: clips, quiet: true });
+    url = server.url;
+    stop = server.close;
+  }, 120_000);
+  afterAll(async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the built page on 127.0.0.1, cross-origin isolated', async () => {
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const r = await fetch(url);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    expect(await r.text()).toContain('<script type="module" src="main.js">');
+    for (const f of ['main.js', 'worker.js', 'rows.wasm']) expect((await fetch(url + f)).status, f).toBe(200);
+    expect((await fetch(url + 'rows.wasm')).headers.get('content-type')).toBe('application/wasm');
+  });
+
+  it('serves the training clips as a log-mel pack', async () => {
+    const index = (await (await fetch(url + 'data/pretrain.json')).json()) as { nMels: number; items: { nFrames: number; offset: number }[] };
+    const blob = await (await fetch(url + 'data/pretrain.bin')).arrayBuffer();
+    expect(index.nMels).toBe(80);
+    expect(index.items).toHaveLength(3);
+    expect(blob.byteLength).toBe(4 * index.items.reduce((a, it) => a + 80 * it.nFrames, 0));
+  });
+
+  it('serves the docs with anchors, and nothing outside the page and the docs', async () => {
+    const doc = await (await fetch(url + 'docs/primitives.md')).text();
+    expect(doc).toContain('<b id="layernormalize">');
+    for (const p of ['../package.json', '%2e%2e/package.json', 'docs/../../package.json', 'nope.js']) expect((await fetch(url + p)).status, p).toBe(404);
+  });
+});
+
 describe.skipIf(!CHROMIUM)('the web page in Chromium (WebGL2 on llvmpipe)', () => {
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'matpac-web-'));
