@@ -7,7 +7,8 @@
  * the backend really is WebGL2 (kernel classes, renderer), the losses equal `matpac train`'s
  * native run on the same clips and seed, the plots and the mask picture are drawn, a gradient on
  * WebGL2 matches float64, the explorer's gradient check passes for a correct rule and fails for a
- * broken one, and a checkpoint downloaded from the page gives the CLI the page's embedding.
+ * broken one, a checkpoint downloaded from the page gives the CLI the page's embedding, and a
+ * CLI checkpoint loaded into the page continues its run with the CLI's losses.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -194,6 +195,16 @@ describe.skipIf(!CHROMIUM)('the web page in Chromium (WebGL2 on llvmpipe)', () =
     const cli = (JSON.parse(r.stdout.trim().split('\n')[0]) as { embedding: number[] }).embedding;
     expect(cli).toHaveLength(inPage.values.length);
     cli.forEach((v, i) => expect(Math.abs(v - inPage.values[i])).toBeLessThanOrEqual(1e-4 + 1e-3 * Math.abs(v)));
+  });
+
+  it("continues a CLI run from its checkpoint with the CLI run's losses", async () => {
+    const node = readFileSync(join(tmp, 'node-run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    await page.setInputFiles('#load', join(tmp, 'node-run', 'checkpoint-000005.safetensors'));
+    await waitFor('the loaded checkpoint', (s) => s.step === 5 && !s.done && s.losses.length === 0);
+    await page.click('#resume');
+    const s = await waitFor('the continued run', (s) => s.done);
+    expect(s.losses).toHaveLength(STEPS - 5);
+    s.losses.forEach((l, i) => expect(Math.abs(l - node[5 + i]), `step ${5 + i}: page ${l}, node ${node[5 + i]}`).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(node[5 + i])));
   });
 
   it('logged no console errors', () => {

@@ -294,6 +294,13 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'config':
       $('config').textContent = JSON.stringify(m.config, null, 1);
       $('run-note').textContent = m.fromCheckpoint ? `loaded a checkpoint at step ${m.step}: Resume continues its run` : '';
+      if (m.fromCheckpoint) {
+        history.step.length = 0;
+        history.m.length = 0;
+        status.losses.length = 0;
+        status.stepMs.length = 0;
+        status.done = false;
+      }
       status.step = m.step;
       return;
     case 'step':
