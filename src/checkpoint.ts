@@ -32,10 +32,11 @@
  * and fail with one line naming the file (`CheckpointError`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Backend } from './backend';
 import { fromHost, getBackend, Tensor } from './core';
+import { writeAllSync } from './fault-injection';
 import { fmt, size } from './shape';
 import { flatten } from './tree';
 
@@ -159,10 +160,6 @@ interface Entry {
   tensor: Tensor;
 }
 
-function writeAll(fd: number, buf: Uint8Array, position: number): void {
-  let off = 0;
-  while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off, position + off);
-}
 
 function headerBytes(entries: Entry[], dtypes: SaveDtype[], metadata: Metadata): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
@@ -195,20 +192,20 @@ function writeFile(path: string, entries: Entry[], metadata: Metadata, opts: Sav
     fd = openSync(tmp, 'w', 0o644);
     const lenBuf = Buffer.alloc(8);
     lenBuf.writeBigUInt64LE(BigInt(placeholder.byteLength));
-    writeAll(fd, lenBuf, 0);
-    writeAll(fd, placeholder, 8);
+    writeAllSync(fd, lenBuf, 0, tmp);
+    writeAllSync(fd, placeholder, 8, tmp);
     const hash = createHash('sha256').update(placeholder);
     let pos = 8 + placeholder.byteLength;
     entries.forEach(({ tensor }, i) => {
       const bytes = encode(tensor.toArray(), dtypes[i]);
       hash.update(bytes);
-      writeAll(fd!, bytes, pos);
+      writeAllSync(fd!, bytes, pos, tmp);
       pos += bytes.byteLength;
     });
     // the digest has the placeholder's length, so the header keeps its size: rewrite it in place
     const header = headerBytes(entries, dtypes, { ...metadata, [CHECKSUM]: hash.digest('hex') });
     if (header.byteLength !== placeholder.byteLength) throw new Error('internal: header length changed');
-    writeAll(fd, header, 8);
+    writeAllSync(fd, header, 8, tmp);
     fsyncSync(fd);
     closeSync(fd);
     fd = null;

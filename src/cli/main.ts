@@ -4,8 +4,8 @@
  * Each command's work lives in its own file (src/cli/<command>.ts), imported only when the command
  * runs, so `matpac --help` answers at once. Errors a user can act on print one line,
  * `matpac: <message>` (one line per problem for a config), and exit with status 1 (2 for bad
- * arguments, 130 for a training run interrupted with Ctrl-C); a stack trace is shown only with
- * MATPAC_DEBUG=1.
+ * arguments, 130 for a training run interrupted with Ctrl-C, 143 for one stopped with SIGTERM — both
+ * after saving a checkpoint); a stack trace is shown only with MATPAC_DEBUG=1.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
@@ -112,6 +112,7 @@ export function reportError(e: unknown): number {
   let msg = oneLine(err.message || String(e));
   if (sys.code === 'ENOENT' && sys.path) msg = `${sys.path}: no such file or folder`;
   else if (sys.code === 'EACCES' && sys.path) msg = `${sys.path}: permission denied`;
+  else if ((sys.code === 'ENOSPC' || sys.code === 'EDQUOT') && sys.path) msg = `${sys.path}: cannot write (${sys.code === 'ENOSPC' ? 'no space left on device' : 'disk quota exceeded'})`;
   else if (internal) msg = `internal error: ${msg}${process.env.MATPAC_DEBUG ? '' : ' (run with MATPAC_DEBUG=1 for the stack trace)'}`;
   process.stderr.write(`matpac: ${msg}\n`);
   if (process.env.MATPAC_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
