@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../../models/config';
-import { CliError, nonNegativeInt, oneLine, positiveInt, positiveNumber } from './common';
+import { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './common';
 
 const BACKEND_HELP = 'engine backend: native (fastest on CPU), ref64 (float64 reference), gpujs (gpu.js, best mode found), gpujs-cpu, gpujs-webasm, gpujs-headlessgl';
 
@@ -49,12 +49,14 @@ function buildProgram(): Command {
     .option('--backend <name>', BACKEND_HELP, 'native')
     .option('--no-probe', 'skip the linear probe at the end')
     .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')
+    .option('--max-memory <size>', "refuse configs whose estimated memory exceeds this (e.g. 8G; default: the machine's memory)", parseBytes)
     .action(async (opts) => (await import('./train')).trainCommand(opts));
 
   sub('embed')
     .description('one embedding per audio file, as JSON lines {"file", "embedding"}')
     .requiredOption('--checkpoint <file>', 'a checkpoint written by matpac train')
     .option('--out <file.jsonl>', 'write the JSON lines here instead of stdout')
+    .option('--max-memory <size>', "refuse models whose estimated memory exceeds this (e.g. 8G; default: the machine's memory)", parseBytes)
     .option('--backend <name>', BACKEND_HELP, 'native')
     .argument('<path...>', 'audio files (.wav, .flac) or folders of them')
     .action(async (paths, opts) => (await import('./embed')).embedCommand(paths, opts));
@@ -68,6 +70,7 @@ function buildProgram(): Command {
     .addOption(new Option('--baseline <kind>', 'probe simple features instead of a model: logmel = per-band mean and std of the log-mel').choices(['logmel']))
     .option('--preset <name|file>', 'architecture for --random-init without --checkpoint (default: tiny)')
     .option('--seed <s>', 'seed of the random fold assignment', nonNegativeInt, 0)
+    .option('--max-memory <size>', "refuse models whose estimated memory exceeds this (e.g. 8G; default: the machine's memory)", parseBytes)
     .option('--backend <name>', BACKEND_HELP, 'native')
     .action(async (opts) => (await import('./probe')).probeCommand(opts));
 
@@ -93,6 +96,8 @@ function buildProgram(): Command {
     .option('--quick', 'fewer samples per benchmark: a smoke run, not figures to report')
     .action(async (names, opts) => (await import('./bench')).benchCommand(names, opts));
 
+  // --max-memory (train, embed, probe) sets the limit the memory estimate is checked against
+  program.hook('preAction', async (_program, action) => (await import('./memory-check')).setMemoryLimit(action.opts().maxMemory));
   return program;
 }
 

@@ -10,6 +10,7 @@ import { initTrainState, type StudentParams, type TrainState } from '../../model
 import { loadState, readMetadata } from '../checkpoint';
 import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { CliError } from './common';
+import { checkInferenceMemory } from './memory-check';
 
 /** Several problems with one config, printed one line each. */
 export class ConfigProblems extends CliError {
@@ -142,12 +143,14 @@ export function loadTrainState(path: string, config = checkpointConfig(path)): T
 
 export async function loadCheckpointModel(path: string): Promise<Model> {
   const config = checkpointConfig(path);
+  checkInferenceMemory(config, path);
   const state = loadTrainState(path, config);
   return { config, student: state.student, step: state.step };
 }
 
 /** The architecture of `config` with the random initialisation a run of it starts from (the config's seed). */
 export function randomInitModel(config: MatpacConfig): Model {
+  checkInferenceMemory(config, `config ${config.name}`);
   return { config, student: initTrainState(config).student, step: 0 };
 }
 

@@ -33,6 +33,7 @@ import { disposeTree, scope, tensor, valueAndGrad, type Tensor } from '../index'
 import { linePlotSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
+import { checkTrainingMemory } from './memory-check';
 import { metricsBefore, MetricsWriter, type MetricsRow as LogRow } from './metrics-log';
 import { checkConfig, checkpointConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
@@ -299,6 +300,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
     if (!existsSync(join(runDir, LATEST))) throw new CliError(`--resume: ${shown(runDir)} has no ${LATEST} to continue from`);
     const lock = takeRunFolder(runDir);
     try {
+      checkTrainingMemory(checkpointConfig(join(runDir, LATEST)), join(runDir, LATEST));
       return { runDir, ...resumeRun(runDir), resumed: true, lock };
     } catch (e) {
       lock.release();
@@ -312,6 +314,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.seed !== undefined) config = { ...config, seed: opts.seed };
   if (opts.steps !== undefined) config = withRunLength(config, opts.steps);
   config = checkConfig(config, presetSpec);
+  checkTrainingMemory(config, presetSpec);
 
   const runDir = opts.out ?? join(RUNS_DIR, `${config.name}-${timestamp()}`);
   checkPaths(opts, runDir);
