@@ -15,7 +15,7 @@ import { initTrainState, trainStep } from '../models/matpac';
 import { formatBytes, trainingMemory } from '../models/memory';
 import { allocStats, clearPool } from '../kernels/native/alloc';
 import { keyFromSeed, normalHost } from '../src/random';
-import { saveState } from '../src/checkpoint';
+import { saveState } from '../src/checkpoint/file';
 import { train } from '../src/cli/train';
 import { loadCheckpointModel } from '../src/cli/model';
 import { setMemoryLimit } from '../src/cli/memory-check';

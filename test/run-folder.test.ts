@@ -14,7 +14,7 @@ import { NonFiniteError, train, type TrainOptions } from '../src/cli/train';
 import { lockRunFolder } from '../src/cli/run-folder';
 import { loadCheckpointModel, loadTrainState } from '../src/cli/model';
 import { ensurePretrainSet } from '../src/data/render';
-import { saveState, readMetadata } from '../src/checkpoint';
+import { saveState, readMetadata } from '../src/checkpoint/file';
 import { allFinite } from '../src/finite';
 import * as mp from '../src/index';
 

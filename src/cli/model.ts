@@ -7,7 +7,7 @@ import { configProblems, PRESETS, type MatpacConfig } from '../../models/config'
 import { embed } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
-import { loadState, readMetadata } from '../checkpoint';
+import { loadState, readMetadata } from '../checkpoint/file';
 import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { CliError } from './common';
 import { checkInferenceMemory } from './memory-check';

@@ -24,7 +24,7 @@ import { gridOf } from '../../models/config';
 import { randomMasking } from '../../models/masking';
 import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
-import { readMetadata, saveState } from '../checkpoint';
+import { readMetadata, saveState } from '../checkpoint/file';
 import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
 import { cropBatch } from '../data/loader';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
