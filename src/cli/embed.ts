@@ -14,11 +14,12 @@ export interface EmbedOptions {
   checkpoint: string;
   out?: string;
   backend: string;
+  followLinks?: boolean;
 }
 
 export async function embedCommand(paths: string[], opts: EmbedOptions): Promise<void> {
   requireFile(opts.checkpoint, 'checkpoint');
-  const files = await expandAudioPaths(paths);
+  const files = await expandAudioPaths(paths, { followLinks: opts.followLinks, onSkip: (s) => say(`matpac: skipped ${s.file}: ${s.reason}`) });
   say(`backend: ${useBackend(opts.backend)}`);
   const model = await loadCheckpointModel(opts.checkpoint);
   const features = embedder(model);

@@ -14,6 +14,9 @@ import { CliError, nonNegativeInt, oneLine, positiveInt, positiveNumber } from '
 
 const BACKEND_HELP = 'engine backend: native (fastest on CPU), ref64 (float64 reference), gpujs (gpu.js, best mode found), gpujs-cpu, gpujs-webasm, gpujs-headlessgl';
 
+const FOLLOW_LINKS_HELP =
+  'also follow symbolic links that lead outside a data folder (links inside it are always followed; each real file is read once)';
+
 function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -38,6 +41,7 @@ function buildProgram(): Command {
     .description('pre-train MATPAC (default: the tiny preset on the bundled SoundFont data, rendered on first use)')
     .option('--preset <name|file>', 'tiny (default), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})')
     .option('--data <dir>', 'folder of audio files to train on, searched recursively (default: the bundled pre-training set)')
+    .option('--follow-links', FOLLOW_LINKS_HELP)
     .addOption(new Option('--steps <n>', 'number of optimizer steps (default: the preset\'s)').argParser(positiveInt).conflicts('minutes'))
     .addOption(new Option('--minutes <m>', 'train for this much wall-clock time instead of a step count').argParser(positiveNumber))
     .option('--batch <b>', 'clips per batch (default: the preset\'s)', positiveInt)
@@ -55,6 +59,7 @@ function buildProgram(): Command {
     .description('one embedding per audio file, as JSON lines {"file", "embedding"}')
     .requiredOption('--checkpoint <file>', 'a checkpoint written by matpac train')
     .option('--out <file.jsonl>', 'write the JSON lines here instead of stdout')
+    .option('--follow-links', FOLLOW_LINKS_HELP)
     .option('--backend <name>', BACKEND_HELP, 'native')
     .argument('<path...>', 'audio files (.wav, .flac) or folders of them')
     .action(async (paths, opts) => (await import('./embed')).embedCommand(paths, opts));
@@ -64,6 +69,7 @@ function buildProgram(): Command {
     .option('--checkpoint <file>', 'a checkpoint written by matpac train')
     .option('--data <dir>', 'folder with one subfolder of audio files per class (default: the bundled probe set)')
     .option('--folds <k>', 'number of stratified folds', positiveInt, 5)
+    .option('--follow-links', FOLLOW_LINKS_HELP)
     .option('--random-init', 'probe the same architecture untrained: the initialisation the checkpoint\'s run started from')
     .addOption(new Option('--baseline <kind>', 'probe simple features instead of a model: logmel = per-band mean and std of the log-mel').choices(['logmel']))
     .option('--preset <name|file>', 'architecture for --random-init without --checkpoint (default: tiny)')

@@ -49,6 +49,7 @@ export interface TrainOptions {
   backend: string;
   probe: boolean;
   probeData?: string;
+  followLinks?: boolean;
 }
 
 /** Test hooks: change a batch before its step (e.g. inject a NaN). */
@@ -70,6 +71,8 @@ interface RunInfo {
   checkpointEvery: number;
   preset: string;
   createdAt: string;
+  /** Whether symbolic links out of the data folder were followed (--follow-links); absent: no. */
+  followLinks?: boolean;
 }
 
 // ── small helpers ────────────────────────────────────────────────────────────────────────────────
@@ -116,8 +119,8 @@ function batchAt(items: readonly LogMelItem[], config: MatpacConfig, step: numbe
   return cropBatch(items, foldIn(dataKey(config), step), config.batchSize, config.cropFrames);
 }
 
-async function loadTrainingSet(dir: string, config: MatpacConfig): Promise<LogMelItem[]> {
-  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, onProgress: progressCallback('reading audio', 'files') });
+async function loadTrainingSet(dir: string, config: MatpacConfig, followLinks: boolean): Promise<LogMelItem[]> {
+  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, followLinks, onProgress: progressCallback('reading audio', 'files') });
   const total = ds.items.length + ds.skipped.length;
   if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, total)}`);
   if (!ds.items.length)
@@ -263,7 +266,7 @@ interface Prepared {
 
 async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.resume) {
-    const fixed = (['preset', 'steps', 'batch', 'seed', 'data', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined);
+    const fixed = (['preset', 'steps', 'batch', 'seed', 'data', 'checkpointEvery', 'followLinks'] as const).filter((k) => opts[k] !== undefined);
     if (fixed.length)
       throw new CliError(`--resume continues a run exactly as it was configured; drop ${fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')} (use --minutes or --stop-at to limit this session)`);
     const runDir = opts.out ?? latestRun();
@@ -287,7 +290,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const data = opts.data ?? (await ensurePretrainSet());
   if (opts.data !== undefined && !(existsSync(opts.data) && statSync(opts.data).isDirectory())) throw new CliError(`${opts.data}: no such folder`);
   const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
-  const info: RunInfo = { data: resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString() };
+  const info: RunInfo = { data: resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString(), ...(opts.followLinks ? { followLinks: true } : {}) };
   return { runDir, config, state: initTrainState(config), info, resumed: false };
 }
 
@@ -327,7 +330,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const { runDir, info, resumed } = prepared;
   let { config, state } = prepared;
   say(`backend: ${backend}`);
-  const items = await loadTrainingSet(info.data, config);
+  const items = await loadTrainingSet(info.data, config, info.followLinks === true);
 
   const deadline = opts.minutes !== undefined ? start + opts.minutes * 60_000 : Infinity;
   if (!resumed && opts.minutes !== undefined) {
@@ -440,7 +443,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   if (completed && opts.probe) {
     say(`probing the trained encoder on ${opts.probeData ? shown(opts.probeData) : 'the bundled probe set (instrument families)'}…`);
     const probeDir = opts.probeData ?? (await ensureProbeSet());
-    probe = await runProbe({ name: `${config.name} step ${state.step}`, features: embedder({ config, student: state.student, step: state.step }) }, probeDir, 5, 0);
+    probe = await runProbe({ name: `${config.name} step ${state.step}`, features: embedder({ config, student: state.student, step: state.step }) }, probeDir, 5, 0, { followLinks: info.followLinks });
     await writeProbeJson(paths.probe, probe);
     say(formatProbeReport(probe));
     lines.push(`probe:      ${accuracyLine(probe)} on ${probe.classes.length} classes → ${shown(paths.probe)}`);
