@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../../models/config';
+import { outputError } from '../io/atomic-file';
 import { CliError, nonNegativeInt, oneLine, positiveInt, positiveNumber } from './common';
 
 const BACKEND_HELP = 'engine backend: native (fastest on CPU), ref64 (float64 reference), gpujs (gpu.js, best mode found), gpujs-cpu, gpujs-webasm, gpujs-headlessgl';
@@ -122,6 +123,24 @@ export function reportError(e: unknown): number {
   process.stderr.write(`matpac: ${msg}\n`);
   if (process.env.MATPAC_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
   return (e as { exitCode?: number }).exitCode ?? 1;
+}
+
+/**
+ * Errors of the standard streams, which Node would otherwise raise as an unhandled 'error' event with
+ * a stack trace. Standard output closed early (`matpac embed DIR | head`): stop at once and quietly,
+ * with status 141 as a Unix tool killed by SIGPIPE. Standard output failing otherwise (`> file` on a
+ * full disk): one line on standard error, status 1. Standard error failing: go on without messages.
+ */
+export function guardStandardStreams(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    try {
+      process.stderr.write(`matpac: ${outputError('standard output', e).message}\n`);
+    } finally {
+      process.exit(1);
+    }
+  });
+  process.stderr.on('error', () => {});
 }
 
 /** Run the CLI on `argv` (without node and script) and return the exit status. */

@@ -6,10 +6,10 @@
  * Comparing the three shows what pre-training bought. The probe itself is src/probe.ts:
  * standardised features, a softmax classifier trained on the engine, stratified k-fold accuracy.
  */
-import { writeFile } from 'node:fs/promises';
 import type { LogMel } from '../../models/frontend';
 import { describeSkipped, loadLogMelDataset, type WalkOptions } from '../data/dataset';
 import { ensureProbeSet } from '../data/render';
+import { writeFileAtomic } from '../io/atomic-file';
 import { crossValidate, formatConfusion, logMelStatsFeatures, type CrossValidation } from '../probe';
 import { keyFromSeed } from '../random';
 import { CliError, progressBar, progressCallback, requireFile, say, shown, useBackend } from './common';
@@ -92,7 +92,7 @@ export function formatProbeReport(r: ProbeReport): string {
 /** The probe report as JSON (written beside a run's checkpoints). */
 export async function writeProbeJson(path: string, r: ProbeReport): Promise<void> {
   const { result, ...rest } = r;
-  await writeFile(path, JSON.stringify({ ...rest, accuracy: result.mean, accuracyStd: result.std, ...result }, null, 2) + '\n');
+  writeFileAtomic(path, JSON.stringify({ ...rest, accuracy: result.mean, accuracyStd: result.std, ...result }, null, 2) + '\n');
 }
 
 export async function probeCommand(opts: ProbeCommandOptions): Promise<void> {

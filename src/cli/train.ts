@@ -29,6 +29,7 @@ import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dat
 import { cropBatch } from '../data/loader';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '../index';
+import { writeFileAtomic } from '../io/atomic-file';
 import { linePlotSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
@@ -209,7 +210,7 @@ function writeLossPlot(path: string, rows: MetricsRow[], config: MatpacConfig): 
     yLabel: 'loss',
     series: [series(`L = ${config.loss.clsWeight}·L_cls + ${config.loss.predWeight}·L_pred`, (r) => r.loss), series('L_pred', (r) => r.lPred), series('L_cls', (r) => r.lCls)],
   });
-  writeFileSync(path, svg);
+  writeFileAtomic(path, svg);
 }
 
 /** input-mask.png: the first training crop and the patches step 0 masks in it. */
@@ -355,8 +356,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     probe: join(runDir, 'probe.json'),
   };
   if (!resumed) {
-    writeFileSync(paths.config, JSON.stringify(config, null, 2) + '\n');
-    writeFileSync(paths.run, JSON.stringify(info, null, 2) + '\n');
+    writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
+    writeFileAtomic(paths.run, JSON.stringify(info, null, 2) + '\n');
     await writeMaskPicture(paths.mask, batchAt(items, config, 0), state, config);
   }
   const rows = truncateMetrics(paths.metrics, state.step);
