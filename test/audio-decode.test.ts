@@ -3,7 +3,8 @@
  * written by a small test encoder are read back exactly, in several bit depths, rates and channel
  * counts; broken files give one-line AudioErrors naming the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
@@ -270,5 +271,23 @@ describe('bad input gives one line naming the file and the problem', () => {
   it('a missing file', async () => {
     const path = join(dir, 'does-not-exist.wav');
     await expect(readAudio(path)).rejects.toThrow(`${path}: cannot read file (ENOENT)`);
+  });
+});
+
+describe('paths that are not regular files', () => {
+  it('a FIFO is refused without blocking', { timeout: 10_000 }, async () => {
+    const fifo = join(dir, 'pipe.wav');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readAudio(fifo)).rejects.toThrow(`${fifo}: a FIFO, not a regular file: not opened`);
+  });
+
+  it('a folder is refused', async () => {
+    await expect(readAudio(dir)).rejects.toThrow(`${dir}: a folder, not a regular file: not opened`);
+  });
+
+  it('a name that was not valid UTF-8 says so, not "no such file"', async () => {
+    writeFileSync(Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]), new Uint8Array(10));
+    const name = readdirSync(dir).find((n) => n.startsWith('caf'))!;
+    await expect(readAudio(join(dir, name))).rejects.toThrow(/caf\uFFFD\.wav: cannot open: the file name is not valid UTF-8 \(rename the file\)$/);
   });
 });

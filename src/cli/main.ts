@@ -10,9 +10,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../../models/config';
+import { outputError } from '../io/atomic-file';
 import { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './common';
 
 const BACKEND_HELP = 'engine backend: native (fastest on CPU), ref64 (float64 reference), gpujs (gpu.js, best mode found), gpujs-cpu, gpujs-webasm, gpujs-headlessgl';
+
+const FOLLOW_LINKS_HELP =
+  'also follow symbolic links that lead outside a data folder (links inside it are always followed; each real file is read once)';
 
 function packageVersion(): string {
   try {
@@ -38,6 +42,7 @@ function buildProgram(): Command {
     .description('pre-train MATPAC (default: the tiny preset on the bundled SoundFont data, rendered on first use)')
     .option('--preset <name|file>', 'tiny (default), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})')
     .option('--data <dir>', 'folder of audio files to train on, searched recursively (default: the bundled pre-training set)')
+    .option('--follow-links', FOLLOW_LINKS_HELP)
     .addOption(new Option('--steps <n>', 'number of optimizer steps (default: the preset\'s)').argParser(positiveInt).conflicts('minutes'))
     .addOption(new Option('--minutes <m>', 'train for this much wall-clock time instead of a step count').argParser(positiveNumber))
     .option('--batch <b>', 'clips per batch (default: the preset\'s)', positiveInt)
@@ -57,6 +62,7 @@ function buildProgram(): Command {
     .requiredOption('--checkpoint <file>', 'a checkpoint written by matpac train')
     .option('--out <file.jsonl>', 'write the JSON lines here instead of stdout')
     .option('--max-memory <size>', "refuse models whose estimated memory exceeds this (e.g. 8G; default: the machine's memory)", parseBytes)
+    .option('--follow-links', FOLLOW_LINKS_HELP)
     .option('--backend <name>', BACKEND_HELP, 'native')
     .argument('<path...>', 'audio files (.wav, .flac) or folders of them')
     .action(async (paths, opts) => (await import('./embed')).embedCommand(paths, opts));
@@ -66,6 +72,7 @@ function buildProgram(): Command {
     .option('--checkpoint <file>', 'a checkpoint written by matpac train')
     .option('--data <dir>', 'folder with one subfolder of audio files per class (default: the bundled probe set)')
     .option('--folds <k>', 'number of stratified folds', positiveInt, 5)
+    .option('--follow-links', FOLLOW_LINKS_HELP)
     .option('--random-init', 'probe the same architecture untrained: the initialisation the checkpoint\'s run started from')
     .addOption(new Option('--baseline <kind>', 'probe simple features instead of a model: logmel = per-band mean and std of the log-mel').choices(['logmel']))
     .option('--preset <name|file>', 'architecture for --random-init without --checkpoint (default: tiny)')
@@ -122,6 +129,24 @@ export function reportError(e: unknown): number {
   process.stderr.write(`matpac: ${msg}\n`);
   if (process.env.MATPAC_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
   return (e as { exitCode?: number }).exitCode ?? 1;
+}
+
+/**
+ * Errors of the standard streams, which Node would otherwise raise as an unhandled 'error' event with
+ * a stack trace. Standard output closed early (`matpac embed DIR | head`): stop at once and quietly,
+ * with status 141 as a Unix tool killed by SIGPIPE. Standard output failing otherwise (`> file` on a
+ * full disk): one line on standard error, status 1. Standard error failing: go on without messages.
+ */
+export function guardStandardStreams(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    try {
+      process.stderr.write(`matpac: ${outputError('standard output', e).message}\n`);
+    } finally {
+      process.exit(1);
+    }
+  });
+  process.stderr.on('error', () => {});
 }
 
 /** Run the CLI on `argv` (without node and script) and return the exit status. */

@@ -12,7 +12,8 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
 import { writeAllSync } from '../fault-injection';
 import { CliError, say, shown } from './common';
-import { ioMessage, writeTextAtomic } from './run-folder';
+import { writeFileAtomic } from '../io/atomic-file';
+import { ioMessage } from './run-folder';
 
 export interface MetricsRow {
   step: number;
@@ -64,7 +65,7 @@ export function metricsBefore(path: string, step: number, runId: string | undefi
   });
   const have = new Set(rows.map((r) => r.step));
   if (have.size !== step) say(`matpac: ${shown(path)}: holds ${have.size} of the ${step} steps before the checkpoint (the loss plot has gaps)`);
-  writeTextAtomic(path, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+  writeFileAtomic(path, rows.map((r) => JSON.stringify(r) + '\n').join(''));
   return rows;
 }
 

@@ -12,14 +12,11 @@
  *                   the run, so a resumed run writes the same bytes as an uninterrupted one.
  *   *.tmp-PID-XXXX  files a killed write left (checkpoints and the small files here are written to a
  *                   temporary name, then renamed): removed on start when PID is no longer running.
- *
- * Small files (config.json, run.json, loss.svg) are written atomically: temporary file, fsync, rename.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeAllSync } from '../fault-injection';
 import { CliError, say, shown } from './common';
 
 export const LOCK = 'run.lock';
@@ -46,28 +43,6 @@ export const ioMessage = (e: unknown): string => {
   const err = e as NodeJS.ErrnoException;
   return err.code === 'ENOSPC' ? 'no space left on device' : err.code === 'EDQUOT' ? 'disk quota exceeded' : (err.message ?? String(e)).replace(/\s+/g, ' ');
 };
-
-/** Write `text` to `path` atomically (temporary file in the same folder, fsync, rename); errors name the file. */
-export function writeTextAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'w', 0o644);
-    writeAllSync(fd, Buffer.from(text, 'utf8'), 0, tmp);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== null) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* never created, or gone */
-    }
-    throw new CliError(`${shown(path)}: cannot write (${ioMessage(e)})`);
-  }
-}
 
 function readLock(path: string): LockInfo | 'gone' | 'unreadable' {
   let text: string;
@@ -99,8 +74,8 @@ export function lockRunFolder(dir: string): RunLock {
   const text = JSON.stringify(mine) + '\n';
   for (let attempt = 0; attempt < 5; attempt++) {
     const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    writeTextAtomic(tmp, text);
     try {
+      writeFileSync(tmp, text);
       linkSync(tmp, path); // atomic: fails with EEXIST when a lock is there
       return { release: releaser(path, text) };
     } catch (e) {

@@ -16,7 +16,7 @@
  * and the masks come from the state's own key, so a resumed run repeats the uninterrupted one
  * bit for bit.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { MatpacConfig } from '../../models/config';
@@ -30,6 +30,7 @@ import { cropBatch } from '../data/loader';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { disposeTree, scope, tensor, valueAndGrad, type Tensor } from '../index';
+import { writeFileAtomic } from '../io/atomic-file';
 import { linePlotSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
@@ -37,7 +38,7 @@ import { checkTrainingMemory } from './memory-check';
 import { metricsBefore, MetricsWriter, type MetricsRow as LogRow } from './metrics-log';
 import { checkConfig, checkpointConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
-import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, writeTextAtomic, type RunLock } from './run-folder';
+import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, type RunLock } from './run-folder';
 
 export interface TrainOptions {
   preset?: string;
@@ -53,6 +54,7 @@ export interface TrainOptions {
   backend: string;
   probe: boolean;
   probeData?: string;
+  followLinks?: boolean;
 }
 
 /** Test hooks: change a batch before its step (e.g. inject a NaN). */
@@ -76,6 +78,8 @@ interface RunInfo {
   createdAt: string;
   /** The run id (run-folder.ts); absent in runs written before it existed. */
   runId?: string;
+  /** Whether symbolic links out of the data folder were followed (--follow-links); absent: no. */
+  followLinks?: boolean;
 }
 
 // ── small helpers ────────────────────────────────────────────────────────────────────────────────
@@ -122,8 +126,8 @@ function batchAt(items: readonly LogMelItem[], config: MatpacConfig, step: numbe
   return cropBatch(items, foldIn(dataKey(config), step), config.batchSize, config.cropFrames);
 }
 
-async function loadTrainingSet(dir: string, config: MatpacConfig): Promise<LogMelItem[]> {
-  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, onProgress: progressCallback('reading audio', 'files') });
+async function loadTrainingSet(dir: string, config: MatpacConfig, followLinks: boolean): Promise<LogMelItem[]> {
+  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, followLinks, onProgress: progressCallback('reading audio', 'files') });
   const total = ds.items.length + ds.skipped.length;
   if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, total)}`);
   if (!ds.items.length)
@@ -195,7 +199,7 @@ function writeLossPlot(path: string, rows: MetricsRow[], config: MatpacConfig): 
     yLabel: 'loss',
     series: [series(`L = ${config.loss.clsWeight}·L_cls + ${config.loss.predWeight}·L_pred`, (r) => r.loss), series('L_pred', (r) => r.lPred), series('L_cls', (r) => r.lCls)],
   });
-  writeTextAtomic(path, svg);
+  writeFileAtomic(path, svg);
 }
 
 /** input-mask.png: the first training crop and the patches step 0 masks in it. */
@@ -203,9 +207,7 @@ async function writeMaskPicture(path: string, batch: { data: Float32Array; shape
   const [B, nMels, nFrames] = batch.shape;
   const { N } = gridOf(config, nFrames);
   const m = randomMasking(split(state.key)[1], B, N, config.maskRatio);
-  const tmp = `${path}.tmp-${process.pid}-0`;
-  await writeLogMelPng(tmp, { data: batch.data.subarray(0, nMels * nFrames), nMels, nFrames }, { mask: m.mask.subarray(0, N), patchSize: config.patchSize, scale: nFrames < 200 ? 4 : 2 });
-  renameSync(tmp, path); // never a torn picture
+  await writeLogMelPng(path, { data: batch.data.subarray(0, nMels * nFrames), nMels, nFrames }, { mask: m.mask.subarray(0, N), patchSize: config.patchSize, scale: nFrames < 200 ? 4 : 2 });
 }
 
 // ── the progress display ─────────────────────────────────────────────────────────────────────────
@@ -291,7 +293,7 @@ function resumeRun(runDir: string): Omit<Prepared, 'lock' | 'runDir' | 'resumed'
 
 async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.resume) {
-    const fixed = (['preset', 'steps', 'batch', 'seed', 'data', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined);
+    const fixed = (['preset', 'steps', 'batch', 'seed', 'data', 'checkpointEvery', 'followLinks'] as const).filter((k) => opts[k] !== undefined);
     if (fixed.length)
       throw new CliError(`--resume continues a run exactly as it was configured; drop ${fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')} (use --minutes or --stop-at to limit this session)`);
     const runDir = opts.out ?? latestRun();
@@ -327,7 +329,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
     if (existsSync(join(runDir, 'metrics.jsonl'))) say(`matpac: ${shown(runDir)}: an earlier run there saved no checkpoint; starting over (its metrics.jsonl is replaced)`);
     const data = opts.data ?? (await ensurePretrainSet());
     const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
-    const info: RunInfo = { data: resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString() };
+    const info: RunInfo = { data: resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString(), ...(opts.followLinks ? { followLinks: true } : {}) };
     return { runDir, config, state: initTrainState(config), info, resumed: false, lock };
   } catch (e) {
     lock.release();
@@ -382,7 +384,7 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   const { runDir, info, resumed } = prepared;
   let { config, state } = prepared;
   say(`backend: ${backend}`);
-  const items = await loadTrainingSet(info.data, config);
+  const items = await loadTrainingSet(info.data, config, info.followLinks === true);
 
   const deadline = opts.minutes !== undefined ? start + opts.minutes * 60_000 : Infinity;
   if (!resumed && opts.minutes !== undefined) {
@@ -407,12 +409,12 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   };
   if (!resumed) {
     info.runId = runIdOf(config, info.data);
-    writeTextAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
-    writeTextAtomic(paths.run, JSON.stringify(info, null, 2) + '\n');
+    writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
+    writeFileAtomic(paths.run, JSON.stringify(info, null, 2) + '\n');
     await writeMaskPicture(paths.mask, batchAt(items, config, 0), state, config);
   }
   // a fresh run starts an empty log; a resumed one keeps (and checks) the lines before its checkpoint
-  if (!resumed) writeTextAtomic(paths.metrics, '');
+  if (!resumed) writeFileAtomic(paths.metrics, '');
   const rows = (resumed ? metricsBefore(paths.metrics, state.step, info.runId) : []) as unknown as MetricsRow[];
   const metricsLog = new MetricsWriter(paths.metrics);
   const meta: Record<string, string> = { config: JSON.stringify(config), ...(info.runId ? { run_id: info.runId } : {}) };
@@ -504,7 +506,7 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   if (completed && opts.probe) {
     say(`probing the trained encoder on ${opts.probeData ? shown(opts.probeData) : 'the bundled probe set (instrument families)'}…`);
     const probeDir = opts.probeData ?? (await ensureProbeSet());
-    probe = await runProbe({ name: `${config.name} step ${state.step}`, features: embedder({ config, student: state.student, step: state.step }) }, probeDir, 5, 0);
+    probe = await runProbe({ name: `${config.name} step ${state.step}`, features: embedder({ config, student: state.student, step: state.step }) }, probeDir, 5, 0, { followLinks: info.followLinks });
     await writeProbeJson(paths.probe, probe);
     say(formatProbeReport(probe));
     lines.push(`probe:      ${accuracyLine(probe)} on ${probe.classes.length} classes → ${shown(paths.probe)}`);
