@@ -61,19 +61,17 @@ export function enospc(path: string): NodeJS.ErrnoException {
 export function writeAllSync(fd: number, buf: Uint8Array, position: number | null, path: string): void {
   let len = buf.byteLength;
   let strike: WriteFault | undefined;
-  if (faults.length) {
-    const kind = fileKind(path);
-    for (const f of faults) {
-      const before = f.kind === 'any' ? written.any : written[kind];
-      if ((f.kind === 'any' || f.kind === kind) && f.atByte >= before && f.atByte < before + len) {
-        len = f.atByte - before;
-        strike = f;
-        break;
-      }
+  const kind = fileKind(path);
+  for (const f of faults) {
+    // the earliest fault within this write strikes first
+    const before = f.kind === 'any' ? written.any : written[kind];
+    if ((f.kind === 'any' || f.kind === kind) && f.atByte >= before && f.atByte - before < len) {
+      len = f.atByte - before;
+      strike = f;
     }
-    written[kind] += len;
-    written.any += len;
   }
+  written[kind] += len;
+  written.any += len;
   let off = 0;
   while (off < len) off += writeSync(fd, buf, off, len - off, position === null ? null : position + off);
   if (!strike) return;
