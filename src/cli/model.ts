@@ -133,6 +133,7 @@ export function checkpointConfig(path: string): MatpacConfig {
  */
 export function loadTrainState(path: string, config = checkpointConfig(path)): TrainState {
   const state = loadState<TrainState>(path, { like: initTrainState(config) });
+  if (state.step > config.optim.totalSteps) throw new CliError(`${path}: holds step ${state.step}, beyond its run's ${config.optim.totalSteps} steps (optim.totalSteps)`);
   if (!allFinite(state)) {
     const { step: _s, key: _k, ...tensors } = state;
     const hit = firstNonFinite(tensors);
