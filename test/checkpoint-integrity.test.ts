@@ -193,7 +193,7 @@ describe('hostile bytes (fast-check)', () => {
         m.__metadata__[metaKey] = metaValue;
         decodesSafely(join8(m, data));
       }),
-      { numRuns: 150 },
+      { numRuns: 80 },
     );
   });
 });
