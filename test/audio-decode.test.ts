@@ -203,20 +203,22 @@ describe('FLAC round trips', () => {
   for (const { bits, channels, rate } of [
     { bits: 16, channels: 2, rate: 44100 },
     { bits: 24, channels: 1, rate: 48000 },
+    { bits: 24, channels: 2, rate: 16000 },
     { bits: 8, channels: 1, rate: 8000 },
   ] as const) {
-    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: exact integers, same floats as the WAV reader`, async () => {
-      const ints = randomInts(channels, 3000, bits, 100 + bits);
+    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: exact integers, the very same floats as the WAV reader`, async () => {
+      const ints = randomInts(channels, 16000, bits, 100 + bits + channels);
       const flac = await decodeAudio(encodeFlacVerbatim(ints, rate, bits, 1024), 'x.flac');
       expect(flac.sampleRate).toBe(rate);
       expect(flac.channels.length).toBe(channels);
       for (let c = 0; c < channels; c++) {
-        expect(flac.channels[c].length).toBe(3000);
+        expect(flac.channels[c].length).toBe(16000);
         expect(Array.from(flac.channels[c], (v) => Math.round(v * 2 ** (bits - 1)))).toEqual(Array.from(ints[c]));
       }
       const stored = bits === 8 ? ints.map((c) => c.map((v) => v + 128)) : ints;
       const wav = await decodeAudio(wavBytes(stored, rate, String(bits)), 'x.wav');
-      for (let c = 0; c < channels; c++) expect(maxAbsDiff(flac.channels[c], wav.channels[c])).toBeLessThan(1e-7);
+      // bit for bit (docs/frontend.md says so): no sample may differ, not even by one float32 step
+      for (let c = 0; c < channels; c++) expect(flac.channels[c]).toEqual(wav.channels[c]);
     });
   }
 });
@@ -289,5 +291,21 @@ describe('paths that are not regular files', () => {
     writeFileSync(Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]), new Uint8Array(10));
     const name = readdirSync(dir).find((n) => n.startsWith('caf'))!;
     await expect(readAudio(join(dir, name))).rejects.toThrow(/caf\uFFFD\.wav: cannot open: the file name is not valid UTF-8 \(rename the file\)$/);
+  });
+});
+
+describe('FLAC scaling', () => {
+  it('FLAC and WAV give the same float for every 16-bit integer and for 24-bit integers across the whole range', async () => {
+    for (const [bits, step] of [[16, 1], [24, 64]] as const) {
+      const max = 2 ** (bits - 1);
+      const ints = new Int32Array(Math.ceil((2 * max) / step));
+      for (let i = 0; i < ints.length; i++) ints[i] = -max + i * step;
+      ints[ints.length - 1] = max - 1;
+      const flac = await decodeAudio(encodeFlacVerbatim([ints], 16000, bits, 1024), 'all.flac');
+      const wav = await decodeAudio(wavBytes([ints], 16000, String(bits)), 'all.wav');
+      let wrong = 0;
+      for (let i = 0; i < ints.length; i++) if (flac.channels[0][i] !== wav.channels[0][i] || wav.channels[0][i] !== ints[i] / max) wrong++;
+      expect(wrong, `${bits}-bit: samples that differ`).toBe(0);
+    }
   });
 });
