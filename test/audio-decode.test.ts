@@ -239,6 +239,8 @@ describe('loadAudio16k', () => {
 describe('bad input gives one line naming the file and the problem', () => {
   const goodWav = wavBytes([Array.from({ length: 1000 }, (_, i) => (i * 37) % 2000)], 16000, '16');
   const goodFlac = encodeFlacVerbatim(randomInts(1, 5000, 16, 9), 16000, 16, 1024);
+  const corruptFlac = goodFlac.slice();
+  corruptFlac.fill(0x55, 3000, 3040); // inside the second frame: its checksum fails, later frames are sound
   const nanWav = wavBytes([[0.1, 0.2, 0.3, NaN, 0.5]], 16000, '32f');
   const infWav = wavBytes([[0.1, -Infinity]], 16000, '32f');
   const headerOnly = wavBytes([[]], 16000, '16');
@@ -251,8 +253,10 @@ describe('bad input gives one line naming the file and the problem', () => {
     ['no-data.wav', headerOnly, /no audio samples/],
     ['nan.wav', nanWav, /NaN sample at index 3 of channel 0/],
     ['inf.wav', infWav, /infinite sample at index 1/],
-    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: decoded 4096 of 5000 samples/],
-    ['stub.flac', goodFlac.subarray(0, 40), /FLAC/],
+    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: the file ends inside the frame at byte \d+ \(decoded 4096 of 5000 samples\)$/],
+    ['corrupt.flac', corruptFlac, /corrupt FLAC: bytes \d+–\d+ hold no frame whose checksum matches$/],
+    ['metadata-cut.flac', goodFlac.subarray(0, 20), /truncated FLAC: the file ends inside its metadata blocks$/],
+    ['stub.flac', goodFlac.subarray(0, 60), /truncated FLAC: the file ends inside its first frame/],
   ];
   for (const [name, bytes, problem] of cases) {
     it(name, async () => {
@@ -296,12 +300,12 @@ describe('paths that are not regular files', () => {
 
 describe('FLAC scaling', () => {
   it('FLAC and WAV give the same float for every 16-bit integer and for 24-bit integers across the whole range', async () => {
-    for (const [bits, step] of [[16, 1], [24, 64]] as const) {
+    for (const [bits, step] of [[16, 1], [24, 61]] as const) {
       const max = 2 ** (bits - 1);
       const ints = new Int32Array(Math.ceil((2 * max) / step));
       for (let i = 0; i < ints.length; i++) ints[i] = -max + i * step;
       ints[ints.length - 1] = max - 1;
-      const flac = await decodeAudio(encodeFlacVerbatim([ints], 16000, bits, 1024), 'all.flac');
+      const flac = await decodeAudio(encodeFlacVerbatim([ints], 16000, bits, 4096), 'all.flac');
       const wav = await decodeAudio(wavBytes([ints], 16000, String(bits)), 'all.wav');
       let wrong = 0;
       for (let i = 0; i < ints.length; i++) if (flac.channels[0][i] !== wav.channels[0][i] || wav.channels[0][i] !== ints[i] / max) wrong++;
