@@ -313,3 +313,47 @@ describe('FLAC scaling', () => {
     }
   });
 });
+
+describe('RF64', () => {
+  /** The RIFF file `riff` (fmt then data, as wavefile writes it) rewritten as RF64 with a ds64 chunk, as libsndfile writes big files. */
+  function toRf64(riff: Uint8Array, trailer = new Uint8Array(0)): Uint8Array {
+    const view = new DataView(riff.buffer, riff.byteOffset, riff.byteLength);
+    const fmtSize = view.getUint32(16, true);
+    const fmt = riff.subarray(12, 20 + fmtSize);
+    const dataSize = view.getUint32(20 + fmtSize + 4, true);
+    const samples = riff.subarray(20 + fmtSize + 8, 20 + fmtSize + 8 + dataSize);
+    const out = new Uint8Array(12 + 36 + fmt.length + 8 + samples.length + trailer.length);
+    const v = new DataView(out.buffer);
+    out.set(new TextEncoder().encode('RF64'), 0);
+    v.setUint32(4, 0xffffffff, true);
+    out.set(new TextEncoder().encode('WAVEds64'), 8);
+    v.setUint32(16, 28, true);
+    v.setBigUint64(20, BigInt(out.length - 8), true); // RIFF size
+    v.setBigUint64(28, BigInt(samples.length), true); // data size
+    v.setBigUint64(36, BigInt(samples.length / 2), true); // sample count
+    v.setUint32(44, 0, true); // table length
+    out.set(fmt, 48);
+    const d = 48 + fmt.length;
+    out.set(new TextEncoder().encode('data'), d);
+    v.setUint32(d + 4, 0xffffffff, true);
+    out.set(samples, d + 8);
+    out.set(trailer, d + 8 + samples.length);
+    return out;
+  }
+
+  it('reads the sizes from the ds64 chunk (data chunk size 0xFFFFFFFF), with or without chunks after the data', async () => {
+    const ints = randomInts(2, 3000, 16, 77);
+    const riff = wavBytes(ints, 22050, '16');
+    const expected = await decodeAudio(riff, 'x.wav');
+    for (const trailer of [new Uint8Array(0), new Uint8Array([...new TextEncoder().encode('LIST'), 4, 0, 0, 0, 1, 2, 3, 4])]) {
+      const rf64 = await decodeAudio(toRf64(riff, trailer), 'big.wav');
+      expect(rf64.sampleRate).toBe(22050);
+      expect(rf64.channels).toEqual(expected.channels);
+    }
+  });
+
+  it('a cut-off RF64 file is still reported as truncated, with the ds64 size', async () => {
+    const rf64 = toRf64(wavBytes(randomInts(1, 1000, 16, 78), 16000, '16'));
+    await expect(decodeAudio(rf64.subarray(0, rf64.length - 100), 'cut.wav')).rejects.toThrow('cut.wav: truncated: data chunk declares 2000 bytes, 1900 present');
+  });
+});
