@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { runProbe } from '../src/cli/probe';
 import { listAudioFiles, loadLogMelDataset, type SkippedFile } from '../src/data/dataset';
+import { logMelStatsFeatures } from '../src/probe';
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
@@ -148,5 +150,32 @@ describe('file names', () => {
     const { files, skipped } = await walk(root);
     expect(files).toEqual(REAL);
     expect(skipped).toEqual([{ file: 'flute/caf\uFFFD.wav', reason: 'the name is not valid UTF-8, so it cannot be opened by name (rename it)' }]);
+  });
+});
+
+describe('probe folders', () => {
+  it('loose audio at the top and an unreadable class folder are reported, and the probe runs on the rest', async () => {
+    const root = classes('probe');
+    mkdirSync(join(root, 'bass'));
+    writeFileSync(join(root, 'bass', 'a.wav'), tone(110));
+    writeFileSync(join(root, 'bass', 'b.wav'), tone(165));
+    writeFileSync(join(root, 'loose.wav'), tone(300));
+    const readdir = vi.mocked(fsp.readdir);
+    const original = readdir.getMockImplementation()!;
+    readdir.mockImplementation(((path: string, ...rest: unknown[]) =>
+      String(path).endsWith('bass') ? Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' })) : (original as (...a: unknown[]) => unknown)(path, ...rest)) as typeof original);
+    const said: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
+    try {
+      const report = await runProbe({ name: 'log-mel stats', features: logMelStatsFeatures }, root, 2, 0);
+      expect(report.classes).toEqual(['flute', 'organ']);
+      expect(report.clips).toBe(4);
+    } finally {
+      spy.mockRestore();
+      readdir.mockImplementation(original);
+    }
+    const lines = said.join('').trim().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^matpac: skipped 1 of 6 files: .*bass \(cannot read folder \(EACCES\): skipped with everything in it\)$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^matpac: .*probe: 1 audio file at the top of the folder not used \(a probe reads one sub-folder per class\): .*loose\.wav$/));
   });
 });

@@ -50,6 +50,11 @@ export async function runProbe(source: FeatureSource, dataDir: string, folds: nu
   const ds = await loadLogMelDataset(dataDir, { ...walk, onProgress: progressCallback('reading audio', 'files') });
   if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, ds.items.length + ds.skipped.length)}`);
   const labelled = ds.items.filter((it) => it.label !== undefined);
+  const loose = ds.items.filter((it) => it.label === undefined).map((it) => shown(it.file));
+  if (loose.length) {
+    const listed = loose.slice(0, 3).join(', ') + (loose.length > 3 ? `, and ${loose.length - 3} more` : '');
+    say(`matpac: ${shown(dataDir)}: ${loose.length} audio file${loose.length > 1 ? 's' : ''} at the top of the folder not used (a probe reads one sub-folder per class): ${listed}`);
+  }
   if (ds.labels.length < 2)
     throw new CliError(`${dataDir}: a probe needs one sub-folder of audio files per class, and at least 2 classes (found ${ds.labels.length})`);
   const classIndex = new Map(ds.labels.map((c, i) => [c, i]));

@@ -91,6 +91,7 @@ function timestamp(d = new Date()): string {
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec)) return '?';
+  if (sec < 1) return `${Math.max(0, sec).toFixed(sec < 0.1 ? 3 : 1)}s`;
   const s = Math.round(sec);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
@@ -391,8 +392,15 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
     // fit the run length (and so every schedule) to the time left
     const stepSec = timeStep(config, state, items);
     const leftSec = (deadline - performance.now()) / 1000;
-    const steps = Math.max(1, Math.floor((0.95 * leftSec) / stepSec));
-    say(`one step takes ${stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`}: ${steps} steps fit in the ${formatDuration(leftSec)} left`);
+    const stepText = stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`;
+    const steps = Math.floor((0.95 * leftSec) / stepSec);
+    if (steps < 1) {
+      const usedSec = (performance.now() - start) / 1000;
+      throw new CliError(
+        `--minutes ${opts.minutes}: no time left to train: reading the data and timing a step took ${formatDuration(usedSec)} of the ${formatDuration(opts.minutes * 60)} budget (one step takes ${stepText}); give more minutes or use --steps`,
+      );
+    }
+    say(`one step takes ${stepText}: ${steps} step${steps > 1 ? 's' : ''} fit${steps > 1 ? '' : 's'} in the ${formatDuration(leftSec)} left`);
     config = checkConfig(withRunLength(config, steps));
   }
   const total = config.optim.totalSteps;
