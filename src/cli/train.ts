@@ -16,7 +16,7 @@
  * and the masks come from the state's own key, so a resumed run repeats the uninterrupted one
  * bit for bit.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { MatpacConfig } from '../../models/config';
@@ -254,6 +254,8 @@ interface Prepared {
   info: RunInfo;
   resumed: boolean;
   lock: RunLock;
+  /** The run folder was made by this run (removed again if the run ends before writing into it). */
+  madeFolder?: boolean;
 }
 
 const isFolder = (p: string) => existsSync(p) && statSync(p).isDirectory();
@@ -322,6 +324,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const runDir = opts.out ?? join(RUNS_DIR, `${config.name}-${timestamp()}`);
   checkPaths(opts, runDir);
   if (existsSync(join(runDir, LATEST))) throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
+  const madeFolder = !existsSync(runDir);
   mkdirSync(runDir, { recursive: true });
   const lock = takeRunFolder(runDir);
   try {
@@ -331,9 +334,10 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
     const data = opts.data ?? (await ensurePretrainSet());
     const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
     const info: RunInfo = { data: resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString(), ...(opts.followLinks ? { followLinks: true } : {}) };
-    return { runDir, config, state: initTrainState(config), info, resumed: false, lock };
+    return { runDir, config, state: initTrainState(config), info, resumed: false, lock, madeFolder };
   } catch (e) {
     lock.release();
+    if (madeFolder) removeIfEmpty(runDir);
     throw e;
   }
 }
@@ -377,6 +381,16 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     return await trainIn(prepared, opts, hooks, backend, start);
   } finally {
     prepared.lock.release();
+    if (prepared.madeFolder) removeIfEmpty(prepared.runDir);
+  }
+}
+
+/** Remove a run folder this run made when nothing was written into it (a run that failed before starting). */
+function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    /* not ours to worry about */
   }
 }
 
