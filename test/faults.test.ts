@@ -118,15 +118,15 @@ afterAll(() => {
 });
 
 describe('crashes at random points (in-process snapshots)', () => {
-  it('24 crash points inside checkpoint, metrics and small-file writes: each leaves a loadable folder that resumes bit-identically', async () => {
+  it('20 crash points inside checkpoint, metrics and small-file writes: each leaves a loadable folder that resumes bit-identically', async () => {
     // deterministic "random" byte positions (a small LCG), spread over the kinds of file
     let seed = 20261201;
     // (below 90% of what the reference wrote: metrics lines carry wall-clock times, whose length varies)
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % Math.floor(0.9 * n));
     const points: { kind: FileKind; atByte: number }[] = [
-      ...Array.from({ length: 10 }, () => ({ kind: 'checkpoint' as const, atByte: rand(written.checkpoint) })),
-      ...Array.from({ length: 9 }, () => ({ kind: 'metrics' as const, atByte: rand(written.metrics) })),
-      ...Array.from({ length: 5 }, () => ({ kind: 'other' as const, atByte: rand(written.other) })),
+      ...Array.from({ length: 8 }, () => ({ kind: 'checkpoint' as const, atByte: rand(written.checkpoint) })),
+      ...Array.from({ length: 8 }, () => ({ kind: 'metrics' as const, atByte: rand(written.metrics) })),
+      ...Array.from({ length: 4 }, () => ({ kind: 'other' as const, atByte: rand(written.other) })),
     ];
     const run = join(tmp, 'snapshotted');
     const snaps: string[] = [];
@@ -152,8 +152,8 @@ describe('crashes at random points (in-process snapshots)', () => {
       tempFiles += readdirSync(s).filter((f) => f.includes('.tmp-')).length;
       await continueAndCompare(s);
     }
-    expect(tornMetrics, 'crashes inside metrics writes').toBeGreaterThanOrEqual(5);
-    expect(tempFiles, 'crashes inside checkpoint and file writes').toBeGreaterThanOrEqual(10);
+    expect(tornMetrics, 'crashes inside metrics writes').toBeGreaterThanOrEqual(4);
+    expect(tempFiles, 'crashes inside checkpoint and file writes').toBeGreaterThanOrEqual(8);
   });
 });
 
