@@ -81,7 +81,7 @@ export class MetricsWriter {
     }
   }
 
-  append(row: MetricsRow): void {
+  append(row: { step: number }): void {
     let size = 0;
     try {
       size = fstatSync(this.fd).size;

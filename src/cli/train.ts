@@ -35,7 +35,7 @@ import { linePlotSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
 import { checkTrainingMemory } from './memory-check';
-import { metricsBefore, MetricsWriter, type MetricsRow as LogRow } from './metrics-log';
+import { metricsBefore, MetricsWriter } from './metrics-log';
 import { checkConfig, checkpointConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
 import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, type RunLock } from './run-folder';
@@ -487,7 +487,8 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
       state = next;
       const row: MetricsRow = { step: t, ...m, time: Math.round(performance.now() - start) / 1000 };
       rows.push(row);
-      metricsLog.append(info.runId ? ({ ...row, run: info.runId } as LogRow) : (row as unknown as LogRow));
+      const logged: MetricsRow & { run?: string } = info.runId ? { ...row, run: info.runId } : row;
+      metricsLog.append(logged);
 
       const done = state.step;
       if (done % info.checkpointEvery === 0 || done === total) {
