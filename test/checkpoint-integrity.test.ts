@@ -211,7 +211,8 @@ describe('hostile metrics lines (fast-check)', () => {
         if (typeof r === 'string') expect(r.length).toBeLessThan(200);
         else {
           expect(Number.isSafeInteger(r.step) && r.step >= 0).toBe(true);
-          for (const [k, v] of Object.entries(r)) if (k !== 'run') expect(v === null || typeof v === 'number').toBe(true);
+          const isNum = (v: unknown) => v === null || typeof v === 'number';
+          for (const [k, v] of Object.entries(r)) if (k !== 'run') expect(isNum(v) || (Array.isArray(v) && v.every(isNum))).toBe(true);
         }
       }),
       { numRuns: 500 },

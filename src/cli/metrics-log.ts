@@ -19,7 +19,8 @@ export interface MetricsRow {
   step: number;
   /** The run id (run-folder.ts); absent in runs written before it existed. */
   run?: string;
-  [metric: string]: number | string | undefined;
+  /** Numbers, and lists of numbers (e.g. MATPAC++'s tokens won per head). */
+  [metric: string]: number | number[] | string | undefined;
 }
 
 /** One line of metrics.jsonl as a row, or why it is not one. */
@@ -34,7 +35,9 @@ export function parseMetricsLine(line: string): MetricsRow | string {
   const row = v as Record<string, unknown>;
   if (!Number.isSafeInteger(row.step) || (row.step as number) < 0) return `"step" is ${JSON.stringify(row.step)?.slice(0, 40)}, not a step number`;
   if (row.run !== undefined && typeof row.run !== 'string') return '"run" is not a string';
-  for (const [k, x] of Object.entries(row)) if (k !== 'run' && typeof x !== 'number' && x !== null) return `"${k.slice(0, 40)}" is not a number`;
+  const isNum = (x: unknown) => typeof x === 'number' || x === null; // null: JSON's NaN/±Inf
+  for (const [k, x] of Object.entries(row))
+    if (k !== 'run' && !isNum(x) && !(Array.isArray(x) && x.every(isNum))) return `"${k.slice(0, 40)}" is not a number or a list of numbers`;
   return row as MetricsRow;
 }
 

@@ -31,12 +31,12 @@ import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { disposeTree, scope, tensor, valueAndGrad, type Tensor } from '../index';
 import { writeFileAtomic } from '../io/atomic-file';
-import { linePlotSvg } from '../plot';
+import { linePlotSvg, stackSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
 import { checkTrainingMemory } from './memory-check';
 import { metricsBefore, MetricsWriter } from './metrics-log';
-import { checkConfig, checkpointConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
+import { checkConfig, checkpointConfig, embedder, fitMels, loadTrainState, resolveConfig, storedConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
 import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, type RunLock } from './run-folder';
 
@@ -47,6 +47,8 @@ export interface TrainOptions {
   minutes?: number;
   batch?: number;
   seed?: number;
+  /** MATPAC++: the number of MCL prediction heads (config mcl.heads; 0 = MATPAC). */
+  mcl?: number;
   out?: string;
   resume?: boolean;
   checkpointEvery?: number;
@@ -200,7 +202,14 @@ function writeLossPlot(path: string, rows: MetricsRow[], config: MatpacConfig): 
     yLabel: 'loss',
     series: [series(`L = ${config.loss.clsWeight}·L_cls + ${config.loss.predWeight}·L_pred`, (r) => r.loss), series('L_pred', (r) => r.lPred), series('L_cls', (r) => r.lCls)],
   });
-  writeFileAtomic(path, svg);
+  // below it, what the study of the parts reads: the teacher's target perplexity, and for MATPAC++
+  // each head's share of the tokens it won and the assignment temperature
+  const K = config.head.numClasses;
+  const study = [series(`teacher target perplexity / K (K = ${K})`, (r) => r.targetPerplexity / K)];
+  for (let h = 0; h < config.mcl.heads; h++) study.push(series(`head ${h}: share of tokens won`, (r) => (r.headWins?.[h] ?? NaN) / (r.headWins ?? []).reduce((a, b) => a + b, 0)));
+  if (config.mcl.heads > 0) study.push(series(`MCL temperature / ${config.mcl.temperatureStart}`, (r) => (r.mclTemperature ?? NaN) / config.mcl.temperatureStart));
+  const panel = linePlotSvg({ title: config.mcl.heads > 0 ? 'targets and MCL heads' : 'targets', xLabel: 'step', yLabel: 'fraction', series: study, height: 300 });
+  writeFileAtomic(path, stackSvg([svg, panel]));
 }
 
 /** input-mask.png: the first training crop and the patches step 0 masks in it. */
@@ -280,7 +289,7 @@ function resumeRun(runDir: string): Omit<Prepared, 'lock' | 'runDir' | 'resumed'
   const ckpt = join(runDir, LATEST);
   const configPath = join(runDir, 'config.json');
   const runPath = join(runDir, 'run.json');
-  const config = checkConfig(readJson<MatpacConfig>(configPath), configPath);
+  const config = storedConfig(readJson<unknown>(configPath), configPath);
   const info = readJson<RunInfo>(runPath);
   if (typeof info !== 'object' || info === null || typeof info.data !== 'string' || !Number.isSafeInteger(info.checkpointEvery) || info.checkpointEvery < 1)
     throw new CliError(`${shown(runPath)}: not a run description written by matpac train (needs "data" and a positive "checkpointEvery")`);
@@ -296,7 +305,7 @@ function resumeRun(runDir: string): Omit<Prepared, 'lock' | 'runDir' | 'resumed'
 
 async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.resume) {
-    const fixed = (['preset', 'steps', 'batch', 'seed', 'data', 'checkpointEvery', 'followLinks'] as const).filter((k) => opts[k] !== undefined);
+    const fixed = (['preset', 'steps', 'batch', 'seed', 'mcl', 'data', 'checkpointEvery', 'followLinks'] as const).filter((k) => opts[k] !== undefined);
     if (fixed.length)
       throw new CliError(`--resume continues a run exactly as it was configured; drop ${fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')} (use --minutes or --stop-at to limit this session)`);
     const runDir = opts.out ?? latestRun();
@@ -317,6 +326,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   let config = resolveConfig(presetSpec);
   if (opts.batch !== undefined) config = { ...config, batchSize: opts.batch };
   if (opts.seed !== undefined) config = { ...config, seed: opts.seed };
+  if (opts.mcl !== undefined) config = { ...config, mcl: { ...config.mcl, heads: opts.mcl } };
   if (opts.steps !== undefined) config = withRunLength(config, opts.steps);
   config = checkConfig(config, presetSpec);
   checkTrainingMemory(config, presetSpec);
