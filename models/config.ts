@@ -26,11 +26,14 @@
 
 /** Adam's ε placement: see MatpacConfig.optim.adamEps. */
 export const ADAM_EPS_RULES = ['fairseq', 'pytorch'] as const;
+/** One of ADAM_EPS_RULES. */
 export type AdamEpsRule = (typeof ADAM_EPS_RULES)[number];
 /** The clipping rule: see MatpacConfig.optim.clip. */
 export const CLIP_RULES = ['fp16', 'fp32'] as const;
+/** One of CLIP_RULES. */
 export type ClipRule = (typeof CLIP_RULES)[number];
 
+/** A ViT stack: width, depth, heads, MLP ratio. */
 export interface TransformerConfig {
   /** Token width D. */
   dim: number;

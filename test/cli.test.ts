@@ -5,18 +5,15 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MATPAC_ARGS } from './cli-process';
 import { NonFiniteError, train } from '../src/cli/train';
 import { ensurePretrainSet, ensureProbeSet } from '../src/data/render';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RUN = join(ROOT, 'src', 'cli', 'run.ts');
-/** tsx's loader by absolute URL: the commands run in temporary folders, where `--import tsx` would not resolve. */
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 let tmp = '';
 let data = '';
@@ -30,7 +27,7 @@ interface Result {
 }
 
 function cli(...args: string[]): Result {
-  const r = spawnSync(process.execPath, ['--import', TSX, RUN, ...args], {
+  const r = spawnSync(process.execPath, [...MATPAC_ARGS, ...args], {
     cwd: tmp,
     encoding: 'utf8',
     env: { ...process.env, MATPAC_DATA_CACHE: join(tmp, 'cache'), MATPAC_DEBUG: '' },

@@ -2,9 +2,9 @@
  * Log-mel spectrograms as PNG pictures (pngjs); the picture itself (colour map, patch mask) is
  * ./logmel-image.ts.
  */
-import { writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { logMelImage, type LogMelImageOptions, type LogMelLike, type RgbaImage } from './logmel-image';
+import { writeFileAtomic } from '../io/atomic-file';
 
 export { colormap, logMelImage, maskFromIndices, type ColormapName, type LogMelImageOptions, type LogMelLike, type RgbaImage } from './logmel-image';
 
@@ -20,7 +20,7 @@ export function renderLogMelPng(lm: LogMelLike, opts: LogMelImageOptions = {}): 
   return encodePng(logMelImage(lm, opts));
 }
 
-/** Write a log-mel as a PNG file. */
+/** Write a log-mel as a PNG file (atomically: a failed write leaves an existing file as it was). */
 export async function writeLogMelPng(path: string, lm: LogMelLike, opts: LogMelImageOptions = {}): Promise<void> {
-  await writeFile(path, renderLogMelPng(lm, opts));
+  writeFileAtomic(path, renderLogMelPng(lm, opts));
 }

@@ -335,11 +335,24 @@ function resolveBackend(b: DecodeOptions['backend']): Backend {
   return b === undefined ? getBackend() : typeof b === 'string' ? getBackend(b) : b;
 }
 
-/** Read every tensor of a parsed file onto the backend, checking the checksum when the file has one. */
+/** Whether matpac-ts wrote the file (its metadata says so): then it has a checksum and F32/F64 tensors only. */
+const writtenHere = (m: Metadata): boolean => m.format === FORMAT || m.engine?.startsWith('matpac-ts') === true;
+
+/**
+ * Read every tensor of a parsed file onto the backend, checking the checksum. Files matpac-ts wrote
+ * must have one (so a flipped bit or an edited header never loads silently) and hold F32/F64 tensors
+ * only (a relabelled dtype is refused); files written elsewhere (PyTorch, official-layout imports)
+ * are checked when they carry one.
+ */
 export function readTensors(read: Read, parsed: Parsed, file: string, opts: DecodeOptions = {}): Map<string, Tensor> {
   const backend = resolveBackend(opts.backend);
   const { text, metadata, tensors, dataStart } = parsed;
   const want = metadata[CHECKSUM];
+  if (writtenHere(metadata)) {
+    if (want === undefined) throw new CheckpointError(file, `corrupted or edited: no ${CHECKSUM} checksum in __metadata__ (every file matpac-ts writes has one)`);
+    const odd = tensors.find((t) => t.dtype !== 'F32' && t.dtype !== 'F64');
+    if (odd) throw new CheckpointError(file, `corrupted or edited: tensor '${odd.name}' is labelled ${odd.dtype}, but matpac-ts writes F32 and F64 only`);
+  }
   const hash = (opts.hasher ?? sha256)();
   if (want !== undefined) {
     const field = `"${CHECKSUM}":"${want}"`;
@@ -514,10 +527,28 @@ export function stateFrom<T>({ tensors, metadata }: { tensors: Map<string, Tenso
   }
   const used = new Set<string>();
   const state = decodeTree(file, skeleton, tensors, used);
+  checkStepAndKey(file, state, metadata);
   const unused = [...tensors.keys()].filter((k) => !used.has(k));
   if (unused.length) throw new CheckpointError(file, `corrupted: tensor '${unused[0]}' is not part of the tree${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`);
   if (like !== undefined) checkLike(file, state, like);
   return state as T;
+}
+
+/**
+ * The root's `step` (a non-negative integer) and `key` (two 32-bit words), and their copies in
+ * `__metadata__` (`step`: the integer in decimal, `rng_key`: the key as JSON), must agree.
+ */
+function checkStepAndKey(file: string, state: unknown, metadata: Metadata): void {
+  const root = typeof state === 'object' && state !== null && !Array.isArray(state) ? (state as { step?: unknown; key?: unknown }) : {};
+  const bad = (why: string) => new CheckpointError(file, `corrupted or edited: ${why}`);
+  if ('step' in root && !(typeof root.step === 'number' && Number.isSafeInteger(root.step) && root.step >= 0))
+    throw bad(`the state's step is ${typeof root.step === 'number' ? String(root.step) : (JSON.stringify(root.step) ?? String(root.step))}, not a non-negative integer`);
+  if (metadata.step !== undefined) {
+    if (!/^(0|[1-9][0-9]{0,15})$/.test(metadata.step) || !Number.isSafeInteger(Number(metadata.step))) throw bad(`__metadata__.step is ${JSON.stringify(metadata.step.slice(0, 40))}, not a non-negative integer`);
+    if (typeof root.step !== 'number' || Number(metadata.step) !== root.step) throw bad(`__metadata__.step ${metadata.step} differs from the state's step ${String(root.step)}`);
+  }
+  if ('key' in root && root.key !== undefined && Array.isArray(root.key) && !isKey(root.key)) throw bad(`the state's key ${JSON.stringify(root.key).slice(0, 60)} is not two 32-bit words`);
+  if (metadata.rng_key !== undefined && metadata.rng_key !== JSON.stringify(root.key)) throw bad(`__metadata__.rng_key ${metadata.rng_key.slice(0, 60)} differs from the state's key`);
 }
 
 function checkLike(file: string, state: unknown, like: unknown): void {

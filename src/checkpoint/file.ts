@@ -8,9 +8,10 @@
  * the file (`CheckpointError`).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Tensor } from '../core';
+import { writeAllSync } from '../fault-injection';
 import type { Hasher } from './sha256';
 import {
   CheckpointError,
@@ -52,18 +53,13 @@ const nodeSha256 = (): Hasher => {
 // ---------------------------------------------------------------------------------------------
 // writing
 
-function writeAll(fd: number, buf: Uint8Array, position: number): void {
-  let off = 0;
-  while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off, position + off);
-}
-
 /** Write positioned chunks to `path` atomically (temporary file, fsync, rename, fsync of the directory). */
 function writeAtomically(path: string, chunks: Iterable<Chunk>, opts: SaveOptions): void {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'w', 0o644);
-    for (const { at, bytes } of chunks) writeAll(fd, bytes, at);
+    for (const { at, bytes } of chunks) writeAllSync(fd, bytes, at, tmp); // through the tests' fault hook
     fsyncSync(fd);
     closeSync(fd);
     fd = null;

@@ -32,4 +32,15 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+/** `--max-memory`: bytes, or a number with k/M/G/T (powers of 1000; KiB/MiB/GiB/TiB for powers of 1024). */
+export function parseBytes(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)\s*$/i.exec(value);
+  if (!m) throw new InvalidArgumentError('must be a size such as 8G, 512M or 2GiB.');
+  const unit = m[2].toLowerCase();
+  const pow = 'bkmgt'.indexOf(unit[0] ?? 'b');
+  const n = Number(m[1]) * (unit.includes('i') ? 1024 : 1000) ** Math.max(0, pow);
+  if (!(n >= 1)) throw new InvalidArgumentError('must be at least 1 byte.');
+  return n;
+}
+
 export const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();

@@ -5,12 +5,12 @@
 import { statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
-import { AUDIO_EXTENSIONS, listAudioFiles } from '../data/dataset';
+import { AUDIO_EXTENSIONS, listAudioFiles, type WalkOptions } from '../data/dataset';
 import { getBackend, listBackends, setBackend } from '../index';
 
 import { CliError, oneLine } from './args';
 
-export { CliError, nonNegativeInt, oneLine, positiveInt, positiveNumber } from './args';
+export { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './args';
 
 // ── backends ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -29,8 +29,8 @@ export function useBackend(name: string): string {
 
 // ── files ────────────────────────────────────────────────────────────────────────────────────────
 
-/** Files named on the command line: audio files as given, folders expanded to the audio files inside. */
-export async function expandAudioPaths(paths: readonly string[]): Promise<string[]> {
+/** Files named on the command line: audio files as given, folders expanded to the audio files inside (see `listAudioFiles`). */
+export async function expandAudioPaths(paths: readonly string[], walk: WalkOptions = {}): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     let st;
@@ -40,7 +40,7 @@ export async function expandAudioPaths(paths: readonly string[]): Promise<string
       throw new CliError(`${p}: no such file or folder`);
     }
     if (st.isDirectory()) {
-      const found = await listAudioFiles(p);
+      const found = await listAudioFiles(p, walk);
       if (!found.length) throw new CliError(`${p}: no audio files (${AUDIO_EXTENSIONS.join(', ')}) in this folder`);
       out.push(...found);
     } else out.push(p);

@@ -3,8 +3,9 @@
  * bin/matpac.mjs imports it compiled (dist/src/cli/run.js); tests and `npm run matpac` run it
  * from the sources with tsx.
  */
-import { main } from './main';
+import { guardStandardStreams, main } from './main';
 
+guardStandardStreams();
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // A backend may hold native handles (GL contexts, worker threads) that keep Node alive after the
