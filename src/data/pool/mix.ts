@@ -68,14 +68,14 @@ export function addAtRelativeLevel(x: Float32Array, other: Float32Array, db: num
 
 /**
  * A synthetic room: x convolved with a sparse impulse response of exponentially decaying random
- * taps (one every 1.5–4.5 ms, random sign; RT60 `rt60` seconds, at most 1.5 s), mixed wet/dry. At
+ * taps (one every 3–9 ms, random sign; RT60 `rt60` seconds, at most 1 s), mixed wet/dry. At
  * the log-mel's 10 ms hop the sparse tail reads as a dense one, at a tenth of the cost.
  */
 export function reverb(x: Float32Array, rt60: number, wet: number, draw: () => number): Float32Array {
-  const irLen = Math.max(1, Math.round(Math.min(1.5, rt60) * SR));
+  const irLen = Math.max(1, Math.round(Math.min(1, rt60) * SR));
   const taps: { at: number; g: number }[] = [];
   const decay = Math.log(1000) / (rt60 * SR);
-  for (let t = Math.round(0.005 * SR); t < irLen; t += 24 + Math.floor(draw() * 48)) taps.push({ at: t, g: (draw() < 0.5 ? -1 : 1) * Math.exp(-decay * t) });
+  for (let t = Math.round(0.005 * SR); t < irLen; t += 48 + Math.floor(draw() * 96)) taps.push({ at: t, g: (draw() < 0.5 ? -1 : 1) * Math.exp(-decay * t) });
   let energy = 0;
   for (const tap of taps) energy += tap.g * tap.g;
   const norm = energy > 0 ? 1 / Math.sqrt(energy) : 0;
