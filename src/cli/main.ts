@@ -37,7 +37,7 @@ function buildProgram(): Command {
   sub('train')
     .description('pre-train MATPAC (default: the tiny preset on the bundled SoundFont data, rendered on first use)')
     .option('--preset <name|file>', 'tiny (default), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})')
-    .option('--data <dir>', 'folder of audio files to train on, searched recursively (default: the bundled pre-training set)')
+    .option('--data <dir|pool>', 'folder of audio files to train on, searched recursively, or "pool": the generated pool of speech, music, percussion, textures and mixtures, new audio every few steps (default: the bundled pre-training set)')
     .addOption(new Option('--steps <n>', 'number of optimizer steps (default: the preset\'s)').argParser(positiveInt).conflicts('minutes'))
     .addOption(new Option('--minutes <m>', 'train for this much wall-clock time instead of a step count').argParser(positiveNumber))
     .option('--batch <b>', 'clips per batch (default: the preset\'s)', positiveInt)

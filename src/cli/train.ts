@@ -25,15 +25,14 @@ import { randomMasking } from '../../models/masking';
 import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
 import { saveState } from '../checkpoint';
-import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
-import { cropBatch } from '../data/loader';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '../index';
 import { linePlotSvg } from '../plot';
-import { foldIn, keyFromSeed, split, type Key } from '../random';
-import { CliError, progressCallback, say, shown, useBackend } from './common';
-import { checkConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
+import { split } from '../random';
+import { CliError, say, shown, useBackend } from './common';
+import { checkConfig, embedder, loadTrainState, resolveConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
+import { openTrainingData, POOL_DATA, type PoolDataOptions, type TrainingData } from './train-data';
 
 export interface TrainOptions {
   preset?: string;
@@ -105,24 +104,6 @@ function readJson<T>(path: string): T {
   } catch (e) {
     throw new CliError(`${path}: cannot read (${(e as Error).message})`);
   }
-}
-
-// ── the run's data ───────────────────────────────────────────────────────────────────────────────
-
-/** The key batch t is cropped with: a function of the config's seed and t only. */
-const dataKey = (config: MatpacConfig): Key => foldIn(keyFromSeed(config.seed), 0xda7a);
-
-function batchAt(items: readonly LogMelItem[], config: MatpacConfig, step: number) {
-  return cropBatch(items, foldIn(dataKey(config), step), config.batchSize, config.cropFrames);
-}
-
-async function loadTrainingSet(dir: string, config: MatpacConfig): Promise<LogMelItem[]> {
-  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, onProgress: progressCallback('reading audio', 'files') });
-  const total = ds.items.length + ds.skipped.length;
-  if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, total)}`);
-  if (!ds.items.length)
-    throw new CliError(`${dir}: no usable audio (${total} files; clips need at least ${config.cropFrames} log-mel frames = ${(config.cropFrames / 100).toFixed(2)} s)`);
-  return ds.items.map((it) => ({ ...it, logmel: fitMels(it.logmel, config.nMels) }));
 }
 
 // ── NaN / Inf ────────────────────────────────────────────────────────────────────────────────────
@@ -285,9 +266,9 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   const runDir = opts.out ?? join(RUNS_DIR, `${config.name}-${timestamp()}`);
   if (existsSync(join(runDir, LATEST))) throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
   const data = opts.data ?? (await ensurePretrainSet());
-  if (opts.data !== undefined && !(existsSync(opts.data) && statSync(opts.data).isDirectory())) throw new CliError(`${opts.data}: no such folder`);
+  if (opts.data !== undefined && opts.data !== POOL_DATA && !(existsSync(opts.data) && statSync(opts.data).isDirectory())) throw new CliError(`${opts.data}: no such folder`);
   const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
-  const info: RunInfo = { data: resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString() };
+  const info: RunInfo = { data: data === POOL_DATA ? data : resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString() };
   return { runDir, config, state: initTrainState(config), info, resumed: false };
 }
 
@@ -295,8 +276,8 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
  * Seconds per step, measured on steps that are thrown away (trainStep is pure: the state does not
  * advance): one to warm up, then more until about a second has been timed (at most 10).
  */
-function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[]): number {
-  const b = batchAt(items, config, 0);
+async function timeStep(config: MatpacConfig, state: TrainState, data: TrainingData): Promise<number> {
+  const b = await data.batch(0);
   const x = tensor(b.data, b.shape);
   const thrownAway = () => scope(() => void trainStep(state, x, config));
   thrownAway();
@@ -320,19 +301,27 @@ export interface TrainResult {
 }
 
 /** The training run behind `matpac train` (exported for tests, with hooks). */
-export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function train(opts: TrainOptions, hooks: TrainHooks = {}, poolOptions: PoolDataOptions = {}): Promise<TrainResult> {
   const backend = useBackend(opts.backend);
   const start = performance.now();
   const prepared = await prepare(opts);
+  say(`backend: ${backend}`);
+  const data = await openTrainingData(prepared.info.data, prepared.config, poolOptions);
+  try {
+    return await trainOn(data, opts, hooks, prepared, start, backend);
+  } finally {
+    data.close();
+  }
+}
+
+async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks, prepared: Prepared, start: number, backend: string): Promise<TrainResult> {
   const { runDir, info, resumed } = prepared;
   let { config, state } = prepared;
-  say(`backend: ${backend}`);
-  const items = await loadTrainingSet(info.data, config);
 
   const deadline = opts.minutes !== undefined ? start + opts.minutes * 60_000 : Infinity;
   if (!resumed && opts.minutes !== undefined) {
     // fit the run length (and so every schedule) to the time left
-    const stepSec = timeStep(config, state, items);
+    const stepSec = await timeStep(config, state, data);
     const leftSec = (deadline - performance.now()) / 1000;
     const steps = Math.max(1, Math.floor((0.95 * leftSec) / stepSec));
     say(`one step takes ${stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`}: ${steps} steps fit in the ${formatDuration(leftSec)} left`);
@@ -354,7 +343,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   if (!resumed) {
     writeFileSync(paths.config, JSON.stringify(config, null, 2) + '\n');
     writeFileSync(paths.run, JSON.stringify(info, null, 2) + '\n');
-    await writeMaskPicture(paths.mask, batchAt(items, config, 0), state, config);
+    await writeMaskPicture(paths.mask, await data.batch(0), state, config);
   }
   const rows = truncateMetrics(paths.metrics, state.step);
   const meta = { config: JSON.stringify(config) };
@@ -369,7 +358,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   };
 
   say(
-    `${resumed ? `resuming ${shown(runDir)} at step ${state.step}` : `training ${config.name} → ${shown(runDir)}`}: ${total} steps of ${config.batchSize} clips (${items.length} clips from ${shown(info.data)})`,
+    `${resumed ? `resuming ${shown(runDir)} at step ${state.step}` : `training ${config.name} → ${shown(runDir)}`}: ${total} steps of ${config.batchSize} clips (${data.description})`,
   );
 
   let interrupted = false;
@@ -386,7 +375,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   try {
     while (state.step < stopAt && !interrupted && performance.now() < deadline) {
       const t = state.step;
-      const b = batchAt(items, config, t);
+      const b = await data.batch(t);
       hooks.batch?.(t, b.data);
       const x = tensor(b.data, b.shape);
       // the step's intermediates are freed when it returns (device memory: textures on GL)
@@ -394,7 +383,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
         progress.stop();
         saveLatest();
-        throw new NonFiniteError(`${diagnose(state, x, b.sources.map((s) => items[s.item].file), config, m)} (last good state: ${shown(paths.latest)})`);
+        throw new NonFiniteError(`${diagnose(state, x, b.files, config, m)} (last good state: ${shown(paths.latest)})`);
       }
       // and so are the batch and the previous state's buffers that the new state does not reuse
       disposeTree([x, state], next);
@@ -432,6 +421,8 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
     lines.push(`${why} at step ${state.step} of ${total}; continue with: matpac train --resume --out ${shown(runDir)}`);
   }
   if (stepsDone > 0) lines.push(`speed:      ${(stepsDone / elapsed).toFixed(2)} steps/s on ${backend}`);
+  const dataLine = data.summary(stepsDone, elapsed);
+  if (dataLine) lines.push(dataLine);
   lines.push(`checkpoint: ${shown(paths.latest)}`);
   lines.push(`plots:      ${shown(paths.plot)} (loss curves), ${shown(paths.mask)} (an input with its masked patches)`);
   lines.push(`metrics:    ${shown(paths.metrics)}`);
