@@ -69,7 +69,13 @@ function buildProgram(): Command {
     .option('--preset <name|file>', 'architecture for --random-init without --checkpoint (default: tiny)')
     .option('--seed <s>', 'seed of the random fold assignment', nonNegativeInt, 0)
     .option('--backend <name>', BACKEND_HELP, 'native')
-    .action(async (opts) => (await import('./probe')).probeCommand(opts));
+    .addOption(new Option('--suite', 'probe every development set (kinds of sound the generated pool lacks) with --checkpoint (if given), its random init and log-mel statistics, in one table').conflicts(['data', 'baseline', 'randomInit']))
+    .option('--sets <names>', 'with --suite: comma-separated development sets (default: all)')
+    .option('--dev-clips <n>', 'with --suite: clips per class of the development sets (default 30)', positiveInt)
+    .option('--suite-json <file>', 'with --suite: also write the table as JSON')
+    .action(async (opts) =>
+      opts.suite ? (await import('./probe-suite')).probeSuiteCommand({ ...opts, json: opts.suiteJson }) : (await import('./probe')).probeCommand(opts),
+    );
 
   sub('logmel')
     .description("MATPAC's normalised log-mel spectrogram of an audio file, as .npy [80, T] (and a picture)")
