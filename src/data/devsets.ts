@@ -14,8 +14,9 @@
  * Distractors: a development texture for the first three, a TimGM6mb note for sound-events,
  * 10 to 3 dB below the target; then white, pink or brown noise 10–30 dB below. Each set is a folder
  * per class (DIR/<class>/<file>.wav, 16 kHz 16-bit) with labels.jsonl and manifest.json, rendered on
- * first use into the data cache (as the bundled probe set, src/data/render.ts). Clip (class c, i)
- * depends only on (seed, set, c, i).
+ * first use into the data cache (as the bundled probe set, src/data/render.ts). Clip (class c, i) is
+ * planned from (seed, set, c, i) alone; a set is rendered whole, in a fixed order, with synthesisers of
+ * its own, so a config always gives the same bytes.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -27,7 +28,7 @@ import { between, intIn, pick, streamDrawer } from './draw';
 import { pitchRange, PROBE_FAMILIES, PROBE_FAMILY_NAMES } from './instruments';
 import { ESPEAK_VARIANTS, speakSsml, xmlText } from './pool/espeak';
 import { addAtRelativeLevel, addInto, normalisePeak, SR } from './pool/mix';
-import { renderMusic } from './pool/music';
+import { newSynth, renderMusic } from './pool/music';
 import { defaultCacheRoot, ensureRendered, type NoteEvent, type SoundBankName } from './render';
 
 export const DEV_SET_NAMES = ['spoken-digits', 'instrument-family', 'pitch-class', 'sound-events'] as const;
@@ -85,21 +86,32 @@ function notePattern(draw: () => number, pitch: number, durationSec: number): No
   }));
 }
 
+/** The synthesisers of one set's rendering, made on first use (one per SoundFont; see newSynth). */
+type Synths = (bank: SoundBankName) => ReturnType<typeof newSynth>;
+
+function synthsOfOneSet(): Synths {
+  const made = new Map<SoundBankName, ReturnType<typeof newSynth>>();
+  return (bank) => {
+    if (!made.has(bank)) made.set(bank, newSynth(bank));
+    return made.get(bank)!;
+  };
+}
+
 /** The target sound of clip (c, i) of an instrument, pitch or event set, and what it is. */
-async function renderTarget(name: Exclude<DevSetName, 'spoken-digits'>, c: number, draw: () => number, durationSec: number): Promise<{ samples: Float32Array; info: Record<string, unknown> }> {
+async function renderTarget(name: Exclude<DevSetName, 'spoken-digits'>, c: number, draw: () => number, durationSec: number, synth: Synths): Promise<{ samples: Float32Array; info: Record<string, unknown> }> {
   if (name === 'sound-events') return { samples: renderDevTexture(DEV_TEXTURE_FAMILIES[c], durationSec, draw), info: { family: DEV_TEXTURE_FAMILIES[c] } };
   if (name === 'instrument-family') {
     const program = pick(draw(), PROBE_FAMILIES[PROBE_FAMILY_NAMES[c]]);
     const pitch = intIn(draw(), ...pitchRange(program));
     const notes = notePattern(draw, pitch, durationSec);
-    return { samples: await renderMusic({ kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] }, 'FluidR3Mono'), info: { program, pitch } };
+    return { samples: renderMusic({ kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] }, await synth('FluidR3Mono')), info: { program, pitch } };
   }
   const program = pick(draw(), PITCHED_PROGRAMS);
   const [lo, hi] = pitchRange(program);
   const candidates = Array.from({ length: hi - lo + 1 }, (_, k) => lo + k).filter((p) => p % 12 === c);
   const pitch = pick(draw(), candidates.length ? candidates : [12 * Math.floor(lo / 12) + 12 + c]);
   const notes = notePattern(draw, pitch, durationSec);
-  return { samples: await renderMusic({ kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] }, 'TimGM6mb'), info: { program, pitch } };
+  return { samples: renderMusic({ kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] }, await synth('TimGM6mb')), info: { program, pitch } };
 }
 
 /** Runs of sound in `x` separated by at least `gapSec` of silence (|x| < 1e-3 over 10 ms frames). */
@@ -185,16 +197,17 @@ export async function renderDevClips(name: DevSetName, cfg: DevSetConfig): Promi
     }
     return clips;
   }
+  const synth = synthsOfOneSet();
   for (let c = 0; c < classes.length; c++) {
     for (let i = 0; i < cfg.clipsPerClass; i++) {
       const draw = streamDrawer(clipKey(cfg, name, c, i));
-      const { samples, info } = await renderTarget(name, c, draw, cfg.durationSec);
+      const { samples, info } = await renderTarget(name, c, draw, cfg.durationSec, synth);
       const y = samples.slice();
       let distractor: Float32Array;
       if (name === 'sound-events') {
         const program = pick(draw(), PITCHED_PROGRAMS);
         const notes = notePattern(draw, intIn(draw(), ...pitchRange(program)), cfg.durationSec);
-        distractor = await renderMusic({ kind: 'note', durationSec: cfg.durationSec, parts: [{ channel: 0, program, notes }] }, 'TimGM6mb');
+        distractor = renderMusic({ kind: 'note', durationSec: cfg.durationSec, parts: [{ channel: 0, program, notes }] }, await synth('TimGM6mb'));
       } else distractor = randomDevTexture(cfg.durationSec, draw);
       const levels = addDistractorAndNoise(y, distractor, draw);
       clips.push({ file: file(classes[c], i), label: classes[c], samples: y, info: { ...info, ...levels } });

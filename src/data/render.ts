@@ -227,8 +227,6 @@ export interface Part {
   channel: number;
   program: number;
   notes: NoteEvent[];
-  /** Channel volume (MIDI controller 7, 0..127); the synthesiser's default when absent. */
-  volume?: number;
 }
 
 /**
@@ -245,10 +243,7 @@ export function renderParts(synth: SpessaSynthProcessor, parts: readonly Part[],
   const sr = synth.sampleRate;
   synth.stopAllChannels(true);
   synth.reset();
-  for (const part of parts) {
-    synth.programChange(part.channel, part.program);
-    if (part.volume !== undefined) synth.controllerChange(part.channel, 7, part.volume);
-  }
+  for (const part of parts) synth.programChange(part.channel, part.program);
 
   const n = Math.round(durationSec * sr);
   type Ev = { at: number; on: boolean; channel: number; pitch: number; velocity: number };

@@ -11,7 +11,7 @@
  * Pitches stay inside each program's playable range (src/data/instruments.ts). The development sets
  * use other SoundFonts (src/data/devsets.ts).
  */
-import type { SpessaSynthProcessor } from 'spessasynth_core';
+import type { BasicSoundBank, SpessaSynthProcessor } from 'spessasynth_core';
 import { between, intIn, pick } from '../draw';
 import { pitchRange } from '../instruments';
 import { createSynth, loadSoundBank, renderParts, type NoteEvent, type Part, type SoundBankName } from '../render';
@@ -33,6 +33,9 @@ export interface MusicPlan {
   parts: Part[];
   durationSec: number;
 }
+
+/** A part at a level: its velocities scaled by `level` (a channel-volume change would glide from the previous clip's value). */
+const atLevel = (notes: NoteEvent[], level: number): NoteEvent[] => notes.map((n) => ({ ...n, velocity: Math.max(1, Math.round(n.velocity * level)) }));
 
 const clampTo = (p: number, [lo, hi]: readonly [number, number]) => {
   let q = p;
@@ -93,12 +96,12 @@ export function planMusic(draw: () => number, durationSec: number, programs: rea
   }
   if (kind === 'melody') return { kind, durationSec, parts: [{ channel: 0, program, notes: melody(draw, program, durationSec, beat) }] };
   if (kind === 'chords') return { kind, durationSec, parts: [{ channel: 0, program, notes: chords(draw, program, durationSec, beat) }] };
-  const parts: Part[] = [{ channel: 0, program, notes: melody(draw, program, durationSec, beat), volume: intIn(draw(), 70, 127) }];
+  const parts: Part[] = [{ channel: 0, program, notes: atLevel(melody(draw, program, durationSec, beat), between(draw(), 0.55, 1.00)) }];
   const chordProgram = pick(draw(), programs);
-  parts.push({ channel: 1, program: chordProgram, notes: chords(draw, chordProgram, durationSec, beat), volume: intIn(draw(), 50, 110) });
+  parts.push({ channel: 1, program: chordProgram, notes: atLevel(chords(draw, chordProgram, durationSec, beat), between(draw(), 0.39, 0.87)) });
   if (draw() < 0.6) {
     const bass = intIn(draw(), 32, 39);
-    parts.push({ channel: 2, program: bass, notes: melody(draw, bass, durationSec, beat * 2), volume: intIn(draw(), 60, 120) });
+    parts.push({ channel: 2, program: bass, notes: atLevel(melody(draw, bass, durationSec, beat * 2), between(draw(), 0.47, 0.94)) });
   }
   return { kind, durationSec, parts };
 }
@@ -132,26 +135,31 @@ export function planPercussion(draw: () => number, durationSec: number): MusicPl
   const parts: Part[] = [{ channel: DRUM_CHANNEL, program: 0, notes }];
   if (draw() < 0.3) {
     const bass = intIn(draw(), 32, 39);
-    parts.push({ channel: 0, program: bass, notes: melody(draw, bass, durationSec, beat), volume: intIn(draw(), 60, 110) });
+    parts.push({ channel: 0, program: bass, notes: atLevel(melody(draw, bass, durationSec, beat), between(draw(), 0.47, 0.87)) });
   }
   return { kind: 'percussion', durationSec, parts };
 }
 
-const synths = new Map<SoundBankName, Promise<SpessaSynthProcessor>>();
+const banks = new Map<SoundBankName, BasicSoundBank>();
 
-/** A synthesiser on a shipped SoundFont, made once per process. */
-export function synthFor(bank: SoundBankName): Promise<SpessaSynthProcessor> {
-  let s = synths.get(bank);
-  if (!s) {
-    s = createSynth(loadSoundBank(bank));
-    synths.set(bank, s);
+/**
+ * A new synthesiser on a shipped SoundFont (the SoundFont is parsed once per process). What a
+ * synthesiser plays depends on how long it has been running (its LFOs run on its own clock), so a
+ * set of clips is rendered with a synthesiser of its own, in a fixed order: a shard of the pool, a
+ * development set.
+ */
+export function newSynth(bank: SoundBankName): Promise<SpessaSynthProcessor> {
+  let b = banks.get(bank);
+  if (!b) {
+    b = loadSoundBank(bank);
+    banks.set(bank, b);
   }
-  return s;
+  return createSynth(b);
 }
 
-/** Render a music or percussion plan with a SoundFont. */
-export async function renderMusic(plan: MusicPlan, bank: SoundBankName): Promise<Float32Array> {
-  return renderParts(await synthFor(bank), plan.parts, plan.durationSec).samples;
+/** Render a music or percussion plan. */
+export function renderMusic(plan: MusicPlan, synth: SpessaSynthProcessor): Float32Array {
+  return renderParts(synth, plan.parts, plan.durationSec).samples;
 }
 
 /** Every GM program, 0..127. */

@@ -15,9 +15,10 @@
  */
 import { foldIn, keyFromSeed, permutationHost, type Key } from '../../random';
 import { between, intIn, pick, streamDrawer } from '../draw';
+import { devSources } from '../devsets';
 import type { SoundBankName } from '../render';
 import { addAtRelativeLevel, noise, normalisePeak, reverb, SR, type NoiseColour } from './mix';
-import { ALL_PROGRAMS, planMusic, planPercussion, renderMusic } from './music';
+import { ALL_PROGRAMS, newSynth, planMusic, planPercussion, renderMusic } from './music';
 import { planSpeechSession, POOL_LANGUAGES, POOL_VARIANTS, renderSpeechSession } from './speech';
 import { POOL_TEXTURE_FAMILIES, renderTexture, type PoolTextureFamily } from './textures';
 
@@ -67,6 +68,16 @@ export function resolvePoolConfig(opts: Partial<PoolConfig> = {}): PoolConfig {
   if (POOL_SOURCES.every((s) => !(cfg.proportions[s] > 0))) problems.push('proportions: at least one source needs a positive weight');
   for (const [name, list] of [['programs', cfg.programs], ['languages', cfg.languages], ['variants', cfg.variants], ['textureFamilies', cfg.textureFamilies]] as const)
     if (list.length === 0) problems.push(`${name} must not be empty`);
+  // the development sets' sources stay out of the pool
+  const dev = devSources();
+  const overlap = (name: string, pool: readonly string[], held: readonly string[]) => {
+    const both = pool.filter((x) => held.includes(x));
+    if (both.length) problems.push(`${name}: ${both.join(', ')} belong to the development sets (src/data/devsets.ts)`);
+  };
+  overlap('languages', cfg.languages, dev.languages);
+  overlap('variants', cfg.variants, dev.variants);
+  overlap('soundBank', [cfg.soundBank], dev.soundBanks);
+  overlap('textureFamilies', cfg.textureFamilies, dev.textureFamilies);
   if (problems.length) throw new Error(`pool config: ${problems.join('; ')}`);
   return cfg;
 }
@@ -175,6 +186,7 @@ export async function renderShard(cfg: PoolConfig, shard: number): Promise<{ cli
       sessionAudio.set(s, e as Error);
     }
   }
+  let synth: ReturnType<typeof newSynth> | undefined; // one per shard (see newSynth)
   const renderPart = async (p: PartPlan): Promise<Float32Array> => {
     if (p.source === 'speech') {
       const audio = sessionAudio.get(p.session)!;
@@ -184,7 +196,8 @@ export async function renderShard(cfg: PoolConfig, shard: number): Promise<{ cli
     const draw = streamDrawer(p.key);
     if (p.source === 'textures') return renderTexture(p.family, cfg.clipSec, draw);
     const music = p.source === 'music' ? planMusic(draw, cfg.clipSec, p.programs) : planPercussion(draw, cfg.clipSec);
-    return renderMusic(music, p.soundBank);
+    synth ??= newSynth(p.soundBank);
+    return renderMusic(music, await synth);
   };
   const clips: RenderedClip[] = [];
   const errors: ShardError[] = [];
