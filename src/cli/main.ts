@@ -49,6 +49,7 @@ function buildProgram(): Command {
     .option('--backend <name>', BACKEND_HELP, 'native')
     .option('--no-probe', 'skip the linear probe at the end')
     .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')
+    .option('--probe-suite', 'also probe the development sets at the end (trained vs random init vs log-mel; see matpac probe --suite)')
     .action(async (opts) => (await import('./train')).trainCommand(opts));
 
   sub('embed')

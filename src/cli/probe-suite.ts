@@ -4,11 +4,12 @@
  * random initialisation, and log-mel statistics, in one table (accuracy mean ± std over the folds).
  * Pre-training has learned something transferable where the trained column beats both others.
  */
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { DEV_SET_NAMES, ensureDevSet, type DevSetName } from '../data/devsets';
 import { logMelStatsFeatures } from '../probe';
 import { CliError, requireFile, say, useBackend } from './common';
-import { checkpointConfig, embedder, loadCheckpointModel, randomInitModel, resolveConfig } from './model';
+import type { MatpacConfig } from '../../models/config';
+import { checkpointConfig, embedder, loadCheckpointModel, randomInitModel, resolveConfig, type Model } from './model';
 import { runProbe, type FeatureSource, type ProbeReport } from './probe';
 
 export interface SuiteCommandOptions {
@@ -67,22 +68,38 @@ export function suiteVerdict(r: SuiteResult): string {
   return `${r.sources[0]} beats ${r.sources.slice(1).join(' and ')} on ${r.sets.length - lost.length} of ${r.sets.length} development sets${lost.length ? ` (not on: ${lost.join(', ')})` : ''}`;
 }
 
+/** The development sets named (default: all), rendered on first use. */
+async function devSets(names: readonly string[], devClips?: number): Promise<{ name: DevSetName; dir: string }[]> {
+  for (const n of names) if (!(DEV_SET_NAMES as readonly string[]).includes(n)) throw new CliError(`--sets: unknown development set "${n}" (known: ${DEV_SET_NAMES.join(', ')})`);
+  const sets = [];
+  for (const name of names as DevSetName[]) {
+    say(`development set ${name} (rendered on first use)…`);
+    sets.push({ name, dir: await ensureDevSet(name, devClips ? { clipsPerClass: devClips } : {}) });
+  }
+  return sets;
+}
+
+/** Sources for a model (trained, if it has a step), its random init, and log-mel statistics. */
+function suiteSources(config: MatpacConfig, trained?: Model): FeatureSource[] {
+  const sources: FeatureSource[] = [];
+  if (trained) sources.push({ name: `${config.name} step ${trained.step}`, features: embedder(trained) });
+  sources.push({ name: `untrained ${config.name}`, features: embedder(randomInitModel(config)) });
+  sources.push({ name: 'log-mel mean+std', features: logMelStatsFeatures });
+  return sources;
+}
+
+/** The suite for a trained model (what `matpac train --probe-suite` prints at the end): 5 folds, seed 0. */
+export async function suiteForModel(model: Model, opts: { devClips?: number }): Promise<SuiteResult> {
+  return runProbeSuite(suiteSources(model.config, model), await devSets(DEV_SET_NAMES, opts.devClips), 5, 0);
+}
+
 export async function probeSuiteCommand(opts: SuiteCommandOptions): Promise<void> {
   say(`backend: ${useBackend(opts.backend)}`);
   const names = opts.sets ? opts.sets.split(',').map((s) => s.trim()) : [...DEV_SET_NAMES];
-  for (const n of names) if (!(DEV_SET_NAMES as readonly string[]).includes(n)) throw new CliError(`--sets: unknown development set "${n}" (known: ${DEV_SET_NAMES.join(', ')})`);
-  const sources: FeatureSource[] = [];
   const config = opts.checkpoint ? checkpointConfig(requireFile(opts.checkpoint, 'checkpoint')) : resolveConfig(opts.preset ?? 'tiny');
-  if (opts.checkpoint) {
-    const model = await loadCheckpointModel(opts.checkpoint);
-    sources.push({ name: `${model.config.name} step ${model.step}`, features: embedder(model) });
-  }
-  sources.push({ name: `untrained ${config.name}`, features: embedder(randomInitModel(config)) });
-  sources.push({ name: 'log-mel mean+std', features: logMelStatsFeatures });
-  const sets = [];
-  for (const name of names as DevSetName[]) sets.push({ name, dir: await ensureDevSet(name, opts.devClips ? { clipsPerClass: opts.devClips } : {}) });
-  const result = await runProbeSuite(sources, sets, opts.folds, opts.seed);
-  process.stdout.write(formatSuiteTable(result) + '\n' + (opts.checkpoint ? suiteVerdict(result) + '\n' : ''));
+  const trained = opts.checkpoint ? await loadCheckpointModel(opts.checkpoint) : undefined;
+  const result = await runProbeSuite(suiteSources(config, trained), await devSets(names, opts.devClips), opts.folds, opts.seed);
+  process.stdout.write(formatSuiteTable(result) + '\n' + (trained ? suiteVerdict(result) + '\n' : ''));
   if (opts.json) await writeSuiteJson(opts.json, result);
 }
 
@@ -97,6 +114,5 @@ export async function writeSuiteJson(path: string, r: SuiteResult): Promise<void
   }));
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, JSON.stringify({ sources: r.sources, sets }, null, 2) + '\n');
-  const { rename } = await import('node:fs/promises');
   await rename(tmp, path);
 }

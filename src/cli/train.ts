@@ -11,6 +11,8 @@
  *   loss.svg                         the loss curves, redrawn as training goes
  *   input-mask.png                   the first training input's log-mel, masked patches shaded
  *   probe.json                       the linear probe on the bundled probe set, at the end
+ *   probe-suite.json                 with --probe-suite: the development sets' probes (trained,
+ *                                    random init, log-mel), src/cli/probe-suite.ts
  *
  * The run is a pure function of (config, data): batch t is cropped with the key foldIn(data key, t)
  * and the masks come from the state's own key, so a resumed run repeats the uninterrupted one
@@ -48,6 +50,8 @@ export interface TrainOptions {
   backend: string;
   probe: boolean;
   probeData?: string;
+  /** Also run the development-set probe suite (trained / random init / log-mel) at the end. */
+  probeSuite?: boolean;
 }
 
 /** Test hooks: change a batch before its step (e.g. inject a NaN). */
@@ -438,6 +442,13 @@ async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks
     const dataArg = opts.probeData ? ` --data ${shown(opts.probeData)}` : '';
     lines.push(`            compare with the untrained model: matpac probe --random-init --checkpoint ${shown(paths.latest)}${dataArg}`);
     lines.push(`            and with log-mel statistics:      matpac probe --baseline logmel${dataArg}`);
+  }
+  if (completed && opts.probeSuite) {
+    const suite = await import('./probe-suite');
+    const result = await suite.suiteForModel({ config, student: state.student, step: state.step }, {});
+    await suite.writeSuiteJson(join(runDir, 'probe-suite.json'), result);
+    lines.push('', 'development probe suite (kinds of sound the generated pool lacks):', suite.formatSuiteTable(result), suite.suiteVerdict(result));
+    lines.push(`            → ${shown(join(runDir, 'probe-suite.json'))}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   return { runDir, state, config, completed, interrupted, probe };
