@@ -117,9 +117,12 @@ export class ShardProducer {
       this.worker.unref();
     }
     const w = this.worker;
+    // the thread keeps the process alive only while it works for us
+    w.ref();
     return new Promise((resolve, reject) => {
       const onMessage = (m: { ok: true; result: ShardResult } | { ok: false; shard: number; message: string }) => {
         w.off('error', onError);
+        w.unref();
         if (m.ok) resolve(m.result);
         else reject(new Error(`pool shard ${m.shard}: ${m.message}`));
       };
