@@ -12,7 +12,8 @@
  *   sound-events       six procedural event families the pool never synthesises (src/data/dev-textures.ts)
  *
  * Distractors: a development texture for the first three, a TimGM6mb note for sound-events,
- * 10 to 3 dB below the target; then white, pink or brown noise 10–30 dB below. Each set is a folder
+ * 15 to 5 dB below the target's level while it sounds; then white, pink or brown noise 15–35 dB below.
+ * Clips last 3 s (spoken digits 1 s). Each set is a folder
  * per class (DIR/<class>/<file>.wav, 16 kHz 16-bit) with labels.jsonl and manifest.json, rendered on
  * first use into the data cache (as the bundled probe set, src/data/render.ts). Clip (class c, i) is
  * planned from (seed, set, c, i) alone; a set is rendered whole, in a fixed order, with synthesisers of
@@ -27,7 +28,7 @@ import { DEV_TEXTURE_FAMILIES, devNoise, randomDevTexture, renderDevTexture, typ
 import { between, intIn, pick, streamDrawer } from './draw';
 import { pitchRange, PROBE_FAMILIES, PROBE_FAMILY_NAMES } from './instruments';
 import { ESPEAK_VARIANTS, speakSsml, xmlText } from './pool/espeak';
-import { addAtRelativeLevel, addInto, normalisePeak, SR } from './pool/mix';
+import { activeRms, addInto, dbToGain, normalisePeak, rms, SR } from './pool/mix';
 import { newSynth, renderMusic } from './pool/music';
 import { defaultCacheRoot, ensureRendered, type NoteEvent, type SoundBankName } from './render';
 
@@ -62,12 +63,15 @@ export function devSetClasses(name: DevSetName): readonly string[] {
 export interface DevSetConfig {
   seed: number;
   clipsPerClass: number;
-  durationSec: number;
+  /** Seconds per clip; default `DEV_SET_SECONDS` of the set. */
+  durationSec?: number;
 }
 
-export const DEFAULT_DEV_SET_CONFIG: Readonly<DevSetConfig> = { seed: 7, clipsPerClass: 30, durationSec: 3 };
+export const DEFAULT_DEV_SET_CONFIG: Readonly<DevSetConfig> = { seed: 7, clipsPerClass: 30 };
+/** Clip length of each set: a spoken digit lasts 0.3–0.6 s, so its clips are 1 s (it fills a third of one). */
+export const DEV_SET_SECONDS: Readonly<Record<DevSetName, number>> = { 'spoken-digits': 1, 'instrument-family': 3, 'pitch-class': 3, 'sound-events': 3 };
 /** Bumped whenever a change here changes the rendered bytes (part of the cache key). */
-export const DEV_SET_VERSION = 1;
+export const DEV_SET_VERSION = 3;
 
 const setKey = (cfg: DevSetConfig, name: DevSetName): Key => foldIn(foldIn(keyFromSeed(cfg.seed), 0xde7), DEV_SET_NAMES.indexOf(name));
 const clipKey = (cfg: DevSetConfig, name: DevSetName, c: number, i: number): Key => foldIn(foldIn(setKey(cfg, name), c), i);
@@ -151,12 +155,18 @@ async function speakDigits(digits: { digit: number; ratePct: number; pitchPct: n
   return out;
 }
 
-/** Add the distractor and the noise, and set the level (in place). */
+/**
+ * Add the distractor (15–5 dB below the target) and the noise (15–35 dB below), both relative to the
+ * target's level while it sounds (`activeRms`: a 0.3-s word in a 3-s clip keeps its own level), then
+ * set a random peak level (in place).
+ */
 function addDistractorAndNoise(y: Float32Array, distractor: Float32Array, draw: () => number): Record<string, number> {
-  const distractorDb = between(draw(), -10, -3);
-  const snrDb = between(draw(), 10, 30);
-  addAtRelativeLevel(y, distractor, distractorDb);
-  addAtRelativeLevel(y, devNoise(y.length, draw), -snrDb);
+  const distractorDb = between(draw(), -15, -5);
+  const snrDb = between(draw(), 15, 35);
+  const level = activeRms(y);
+  const d = rms(distractor);
+  if (level > 0 && d > 0) addInto(y, distractor, (level / d) * dbToGain(distractorDb));
+  if (level > 0) addInto(y, devNoise(y.length, draw), level * dbToGain(-snrDb));
   normalisePeak(y, between(draw(), 0.3, 0.9));
   return { distractorDb: Math.round(distractorDb * 10) / 10, snrDb: Math.round(snrDb * 10) / 10 };
 }
@@ -169,7 +179,8 @@ export interface DevClip {
 }
 
 /** Render the clips of a development set (all classes, `clipsPerClass` each). */
-export async function renderDevClips(name: DevSetName, cfg: DevSetConfig): Promise<DevClip[]> {
+export async function renderDevClips(name: DevSetName, config: DevSetConfig): Promise<DevClip[]> {
+  const cfg = { ...config, durationSec: config.durationSec ?? DEV_SET_SECONDS[name] };
   const classes = devSetClasses(name);
   const n = Math.round(cfg.durationSec * SR);
   const clips: DevClip[] = [];
@@ -179,7 +190,7 @@ export async function renderDevClips(name: DevSetName, cfg: DevSetConfig): Promi
     for (let i = 0; i < cfg.clipsPerClass; i++) {
       const sdraw = streamDrawer(foldIn(setKey(cfg, name), 1_000_000 + i));
       const voice = `${pick(sdraw(), DEV_LANGUAGES)}+${pick(sdraw(), DEV_VARIANTS)}`;
-      const rate = Math.round(between(sdraw(), 110, 220));
+      const rate = Math.round(between(sdraw(), 90, 170));
       const pitch = Math.round(between(sdraw(), 15, 85));
       const plans = classes.map((_, c) => {
         const draw = streamDrawer(clipKey(cfg, name, c, i));
@@ -220,8 +231,8 @@ function resolveDevConfig(opts: Partial<DevSetConfig>): DevSetConfig {
   const cfg = { ...DEFAULT_DEV_SET_CONFIG, ...opts };
   if (!Number.isSafeInteger(cfg.seed)) throw new Error(`dev set: seed must be an integer, got ${cfg.seed}`);
   if (!Number.isInteger(cfg.clipsPerClass) || cfg.clipsPerClass < 1) throw new Error(`dev set: clipsPerClass must be a positive integer, got ${cfg.clipsPerClass}`);
-  if (!(cfg.durationSec >= 1 && cfg.durationSec <= 30)) throw new Error(`dev set: durationSec must be in [1, 30], got ${cfg.durationSec}`);
-  return { seed: cfg.seed, clipsPerClass: cfg.clipsPerClass, durationSec: cfg.durationSec };
+  if (cfg.durationSec !== undefined && !(cfg.durationSec >= 1 && cfg.durationSec <= 30)) throw new Error(`dev set: durationSec must be in [1, 30], got ${cfg.durationSec}`);
+  return cfg.durationSec === undefined ? { seed: cfg.seed, clipsPerClass: cfg.clipsPerClass } : { seed: cfg.seed, clipsPerClass: cfg.clipsPerClass, durationSec: cfg.durationSec };
 }
 
 /** Render a development set into `outDir` (folder per class, labels.jsonl, manifest.json last). */
@@ -231,14 +242,14 @@ export async function renderDevSet(name: DevSetName, outDir: string, opts: Parti
   for (const label of new Set(clips.map((c) => c.file.split('/')[0]))) await mkdir(join(outDir, label), { recursive: true });
   for (const c of clips) await writeFile(join(outDir, c.file), encodeWav16(c.samples, SR));
   await writeFile(join(outDir, 'labels.jsonl'), clips.map((c) => JSON.stringify({ file: c.file, label: c.label, ...c.info })).join('\n') + '\n');
-  await writeFile(join(outDir, 'manifest.json'), JSON.stringify({ name, version: DEV_SET_VERSION, config: cfg, clips: clips.length, classes: devSetClasses(name) }, null, 2) + '\n');
+  await writeFile(join(outDir, 'manifest.json'), JSON.stringify({ name, version: DEV_SET_VERSION, config: { ...cfg, durationSec: cfg.durationSec ?? DEV_SET_SECONDS[name] }, clips: clips.length, classes: devSetClasses(name) }, null, 2) + '\n');
 }
 
 /** The development set's folder in the data cache, rendered on first use. */
 export async function ensureDevSet(name: DevSetName, opts: Partial<DevSetConfig> & { cacheRoot?: string } = {}): Promise<string> {
   if (!DEV_SET_NAMES.includes(name)) throw new Error(`unknown development set "${name}" (known: ${DEV_SET_NAMES.join(', ')})`);
   const cfg = resolveDevConfig(opts);
-  const hash = createHash('sha256').update(JSON.stringify({ name, version: DEV_SET_VERSION, cfg })).digest('hex').slice(0, 12);
+  const hash = createHash('sha256').update(JSON.stringify({ name, version: DEV_SET_VERSION, cfg: { ...cfg, durationSec: cfg.durationSec ?? DEV_SET_SECONDS[name] } })).digest('hex').slice(0, 12);
   return ensureRendered(join(resolve(opts.cacheRoot ?? defaultCacheRoot()), `dev-${name}-${hash}`), (dir) => renderDevSet(name, dir, cfg));
 }
 

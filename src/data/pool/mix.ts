@@ -150,3 +150,21 @@ export function addMode(dst: Float32Array, at: number, hz: number, decaySec: num
   const k = 1 / (decaySec * SR);
   for (let i = 0; i < n; i++) dst[at + i] += amp * Math.exp(-k * i) * Math.sin(w * i + phase);
 }
+
+/**
+ * The level of a sound while it sounds: the RMS over the 10-ms frames whose energy is within 30 dB
+ * of the loudest frame's (a short word in a long clip has a low clip RMS but this level is its own).
+ */
+export function activeRms(x: Float32Array): number {
+  const frame = SR / 100;
+  const energies: number[] = [];
+  for (let f = 0; f * frame < x.length; f++) {
+    let e = 0;
+    const end = Math.min(x.length, (f + 1) * frame);
+    for (let i = f * frame; i < end; i++) e += x[i] * x[i];
+    energies.push(e / (end - f * frame));
+  }
+  const top = Math.max(0, ...energies);
+  const loud = energies.filter((e) => e >= top * 1e-3);
+  return loud.length ? Math.sqrt(loud.reduce((a, b) => a + b, 0) / loud.length) : 0;
+}
