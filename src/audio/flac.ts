@@ -14,6 +14,7 @@
 import { FLACDecoder, type FLACDecodedAudio } from '@wasm-audio-decoders/flac';
 import { AudioError } from './audio-error';
 import { flacFirstFrame, scanFlacFrames } from './flac-frames';
+import { MAX_AUDIO_FRAMES, tooLong } from './limits';
 import type { DecodedAudio } from './wav';
 
 /** Total samples per channel declared by the STREAMINFO block (0 = unknown), or undefined if absent. */
@@ -26,12 +27,21 @@ export function flacDeclaredSamples(bytes: Uint8Array, start: number): number | 
   return high * 2 ** 32 + low;
 }
 
+/** Sample rate declared by the STREAMINFO block (0 if absent). */
+function flacDeclaredRate(bytes: Uint8Array, start: number): number {
+  const s = start + 8;
+  if (bytes.length < s + 18 || (bytes[start + 4] & 0x7f) !== 0) return 0;
+  return (bytes[s + 10] << 12) | (bytes[s + 11] << 4) | (bytes[s + 12] >> 4);
+}
+
 /** Input bytes handed to the decoder per call: bounds the decoder's output held at once. */
 const BATCH_BYTES = 4 << 20;
 
 /** Decode a FLAC file held in memory; `start` is the offset of "fLaC" (after any ID3 tag). */
 export async function decodeFlac(bytes: Uint8Array, name: string, start = 0): Promise<DecodedAudio> {
   const declared = flacDeclaredSamples(bytes, start) ?? 0;
+  const rate = flacDeclaredRate(bytes, start);
+  if (declared > MAX_AUDIO_FRAMES) throw new AudioError(name, tooLong(declared, rate || 48000));
   const first = flacFirstFrame(bytes, start);
   if (first === undefined) throw new AudioError(name, 'truncated FLAC: the file ends inside its metadata blocks');
   const scan = scanFlacFrames(bytes, first);
