@@ -71,6 +71,8 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0): Pr
       const decoded = await decodeQuietly(decoder, batch, name);
       parts.push(decoded.channelData.map((c) => c.slice(0, decoded.samplesDecoded)));
       decodedSamples += decoded.samplesDecoded;
+      // STREAMINFO may declare no total (0): the limit is then kept as the frames come
+      if (decodedSamples > MAX_AUDIO_FRAMES) throw new AudioError(name, tooLong(decodedSamples, decoded.sampleRate || 48000));
       sampleRate ||= decoded.sampleRate;
       bits ||= decoded.bitDepth;
     }
