@@ -169,6 +169,19 @@ describe('config files (--preset FILE.json) give a config or one line per proble
     fc.jsonValue().map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 80 }),
   );
+  it('prototype keys are unknown fields, not paths into Object.prototype', () => {
+    const path = join(tmp, 'proto.json');
+    for (const [text, problem] of [
+      ['{"extends":"micro","__proto__":{"polluted":1}}', '__proto__: unknown field'],
+      ['{"extends":"micro","optim":{"__proto__":{"x":1}}}', 'optim.__proto__: unknown field'],
+      ['{"constructor":{"a":1}}', 'constructor: unknown field'],
+      ['{"toString":1}', 'toString: unknown field'],
+    ]) {
+      writeFileSync(path, text);
+      expect(() => resolveConfig(path)).toThrow(`config ${path}: ${problem} (known here: `);
+    }
+  });
+
   it('random and half-valid JSON, including prototype keys', () => {
     const path = join(tmp, 'config.json');
     fc.assert(
