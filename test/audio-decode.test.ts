@@ -389,6 +389,19 @@ describe('large files (bounds of src/audio/limits.ts)', () => {
     expect(streamed.samples).toEqual(mixToMono(whole.channels));
   });
 
+  it('a multi-channel FLAC mixed to mono as it decodes gives exactly the mono mix of its channels, with or without a declared total', async () => {
+    const bytes = encodeFlacVerbatim(randomInts(3, 20000, 24, 33), 48000, 24, 4096);
+    const expected = mixToMono((await decodeAudio(bytes, 'three.flac')).channels);
+    const unknownTotal = bytes.slice();
+    unknownTotal[8 + 13] &= 0xf0; // STREAMINFO total samples = 0: "unknown"
+    unknownTotal.fill(0, 8 + 14, 8 + 18);
+    for (const [name, b] of [['three.flac', bytes], ['no-total.flac', unknownTotal]] as const) {
+      const r = await readAudio(file(name, b));
+      expect(r.sampleRate).toBe(48000);
+      expect(r.samples).toEqual(expected);
+    }
+  });
+
   it('reading a 10 s 6-channel 96 kHz 24-bit WAV (17 MB) takes about its mono mix (4 MB) of memory, not the whole file several times', () => {
     const path = file('big.wav', randomWav(6, 96000, 24, 10 * 96000));
     const script = `

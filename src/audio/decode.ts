@@ -148,7 +148,9 @@ export async function readAudio(path: string): Promise<{ samples: Float32Array; 
     if (size > MAX_WHOLE_FILE_BYTES) {
       throw new AudioError(path, `${(size / 2 ** 20).toFixed(0)} MiB: FLAC and compressed WAV files are read whole, up to ${MAX_WHOLE_FILE_BYTES / 2 ** 20} MiB (split the file, or convert it to PCM WAV)`);
     }
-    const audio = await decodeAudio(size <= head.length ? head : await readAt(handle, 0, size), path);
+    const bytes = size <= head.length ? head : await readAt(handle, 0, size);
+    // FLAC: mixed to mono as the frames are decoded; a compressed WAV: decoded whole, then mixed
+    const audio = sniffContainer(bytes, path) === 'flac' ? validate(await decodeFlac(bytes, path, id3v2Length(bytes), { mono: true }), path) : await decodeAudio(bytes, path);
     return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
   });
 }

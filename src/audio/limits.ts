@@ -4,7 +4,9 @@
  *  - linear (PCM / float) WAV files are read in blocks straight into their mono mix: memory is 4 bytes
  *    per frame of the mix plus one block, whatever the channel count and bit depth (a 2-minute
  *    6-channel 96 kHz 24-bit file of 207 MB needs 46 MB);
- *  - FLAC and compressed WAV (A-law, µ-law, IMA-ADPCM) files are read whole, up to MAX_WHOLE_FILE_BYTES;
+ *  - FLAC files are read whole, up to MAX_WHOLE_FILE_BYTES, and decoded in batches of frames straight
+ *    into the mono mix (the file plus 4 bytes per frame); compressed WAV (A-law, µ-law, IMA-ADPCM)
+ *    files are read and decoded whole, up to the same size;
  *  - no file may hold more than MAX_AUDIO_FRAMES frames (samples per channel), checked from its header
  *    before anything is allocated.
  */
