@@ -2,15 +2,18 @@
  * Reading audio files: WAV (PCM 8/16/24/32-bit, float 32/64, A-law, µ-law, IMA-ADPCM; RIFF, RIFX, RF64)
  * and FLAC, recognised by their first bytes; mixed to mono by averaging the channels (as MATPAC's
  * preprocessing, `torch.mean(audio, dim=-1)`), and resampled to 16 kHz with the Kaiser-windowed sinc
- * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message.
+ * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message. Files
+ * are read within the bounds of ./limits.ts (linear WAV block by block into the mono mix).
  */
 import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { fileKind, hasReplacedBytes } from '../io/file-kind';
+import { MAX_WHOLE_FILE_BYTES, READ_BLOCK_BYTES } from './limits';
 import { AudioError } from './audio-error';
 import { decodeFlac } from './flac';
 import { resample } from './resample';
 import { decodeWav, type DecodedAudio } from './wav';
+import { planLinearWav } from './wav-stream';
 
 export { AudioError } from './audio-error';
 export type { DecodedAudio } from './wav';
@@ -48,12 +51,16 @@ export function sniffContainer(bytes: Uint8Array, name: string): AudioContainer 
   throw new AudioError(name, `not a WAV or FLAC file (first bytes: ${head})`);
 }
 
-/** Check that decoded audio is usable: some samples, a sane rate, only finite values. */
-function validate(audio: DecodedAudio, name: string): DecodedAudio {
-  const { channels, sampleRate } = audio;
+function checkSampleRate(sampleRate: number, name: string): void {
   if (!(sampleRate >= MIN_SAMPLE_RATE && sampleRate <= MAX_SAMPLE_RATE) || !Number.isInteger(sampleRate)) {
     throw new AudioError(name, `unsupported sample rate ${sampleRate} Hz (accepted: ${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE})`);
   }
+}
+
+/** Check that decoded audio is usable: some samples, a sane rate, only finite values. */
+function validate(audio: DecodedAudio, name: string): DecodedAudio {
+  const { channels, sampleRate } = audio;
+  checkSampleRate(sampleRate, name);
   if (channels.length === 0 || channels[0].length === 0) throw new AudioError(name, 'no audio samples');
   for (let c = 0; c < channels.length; c++) {
     const ch = channels[c];
@@ -88,11 +95,11 @@ export function mixToMono(channels: readonly Float32Array[]): Float32Array {
 }
 
 /**
- * The bytes of a regular file. Anything else (a FIFO, a device, a folder) is refused before it is
- * opened — a FIFO would block the read forever — and again after (opened non-blocking), in case the
- * path changed in between.
+ * Run `use` on an open regular file and its size. Anything else (a FIFO, a device, a folder) is
+ * refused before it is opened — a FIFO would block the read forever — and again after (opened
+ * non-blocking), in case the path changed in between.
  */
-async function readBytes(path: string): Promise<Uint8Array> {
+async function withRegularFile<T>(path: string, use: (handle: FileHandle, size: number) => Promise<T>): Promise<T> {
   const notRegular = (st: Stats) => new AudioError(path, `${fileKind(st)}, not a regular file: not opened`);
   let handle: FileHandle | undefined;
   try {
@@ -101,7 +108,7 @@ async function readBytes(path: string): Promise<Uint8Array> {
     handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     const opened = await handle.stat();
     if (!opened.isFile()) throw notRegular(opened);
-    return new Uint8Array(await handle.readFile());
+    return await use(handle, opened.size);
   } catch (e) {
     if (e instanceof AudioError) throw e;
     const err = e as NodeJS.ErrnoException;
@@ -112,10 +119,40 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Read a WAV or FLAC file as mono float samples at its own sample rate. */
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(bytes, done, length - done, position + done);
+    if (bytesRead === 0) return bytes.subarray(0, done); // the file shrank since its size was read
+    done += bytesRead;
+  }
+  return bytes;
+}
+
+/**
+ * Read a WAV or FLAC file as mono float samples at its own sample rate, within the bounds of
+ * ./limits.ts: linear WAV in blocks, other files whole up to a size limit.
+ */
 export async function readAudio(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
-  const audio = await decodeAudio(await readBytes(path), path);
-  return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
+  return withRegularFile(path, async (handle, size) => {
+    const head = await readAt(handle, 0, Math.min(size, READ_BLOCK_BYTES));
+    if (sniffContainer(head, path) === 'wav') {
+      const plan = planLinearWav(head, size, path);
+      if (plan) {
+        checkSampleRate(plan.sampleRate, path);
+        if (plan.frames === 0) throw new AudioError(path, 'no audio samples');
+        return { samples: await plan.readMono(handle), sampleRate: plan.sampleRate };
+      }
+    }
+    if (size > MAX_WHOLE_FILE_BYTES) {
+      throw new AudioError(path, `${(size / 2 ** 20).toFixed(0)} MiB: FLAC and compressed WAV files are read whole, up to ${MAX_WHOLE_FILE_BYTES / 2 ** 20} MiB (split the file, or convert it to PCM WAV)`);
+    }
+    const bytes = size <= head.length ? head : await readAt(handle, 0, size);
+    // FLAC: mixed to mono as the frames are decoded; a compressed WAV: decoded whole, then mixed
+    const audio = sniffContainer(bytes, path) === 'flac' ? validate(await decodeFlac(bytes, path, id3v2Length(bytes), { mono: true }), path) : await decodeAudio(bytes, path);
+    return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
+  });
 }
 
 /** Read a WAV or FLAC file as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
