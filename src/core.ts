@@ -12,8 +12,40 @@
  * with no extra machinery, and perturbations of different levels are never confused.
  */
 import type { Backend } from './backend';
-import { PRIMITIVES, type PrimName, type PrimParams } from './primitives';
+import type { PrimName, PrimParams } from './primitives';
 import { fmt, ShapeError, size, type Shape } from './shape';
+
+// ---------------------------------------------------------------------------------------------
+// The primitive registry. Core owns it and knows no primitive by name: src/primitives.ts fills
+// it (defineRules) when it is loaded, and bind, the autodiff transforms, the tracer and jit read
+// it (ruleOf). So the layers import downwards only: core ← ops ← fused ← primitives.
+
+/** What the engine knows about a primitive besides its kernels: shape rule, VJP rule, FLOPs. */
+export interface PrimRules<P> {
+  /** Output shape from the input shapes (throws a ShapeError naming the op on bad input). */
+  shape(inShapes: Shape[], params: P): Shape;
+  /**
+   * Cotangents of the inputs from the output's cotangent `ct`, the inputs and the output (one
+   * level below the level being differentiated), and which inputs need one; written with ops,
+   * so the backward pass is itself differentiable.
+   */
+  vjp(ct: Tensor, primals: Tensor[], out: Tensor, params: P, needs: boolean[]): (Tensor | null)[];
+  flops(inShapes: Shape[], outShape: Shape, params: P): number;
+}
+
+const rules = new Map<string, PrimRules<never>>();
+
+/** Register a primitive's rules (src/primitives.ts does this for every primitive). */
+export function defineRules<P extends PrimName>(name: P, r: PrimRules<PrimParams[P]>): void {
+  rules.set(name, r as PrimRules<never>);
+}
+
+/** The rules of a primitive. */
+export function ruleOf<P extends PrimName>(name: P): PrimRules<PrimParams[P]> {
+  const r = rules.get(name);
+  if (!r) throw new Error(`internal: primitive '${name}' has no rules (src/primitives.ts registers them; import the engine through src/index.ts)`);
+  return r as unknown as PrimRules<PrimParams[P]>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Backends (execution context, like a JAX device: which machine runs kernels, not model state)
@@ -214,10 +246,10 @@ function describeInputs(inputs: Tensor[]): string {
 }
 
 export function bind<P extends PrimName>(prim: P, inputs: Tensor[], params: PrimParams[P]): Tensor {
-  const def = PRIMITIVES[prim];
+  const def = ruleOf(prim);
   let outShape: Shape;
   try {
-    outShape = def.shape(inputs.map((t) => t.shape), params as never);
+    outShape = def.shape(inputs.map((t) => t.shape), params);
   } catch (e) {
     if (e instanceof ShapeError) throw new ShapeError(e.message + describeInputs(inputs));
     throw e;

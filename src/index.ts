@@ -8,16 +8,12 @@
 import { registerBackend } from './core';
 import { createNativeBackend } from './backends/native';
 import { createRef64Backend } from './backends/ref64';
-import { createGpujsBackend, defaultGpujsMode } from './backends/gpujs';
+import { registerGpujsBackends } from './backends/gpujs';
+import './primitives'; // fills the primitive registry (src/core.ts)
 
 registerBackend('native', createNativeBackend);
 registerBackend('ref64', createRef64Backend);
-registerBackend('gpujs', () => createGpujsBackend(defaultGpujsMode()));
-registerBackend('gpujs-cpu', () => createGpujsBackend('cpu'));
-registerBackend('gpujs-webasm', () => createGpujsBackend('webasm'));
-registerBackend('gpujs-headlessgl', () => createGpujsBackend('headlessgl'));
-registerBackend('gpujs-gpu', () => createGpujsBackend('gpu'));
-registerBackend('gpujs-webgl2', () => createGpujsBackend('webgl2'));
+registerGpujsBackends();
 
 export * from './ops';
 export { fused, E, evalExpr, exprSource, type Expr } from './fused';
