@@ -73,7 +73,7 @@ export interface PrimParams {
   /** (x, W, b) → x·Wᵀ + b: PyTorch's Linear with x [..., K], W [N, K], b [N] (matmul with the bias fused). */
   linear: NoParams;
   /** One pass of an elementwise expression over the inputs (src/fused.ts); `src` is its scalar source. */
-  fused: { expr: Expr; src: string };
+  fused: { expr: Expr; src: string; shape?: number[] };
 }
 
 export type PrimName = keyof PrimParams;
@@ -378,7 +378,13 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   },
   // the VJP of the expression evaluated with the unfused primitives (any order)
   fused: {
-    shape: (s) => broadcastShapes('fused', s),
+    shape: (s, p) => {
+      const b = broadcastShapes('fused', s);
+      if (!p.shape) return b;
+      const o = broadcastShapes('fused', [b, p.shape]);
+      if (o.length !== p.shape.length || o.some((d, i) => d !== p.shape![i])) throw new ShapeError(`fused: inputs ${s.map(fmt).join(', ')} do not broadcast to ${fmt(p.shape)}`);
+      return p.shape;
+    },
     vjp: (ct, primals, out, p, needs) => {
       const composite = (xs: Tensor[]) => {
         const r = evalExpr(p.expr, xs);
