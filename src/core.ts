@@ -135,6 +135,8 @@ export abstract class Tensor {
   /** A human-readable name (a parameter path such as `student.blocks.0.attn.qkv.weight`). */
   label?: string;
   abstract readonly shape: Shape;
+  /** The backend the tensor's data lives on (for a traced value: the backend it will live on). */
+  abstract readonly backend: Backend;
   get rank(): number {
     return this.shape.length;
   }
@@ -211,6 +213,9 @@ export class Tracer extends Tensor {
   get shape(): Shape {
     return this.primal.shape;
   }
+  get backend(): Backend {
+    return this.primal.backend;
+  }
   concrete(): Concrete {
     return this.primal.concrete();
   }
@@ -228,6 +233,36 @@ export function openLevel(): number {
 export function closeLevel(level: number): void {
   if (level !== openLevels) throw new Error(`internal: closing level ${level} while ${openLevels} is open`);
   openLevels--;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staging (src/jit): while a program is being traced, level-0 primitives are recorded instead
+// of run, and host data uploaded inside the traced function becomes the program's constants.
+
+export interface Stager {
+  /** Record `prim` on level-0 inputs (concrete or staged values); returns the staged output. */
+  stage(prim: PrimName, inputs: Tensor[], outShape: Shape, params: unknown): Tensor;
+  /** A tensor uploaded while tracing (owned by the program being traced, not by a scope). */
+  constant(c: Concrete): void;
+}
+let stager: Stager | null = null;
+
+/** Run `fn` with `s` staging every level-0 primitive (jit's tracer; not re-entrant). */
+export function withStager<T>(s: Stager, fn: () => T): T {
+  if (stager) throw new Error('internal: jit tracing is already active');
+  stager = s;
+  try {
+    return fn();
+  } finally {
+    stager = null;
+  }
+}
+export const isStaging = (): boolean => stager !== null;
+
+/** Hand a tensor made outside bind (jit's executor outputs) to the innermost scope, as launch does. */
+export function adopt(c: Concrete): Concrete {
+  if (scopes.length) scopes[scopes.length - 1].add(c);
+  return c;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +291,7 @@ export function bind<P extends PrimName>(prim: P, inputs: Tensor[], params: Prim
   }
   let level = 0;
   for (const t of inputs) level = Math.max(level, levelOf(t));
-  if (level === 0) return launch(prim, inputs as Concrete[], outShape, params);
+  if (level === 0) return stager ? stager.stage(prim, inputs, outShape, params) : launch(prim, inputs as Concrete[], outShape, params);
   const primals = inputs.map((t) => (t instanceof Tracer && t.level === level ? t.primal : t));
   const out = bind(prim, primals, params);
   const parents = inputs.map((t) => (t instanceof Tracer && t.level === level ? t : null));
@@ -287,7 +322,8 @@ export function fromHost(data: Float32Array | Float64Array | readonly number[], 
   if (data.length !== n) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${n} needed)`);
   const b = backend ?? getBackend();
   const out = new Concrete(b, b.upload(data, shape), [...shape]);
-  if (scopes.length) scopes[scopes.length - 1].add(out);
+  if (stager) stager.constant(out);
+  else if (scopes.length) scopes[scopes.length - 1].add(out);
   return out;
 }
 

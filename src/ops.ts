@@ -39,9 +39,9 @@ export function tensor(data: Float32Array | Float64Array | readonly number[] | u
   return fromHost(flat, inferred);
 }
 
-export const scalar = (v: number, like?: Tensor): Tensor => fromHost([v], [], like ? like.concrete().backend : undefined);
+export const scalar = (v: number, like?: Tensor): Tensor => fromHost([v], [], like ? like.backend : undefined);
 export const full = (shape: Shape, v: number, like?: Tensor): Tensor =>
-  fromHost(new Float32Array(size(shape)).fill(v), shape, like ? like.concrete().backend : undefined);
+  fromHost(new Float32Array(size(shape)).fill(v), shape, like ? like.backend : undefined);
 export const zeros = (shape: Shape, like?: Tensor): Tensor => full(shape, 0, like);
 export const ones = (shape: Shape, like?: Tensor): Tensor => full(shape, 1, like);
 export const zerosLike = (t: Tensor): Tensor => full(t.shape, 0, t);
@@ -49,7 +49,7 @@ export const onesLike = (t: Tensor): Tensor => full(t.shape, 1, t);
 
 function lift(x: TensorLike, like: Tensor | undefined): Tensor {
   if (x instanceof Tensor) return x;
-  return fromHost([x], [], like ? like.concrete().backend : getBackend());
+  return fromHost([x], [], like ? like.backend : getBackend());
 }
 function lift2(a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : undefined;
@@ -253,5 +253,5 @@ export const softmaxCrossEntropy = (logits: Tensor, targetProbs: Tensor) => cros
 export function oneHot(labels: ArrayLike<number>, classes: number, like?: Tensor): Tensor {
   const d = new Float32Array(labels.length * classes);
   for (let i = 0; i < labels.length; i++) d[i * classes + labels[i]] = 1;
-  return fromHost(d, [labels.length, classes], like ? like.concrete().backend : undefined);
+  return fromHost(d, [labels.length, classes], like ? like.backend : undefined);
 }
