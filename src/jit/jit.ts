@@ -80,16 +80,18 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
       stats.traces++;
       const backend = flat.leaves.length ? (flat.leaves[0] as Concrete).backend : getBackend();
       const traced = traceProgram(f as unknown as (...a: unknown[]) => unknown, args, backend);
-      const optimized = opts.optimize === false ? traced.program : optimize(traced.program);
-      const key = programKey(optimized);
+      // keyed by the traced program: the rewrites keep inputs and constants, so a plan serves every
+      // trace of the same structure with that trace's constants
+      const key = programKey(traced.program);
       let plan = plans.get(key);
       if (!plan) {
         stats.compiles++;
+        const optimized = opts.optimize === false ? traced.program : optimize(traced.program);
         plan = planProgram(optimized, traced.program.eqns.length);
         if (plans.size >= 4 * cacheSize) plans.delete(plans.keys().next().value as string);
         plans.set(key, plan);
       }
-      entry = { program: optimized, plan, result: traced.result };
+      entry = { program: traced.program, plan, result: traced.result };
       if (entries.size >= cacheSize) {
         const [oldKey, old] = entries.entries().next().value as [string, Entry];
         entries.delete(oldKey);
