@@ -35,6 +35,7 @@
 import * as mp from '../src/index';
 import type { Tensor } from '../src/index';
 import { jit, valueAndGrad, type JitStats } from '../src/index';
+import type { Plan } from '../src/jit/plan';
 import { emaStep } from '../src/ema';
 import { adamw, applyUpdates, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
 import { split, keyFromSeed, foldIn, type Key } from '../src/random';
@@ -311,14 +312,14 @@ export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig
  * compiled once per structure (the first step, which skips the EMA, and every later one), so
  * steps run a fused, memory-planned plan.
  */
-export function makeTrainStep(config: MatpacConfig, opts: { jit: boolean }): ((state: TrainState, batch: Tensor) => [TrainState, StepMetrics]) & { jitStats?: () => JitStats } {
+export function makeTrainStep(config: MatpacConfig, opts: { jit: boolean }): ((state: TrainState, batch: Tensor) => [TrainState, StepMetrics]) & { jitStats?: () => JitStats; lastPlan?: () => Plan | undefined } {
   if (!opts.jit) return (state, batch) => trainStep(state, batch, config);
   const compiled = jit((state: TrainState, batch: Tensor) => trainStepTensors(state, batch, config));
   const step = (state: TrainState, batch: Tensor): [TrainState, StepMetrics] => {
     const [next, m] = compiled(state, batch);
     return [next, stepMetrics(state.step, m, config)];
   };
-  return Object.assign(step, { jitStats: () => compiled.stats });
+  return Object.assign(step, { jitStats: () => compiled.stats, lastPlan: () => compiled.lastPlan() });
 }
 
 // ---------------------------------------------------------------------------------------------
