@@ -83,8 +83,9 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
           if (t.trace.flops) flops = t.trace.flops; // (a jitted step launches through its plan, which the tracer does not see)
           mp.disposeTree(state, t.result[0]);
           state = t.result[0];
-          // untimed steps more: V8 tiers the hot JS and WebAssembly up in the background
-          for (let i = 0; i < 4; i++) {
+          // untimed steps more: V8 tiers the hot JS and WebAssembly up in the background (a jitted
+          // plan's fused loops are each called once per step: V8 optimises them after ~10 calls)
+          for (let i = 0; i < (be.endsWith('-jit') ? 12 : 4); i++) {
             const next = mp.scope(() => trainStep(state!, batch))[0];
             mp.disposeTree(state, next);
             state = next;

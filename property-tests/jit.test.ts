@@ -80,7 +80,7 @@ describe('jit(f) equals f on every primitive and composite spec (value and gradi
 
 /** One instruction of a random program: an operation and picks of operands/axes (interpreted modulo what is valid). */
 type Gene = [number, number, number, number];
-const geneArb: fc.Arbitrary<Gene> = fc.tuple(fc.nat(47), fc.nat(50), fc.nat(50), fc.nat(50));
+const geneArb: fc.Arbitrary<Gene> = fc.tuple(fc.nat(49), fc.nat(50), fc.nat(50), fc.nat(50));
 
 const MAX_ELEMENTS = 200;
 
@@ -101,7 +101,7 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
     const ax = x.rank ? c % x.rank : 0;
     const pair = (f: (a: Tensor, b: Tensor) => Tensor) => (canBroadcast(x.shape, y.shape) ? f(x, y) : f(x, mp.mean(y)));
     let r: Tensor | null = null;
-    switch (kind % 24) {
+    switch (kind % 25) {
       case 0: r = mp.tanh(x); break;
       case 1: r = mp.exp(mp.tanh(x)); break;
       case 2: r = mp.sqrt(mp.add(mp.square(x), 1)); break;
@@ -129,6 +129,17 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
       case 20: r = x.rank ? (c % 2 ? mp.softmax(x, ax) : mp.concat([x, mp.neg(x)], ax)) : null; break;
       case 21: r = x.rank === 1 ? mp.mul(mp.expandDims(x, -1), mp.expandDims(mp.tanh(x), 0)) : mp.add(mp.expandDims(x, -1), 1); break; // outer product via trailing/leading size-1 axes
       case 22: r = x.size % 2 === 0 && x.size > 2 ? mp.add(mp.reshape(x, [2, x.size / 2]), 0.5) : null; break; // a splitting reshape feeding elementwise
+      case 24: {
+        // two slices of one axis used apart: their gradients are zero-padded pieces added together
+        // (tiling the axis, leaving borders, or leaving a gap in the middle)
+        const d = x.rank ? x.shape[ax] : 0;
+        if (d < 2) break;
+        const k = 1 + (c % (d - 1));
+        const [a0, a1, b0, b1] = [[0, k, k, d], [0, k - 1, k, d], [Math.min(1, k - 1), k, k, d]][c % 3];
+        if (a1 <= a0 || b1 <= b0) break;
+        r = mp.add(mp.sum(mp.mul(mp.sliceAxis(x, ax, a0, a1), 2)), mp.sum(mp.tanh(mp.sliceAxis(x, ax, b0, b1))));
+        break;
+      }
       case 23: r = x.rank === 3 ? mp.matmul(mp.transpose(x, [1, 0, 2]), mp.transpose(x, [1, 2, 0])) : null; break; // batch-axis transposes feeding matmul
     }
     if (r && r.size <= MAX_ELEMENTS && r.size > 0) nodes.push(r);

@@ -28,4 +28,9 @@ export interface Backend {
   /** Free device memory now (a no-op where the GC owns the memory). */
   dispose(buf: Buffer): void;
   readonly kernels: KernelTable;
+  /**
+   * Elementwise primitives whose own kernel beats computing them inside a fused loop (native:
+   * exp, gelu and geluGrad run as SIMD WebAssembly); jit (src/jit/fuse.ts) does not fuse them.
+   */
+  readonly unfusedOps?: readonly PrimName[];
 }

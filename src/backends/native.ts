@@ -132,6 +132,10 @@ export function createNativeBackend(): Backend {
     download: (buf) => (buf as F32).slice(),
     dispose: (buf) => dispose(buf as F32),
     kernels,
+    // their SIMD kernels are ~20× faster than the scalar JS a fused loop would run
+    get unfusedOps() {
+      return rowsInfo().impl === 'wasm-simd128' ? (['exp', 'gelu', 'geluGrad'] as const) : [];
+    },
   };
 }
 

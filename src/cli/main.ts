@@ -46,6 +46,7 @@ function buildProgram(): Command {
     .option('--resume', 'continue the run in --out (default: the latest run in runs/) from its last checkpoint, bit-identically')
     .option('--stop-at <step>', 'stop after this step (with a checkpoint); --resume continues', positiveInt)
     .option('--checkpoint-every <n>', 'keep a numbered checkpoint every n steps (default: a tenth of the run)', positiveInt)
+    .option('--no-jit', 'run the training step op by op instead of compiled by jit (for comparison)')
     .option('--backend <name>', BACKEND_HELP, 'native')
     .option('--no-probe', 'skip the linear probe at the end')
     .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')

@@ -22,7 +22,7 @@ import cliProgress from 'cli-progress';
 import type { MatpacConfig } from '../../models/config';
 import { gridOf } from '../../models/config';
 import { randomMasking } from '../../models/masking';
-import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainState } from '../../models/matpac';
+import { initTrainState, makeTrainStep, matpacLossAux, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
 import { saveState } from '../checkpoint';
 import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
@@ -47,6 +47,8 @@ export interface TrainOptions {
   checkpointEvery?: number;
   stopAt?: number;
   backend: string;
+  /** Run the step compiled by jit (default; `--no-jit` runs it eagerly, op by op). */
+  jit?: boolean;
   probe: boolean;
   probeData?: string;
 }
@@ -295,10 +297,10 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
  * Seconds per step, measured on steps that are thrown away (trainStep is pure: the state does not
  * advance): one to warm up, then more until about a second has been timed (at most 10).
  */
-function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[]): number {
+function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[], trainStep: ReturnType<typeof makeTrainStep>): number {
   const b = batchAt(items, config, 0);
   const x = tensor(b.data, b.shape);
-  const thrownAway = () => scope(() => void trainStep(state, x, config));
+  const thrownAway = () => scope(() => void trainStep(state, x));
   thrownAway();
   const t0 = performance.now();
   let n = 0;
@@ -332,7 +334,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   const deadline = opts.minutes !== undefined ? start + opts.minutes * 60_000 : Infinity;
   if (!resumed && opts.minutes !== undefined) {
     // fit the run length (and so every schedule) to the time left
-    const stepSec = timeStep(config, state, items);
+    const stepSec = timeStep(config, state, items, makeTrainStep(config, { jit: opts.jit !== false }));
     const leftSec = (deadline - performance.now()) / 1000;
     const steps = Math.max(1, Math.floor((0.95 * leftSec) / stepSec));
     say(`one step takes ${stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`}: ${steps} steps fit in the ${formatDuration(leftSec)} left`);
@@ -340,6 +342,9 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
   }
   const total = config.optim.totalSteps;
   const stopAt = Math.min(total, opts.stopAt ?? total);
+  // the step compiled by jit (src/jit): traced each step, compiled once per program structure
+  const trainStep = makeTrainStep(config, { jit: opts.jit !== false });
+  say(`step: ${opts.jit !== false ? 'compiled by jit (fused kernels, planned memory; --no-jit runs it op by op)' : 'eager, op by op (--no-jit)'}`);
 
   mkdirSync(runDir, { recursive: true });
   const paths = {
@@ -390,7 +395,7 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise
       hooks.batch?.(t, b.data);
       const x = tensor(b.data, b.shape);
       // the step's intermediates are freed when it returns (device memory: textures on GL)
-      const [next, m] = scope(() => trainStep(state, x, config));
+      const [next, m] = scope(() => trainStep(state, x));
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
         progress.stop();
         saveLatest();

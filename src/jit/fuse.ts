@@ -19,7 +19,6 @@ import type { Shape } from '../shape';
 /** Most inputs one fused kernel reads (gpu.js binds each as a texture unit). */
 export const MAX_FUSED_INPUTS = 12;
 
-const isElementwise = (e: Eqn): boolean => e.prim in SCALAR_OPS || e.prim === 'fused';
 
 /** Drop equations whose outputs the result does not need. */
 export function eliminateDead(p: Program): Program {
@@ -71,6 +70,8 @@ function sameUpToLeadingOnes(a: Shape, b: Shape): boolean {
 
 /** Group elementwise equations and replace each group by one `fused` equation. */
 export function fuseElementwise(p: Program): Program {
+  const unfused = new Set<string>(p.backend.unfusedOps ?? []);
+  const isElementwise = (e: Eqn): boolean => (e.prim in SCALAR_OPS && !unfused.has(e.prim)) || e.prim === 'fused';
   const readers = new Map<number, number>();
   for (const e of p.eqns) for (const v of e.ins) readers.set(v, (readers.get(v) ?? 0) + 1);
   for (const v of p.outs) readers.set(v, (readers.get(v) ?? 0) + 1);
@@ -161,7 +162,68 @@ function substitute(e: Expr, args: Expr[]): Expr {
   return { op: e.op, args: e.args.map((a) => substitute(a, args)) };
 }
 
+interface Pieces {
+  axis: number;
+  /** Disjoint pieces along `axis` of a zero tensor of the output shape, sorted by `begin`. */
+  pieces: { v: number; begin: number; len: number }[];
+}
+
+/**
+ * Sums of zero-padded pieces (the VJP of slice, e.g. the gradient of a fused qkv weight from
+ * its three slices) become one concat: add(pad(a), pad(b)) with disjoint ranges along one axis
+ * is the concat of a and b (padded only if the ranges leave a border), so the pieces are
+ * written straight into the result instead of padded, copied and added.
+ */
+export function padsToConcat(p: Program): Program {
+  const readers = new Map<number, number>();
+  for (const e of p.eqns) for (const v of e.ins) readers.set(v, (readers.get(v) ?? 0) + 1);
+  for (const v of p.outs) readers.set(v, (readers.get(v) ?? 0) + 1);
+  const shapes = [...p.shapes];
+  const pieces = new Map<number, Pieces>();
+  const out: Eqn[] = [];
+  for (const e of p.eqns) {
+    if (e.prim === 'pad') {
+      const { lo, hi } = e.params as { lo: number[]; hi: number[] };
+      const axes = lo.map((_, i) => i).filter((i) => lo[i] !== 0 || hi[i] !== 0);
+      if (axes.length === 1) pieces.set(e.out, { axis: axes[0], pieces: [{ v: e.ins[0], begin: lo[axes[0]], len: shapes[e.ins[0]][axes[0]] }] });
+      out.push(e);
+      continue;
+    }
+    const [a, b] = e.ins.map((v) => pieces.get(v));
+    const sameShape = e.prim === 'add' && e.ins.every((v) => shapes[v].length === shapes[e.out].length && shapes[v].every((d, i) => d === shapes[e.out][i]));
+    if (!(sameShape && a && b && a.axis === b.axis && readers.get(e.ins[0]) === 1 && readers.get(e.ins[1]) === 1)) {
+      out.push(e);
+      continue;
+    }
+    const merged = [...a.pieces, ...b.pieces].sort((x, y) => x.begin - y.begin);
+    if (merged.some((q, i) => i > 0 && merged[i - 1].begin + merged[i - 1].len > q.begin)) {
+      out.push(e); // overlapping: a real sum
+      continue;
+    }
+    pieces.set(e.out, { axis: a.axis, pieces: merged });
+    // emitted now; dead code elimination drops it if a later add of this sum takes it over
+    out.push(...emitPieces(e.out, { axis: a.axis, pieces: merged }, shapes) ?? [e]);
+  }
+  return eliminateDead({ ...p, shapes, eqns: out });
+}
+
+/** Equations computing `target` from its pieces: a concat, padded at the borders; null if the pieces leave an inner gap. */
+function emitPieces(target: number, pc: Pieces, shapes: Shape[]): Eqn[] | null {
+  const { axis, pieces: ps } = pc;
+  for (let i = 1; i < ps.length; i++) if (ps[i - 1].begin + ps[i - 1].len !== ps[i].begin) return null;
+  const shape = shapes[target];
+  const lo = ps[0].begin;
+  const hi = shape[axis] - (ps[ps.length - 1].begin + ps[ps.length - 1].len);
+  if (lo === 0 && hi === 0) return [{ prim: 'concat', params: { axis }, ins: ps.map((q) => q.v), out: target }];
+  const mid = shapes.length;
+  shapes.push(shape.map((d, i) => (i === axis ? d - lo - hi : d)));
+  return [
+    { prim: 'concat', params: { axis }, ins: ps.map((q) => q.v), out: mid },
+    { prim: 'pad', params: { lo: shape.map((_, i) => (i === axis ? lo : 0)), hi: shape.map((_, i) => (i === axis ? hi : 0)) }, ins: [mid], out: target },
+  ];
+}
+
 /** All rewrites, in order. */
 export function optimize(p: Program): Program {
-  return fuseElementwise(foldMatmulTransposes(eliminateDead(p)));
+  return fuseElementwise(padsToConcat(foldMatmulTransposes(eliminateDead(p))));
 }
