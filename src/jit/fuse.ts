@@ -12,8 +12,8 @@
  * Every rewrite is checked by the jit properties (property-tests/jit.test.ts): the rewritten
  * program gives the eager values on every backend.
  */
-import { E, exprSource, SCALAR_OPS, type Expr, type FusedOp } from '../fused';
-import type { Eqn, Program } from './program';
+import { E, exprOps, exprSource, SCALAR_OPS, type Expr, type FusedOp } from '../fused';
+import type { Eqn, FusedReduceParams, Program } from './program';
 import type { Shape } from '../shape';
 
 /** Most inputs one fused kernel reads (gpu.js binds each as a texture unit). */
@@ -155,6 +155,32 @@ export function fuseElementwise(p: Program): Program {
   return eliminateDead({ ...p, eqns: out });
 }
 
+/**
+ * A sum or max that is the only reader of an elementwise group (or of one elementwise
+ * primitive) becomes one `fusedReduce` pass on backends that have it (Backend.fusedReduce): the
+ * group's values are reduced as they are computed, never stored.
+ */
+export function fuseReductions(p: Program): Program {
+  if (!p.backend.fusedReduce) return p;
+  const unfused = new Set<string>(p.backend.unfusedOps ?? []);
+  const readers = new Map<number, number>();
+  for (const e of p.eqns) for (const v of e.ins) readers.set(v, (readers.get(v) ?? 0) + 1);
+  for (const v of p.outs) readers.set(v, (readers.get(v) ?? 0) + 1);
+  const prod = producers(p);
+  const eqns = p.eqns.map((e) => {
+    if (e.prim !== 'sum' && e.prim !== 'max') return e;
+    const f = prod.get(e.ins[0]);
+    if (!f || readers.get(f.out) !== 1) return e;
+    let expr: Expr;
+    if (f.prim === 'fused') expr = (f.params as { expr: Expr }).expr;
+    else if (f.prim in SCALAR_OPS && !unfused.has(f.prim)) expr = E.op(f.prim as FusedOp, ...f.ins.map((_, k) => E.x(k)));
+    else return e;
+    const params: FusedReduceParams = { kind: e.prim, src: exprSource(expr), axes: (e.params as { axes: number[] }).axes, shape: [...p.shapes[f.out]], ops: exprOps(expr) };
+    return { prim: 'fusedReduce' as const, params, ins: f.ins, out: e.out };
+  });
+  return eliminateDead({ ...p, eqns });
+}
+
 /** An expression with its inputs x_k replaced by `args[k]`. */
 function substitute(e: Expr, args: Expr[]): Expr {
   if (typeof e === 'number') return e;
@@ -225,5 +251,5 @@ function emitPieces(target: number, pc: Pieces, shapes: Shape[]): Eqn[] | null {
 
 /** All rewrites, in order. */
 export function optimize(p: Program): Program {
-  return fuseElementwise(padsToConcat(foldMatmulTransposes(eliminateDead(p))));
+  return fuseReductions(fuseElementwise(padsToConcat(foldMatmulTransposes(eliminateDead(p)))));
 }

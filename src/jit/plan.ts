@@ -9,12 +9,11 @@
  * bytes moved by the kernels and the peak bytes of intermediates alive at once.
  */
 import { ruleOf } from '../core';
-import type { PrimName } from '../primitives';
 import { size, type Shape } from '../shape';
-import { isConstVar, isInputVar, type Program } from './program';
+import { isConstVar, isInputVar, type FusedReduceParams, type PlanOp, type Program } from './program';
 
 export interface Step {
-  prim: PrimName;
+  prim: PlanOp;
   params: unknown;
   ins: number[];
   out: number;
@@ -62,7 +61,10 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
     const inShapes = e.ins.map((v) => p.shapes[v]);
     const outShape = p.shapes[e.out];
     const view = e.prim === 'reshape';
-    const flops = ruleOf(e.prim).flops(inShapes as number[][], outShape as number[], e.params as never);
+    const flops =
+      e.prim === 'fusedReduce'
+        ? ((e.params as FusedReduceParams).ops + 1) * size((e.params as FusedReduceParams).shape)
+        : ruleOf(e.prim).flops(inShapes as number[][], outShape as number[], e.params as never);
     const bytes = view ? 0 : bytesPer * (size(outShape) + inShapes.reduce((a, s) => a + size(s), 0));
     return { prim: e.prim, params: e.params, ins: e.ins, out: e.out, inShapes, outShape, view, free: [], flops, bytes };
   });
@@ -101,7 +103,7 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
     tracedEqns,
     launches: steps.filter((s) => !s.view).length,
     views: steps.filter((s) => s.view).length,
-    fusedGroups: steps.filter((s) => s.prim === 'fused').length,
+    fusedGroups: steps.filter((s) => s.prim === 'fused' || s.prim === 'fusedReduce').length,
     flops: steps.reduce((a, s) => a + s.flops, 0),
     bytesMoved: steps.reduce((a, s) => a + s.bytes, 0),
     peakBytes: peak,

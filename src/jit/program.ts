@@ -33,8 +33,22 @@ export class Staged extends Tensor {
   }
 }
 
+/**
+ * What an equation applies: a primitive, or (after the rewrites only) `fusedReduce` — a sum or
+ * max of a fused expression in one pass, on backends that have `Backend.fusedReduce`.
+ */
+export type PlanOp = PrimName | 'fusedReduce';
+export interface FusedReduceParams {
+  kind: 'sum' | 'max';
+  src: string;
+  axes: number[];
+  /** The shape the expression is evaluated over (before the reduction). */
+  shape: number[];
+  ops: number;
+}
+
 export interface Eqn {
-  prim: PrimName;
+  prim: PlanOp;
   params: unknown;
   ins: number[];
   out: number;

@@ -6,7 +6,7 @@
 import { adopt, Concrete } from '../core';
 import type { Kernel } from '../backend';
 import type { PrimName } from '../primitives';
-import { isConstVar, isInputVar } from './program';
+import { isConstVar, isInputVar, type FusedReduceParams } from './program';
 import type { Plan } from './plan';
 
 export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Concrete[] {
@@ -19,13 +19,11 @@ export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Con
   const freed = new Set<number>();
   try {
     for (const s of plan.steps) {
-      const kernel = backend.kernels[s.prim] as Kernel<PrimName>;
-      bufs[s.out] = kernel(
-        s.ins.map((v) => bufs[v]),
-        s.inShapes,
-        s.outShape,
-        s.params as never,
-      );
+      const ins = s.ins.map((v) => bufs[v]);
+      if (s.prim === 'fusedReduce') {
+        const q = s.params as FusedReduceParams;
+        bufs[s.out] = backend.fusedReduce!(q.kind, q.src, ins, s.inShapes, q.shape, q.axes);
+      } else bufs[s.out] = (backend.kernels[s.prim] as Kernel<PrimName>)(ins, s.inShapes, s.outShape, s.params as never);
       made.push(s.out);
       for (const v of s.free) {
         backend.dispose(bufs[v]);
