@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
 import type { Tensor } from '../src/core';
 import { jit } from '../src/jit/jit';
+import { formatPlan } from '../src/jit/format';
 import { drawValues, SPECS, type Case } from './specs';
 import { randomLike } from './check';
 
@@ -221,6 +222,27 @@ describe('jit and transforms', () => {
       const y = f({ w }, x, 3); // new static value: traced again, same structure (the scalar is a constant input)
       expect(f.stats).toMatchObject({ traces: 3, compiles: 2 });
       expect(Array.from(y.toArray())).toEqual([66, 84]);
+    });
+  });
+
+  it('the plan shows fused groups, views and totals, and frees intermediates (peak below the sum)', () => {
+    mp.withBackend('native', () => {
+      const f = jit((x: Tensor, w: Tensor) => {
+        const h = mp.tanh(mp.add(mp.mul(x, 2), w)); // one fused group
+        const r = mp.reshape(h, [h.size]); // a view
+        return [mp.sum(mp.square(r)), mp.exp(mp.neg(r))];
+      });
+      f(mp.tensor([1, 2, 3, 4, 5, 6], [2, 3]), mp.tensor([0.5, -0.5, 1]));
+      const plan = f.lastPlan()!;
+      const text = formatPlan(plan);
+      // (the number 2 is a scalar constant, an input of the group: constants never enter kernel sources)
+      expect(text).toMatch(/= fused\{Math\.tanh\(\(\(x0 \* x1\) \+ x2\)\)\} x0 c0 x1/);
+      expect(text).toMatch(/= reshape.*\(view\)/);
+      expect(text).toMatch(/fusedReduce\[sum axes=\(0\)\]\{sq\(x0\)\}/);
+      expect(plan.stats).toMatchObject({ tracedEqns: 9, views: 2, launches: 4 });
+      expect(plan.stats.launches).toBeLessThan(plan.stats.tracedEqns - plan.stats.views);
+      expect(plan.stats.peakBytes).toBeGreaterThan(0);
+      expect(plan.stats.peakBytes).toBeLessThan(plan.stats.bytesMoved);
     });
   });
 
