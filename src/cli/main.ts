@@ -84,6 +84,7 @@ function buildProgram(): Command {
     .option('--preset <name|file>', 'tiny, small, base, or a JSON config file', 'tiny')
     .option('--batch <b>', 'clips in the traced batch', positiveInt, 1)
     .option('--lines <n>', 'print at most n equations (0: only the counts)', nonNegativeInt)
+    .option('--jit', 'print the plan jit compiles instead: fused groups, views, launches, bytes moved, peak memory')
     .option('--backend <name>', BACKEND_HELP, 'native')
     .action(async (opts) => (await import('./trace')).traceCommand(opts));
 

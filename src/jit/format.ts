@@ -33,7 +33,7 @@ export function formatPlan(plan: Plan, opts: { maxLines?: number } = {}): string
   const lines: string[] = [];
   const ins = p.shapes.slice(0, p.nInputs).map((s, i) => `x${i}:${dt}${fmt(s)}`);
   const cs = p.consts.map((c, i) => `c${i}:${dt}${fmt(c.shape)}`);
-  lines.push(`{ ${ins.join(' ')} }${cs.length ? `  constants: ${cs.length > 12 ? `${cs.slice(0, 12).join(' ')} … (${cs.length})` : cs.join(' ')}` : ''}`);
+  lines.push(`{ ${ins.length > 12 ? `${ins.slice(0, 12).join(' ')} … (${ins.length} inputs)` : ins.join(' ')} }${cs.length ? `  constants: ${cs.length > 12 ? `${cs.slice(0, 12).join(' ')} … (${cs.length})` : cs.join(' ')}` : ''}`);
   const steps = opts.maxLines !== undefined ? plan.steps.slice(0, opts.maxLines) : plan.steps;
   for (const s of steps) {
     const q = s.params as { src: string; kind?: string; axes?: number[] };
