@@ -23,8 +23,8 @@
  * model creates it as zeros and relies on the checkpoint (it never computes the table), and
  * `strict=False` would silently keep the zeros if it were missing.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import { toNamed } from '../src/tree';
 import { gridOf, type MatpacConfig } from './config';
 import type { EncoderPart } from './embed';
@@ -58,7 +58,7 @@ const BLOCK_LEAVES: [string, (D: number, H: number) => number[]][] = [
 
 /**
  * The encoder part of the parameters from official-name tensors (e.g. an official checkpoint
- * converted to safetensors and read with src/checkpoint.ts). Other keys (decoder, heads, teacher)
+ * converted to safetensors and read with src/checkpoint/). Other keys (decoder, heads, teacher)
  * are ignored. Every missing or mis-shaped tensor is reported, one per line; a `pos_embed`, if
  * present, must agree with the sin-cos table (it is not a parameter here: we recompute it).
  */

@@ -1,5 +1,5 @@
 /**
- * Checkpoints (src/checkpoint.ts) and a training state as one tree: exact round
+ * Checkpoints (src/checkpoint/) and the training state (src/train-state.ts): exact round
  * trips, the safetensors layout as read by an independent reader, clear errors for damaged
  * files, crash safety of writes, and resume = uninterrupted.
  */
@@ -11,11 +11,12 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
 import type { Tensor } from '../src/core';
-import { CheckpointError, loadSafetensors, loadState, readMetadata, saveSafetensors, saveState } from '../src/checkpoint';
+import { CheckpointError, loadSafetensors, loadState, readMetadata, saveSafetensors, saveState } from '../src/checkpoint/file';
 import { emaStep } from '../src/ema';
-import { adamw, applyUpdates, chain, clipByGlobalNorm } from '../src/optim';
+import { adamw, chain, clipByGlobalNorm } from '../src/optim';
 import { keyFromSeed, normalHost, permutationHost, split, type Key } from '../src/random';
 import { linear, warmupCosine } from '../src/schedules';
+import { applyGradients, createTrainState, runSteps, takeKey, type TrainState, type TrainStep } from '../src/train-state';
 
 const REPO = resolve(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'matpac-ckpt-'));
@@ -53,7 +54,7 @@ function expectIdentical(a: unknown, b: unknown, path = ''): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// an independent minimal safetensors reader (the spec, nothing from src/checkpoint.ts)
+// an independent minimal safetensors reader (the spec, nothing from src/checkpoint/)
 
 function minimalRead(file: string): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; metadata: Record<string, string>; data: Record<string, number[]> } {
   const buf = readFileSync(file);
@@ -294,7 +295,7 @@ describe('a crash while writing leaves the previous checkpoint loadable', () => 
 
   const childCode = (file: string, body: string) => `
     import * as mp from '${join(REPO, 'src/index.ts')}';
-    import { saveState } from '${join(REPO, 'src/checkpoint.ts')}';
+    import { saveState } from '${join(REPO, 'src/checkpoint/file.ts')}';
     const file = ${JSON.stringify(file)};
     ${body}
   `;
@@ -348,26 +349,7 @@ interface Mlp {
   l1: { weight: Tensor; bias: Tensor };
   l2: { weight: Tensor; bias: Tensor };
 }
-/** A MATPAC-shaped training state (models/matpac.ts has the real one): one plain tree. */
-interface State {
-  step: number;
-  key: Key;
-  params: Mlp;
-  teacher: Mlp;
-  optState: unknown;
-  center: Tensor;
-}
-type Step = (s: State) => [State, { loss: number }];
-function runSteps(step: Step, state: State, n: number): [State, { loss: number }[]] {
-  const metrics: { loss: number }[] = [];
-  let s = state;
-  for (let i = 0; i < n; i++) {
-    const [next, m] = step(s);
-    s = next;
-    metrics.push(m);
-  }
-  return [s, metrics];
-}
+type State = TrainState<Mlp, Mlp, { center: Tensor }>;
 
 describe('resume equals uninterrupted', () => {
   const [kData, kInit, kTeacher, kRun] = split(keyFromSeed(1337), 4);
@@ -383,24 +365,19 @@ describe('resume equals uninterrupted', () => {
   const momentum = linear(0.9, 0.99, 6);
 
   /** A MATPAC-shaped step: random minibatch from the state's key, EMA before the update, a centre, AdamW. */
-  const trainStep: Step = (state) => {
-    const [nextKey, k] = split(state.key);
-    const s1 = { ...state, key: nextKey };
+  const trainStep: TrainStep<State, null> = (state) => {
+    const [k, s1] = takeKey(state);
     const idx = Array.from(permutationHost(k, N).subarray(0, 16));
     const x = mp.gather(X, mp.tensor(idx, [16]), 0);
     const y = mp.gather(Y, mp.tensor(idx, [16]), 0);
     const teacher = emaStep(s1.teacher, s1.params, s1.step, momentum);
     const [loss, grads] = mp.valueAndGrad((p: Mlp) => mp.mean(mp.square(mp.sub(forward(p, x), y))))(s1.params);
-    const center = mp.add(mp.mul(s1.center, 0.9), mp.mul(mp.mean(forward(teacher, x), 0), 0.1));
-    const [updates, optState] = tx.update(grads, s1.optState as unknown[], s1.params);
-    const next = { ...s1, params: applyUpdates(s1.params, updates), optState, teacher, center, step: s1.step + 1 };
+    const center = mp.add(mp.mul(s1.extra.center, 0.9), mp.mul(mp.mean(forward(teacher, x), 0), 0.1));
+    const next = applyGradients({ ...s1, teacher, extra: { center } }, grads, tx);
     return [next, { loss: loss.item() }];
   };
-  const start = (): State => {
-    const params = init(kInit);
-    return { step: 0, key: kRun, params, teacher: init(kTeacher), optState: tx.init(params), center: mp.zeros([2]) };
-  };
-  const batches = (n: number) => n;
+  const start = (): State => createTrainState({ params: init(kInit), teacher: init(kTeacher), tx, key: kRun, extra: { center: mp.zeros([2]) } });
+  const batches = (n: number) => Array<null>(n).fill(null);
 
   it('6 steps straight = 3 steps, save, load, 3 steps (bit for bit, every leaf)', () => {
     const [straight, lossesA] = runSteps(trainStep, start(), batches(6));

@@ -3,12 +3,14 @@
  * problem), checkpoints written by `matpac train`, and clip embeddings for `embed` and `probe`.
  */
 import { readFileSync } from 'node:fs';
-import { configProblems, PRESETS, type MatpacConfig } from '../../models/config';
+import { completeStoredConfig, configProblems, PRESETS, type MatpacConfig } from '../../models/config';
 import { embed } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
-import { loadState, readMetadata } from '../checkpoint';
+import { loadState, readMetadata } from '../checkpoint/file';
+import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { CliError } from './common';
+import { checkInferenceMemory } from './memory-check';
 
 /** Several problems with one config, printed one line each. */
 export class ConfigProblems extends CliError {
@@ -82,8 +84,8 @@ export function checkConfig(config: MatpacConfig, source = config.name): MatpacC
 
 /**
  * A run length other than the config's: totalSteps becomes `steps` and every schedule length
- * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, so a short run has the
- * same shape as the full one.
+ * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, and so does the MCL
+ * temperature's decay (decayRate^(old/steps)), so a short run has the same shape as the full one.
  */
 export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig {
   const old = config.optim.totalSteps;
@@ -93,6 +95,7 @@ export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig
     optim: { ...config.optim, totalSteps: steps, warmupSteps: scale(config.optim.warmupSteps) },
     cls: { ...config.cls, teacherTempWarmupSteps: scale(config.cls.teacherTempWarmupSteps) },
     ema: { ...config.ema, annealSteps: Math.max(1, scale(config.ema.annealSteps)) },
+    mcl: { ...config.mcl, decayRate: config.mcl.decayRate ** (old / steps) },
   };
 }
 
@@ -112,36 +115,62 @@ export interface Model {
   step: number;
 }
 
+/**
+ * A config read back as the record of a run (a run's config.json, a checkpoint's metadata): the
+ * fields it predates take the rules that run used (models/config.ts `completeStoredConfig`), then
+ * it is checked like any other.
+ */
+export function storedConfig(raw: unknown, source: string): MatpacConfig {
+  return checkConfig(completeStoredConfig(raw), source);
+}
+
 /** The config stored in a checkpoint's metadata. */
 export function checkpointConfig(path: string): MatpacConfig {
   const meta = readMetadata(path);
   if (!meta.config) throw new CliError(`${path}: not a MATPAC checkpoint (no config in its metadata)`);
-  let config: MatpacConfig;
+  let config: unknown;
   try {
-    config = JSON.parse(meta.config) as MatpacConfig;
+    config = JSON.parse(meta.config);
   } catch {
     throw new CliError(`${path}: the config in its metadata is not valid JSON`);
   }
-  return checkConfig(config, path);
+  return storedConfig(config, path);
 }
 
-/** A whole training state from a checkpoint, checked against the structure its config implies. */
+/**
+ * A whole training state from a checkpoint, checked against the structure its config implies and
+ * refused when a value is NaN or infinite (a diverged run's state is no model to embed with or resume).
+ */
 export function loadTrainState(path: string, config = checkpointConfig(path)): TrainState {
-  return loadState<TrainState>(path, { like: initTrainState(config) });
+  const state = loadState<TrainState>(path, { like: initTrainState(config) });
+  if (state.step > config.optim.totalSteps) throw new CliError(`${path}: holds step ${state.step}, beyond its run's ${config.optim.totalSteps} steps (optim.totalSteps)`);
+  if (!allFinite(state)) {
+    const { step: _s, key: _k, ...tensors } = state;
+    const hit = firstNonFinite(tensors);
+    throw new CliError(`${path}: holds ${countNonFinite(tensors)} non-finite values (first: ${hit?.path ?? 'a sum overflows'}): not a usable model (a diverged run?)`);
+  }
+  return state;
 }
 
 export async function loadCheckpointModel(path: string): Promise<Model> {
   const config = checkpointConfig(path);
+  checkInferenceMemory(config, path);
   const state = loadTrainState(path, config);
   return { config, student: state.student, step: state.step };
 }
 
 /** The architecture of `config` with the random initialisation a run of it starts from (the config's seed). */
 export function randomInitModel(config: MatpacConfig): Model {
+  checkInferenceMemory(config, `config ${config.name}`);
   return { config, student: initTrainState(config).student, step: 0 };
 }
 
 /** Clip embeddings of a model: a log-mel (80 bands, any length) → a vector. */
 export function embedder(model: Model): (lm: LogMel) => Float32Array {
-  return (lm) => embed(model.student, fitMels(lm, model.config.nMels), model.config);
+  return (lm) => {
+    const e = embed(model.student, fitMels(lm, model.config.nMels), model.config);
+    const bad = e.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+    if (bad) throw new CliError(`an embedding has ${bad} non-finite values of ${e.length} (${model.config.name} at step ${model.step}): refusing to write or probe it`);
+    return e;
+  };
 }
