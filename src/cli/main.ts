@@ -52,6 +52,7 @@ function buildProgram(): Command {
     .option('--resume', 'continue the run in --out (default: the latest run in runs/) from its last checkpoint, bit-identically')
     .option('--stop-at <step>', 'stop after this step (with a checkpoint); --resume continues', positiveInt)
     .option('--checkpoint-every <n>', 'keep a numbered checkpoint every n steps (default: a tenth of the run)', positiveInt)
+    .option('--no-jit', 'run the training step op by op instead of compiled by jit (for comparison)')
     .option('--backend <name>', BACKEND_HELP, 'native')
     .option('--no-probe', 'skip the linear probe at the end')
     .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')
@@ -106,6 +107,7 @@ function buildProgram(): Command {
     .option('--preset <name|file>', 'tiny, small, base, or a JSON config file', 'tiny')
     .option('--batch <b>', 'clips in the traced batch', positiveInt, 1)
     .option('--lines <n>', 'print at most n equations (0: only the counts)', nonNegativeInt)
+    .option('--jit', 'print the plan jit compiles instead: fused groups, views, launches, bytes moved, peak memory')
     .option('--backend <name>', BACKEND_HELP, 'native')
     .action(async (opts) => (await import('./trace')).traceCommand(opts));
 

@@ -22,7 +22,7 @@ import cliProgress from 'cli-progress';
 import type { MatpacConfig } from '../../models/config';
 import { gridOf } from '../../models/config';
 import { randomMasking } from '../../models/masking';
-import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainState } from '../../models/matpac';
+import { initTrainState, makeTrainStep, matpacLossAux, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
 import { readMetadata, saveState } from '../checkpoint/file';
 import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
@@ -54,6 +54,8 @@ export interface TrainOptions {
   checkpointEvery?: number;
   stopAt?: number;
   backend: string;
+  /** Run the step compiled by jit (default; `--no-jit` runs it eagerly, op by op). */
+  jit?: boolean;
   probe: boolean;
   probeData?: string;
   followLinks?: boolean;
@@ -356,10 +358,10 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
  * Seconds per step, measured on steps that are thrown away (trainStep is pure: the state does not
  * advance): one to warm up, then more until about a second has been timed (at most 10).
  */
-function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[]): number {
+function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[], trainStep: ReturnType<typeof makeTrainStep>): number {
   const b = batchAt(items, config, 0);
   const x = tensor(b.data, b.shape);
-  const thrownAway = () => scope(() => void trainStep(state, x, config));
+  const thrownAway = () => scope(() => void trainStep(state, x));
   thrownAway();
   const t0 = performance.now();
   let n = 0;
@@ -414,7 +416,7 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   const deadline = opts.minutes !== undefined ? start + opts.minutes * 60_000 : Infinity;
   if (!resumed && opts.minutes !== undefined) {
     // fit the run length (and so every schedule) to the time left
-    const stepSec = timeStep(config, state, items);
+    const stepSec = timeStep(config, state, items, makeTrainStep(config, { jit: opts.jit !== false }));
     const leftSec = (deadline - performance.now()) / 1000;
     const stepText = stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`;
     const steps = Math.floor((0.95 * leftSec) / stepSec);
@@ -429,6 +431,9 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   }
   const total = config.optim.totalSteps;
   const stopAt = Math.min(total, opts.stopAt ?? total);
+  // the step compiled by jit (src/jit): traced each step, compiled once per program structure
+  const trainStep = makeTrainStep(config, { jit: opts.jit !== false });
+  say(`step: ${opts.jit !== false ? 'compiled by jit (fused kernels, planned memory; --no-jit runs it op by op)' : 'eager, op by op (--no-jit)'}`);
 
   const paths = {
     config: join(runDir, 'config.json'),
@@ -484,7 +489,7 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
       hooks.batch?.(t, b.data);
       const x = tensor(b.data, b.shape);
       // the step's intermediates are freed when it returns (device memory: textures on GL)
-      const [next, m] = scope(() => trainStep(state, x, config));
+      const [next, m] = scope(() => trainStep(state, x));
       // the updated state itself (parameters, teacher, optimizer moments, centre) must be finite:
       // `state` (checked when it was made) stays the last good one
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm) || !allFinite(next)) {
