@@ -7,7 +7,11 @@
  * read from disk; elsewhere `.wasm` files are fetched (the `new URL('./x.wasm', import.meta.url)`
  * pattern that bundlers copy as assets) and workers are Web Workers. Shared memory, and with it a
  * second thread, needs Node or a cross-origin-isolated page (COOP/COEP headers), and a thread
- * that may block (`Atomics.wait`): a Web Worker, not a page's main thread.
+ * that may block (`Atomics.wait`): a Web Worker, not a page's main thread. In a browser the second
+ * thread (a nested Web Worker) starts once the calling worker first returns to its event loop;
+ * products run on one thread until then. (Checked in Chromium 156: a page's main thread runs the
+ * SIMD kernels on one thread; a cross-origin-isolated page's worker runs threaded products with
+ * results equal to the float64 reference's.)
  */
 
 interface NodeProcess {

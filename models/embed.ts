@@ -35,6 +35,7 @@ export function chunkFeatures(params: EncoderPart, x: Tensor, c: MatpacConfig): 
   return mp.reshape(mp.transpose(patches, [0, 2, 1, 3]), [n, T, F * D]);
 }
 
+/** Options of embed / embedBatch. */
 export interface EmbedOptions {
   /** At most this many chunks per encoder call (bounds memory on long clips). Default 16. */
   maxChunksPerCall?: number;

@@ -81,6 +81,7 @@ export interface TeacherState extends TeacherParams {
   step: number;
 }
 
+/** MATPAC's training state: student parameters, teacher state, optimizer state, RNG key, step. */
 export interface TrainState {
   step: number;
   key: Key;
@@ -90,6 +91,7 @@ export interface TrainState {
   centre: Tensor;
 }
 
+/** The two losses of one step, the teacher targets' perplexity and the teacher temperature. */
 export interface LossMetrics {
   lPred: Tensor;
   lCls: Tensor;
@@ -100,12 +102,14 @@ export interface LossMetrics {
   mcl?: { wins: Tensor; assignment: Tensor; temperature: number };
 }
 
+/** The loss and its metrics. */
 export interface LossOutput {
   loss: Tensor;
   metrics: LossMetrics;
   newCentre: Tensor;
 }
 
+/** What one training step reports (losses, learning rate, EMA momentum, temperatures, gradient norm). */
 export interface StepMetrics {
   loss: number;
   lPred: number;
@@ -126,6 +130,7 @@ export interface StepMetrics {
 // ---------------------------------------------------------------------------------------------
 // schedules (all in optimizer steps)
 
+/** The schedules of a MATPAC run, each a function of the step. */
 export interface Schedules {
   learningRate: Schedule;
   encoderMomentum: Schedule;
@@ -146,6 +151,7 @@ function headMomentum(c: MatpacConfig): Schedule {
   return untilThen(linear(headStart, headEnd, annealSteps), annealSteps, encoderEnd);
 }
 
+/** The schedules of config `c`: learning rate, encoder and head EMA momentum, teacher temperature. */
 export function schedules(c: MatpacConfig): Schedules {
   const o = c.optim;
   return {

@@ -25,6 +25,11 @@ export interface Backend {
   upload(data: Float32Array | Float64Array | readonly number[], shape: Shape): Buffer;
   /** Host copy of a buffer (row-major). */
   download(buf: Buffer, shape: Shape): Float32Array | Float64Array;
+  /**
+   * Host copy without blocking the calling thread while the device finishes (optional: backends
+   * whose buffers live on the host need none; `Tensor.toArrayAsync` then yields once and copies).
+   */
+  downloadAsync?(buf: Buffer, shape: Shape): Promise<Float32Array | Float64Array>;
   /** Free device memory now (a no-op where the GC owns the memory). */
   dispose(buf: Buffer): void;
   readonly kernels: KernelTable;

@@ -54,10 +54,12 @@ const backends = new Map<string, () => Backend>();
 const instances = new Map<string, Backend>();
 let current: Backend | null = null;
 
+/** Register a backend factory under `name` (created on first use, then reused). */
 export function registerBackend(name: string, factory: () => Backend): void {
   backends.set(name, factory);
 }
 
+/** The backend named `name` (created on first use), or the current default (initially `native`). */
 export function getBackend(name?: string): Backend {
   if (name === undefined) {
     if (current) return current;
@@ -73,6 +75,7 @@ export function getBackend(name?: string): Backend {
   return b;
 }
 
+/** The names of all registered backends. */
 export function listBackends(): string[] {
   return [...backends.keys()];
 }
@@ -89,6 +92,7 @@ export function usableBackends(): string[] {
   });
 }
 
+/** Make `name` the default backend for new tensors (synchronous; in browsers use `useBackend` for gpujs backends). */
 export function setBackend(name: string): Backend {
   current = getBackend(name);
   return current;
@@ -149,6 +153,17 @@ export abstract class Tensor {
   toArray(): Float32Array | Float64Array {
     return this.concrete().data();
   }
+  /**
+   * Host copy of the values, asynchronously: a page awaits this so that its UI never blocks while
+   * a GPU finishes (gpu.js WebGL2 waits on a fence without blocking); `toArray` is the
+   * synchronous one.
+   */
+  async toArrayAsync(): Promise<Float32Array | Float64Array> {
+    const c = this.concrete();
+    if (c.backend.downloadAsync) return c.backend.downloadAsync(c.buffer, c.shape);
+    await Promise.resolve();
+    return c.data();
+  }
   /** Values as a nested plain array (for printing and tests). */
   toNested(): unknown {
     const d = Array.from(this.toArray());
@@ -181,6 +196,7 @@ export class Concrete extends Tensor {
   concrete(): Concrete {
     return this;
   }
+  /** Host copy of the values (the backend's read-back). */
   data(): Float32Array | Float64Array {
     return this.backend.download(this.buffer, this.shape);
   }

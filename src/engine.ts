@@ -15,8 +15,11 @@ export { formatPlan, formatPlanStats } from './jit/format';
 export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree } from './tree';
 export { ShapeError, type Shape } from './shape';
 export { PRIMITIVES, PRIM_NAMES, type PrimName } from './primitives';
+/** Counter-based random numbers: keys are explicit values (`keyFromSeed`, `split`, `foldIn`), the same key gives the same numbers. */
 export * as random from './random';
 export { uniform, normal, permutation } from './rng-tensor';
+/** Optimisers as composable gradient transformations (optax style): `adamw`, `sgd`, `chain`, `clipByGlobalNorm`, ... */
 export * as optim from './optim';
+/** Schedules of the step: `linear`, `warmupCosine`, and MATPAC's. */
 export * as schedules from './schedules';
 export { emaUpdate, emaStep } from './ema';

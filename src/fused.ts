@@ -29,6 +29,7 @@ export type FusedOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'equal'
   | 'neg' | 'square' | 'sqrt' | 'rsqrt' | 'exp' | 'log' | 'tanh' | 'erf' | 'gelu' | 'geluGrad'
   | 'where';
+/** An elementwise expression over the inputs of a `fused` pass (built with `E`). */
 export type Expr = number | { readonly x: number } | { readonly op: FusedOp; readonly args: readonly Expr[] };
 
 interface ScalarOp {

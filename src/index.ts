@@ -29,6 +29,7 @@ export {
 export { VERSION } from './version';
 export { matmulInfo, matmulStats, setMatmulConfig, type MatmulConfig } from '../kernels/native/matmul';
 export { rowsInfo } from '../kernels/native/rows';
+/** MATPAC, the model: configs and presets, initialisation, loss and train step, log-mel front end, embeddings, official-name import/export. */
 export * as matpac from '../models/index';
 export { embed, embedBatch, type EmbedOptions, type EncoderPart } from '../models/embed';
 export { logMelSpectrogram, type LogMel } from '../models/frontend';

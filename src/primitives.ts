@@ -76,6 +76,7 @@ export interface PrimParams {
   fused: { expr: Expr; src: string; shape?: number[] };
 }
 
+/** The name of a primitive. */
 export type PrimName = keyof PrimParams;
 
 export type { PrimRules } from './core';
@@ -144,6 +145,7 @@ export function matmulDims(a: Shape, b: Shape, p: { transA: boolean; transB: boo
 // ---------------------------------------------------------------------------------------------
 // the rule table
 
+/** Every primitive: its shape rule and its VJP (written with ops, so gradients nest). */
 export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   neg: unary('neg', (ct) => op.neg(ct)),
   exp: unary('exp', (ct, _x, out) => op.mul(ct, out)),
@@ -408,6 +410,7 @@ export function linearShape(x: Shape, w: Shape, b: Shape): Shape {
   return [...x.slice(0, -1), N];
 }
 
+/** The names of all primitives. */
 export const PRIM_NAMES = Object.keys(PRIMITIVES) as PrimName[];
 
 for (const name of PRIM_NAMES) defineRules(name, PRIMITIVES[name] as PrimRules<never>);

@@ -16,6 +16,7 @@ import type { PrimName } from './primitives';
 import { fmt } from './shape';
 import { flatten } from './tree';
 
+/** One primitive application in a trace: its inputs and output (names and shapes), parameters and FLOPs. */
 export interface TraceEquation {
   prim: PrimName;
   params: unknown;
@@ -26,6 +27,7 @@ export interface TraceEquation {
   flops: number;
 }
 
+/** The primitives a function ran, in order, with its inputs and outputs (see `trace`). */
 export interface Trace {
   inputs: { name: string; shape: number[] }[];
   equations: TraceEquation[];
@@ -98,6 +100,7 @@ export function trace<A, R>(fn: (args: A) => R, args: A): { result: R; trace: Tr
   return { result, trace: { inputs, equations, constants, kernels, flops: equations.reduce((a, e) => a + e.flops, 0) } };
 }
 
+/** A FLOP count in human units (e.g. `1.2 GFLOP`). */
 export function formatFlops(f: number): string {
   const units = ['', 'k', 'M', 'G', 'T'];
   let i = 0;

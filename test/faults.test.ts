@@ -16,14 +16,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadState } from '../src/checkpoint/file';
 import { train, type TrainOptions } from '../src/cli/train';
 import { ensurePretrainSet } from '../src/data/render';
 import { armWriteFault, bytesWritten, type FileKind } from '../src/fault-injection';
+import { MATPAC_ARGS } from './cli-process';
 
-const BIN = join(fileURLToPath(new URL('..', import.meta.url)), 'bin', 'matpac.mjs');
 const LATEST = 'checkpoint-latest.safetensors';
 const STEPS = 8;
 
@@ -90,7 +89,7 @@ async function continueAndCompare(dir: string): Promise<void> {
 const deadPid = () => spawnSync('true').pid!;
 
 function child(out: string, env: Record<string, string> = {}, stdio: 'pipe' | 'ignore-stdout' = 'pipe'): ChildProcess & { done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
-  const c = spawn(process.execPath, [BIN, 'train', ...ARGS, '--data', data, '--out', out], {
+  const c = spawn(process.execPath, [...MATPAC_ARGS, 'train', ...ARGS, '--data', data, '--out', out], {
     env: { ...process.env, MATPAC_DEBUG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

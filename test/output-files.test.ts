@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import wavefile from 'wavefile';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PRESETS } from '../models/config';
@@ -15,8 +14,8 @@ import { initTrainState } from '../models/matpac';
 import { saveState } from '../src/checkpoint/file';
 import { main } from '../src/cli/main';
 import { createAtomicFile, OutputError, writeFileAtomic } from '../src/io/atomic-file';
+import { RUN, TSX } from './cli-process';
 
-const BIN = join(fileURLToPath(new URL('..', import.meta.url)), 'bin', 'matpac.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'matpac-out-'));
 let ckpt = '';
 let audio = '';
@@ -34,10 +33,10 @@ beforeAll(() => {
 
 /** Run a shell line in which `matpac` is the command; stdout, stderr and status. */
 function sh(line: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('bash', ['-c', `matpac() { "$NODE" "$BIN" "$@"; }; ${line}`], {
+  const r = spawnSync('bash', ['-c', `matpac() { "$NODE" --import "$TSX" "$RUN" "$@"; }; ${line}`], {
     cwd: tmp,
     encoding: 'utf8',
-    env: { ...process.env, NODE: process.execPath, BIN, MATPAC_DEBUG: '' },
+    env: { ...process.env, NODE: process.execPath, TSX, RUN, MATPAC_DEBUG: '' },
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

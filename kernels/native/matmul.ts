@@ -675,6 +675,7 @@ export function matmulStats(): Readonly<typeof stats> {
   return { ...stats };
 }
 
+/** The native matmul's tunables (blocking, threading); see setMatmulConfig. */
 export type MatmulConfig = typeof config;
 
 /** Tune blocking / threading (benchmarks, tests). Returns the previous config. */

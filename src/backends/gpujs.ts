@@ -56,6 +56,15 @@ interface GpuTexture {
   toArray(): Float32Array | number[];
   delete(): void;
 }
+// The part of a WebGL2 context that asynchronous read-back uses.
+interface WebGL2Fences {
+  readonly SYNC_GPU_COMMANDS_COMPLETE: number;
+  readonly TIMEOUT_EXPIRED: number;
+  fenceSync(condition: number, flags: number): unknown;
+  clientWaitSync(sync: unknown, flags: number, timeout: number): number;
+  deleteSync(sync: unknown): void;
+  flush(): void;
+}
 // A compiled kernel (gpu.js's run shortcut).
 interface KernelFn {
   (...args: unknown[]): unknown;
@@ -249,6 +258,28 @@ export class GpujsBackend implements Backend {
     this.counters.downloadedElements += n;
     const a = (b.store.tex as GpuTexture).toArray();
     return a instanceof Float32Array && a.length === n ? a : Float32Array.from((a as ArrayLike<number>).length === n ? a : Array.prototype.slice.call(a, 0, n));
+  }
+
+  /**
+   * `download` after the device has finished the buffer's work, waited for without blocking: in
+   * WebGL2 a fence polled from timers (so a page stays responsive while the GPU computes), then the
+   * read-back; host buffers and other GL contexts read at once.
+   */
+  async downloadAsync(buf: unknown, shape: Shape): Promise<Float32Array> {
+    const tex = this.live(buf).store.tex as (GpuTexture & { context?: unknown }) | undefined;
+    const gl = tex?.context as WebGL2Fences | undefined;
+    if (gl && typeof gl.fenceSync === 'function') {
+      const sync = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
+      if (sync) {
+        gl.flush();
+        try {
+          while (gl.clientWaitSync(sync, 0, 0) === gl.TIMEOUT_EXPIRED) await new Promise((r) => setTimeout(r, 1));
+        } finally {
+          gl.deleteSync(sync);
+        }
+      }
+    } else await Promise.resolve();
+    return this.download(buf, shape);
   }
 
   dispose(buf: unknown): void {

@@ -57,6 +57,7 @@ export type Metadata = Record<string, string>;
 /** The dtypes tensors are written in. */
 export type SaveDtype = 'F32' | 'F64';
 
+/** Options of encodeSafetensors / encodeState. */
 export interface EncodeOptions {
   /** Stored dtype: default F32 for float32 backends and F64 for float64 ones (ref64). */
   dtype?: SaveDtype;
@@ -66,6 +67,7 @@ export interface EncodeOptions {
   hasher?: () => Hasher;
 }
 
+/** Options of decodeSafetensors. */
 export interface DecodeOptions {
   /** Backend to upload the tensors to (a name or a backend; default: the current backend). */
   backend?: string | Backend;
@@ -75,6 +77,7 @@ export interface DecodeOptions {
   hasher?: () => Hasher;
 }
 
+/** Options of decodeState. */
 export interface DecodeStateOptions<T> extends DecodeOptions {
   /**
    * A tree the loaded state must match: the same tensor paths with the same shapes (e.g. a

@@ -28,6 +28,7 @@ import {
   type SaveDtype,
 } from './codec';
 
+/** Options of saveSafetensors / saveState. */
 export interface SaveOptions {
   /** Stored dtype: default F32 for float32 backends and F64 for float64 ones (ref64). */
   dtype?: SaveDtype;
@@ -38,7 +39,9 @@ export interface SaveOptions {
   beforeRename?: (tmpPath: string) => void;
 }
 
+/** Options of loadSafetensors. */
 export type LoadOptions = Pick<DecodeOptions, 'backend'>;
+/** Options of loadState. */
 export type LoadStateOptions<T> = Pick<DecodeStateOptions<T>, 'backend' | 'like'>;
 
 /** node:crypto's SHA-256 (hardware accelerated; the portable one gives the same digests). */

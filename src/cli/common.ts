@@ -1,52 +1,16 @@
 /**
- * What the CLI's commands share: the error a user can act on (`CliError`), option parsers,
- * choosing a backend, finding audio files in folders, and small output helpers.
+ * What the CLI's commands share: the error a user can act on and option parsers (./args.ts,
+ * re-exported), choosing a backend, finding audio files in folders, and small output helpers.
  */
 import { statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError } from 'commander';
 import { AUDIO_EXTENSIONS, listAudioFiles, type WalkOptions } from '../data/dataset';
 import { getBackend, listBackends, setBackend } from '../index';
 
-/** An error whose message is a complete, one-line explanation for the user (printed as `matpac: <message>`). */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-  }
-}
+import { CliError, oneLine } from './args';
 
-// ── option parsers (commander calls them with the raw string) ────────────────────────────────────
-
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
-  return n;
-}
-
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer.');
-  return n;
-}
-
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return n;
-}
-
-/** `--max-memory`: bytes, or a number with k/M/G/T (powers of 1000; KiB/MiB/GiB/TiB for powers of 1024). */
-export function parseBytes(value: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)\s*$/i.exec(value);
-  if (!m) throw new InvalidArgumentError('must be a size such as 8G, 512M or 2GiB.');
-  const unit = m[2].toLowerCase();
-  const pow = 'bkmgt'.indexOf(unit[0] ?? 'b');
-  const n = Number(m[1]) * (unit.includes('i') ? 1024 : 1000) ** Math.max(0, pow);
-  if (!(n >= 1)) throw new InvalidArgumentError('must be at least 1 byte.');
-  return n;
-}
+export { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './args';
 
 // ── backends ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -102,8 +66,6 @@ export function shown(p: string): string {
   const rel = relative(process.cwd(), abs);
   return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel : abs;
 }
-
-export const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 /** Messages to the user go to stderr; data (JSON lines, tables asked for) to stdout. */
 export const say = (msg: string): void => void process.stderr.write(msg + '\n');

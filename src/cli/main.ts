@@ -7,29 +7,21 @@
  * arguments, 130 for a training run interrupted with Ctrl-C, 143 for one stopped with SIGTERM — both
  * after saving a checkpoint); a stack trace is shown only with MATPAC_DEBUG=1.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../../models/config';
 import { outputError } from '../io/atomic-file';
-import { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './common';
+import { VERSION } from '../version';
+import { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './args';
 
 const BACKEND_HELP = 'engine backend: native (fastest on CPU), ref64 (float64 reference), gpujs (gpu.js, best mode found), gpujs-cpu, gpujs-webasm, gpujs-headlessgl';
 
 const FOLLOW_LINKS_HELP =
   'also follow symbolic links that lead outside a data folder (links inside it are always followed; each real file is read once)';
 
-function packageVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
 function buildProgram(): Command {
   const program = new Command('matpac')
     .description('MATPAC self-supervised audio representations on a from-scratch autodiff engine')
-    .version(packageVersion(), '-V, --version')
+    .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

@@ -148,6 +148,7 @@ export interface SkippedFile {
   reason: string;
 }
 
+/** Options of loadLogMelDataset. */
 export interface LoadLogMelOptions extends WalkOptions {
   /** Files with fewer log-mel frames are skipped (MATPAC skips clips shorter than its 608-frame crop). Default 1. */
   minFrames?: number;
@@ -155,6 +156,7 @@ export interface LoadLogMelOptions extends WalkOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** A folder of audio files as log-mels, with the files that were skipped and why. */
 export interface LogMelDataset {
   items: LogMelItem[];
   skipped: SkippedFile[];
