@@ -11,7 +11,7 @@ import type { LogMel } from '../../models/frontend';
 import { encoderKeys, importStudentEncoder, inferEncoderConfig, InteropError, unusedKeys } from '../../models/interop';
 import { initTrainState, type TrainState } from '../../models/matpac';
 import { CheckpointError, loadSafetensors, loadState, readMetadata } from '../checkpoint';
-import { fromHost, type Tensor } from '../index';
+import { fromHost, Tensor } from '../index';
 import { readTorchFile, TorchFileError, type HostTensor } from '../interop/torch-load';
 import { looksLikeZip } from '../interop/zip';
 import { CliError, say } from './common';
@@ -187,16 +187,20 @@ export function officialModel(path: string, tensors: Record<string, HostTensor |
   const shapes = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape]));
   const name = path.replace(/^.*[\\/]/, '');
   try {
-    const config = inferEncoderConfig(shapes, { heads: opts.heads ?? opts.fileConfig?.encoder.heads, nMels: opts.fileConfig?.nMels, name });
+    const inferred = inferEncoderConfig(shapes, { heads: opts.heads ?? opts.fileConfig?.encoder.heads, nMels: opts.fileConfig?.nMels, name });
+    // a file written by matpac export carries its whole config: keep it when the tensors agree with it
+    const fc = opts.fileConfig;
+    const same = fc && JSON.stringify([fc.encoder, fc.patchSize, fc.cropFrames, fc.nMels]) === JSON.stringify([inferred.encoder, inferred.patchSize, inferred.cropFrames, inferred.nMels]);
+    const config = same && configProblems(fc).length === 0 ? fc : inferred;
     const keys = encoderKeys(config.encoder.depth);
     const named: Record<string, Tensor> = {};
     for (const k of keys) {
       const t = tensors[k];
-      if (t) named[k] = 'data' in t ? fromHost(t.data, t.shape) : t;
+      if (t) named[k] = t instanceof Tensor ? t : fromHost(t.data, t.shape);
     }
     const half = keys.some((k) => {
       const t = tensors[k];
-      return t && 'dtype' in t && (t.dtype === 'F16' || t.dtype === 'BF16');
+      return t !== undefined && !(t instanceof Tensor) && (t.dtype === 'F16' || t.dtype === 'BF16');
     });
     const student = importStudentEncoder(named, config, half ? 1e-2 : 1e-4);
     const unused = unusedKeys(Object.keys(tensors), config.encoder.depth);
@@ -234,6 +238,11 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     if (e instanceof TorchFileError || e instanceof CheckpointError) throw new CliError(e.message);
     throw e;
   }
+}
+
+/** A checkpoint's architecture: from the config in its metadata, or (official files) from its tensors. */
+export async function modelConfig(path: string, opts: LoadModelOptions = {}): Promise<MatpacConfig> {
+  return checkpointKind(path) === 'matpac-ts' ? checkpointConfig(path) : (await loadModel(path, opts)).config;
 }
 
 function parseConfig(path: string, text: string): MatpacConfig {
