@@ -106,3 +106,29 @@ for name, spec in MODELS.items():
     with open(os.path.join(OUT, f"{name}.json"), "w") as fh:
         json.dump({"torch": torch.__version__, "config": spec, "shapes": shapes, "outputs": outputs}, fh)
     print(f"{name}: precise {tuple(precise.shape)}, fast {tuple(fast.shape)}")
+
+# every construct the reader supports, with the values it must read (test/interop-torch-file.test.ts)
+base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8 - 1
+lin = torch.nn.Linear(3, 2)
+with torch.no_grad():
+    lin.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]]))
+    lin.bias.copy_(torch.tensor([0.125, -0.5]))
+constructs = {
+    "state": lin.state_dict(),  # an OrderedDict with _metadata (BUILD)
+    "transposed": base.t(),  # strides (1, 6)
+    "sliced": base[1:3, 2:5],  # storage offset 8, strides (6, 1), shares the storage of "transposed"
+    "half": torch.tensor([1.5, -2.25, 65504.0, 6.1e-5], dtype=torch.float16),
+    "bfloat": torch.tensor([1.5, -3.0e38, 0.1], dtype=torch.bfloat16),
+    "double": torch.tensor([[1 / 3, -2.0]], dtype=torch.float64),
+    "long": torch.tensor([-3, 2 ** 40, 7]),
+    "scalar": torch.tensor(2.5),
+    "param": torch.nn.Parameter(torch.tensor([0.5, -0.5])),
+    "other": {"int": 3, "big": 2 ** 40, "neg": -7, "float": 0.1, "flag": True, "none": None, "text": "é", "list": [1, 2.0], "tuple": (1, "a")},
+}
+torch.save(constructs, os.path.join(OUT, "constructs.pt"))
+expect = {k: {"shape": list(v.shape), "values": [float(x) for x in v.detach().double().reshape(-1)]} for k, v in constructs.items() if isinstance(v, torch.Tensor)}
+expect.update({f"state.{k}": {"shape": list(v.shape), "values": [float(x) for x in v.double().reshape(-1)]} for k, v in lin.state_dict().items()})
+with open(os.path.join(OUT, "constructs.json"), "w") as fh:
+    json.dump(expect, fh)
+torch.save({"w": torch.ones(2)}, os.path.join(OUT, "legacy.pt"), _use_new_zipfile_serialization=False)
+print("constructs.pt, legacy.pt")

@@ -47,7 +47,11 @@ export interface TorchStateDict {
   extra: Record<string, string>;
 }
 
-/** Largest tensor accepted (elements): beyond any MATPAC checkpoint, below what a typed array can hold. */
+/**
+ * Largest tensor accepted (elements): beyond any MATPAC checkpoint, below what a typed array can
+ * hold. Together with "no more elements than the storage" (whose bytes are in the file), what a
+ * file makes us allocate is bounded by its own size.
+ */
 const MAX_ELEMENTS = 2 ** 30;
 const MAX_DEPTH = 32;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -96,6 +100,7 @@ export function gather(ref: TensorRef, storage: Uint8Array): HostTensor {
     count *= d;
     if (count > MAX_ELEMENTS) throw new Error(`a tensor of shape [${shape}] exceeds ${MAX_ELEMENTS} elements`);
   }
+  if (count > numel) throw new Error(`a tensor of shape [${shape}] has more elements than its storage '${key}' (${numel}): broadcast views are not stored in state dicts`);
   if (storage.length < numel * item) throw new Error(`storage '${key}' holds ${storage.length} bytes, its ${numel} ${dtype} elements need ${numel * item}`);
   const last = count === 0 ? -1 : offset + shape.reduce((s, d, j) => s + (d - 1) * stride[j], 0);
   if (last >= numel) throw new Error(`a tensor of shape [${shape}] (offset ${offset}, stride [${stride}]) reaches element ${last} of storage '${key}', which has ${numel}`);

@@ -67,6 +67,9 @@ export interface PyGlobal {
   name: string;
 }
 
+/** Most dimensions a tensor may have (PyTorch's own limit is 64; state dicts use ≤ 4). */
+const MAX_RANK = 16;
+
 const ALLOWED_GLOBALS = new Set([
   'collections.OrderedDict',
   'torch._utils._rebuild_tensor_v2',
@@ -109,6 +112,7 @@ function construct(fn: PyGlobal, args: PyValue[]): PyValue {
       const shape = intList(size, '_rebuild_tensor_v2: the size');
       const strides = intList(stride, '_rebuild_tensor_v2: the stride');
       if (shape.length !== strides.length) throw new PickleError(`_rebuild_tensor_v2: size has ${shape.length} dimensions, stride ${strides.length}`);
+      if (shape.length > MAX_RANK) throw new PickleError(`_rebuild_tensor_v2: ${shape.length} dimensions (at most ${MAX_RANK})`);
       return { kind: 'tensor', storage, offset, shape, stride: strides };
     }
     case 'torch._utils._rebuild_parameter':
