@@ -241,7 +241,7 @@ describe('bad input gives one line naming the file and the problem', () => {
   const headerOnly = wavBytes([[]], 16000, '16');
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty.wav', new Uint8Array(0), /empty file/],
-    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV or FLAC file \(first bytes: 74 68 69 73/],
+    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV, FLAC, MP3 or Ogg\/Opus file \(first bytes: 74 68 69 73/],
     ['truncated.wav', goodWav.subarray(0, 1000), /truncated: data chunk declares 2000 bytes, 956 present/],
     ['odd.wav', goodWav.subarray(0, goodWav.length - 1), /truncated/],
     ['riff-stub.wav', goodWav.subarray(0, 8), /truncated/],

@@ -1,12 +1,14 @@
 /**
- * Reading audio files: WAV (PCM 8/16/24/32-bit, float 32/64, A-law, µ-law, IMA-ADPCM; RIFF, RIFX, RF64)
- * and FLAC, recognised by their first bytes; mixed to mono by averaging the channels (as MATPAC's
+ * Reading audio files: WAV (PCM 8/16/24/32-bit, float 32/64, A-law, µ-law, IMA-ADPCM; RIFF, RIFX, RF64),
+ * FLAC, MP3 and Ogg/Opus, recognised by their first bytes; mixed to mono by averaging the channels (as MATPAC's
  * preprocessing, `torch.mean(audio, dim=-1)`), and resampled to 16 kHz with the Kaiser-windowed sinc
  * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message.
  */
 import { readFile } from 'node:fs/promises';
 import { AudioError } from './audio-error';
 import { decodeFlac } from './flac';
+import { decodeMp3 } from './mp3';
+import { decodeOggOpus } from './opus';
 import { resample } from './resample';
 import { decodeWav, type DecodedAudio } from './wav';
 
@@ -19,7 +21,7 @@ export const TARGET_SAMPLE_RATE = 16000;
 export const MIN_SAMPLE_RATE = 1000;
 export const MAX_SAMPLE_RATE = 384000;
 
-export type AudioContainer = 'wav' | 'flac';
+export type AudioContainer = 'wav' | 'flac' | 'mp3' | 'ogg';
 
 const ascii = (bytes: Uint8Array, start: number, length: number): string =>
   String.fromCharCode(...bytes.subarray(start, start + length));
@@ -39,11 +41,15 @@ export function sniffContainer(bytes: Uint8Array, name: string): AudioContainer 
   if ((riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') && bytes.length >= 12 && ascii(bytes, 8, 4) === 'WAVE') return 'wav';
   const skip = id3v2Length(bytes);
   if (bytes.length >= skip + 4 && ascii(bytes, skip, 4) === 'fLaC') return 'flac';
+  if (ascii(bytes, 0, 4) === 'OggS') return 'ogg';
+  // an MPEG audio frame header: 11 sync bits, a version other than "reserved" (01), a layer other than 00
+  if (bytes.length >= skip + 2 && bytes[skip] === 0xff && (bytes[skip + 1] & 0xe0) === 0xe0 && (bytes[skip + 1] & 0x18) !== 0x08 && (bytes[skip + 1] & 0x06) !== 0) return 'mp3';
+  if (skip > 0 && bytes.length >= skip) return 'mp3'; // an ID3v2 tag before something else: let the MP3 decoder judge
   if (riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') {
     throw new AudioError(name, bytes.length < 12 ? `truncated: ${bytes.length}-byte file ends inside the RIFF header` : 'RIFF file is not WAVE');
   }
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new AudioError(name, `not a WAV or FLAC file (first bytes: ${head})`);
+  throw new AudioError(name, `not a WAV, FLAC, MP3 or Ogg/Opus file (first bytes: ${head})`);
 }
 
 /** Check that decoded audio is usable: some samples, a sane rate, only finite values. */
@@ -65,10 +71,17 @@ function validate(audio: DecodedAudio, name: string): DecodedAudio {
   return audio;
 }
 
-/** Decode a WAV or FLAC file held in memory into its channels (no mixing, no resampling). */
+/** Decode a WAV, FLAC, MP3 or Ogg/Opus file held in memory into its channels (no mixing, no resampling). */
 export async function decodeAudio(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const container = sniffContainer(bytes, name);
-  const audio = container === 'wav' ? decodeWav(bytes, name) : await decodeFlac(bytes, name, id3v2Length(bytes));
+  const audio =
+    container === 'wav'
+      ? decodeWav(bytes, name)
+      : container === 'flac'
+        ? await decodeFlac(bytes, name, id3v2Length(bytes))
+        : container === 'mp3'
+          ? await decodeMp3(bytes, name)
+          : await decodeOggOpus(bytes, name);
   return validate(audio, name);
 }
 
@@ -94,13 +107,13 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Read a WAV or FLAC file as mono float samples at its own sample rate. */
+/** Read an audio file as mono float samples at its own sample rate. */
 export async function readAudio(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
   const audio = await decodeAudio(await readBytes(path), path);
   return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
 }
 
-/** Read a WAV or FLAC file as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
+/** Read an audio file as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
 export async function loadAudio16k(path: string): Promise<Float32Array> {
   const { samples, sampleRate } = await readAudio(path);
   return sampleRate === TARGET_SAMPLE_RATE ? samples : resample(samples, sampleRate, TARGET_SAMPLE_RATE);

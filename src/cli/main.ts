@@ -81,7 +81,7 @@ function buildProgram(): Command {
 
   sub('logmel')
     .description("MATPAC's normalised log-mel spectrogram of an audio file, as .npy [80, T] (and a picture)")
-    .argument('<file>', 'an audio file (.wav, .flac)')
+    .argument('<file>', 'an audio file (.wav, .flac, .mp3, .ogg/.opus)')
     .requiredOption('--out <file.npy>', 'where to write the array')
     .option('--png <file.png>', 'also write a picture of it')
     .action(async (file, opts) => (await import('./logmel')).logmelCommand(file, opts));

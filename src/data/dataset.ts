@@ -15,7 +15,7 @@ import { AudioError } from '../audio/audio-error';
 import { loadAudio16k } from '../audio/decode';
 
 /** File extensions read as audio (case-insensitive). */
-export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', '.flac'];
+export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', '.flac', '.mp3', '.ogg', '.opus'];
 
 const isAudioFile = (name: string) => AUDIO_EXTENSIONS.includes(extname(name).toLowerCase());
 
