@@ -231,3 +231,23 @@ describe('matpac embed: official files and output formats', () => {
     expect(JSON.parse(r.stdout)).toEqual({ shape: [2, 160], dtype: 'float32', files: ['a.wav', 'b.wav'], same: true, ts: [80, 240, 400], ff: [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1] });
   });
 });
+
+describe('--json for scripts', () => {
+  it('probe --json and trace --json print parseable results', async () => {
+    const { mkdirSync } = await import('node:fs');
+    for (const [cls, seed] of [['low', 0], ['high', 3]] as const) {
+      mkdirSync(join(tmp, 'classes', cls), { recursive: true });
+      for (let i = 0; i < 4; i++) writeWav(join(tmp, 'classes', cls, `${i}.wav`), 0.4 + 0.05 * i, seed + 0.1 * i);
+    }
+    const p = await cli('probe', '--baseline', 'logmel', '--data', 'classes', '--folds', '2', '--json');
+    expect(p.status, p.stderr).toBe(0);
+    const report = JSON.parse(p.stdout) as { classes: string[]; clips: number; accuracy: number; folds: number };
+    expect(report).toMatchObject({ classes: ['high', 'low'], clips: 8, folds: 2 });
+    expect(report.accuracy).toBeGreaterThanOrEqual(0);
+    const t = await cli('trace', '--preset', 'micro', '--json');
+    expect(t.status, t.stderr).toBe(0);
+    const tr = JSON.parse(t.stdout) as { forward: { launches: number; flops: number }; forwardBackward: { launches: number; flops: number } };
+    expect(tr.forwardBackward.launches).toBeGreaterThan(tr.forward.launches);
+    expect(tr.forwardBackward.flops).toBeGreaterThan(tr.forward.flops);
+  });
+});
