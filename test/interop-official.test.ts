@@ -3,13 +3,16 @@
  * torch.save, and their outputs from PyTorch — scripts/make_interop_fixtures.py made both (and
  * checked its reference model against the official `matpac_wrapper`); this test needs no Python.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
 import { embedBatch } from '../models/embed';
 import { decodeNpy } from '../src/audio/npy';
 import { loadModel } from '../src/cli/model';
+import { readTorchFile } from '../src/interop/torch-load';
+import { encodeTorchSave } from '../src/interop/torch-save';
 
 const DIR = join(__dirname, 'fixtures', 'interop');
 const input = decodeNpy(new Uint8Array(readFileSync(join(DIR, 'input.npy'))));
@@ -55,5 +58,31 @@ describe.each(['official-w32-d2', 'enconly-w32-d3'])('official-layout checkpoint
 describe('official checkpoints: what is refused', () => {
   it('needs the number of heads for a width no preset has', async () => {
     await expect(loadModel(join(DIR, 'official-w32-d2.pt'))).rejects.toThrow(/heads.*give --heads/);
+  });
+
+  it('missing encoder keys and a wrong pos_embed: one line each, naming them', async () => {
+    const sd = readTorchFile(join(DIR, 'official-w32-d2.pt'));
+    const kept = Object.fromEntries(Object.entries(sd.tensors).filter(([k]) => k !== 'cls_token' && !k.startsWith('student_encoder.blocks.1.mlp')));
+    const pos = kept.pos_embed;
+    kept.pos_embed = { ...pos, data: pos.data.map((v, i) => (i === 40 ? v + 0.01 : v)) };
+    const tree = Object.fromEntries(Object.entries(kept).map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }]));
+    const dir = mkdtempSync(join(tmpdir(), 'matpac-official-'));
+    try {
+      writeFileSync(join(dir, 'bad.pt'), encodeTorchSave(tree));
+      const err = await loadModel(join(dir, 'bad.pt'), { heads: 4 }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      const lines = (err as Error).message.split('\n');
+      expect(lines.every((l) => l.startsWith(join(dir, 'bad.pt') + ': '))).toBe(true);
+      expect(lines.map((l) => l.slice(join(dir, 'bad.pt').length + 2))).toEqual([
+        'student_encoder.blocks.1.mlp.fc1.weight: missing',
+        'student_encoder.blocks.1.mlp.fc1.bias: missing',
+        'student_encoder.blocks.1.mlp.fc2.weight: missing',
+        'student_encoder.blocks.1.mlp.fc2.bias: missing',
+        'cls_token: missing',
+        'pos_embed: differs from the 2-D sin-cos table by 1.00e-2 (not a MATPAC/M2D table, or positions in another order)',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -50,7 +50,8 @@ function tensorPickle(numel: number, shape: number[], stride: number[], offset =
 /** The one-line refusal of `bytes`, or undefined if it parsed. Anything but a TorchFileError fails the test. */
 function refusal(bytes: Uint8Array): string | undefined {
   try {
-    parseTorchFile(bytes, 'x.pt');
+    const sd = parseTorchFile(bytes, 'x.pt');
+    for (const t of Object.values(sd.tensors)) expect(t.data.length).toBe(t.shape.reduce((a, b) => a * b, 1)); // gathered on use
     return undefined;
   } catch (e) {
     if (!(e instanceof TorchFileError)) throw e;

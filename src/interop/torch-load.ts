@@ -87,7 +87,11 @@ function reader(bytes: Uint8Array, dtype: TorchDtype): (i: number) => number {
   }
 }
 
-/** Dense host values of a strided view; throws a one-line reason when the view does not fit its storage. */
+/**
+ * A strided view checked against its storage (throws a one-line reason when it does not fit), with
+ * its dense host values gathered on first use of `data` — so that the keys a caller never reads
+ * (a teacher, a predictor) cost no memory beyond the file's bytes.
+ */
 export function gather(ref: TensorRef, storage: Uint8Array): HostTensor {
   const { shape, stride, offset } = ref;
   const { dtype, numel, key } = ref.storage;
@@ -104,16 +108,30 @@ export function gather(ref: TensorRef, storage: Uint8Array): HostTensor {
   if (storage.length < numel * item) throw new Error(`storage '${key}' holds ${storage.length} bytes, its ${numel} ${dtype} elements need ${numel * item}`);
   const last = count === 0 ? -1 : offset + shape.reduce((s, d, j) => s + (d - 1) * stride[j], 0);
   if (last >= numel) throw new Error(`a tensor of shape [${shape}] (offset ${offset}, stride [${stride}]) reaches element ${last} of storage '${key}', which has ${numel}`);
+  let data: Float32Array | Float64Array | undefined;
+  return {
+    dtype,
+    shape: [...shape],
+    get data() {
+      return (data ??= dense(ref, storage, count));
+    },
+  };
+}
+
+/** The elements of a checked view, row-major. */
+function dense(ref: TensorRef, storage: Uint8Array, count: number): Float32Array | Float64Array {
+  const { shape, stride, offset } = ref;
+  const { dtype } = ref.storage;
   const get = reader(storage, dtype);
-  const data = dtype === 'F64' || dtype === 'I64' ? new Float64Array(count) : new Float32Array(count);
   const k = shape.length;
   const contiguous = shape.every((_, j) => shape[j] === 1 || stride[j] === shape.slice(j + 1).reduce((a, b) => a * b, 1));
+  const copy = (n: number) => Uint8Array.prototype.slice.call(storage, n * offset, n * (offset + count)).buffer; // aligned copy
+  if (contiguous && LITTLE_ENDIAN && dtype === 'F32') return new Float32Array(copy(4));
+  if (contiguous && LITTLE_ENDIAN && dtype === 'F64') return new Float64Array(copy(8));
+  const data = dtype === 'F64' || dtype === 'I64' ? new Float64Array(count) : new Float32Array(count);
   if (contiguous) {
-    const copy = (n: number) => Uint8Array.prototype.slice.call(storage, n * offset, n * (offset + count)).buffer; // aligned copy
-    if (dtype === 'F32' && LITTLE_ENDIAN) data.set(new Float32Array(copy(4)));
-    else if (dtype === 'F64' && LITTLE_ENDIAN) data.set(new Float64Array(copy(8)));
-    else for (let i = 0; i < count; i++) data[i] = get(offset + i);
-    return { dtype, shape: [...shape], data };
+    for (let i = 0; i < count; i++) data[i] = get(offset + i);
+    return data;
   }
   const idx = new Array<number>(k).fill(0);
   let src = offset;
@@ -127,7 +145,7 @@ export function gather(ref: TensorRef, storage: Uint8Array): HostTensor {
       idx[j] = 0;
     }
   }
-  return { dtype, shape: [...shape], data };
+  return data;
 }
 
 /** The prefix (archive folder) of the records: the folder holding data.pkl. */
