@@ -9,9 +9,9 @@ import { AudioError } from '../audio/audio-error';
 import { loadAudio16k } from '../audio/decode';
 import { logMelSpectrogram } from '../../models/frontend';
 import { CliError, expandAudioPaths, progressBar, requireFile, say, shown, useBackend } from './common';
-import { embedFormatOf, encodeEmbeddings, jsonLine, sidePath, type FileEmbedding } from './embed-output';
+import type { FileEmbedding } from './embed-formats';
+import { openEmbeddingOutput } from './embed-output';
 import { embedder, loadModel, type Model } from './model';
-import { writeOutputFile } from './output';
 
 export interface EmbedOptions {
   checkpoint: string;
@@ -49,13 +49,13 @@ export function fileEmbedding(model: Model, file: string, logmel: Parameters<Ret
 
 export async function embedCommand(paths: string[], opts: EmbedOptions): Promise<void> {
   requireFile(opts.checkpoint, 'checkpoint');
-  const format = opts.out ? embedFormatOf(opts.out) : 'jsonl';
+  const out = openEmbeddingOutput(opts.out); // an unknown --out extension is refused before any work
   const files = await expandAudioPaths(paths);
   say(`backend: ${useBackend(opts.backend)}`);
   const model = await loadModel(opts.checkpoint, { heads: opts.heads });
 
   const bar = opts.out ? progressBar('embedding', files.length, 'files') : { tick: () => {}, stop: () => {} };
-  const done: FileEmbedding[] = []; // kept only for --out (stdout gets each line at once)
+  let written = 0;
   let rowShape: number[] = [];
   const skipped: string[] = [];
   try {
@@ -65,8 +65,8 @@ export async function embedCommand(paths: string[], opts: EmbedOptions): Promise
         if (lm.nFrames === 0) throw new AudioError(file, 'too short for one log-mel frame (25 ms)');
         const e = fileEmbedding(model, file, lm, opts);
         rowShape = e.rowShape;
-        if (opts.out) done.push(e);
-        else process.stdout.write(jsonLine(e));
+        out.add(e);
+        written++;
       } catch (err) {
         if (!(err instanceof AudioError)) throw err;
         if (!opts.out) say(`matpac: skipped ${err.message}`);
@@ -74,16 +74,14 @@ export async function embedCommand(paths: string[], opts: EmbedOptions): Promise
       }
       bar.tick();
     }
-  } finally {
     bar.stop();
-  }
-  if (opts.out) for (const m of skipped) say(`matpac: skipped ${m}`);
-  const written = files.length - skipped.length;
-  if (!written) throw new CliError(`no file could be embedded (${skipped.length} skipped)`);
-  if (opts.out) {
-    const { main, side } = encodeEmbeddings(format, done);
-    writeOutputFile(opts.out, main);
-    if (side) writeOutputFile(sidePath(opts.out, side.suffix), side.text);
+    if (opts.out) for (const m of skipped) say(`matpac: skipped ${m}`);
+    if (!written) throw new CliError(`no file could be embedded (${skipped.length} skipped)${opts.out ? `; ${shown(opts.out)} was not written` : ''}`);
+    out.finish();
+  } catch (e) {
+    bar.stop();
+    out.abort();
+    throw e;
   }
   const shape = rowShape.join('×');
   const what = `${shape}${opts.frames ? ' per 160-ms frame' : ''}${opts.layers ? ' (every layer)' : ''}${opts.mode === 'fast' ? ', fast mode' : ''}`;
