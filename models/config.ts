@@ -19,7 +19,17 @@
  *
  * The small presets (`small`, `tiny`, `micro`) keep the architecture and every rule of `base` and
  * shrink the sizes; their choice is documented beside each preset and in docs/matpac.md.
+ *
+ * MATPAC++ (arXiv 2508.12709) is the `mcl` section with heads > 0 — config/matpac_plusplus.yaml
+ * l. 67-77: n_head 5, temperature 0.1 → 1e-4 by ×0.99997 per update — and the `tiny-pp` preset.
  */
+
+/** Adam's ε placement: see MatpacConfig.optim.adamEps. */
+export const ADAM_EPS_RULES = ['fairseq', 'pytorch'] as const;
+export type AdamEpsRule = (typeof ADAM_EPS_RULES)[number];
+/** The clipping rule: see MatpacConfig.optim.clip. */
+export const CLIP_RULES = ['fp16', 'fp32'] as const;
+export type ClipRule = (typeof CLIP_RULES)[number];
 
 export interface TransformerConfig {
   /** Token width D. */
@@ -58,6 +68,21 @@ export interface MatpacConfig {
   lnEps: number;
   /** L = cls·L_cls + pred·L_pred. */
   loss: { clsWeight: number; predWeight: number };
+  /**
+   * MATPAC++'s multiple-choice prediction heads (models/mcl.ts; official `mcl_config`, mcl.py
+   * l. 8-19, and config/matpac_plusplus.yaml l. 67-77). `heads` 0 is MATPAC (one output projection,
+   * decoder_pred); n ≥ 1 replaces decoder_pred by n linear heads trained by annealed MCL.
+   */
+  mcl: {
+    /** n, the number of prediction heads (official n_head: 5); 0 = no MCL (MATPAC). */
+    heads: number;
+    /** Assignment temperature at step 0 (matpac_plusplus.yaml: 0.1; the dataclass default is 1). */
+    temperatureStart: number;
+    /** Below this the assignment becomes the hard minimum (1e-4). */
+    temperatureEnd: number;
+    /** T(step) = temperatureStart·decayRate^step (base: 0.99997; scaled presets: the same curve in run fractions). */
+    decayRate: number;
+  };
   cls: {
     studentTemp: number;
     teacherTempStart: number;
@@ -80,8 +105,23 @@ export interface MatpacConfig {
     b1: number;
     b2: number;
     eps: number;
+    /**
+     * Where Adam's ε goes (docs/optimization.md, "Which code path the official run took"):
+     * 'fairseq' — the official run: fairseq's own Adam (fairseq/optim/adam.py l. 223-227) adds ε to
+     * √v before the bias correction, u = m̂/(√v̂ + ε/√(1 − b2^t));
+     * 'pytorch' — torch.optim.AdamW / optax / apex FusedAdam: u = m̂/(√v̂ + ε).
+     */
+    adamEps: AdamEpsRule;
     weightDecay: number;
     clipNorm: number;
+    /**
+     * How the gradient is clipped to `clipNorm` c:
+     * 'fp16' — the official run (common.fp16: true routes clipping through fairseq's FP16Optimizer,
+     * fairseq/optim/fp16_optimizer.py l. 191-211): g·c/‖g‖ only when ‖g‖ > c, nothing added to ‖g‖;
+     * 'fp32' — fairseq's fp32 path, utils.clip_grad_norm_ (fairseq/utils.py l. 392-395):
+     * g·min(1, c/(‖g‖ + 1e-6)).
+     */
+    clip: ClipRule;
     /** Linear warm-up from 0 to peakLr over these steps, then cosine to 0 at totalSteps. */
     warmupSteps: number;
     totalSteps: number;
@@ -131,6 +171,9 @@ export function configProblems(c: MatpacConfig): string[] {
   const positive = (field: string, v: number) => {
     if (!Number.isFinite(v) || v <= 0) p.push(`${field}: must be > 0, got ${v}`);
   };
+  const oneOf = (field: string, v: unknown, allowed: readonly string[]) => {
+    if (!allowed.includes(v as string)) p.push(`${field}: must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`);
+  };
 
   posInt('patchSize', c.patchSize);
   posInt('nMels', c.nMels);
@@ -164,6 +207,13 @@ export function configProblems(c: MatpacConfig): string[] {
   positive('lnEps', c.lnEps);
   inRange('loss.clsWeight', c.loss.clsWeight, 0, Infinity);
   inRange('loss.predWeight', c.loss.predWeight, 0, Infinity);
+  if (typeof c.mcl !== 'object' || c.mcl === null) p.push('mcl: must be an object { heads, temperatureStart, temperatureEnd, decayRate }');
+  else {
+    nonNegInt('mcl.heads', c.mcl.heads);
+    positive('mcl.temperatureStart', c.mcl.temperatureStart);
+    positive('mcl.temperatureEnd', c.mcl.temperatureEnd);
+    inRange('mcl.decayRate', c.mcl.decayRate, 0, 1, true);
+  }
   positive('cls.studentTemp', c.cls.studentTemp);
   positive('cls.teacherTempStart', c.cls.teacherTempStart);
   positive('cls.teacherTempEnd', c.cls.teacherTempEnd);
@@ -178,8 +228,10 @@ export function configProblems(c: MatpacConfig): string[] {
   inRange('optim.b1', c.optim.b1, 0, 1);
   inRange('optim.b2', c.optim.b2, 0, 1);
   positive('optim.eps', c.optim.eps);
+  oneOf('optim.adamEps', c.optim.adamEps, ADAM_EPS_RULES);
   inRange('optim.weightDecay', c.optim.weightDecay, 0, Infinity);
   positive('optim.clipNorm', c.optim.clipNorm);
+  oneOf('optim.clip', c.optim.clip, CLIP_RULES);
   nonNegInt('optim.warmupSteps', c.optim.warmupSteps);
   posInt('optim.totalSteps', c.optim.totalSteps);
   if (c.optim.warmupSteps > c.optim.totalSteps) p.push(`optim.warmupSteps: ${c.optim.warmupSteps} exceeds optim.totalSteps ${c.optim.totalSteps}`);
@@ -196,10 +248,70 @@ export function validateConfig(c: MatpacConfig): MatpacConfig {
 }
 
 // ---------------------------------------------------------------------------------------------
+// configs written by earlier versions
+
+/**
+ * Fields added to MatpacConfig after runs had been recorded with it, each with the value that
+ * reproduces what such a run did: before the field existed, the code ran that rule.
+ *   optim.adamEps   'pytorch' (ε on √v̂: the default until the official rules became the default)
+ *   optim.clip      'fp32'    (g·min(1, c/(‖g‖ + 1e-6)), likewise)
+ *   mcl             heads 0   (MATPAC: the predictor's single output projection)
+ */
+const RULES_OF_EARLIER_RUNS: { section: 'optim'; field: string; value: unknown }[] = [
+  { section: 'optim', field: 'adamEps', value: 'pytorch' },
+  { section: 'optim', field: 'clip', value: 'fp32' },
+];
+/** Whole sections added later: `mcl` (runs recorded before MATPAC++ were MATPAC: no heads). */
+const SECTIONS_OF_EARLIER_RUNS: Record<string, unknown> = {
+  mcl: { heads: 0, temperatureStart: 0.1, temperatureEnd: 1e-4, decayRate: 0.99997 },
+};
+
+/**
+ * A config read back as the record of a run — a run folder's config.json or a checkpoint's
+ * metadata — with the fields it predates filled in by RULES_OF_EARLIER_RUNS, so that resuming
+ * or reloading an earlier run repeats exactly what it ran (the result is validated by the
+ * caller). Fields that are present are kept as they are; a config that is not an object is
+ * returned untouched, for the validation to report. (A config *file* given to `--preset` starts
+ * a new run instead: its absent fields take the preset's values, i.e. the official rules.)
+ */
+export function completeStoredConfig(raw: unknown): MatpacConfig {
+  if (typeof raw !== 'object' || raw === null) return raw as MatpacConfig;
+  const out = { ...(raw as Record<string, unknown>) };
+  for (const [section, value] of Object.entries(SECTIONS_OF_EARLIER_RUNS)) if (!(section in out)) out[section] = structuredClone(value);
+  for (const { section, field, value } of RULES_OF_EARLIER_RUNS) {
+    const sec = out[section];
+    if (typeof sec === 'object' && sec !== null && !(field in sec)) out[section] = { ...sec, [field]: value };
+  }
+  return out as unknown as MatpacConfig;
+}
+
+// ---------------------------------------------------------------------------------------------
 // presets
 
+/**
+ * MATPAC++'s assignment temperature (config/matpac_plusplus.yaml l. 72-77): 0.1 → 1e-4 by ×0.99997 per
+ * update. We use the config file's temperature_start 0.1, not the dataclass default 1 (mcl.py l. 17):
+ * the yaml is what the published MATPAC++ run was launched with, and it overrides the default.
+ * `heads` is 0 in every preset but `tiny-pp` (5, official n_head); `--mcl N` sets it.
+ */
+const OFFICIAL_MCL = { temperatureStart: 0.1, temperatureEnd: 1e-4, decayRate: 0.99997 };
+/** Steps of the official run (max_update), to which the MCL decay rate is tied. */
+const OFFICIAL_STEPS = 294816;
+/**
+ * The decay rate that gives a run of `steps` the official temperature curve as a function of the
+ * run fraction: 0.99997^(294816/steps). (Official: T reaches 1e-4, the hard phase, at ≈ 230 k updates,
+ * 78% of the run.)
+ */
+export const mclDecayRateFor = (steps: number, official = OFFICIAL_MCL.decayRate): number => official ** (OFFICIAL_STEPS / steps);
+
 const OFFICIAL_CLS = { studentTemp: 0.1, teacherTempStart: 0.04, teacherTempEnd: 0.07, centerMomentum: 0.9 };
-const OFFICIAL_ADAM = { b1: 0.9, b2: 0.95, eps: 1e-6, weightDecay: 0.05, clipNorm: 3.0 };
+/**
+ * config/matpac.yaml l. 80-89 (optimizer adam, betas, eps, weight decay, clip_norm), with the update
+ * rules of the code path that config runs: fairseq's own Adam (environment.yml installs no apex, so
+ * fairseq/optim/fused_adam.py `get_fused_adam_class` finds no FusedAdam) and, since `common.fp16:
+ * true` (l. 7), the FP16Optimizer's clipping.
+ */
+const OFFICIAL_ADAM = { b1: 0.9, b2: 0.95, eps: 1e-6, adamEps: 'fairseq', weightDecay: 0.05, clipNorm: 3.0, clip: 'fp16' } as const;
 
 /** The paper's model and training (ViT-B on AudioSet-2M, 300 epochs at batch 2048). */
 const base: MatpacConfig = {
@@ -213,6 +325,7 @@ const base: MatpacConfig = {
   maskRatio: 0.7,
   lnEps: 1e-6,
   loss: { clsWeight: 0.5, predWeight: 0.5 },
+  mcl: { heads: 0, ...OFFICIAL_MCL },
   cls: { ...OFFICIAL_CLS, teacherTempWarmupSteps: 9827 },
   ema: { encoderStart: 0.99995, encoderEnd: 0.99999, headStart: 0.998, headEnd: 1.0, annealSteps: 294816 },
   optim: { ...OFFICIAL_ADAM, peakLr: 3e-4, warmupSteps: 19654, totalSteps: 294816 },
@@ -256,6 +369,7 @@ function scaled(name: string, o: {
     maskRatio: 0.7,
     lnEps: 1e-6,
     loss: { clsWeight: 0.5, predWeight: 0.5 },
+    mcl: { heads: 0, ...OFFICIAL_MCL, decayRate: mclDecayRateFor(o.totalSteps) },
     cls: { ...OFFICIAL_CLS, teacherTempWarmupSteps: Math.round((o.totalSteps * 10) / 300) },
     ema: { encoderStart: o.encoderEma[0], encoderEnd: o.encoderEma[1], headStart: o.headEma[0], headEnd: o.headEma[1], annealSteps: o.totalSteps },
     optim: { ...OFFICIAL_ADAM, peakLr: o.peakLr, warmupSteps: Math.round((o.totalSteps * 20) / 300), totalSteps: o.totalSteps },
@@ -311,7 +425,10 @@ const micro = scaled('micro', {
   headEma: [0.9, 1.0],
 });
 
-export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'micro', MatpacConfig>> = { base, small, tiny, micro };
+/** `tiny-pp`: tiny as MATPAC++ — the predictor's output projection replaced by 5 MCL heads. */
+const tinyPp: MatpacConfig = { ...structuredClone(tiny), name: 'tiny-pp', mcl: { ...tiny.mcl, heads: 5 } };
+
+export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'tiny-pp' | 'micro', MatpacConfig>> = { base, small, tiny, 'tiny-pp': tinyPp, micro };
 export type PresetName = keyof typeof PRESETS;
 
 /** A preset by name (a deep copy, so callers may modify it), with optional overrides of top-level fields. */

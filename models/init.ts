@@ -31,6 +31,7 @@ import type { MatpacConfig, TransformerConfig } from './config';
 import { mlpKey, type HeadParams } from './heads';
 import type { PatchEmbedParams } from './patch';
 import type { PredictorParams } from './predictor';
+import type { MclHeadsParams } from './mcl';
 import type { BlockParams, EncoderParams, LayerNormParams, LinearParams } from './vit';
 
 /** A deterministic stream of keys derived from one key (pure: a new stream per call). */
@@ -99,8 +100,15 @@ export function predictorInit(key: Key, c: MatpacConfig): PredictorParams {
     mask_token: normalInit(next(), [1, 1, Dp], 0.02),
     decoder_blocks: Array.from({ length: c.predictor.depth }, () => blockInit(next, c.predictor)),
     decoder_norm: layerNormInit(Dp),
-    decoder_pred: linearInit(next, D, Dp),
+    // MATPAC++ (mcl.heads > 0) replaces the output projection by the MCL heads (mclHeadsInit)
+    ...(c.mcl.heads > 0 ? {} : { decoder_pred: linearInit(next, D, Dp) }),
   };
+}
+
+/** MATPAC++'s n prediction heads D_p → D: Xavier-uniform weights, zero biases (the official `_init_weights` on every nn.Linear). */
+export function mclHeadsInit(key: Key, c: MatpacConfig): MclHeadsParams {
+  const next = keyStream(key);
+  return { mcl_heads: Array.from({ length: c.mcl.heads }, () => linearInit(next, c.encoder.dim, c.predictor.dim)) };
 }
 
 /** Widths of the head's linear layers: D → h → … → h → bottleneck. */

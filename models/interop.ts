@@ -21,6 +21,7 @@
  * The training state dict adds (model.py `__init__`, decoder.py, cls_head.py, `state_dict`):
  *
  *   decoder.{decoder_embed, mask_token, decoder_pos_embed [1, 1 + F·T, D_p], decoder_blocks.N, decoder_norm, decoder_pred}
+ *   mcl_heads.mcl_heads.N.{weight, bias}          MATPAC++ only (mcl.py), in place of decoder.decoder_pred
  *   cls_student_head.{mlp.0, mlp.2, mlp.4, last_layer.weight_g [K, 1], last_layer.weight_v [K, b]}
  *   cls_head_loss.center                         [1, 1, K]   the centre c
  *   _ema                                         {blocks.N.*, norm.*}  the teacher encoder (EMA fp32 params)
@@ -79,6 +80,7 @@ export function exportTrainingState(state: Pick<TrainState, 'student' | 'teacher
   return {
     ...exportStudentEncoder(state.student, config),
     ...toNamed({ decoder: state.student.decoder, cls_student_head: state.student.cls_student_head }),
+    ...(state.student.mcl_heads ? toNamed({ mcl_heads: state.student.mcl_heads }) : {}), // MATPAC++: mcl_heads.mcl_heads.N.*
     'decoder.decoder_pos_embed': posEmbedWithCls(config.predictor.dim, F, T),
     'cls_head_loss.center': mp.reshape(state.centre, [1, 1, K]),
     ...toNamed({ _ema: state.teacher.encoder, _cls_head_ema: state.teacher.head }),

@@ -15,6 +15,11 @@
  *   L     = w_cls·L_cls + w_pred·L_pred                  (0.5, 0.5: config/matpac.yaml l. 31-33)
  *   c'    = μ·c + (1 − μ)·mean p_t                        (centre of probabilities, as the official code)
  *
+ * MATPAC++ (config `mcl.heads` = n > 0; models/mcl.ts, official `forward_cls_pred` l. 267-292):
+ *   Ẑ_m   = MCL_φ'(H_m) ∈ ℝ^{B×N_m×n×D}, H_m the predictor before its output projection
+ *   L_pred = mean Σ_h sg(w_h)·ℓ_h, w = softmax(−ℓ/T(step)) (soft) or one-hot argmin ℓ (hard)
+ *   P̂_m   = h_ψ(ẑ_best), ẑ_best = Ẑ_m at argmin_h ℓ_h     (the best head feeds the classification head)
+ *
  * The teacher uses the student's patch embedding, positions and CLS token (not EMA copies), on
  * stop-gradient inputs, as the official `torch.no_grad()` teacher forward (l. 263-265).
  *
@@ -28,8 +33,9 @@
  *   3. ω ← EMA(ω, ψ, m_head(t)), then ξ ← EMA(ξ, θ_enc, m_enc(t)), both with the student *before*
  *      this step's update and skipped at t = 0 (model.py `do_ema_step` l. 762-786, called inside
  *      the forward at l. 317-327, before the backward and the optimizer step)
- *   4. g ← g·min(1, 3/‖g‖) (clip_norm 3.0), then AdamW with the warm-up-cosine learning rate
- *      (fairseq: loss → backward → clip_grad_norm → optimizer.step → lr_scheduler.step_update)
+ *   4. g ← g·3/‖g‖ if ‖g‖ > 3 (clip_norm 3.0, the FP16Optimizer's rule), then AdamW with fairseq's
+ *      ε placement and the warm-up-cosine learning rate (fairseq: loss → backward → clip_grad_norm →
+ *      optimizer.step → lr_scheduler.step_update); `optimizer` below says why these rules
  *   5. c ← c', step ← t + 1
  */
 import * as mp from '../src/index';
@@ -38,17 +44,18 @@ import { valueAndGrad } from '../src/index';
 import { emaStep } from '../src/ema';
 import { adamw, applyUpdates, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
 import { split, keyFromSeed, foldIn, type Key } from '../src/random';
-import { linear, warmupCosine, type Schedule } from '../src/schedules';
+import { constant, linear, untilThen, warmupCosine, type Schedule } from '../src/schedules';
 import { treeMap } from '../src/tree';
 import { gridOf, validateConfig, type MatpacConfig } from './config';
 import { head, type HeadParams } from './heads';
-import { encoderInit, headsInit, normalInit, patchEmbedInit, predictorInit } from './init';
+import { encoderInit, headsInit, mclHeadsInit, normalInit, patchEmbedInit, predictorInit } from './init';
+import { mclPredictions, mclPredLoss, type MclHeadsParams } from './mcl';
 import { centreUpdate, clsLoss, predLoss, targetPerplexity, teacherProbs } from './losses';
 import { gatherTokens, randomMasking, type Masking } from './masking';
 import { embedPatches, patchify, type PatchEmbedParams } from './patch';
 import { sincos2d } from './positional';
-import { predictor, type PredictorParams } from './predictor';
-import { encoder, type EncoderParams } from './vit';
+import { predictorHidden, type PredictorParams } from './predictor';
+import { dense, encoder, type EncoderParams } from './vit';
 
 /** Everything the optimizer updates, with the official parameter names. */
 export interface StudentParams {
@@ -56,6 +63,8 @@ export interface StudentParams {
   cls_token: Tensor; // [1, 1, D]
   student_encoder: EncoderParams;
   decoder: PredictorParams;
+  /** MATPAC++ only (config mcl.heads > 0): the n prediction heads, official `mcl_heads.mcl_heads.N.*`. */
+  mcl_heads?: MclHeadsParams;
   cls_student_head: HeadParams;
 }
 
@@ -86,6 +95,8 @@ export interface LossMetrics {
   /** exp(entropy) of the batch-mean teacher distribution: 1 = collapsed, K = all classes used evenly. */
   targetPerplexity: Tensor;
   teacherTemp: number;
+  /** MATPAC++: tokens of the batch each head won (argmin ℓ), [n], the assignment weights [B, N_m, n] and temperature. */
+  mcl?: { wins: Tensor; assignment: Tensor; temperature: number };
 }
 
 export interface LossOutput {
@@ -103,7 +114,12 @@ export interface StepMetrics {
   emaMomentumHead: number;
   teacherTemp: number;
   gradNorm: number;
+  /** exp(entropy) of the batch-mean teacher distribution (1 = collapsed, K = every class used evenly). */
   targetPerplexity: number;
+  /** MATPAC++ only: the assignment temperature T of this step (the hard phase once ≤ mcl.temperatureEnd). */
+  mclTemperature?: number;
+  /** MATPAC++ only: how many of the batch's masked tokens each head won (argmin ℓ). */
+  headWins?: number[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,26 +132,51 @@ export interface Schedules {
   teacherTemp: Schedule;
 }
 
+/**
+ * The teacher head's EMA momentum, as the official `do_ema_step` (model.py l. 762-786): linear from
+ * headStart to headEnd over annealSteps, and from annealSteps on the *encoder's* end momentum
+ * (l. 775-776 set `self.cfg.ema_end_decay`, whichever teacher is stepped), so the head, nearly
+ * frozen at the end of annealing, follows the student again at encoderEnd. When headStart equals
+ * headEnd the official code never sets the decay (l. 774), so it stays at headStart throughout.
+ */
+function headMomentum(c: MatpacConfig): Schedule {
+  const { headStart, headEnd, encoderEnd, annealSteps } = c.ema;
+  if (headStart === headEnd) return constant(headStart);
+  return untilThen(linear(headStart, headEnd, annealSteps), annealSteps, encoderEnd);
+}
+
 export function schedules(c: MatpacConfig): Schedules {
   const o = c.optim;
   return {
     learningRate: warmupCosine({ initValue: 0, peakValue: o.peakLr, warmupSteps: o.warmupSteps, decaySteps: o.totalSteps, endValue: 0 }),
     encoderMomentum: linear(c.ema.encoderStart, c.ema.encoderEnd, c.ema.annealSteps),
-    headMomentum: linear(c.ema.headStart, c.ema.headEnd, c.ema.annealSteps),
+    headMomentum: headMomentum(c),
     teacherTemp: c.cls.teacherTempWarmupSteps > 0 ? linear(c.cls.teacherTempStart, c.cls.teacherTempEnd, c.cls.teacherTempWarmupSteps) : () => c.cls.teacherTempEnd,
   };
 }
 
 /**
- * clip(3.0) then AdamW (decay on every parameter, as MATPAC) with the warm-up-cosine schedule.
- * Clipping as fairseq's clip_grad_norm_ (g·min(1, c/(‖g‖ + 1e-6))). Adam's ε is added to the
- * bias-corrected √v̂ (optax/PyTorch/apex FusedAdam); fairseq's pure-PyTorch Adam adds it to √v before
- * the correction — which one the official run used depends on fairseq's fused-Adam detection.
+ * clip(3.0) then AdamW (decay on every parameter, as MATPAC) with the warm-up-cosine schedule, by
+ * the rules the config names (every preset: the official run's; docs/optimization.md):
+ *   clip 'fp16' (official): g·c/‖g‖ only when ‖g‖ > c — config/matpac.yaml sets common.fp16: true
+ *     (l. 7), so fairseq's trainer (trainer.py l. 322-338) wraps the optimizer in FP16Optimizer, whose
+ *     clip_grad_norm (fp16_optimizer.py l. 191-211) takes that branch because it has a loss scaler;
+ *   clip 'fp32': fairseq's utils.clip_grad_norm_, g·min(1, c/(‖g‖ + 1e-6)) (utils.py l. 392-395);
+ *   adamEps 'fairseq' (official): ε added to √v before the bias correction — fairseq/optim/adam.py
+ *     falls back to its own Adam (l. 55-77, 223-234) when apex's FusedAdam is absent, and
+ *     environment.yml installs no apex;
+ *   adamEps 'pytorch': ε added to the bias-corrected √v̂ (torch AdamW, optax, apex FusedAdam).
  */
 export function optimizer(c: MatpacConfig): GradientTransformation<unknown[]> {
   const o = c.optim;
-  return chain(clipByGlobalNorm(o.clipNorm, { eps: 1e-6 }), adamw({ learningRate: schedules(c).learningRate, b1: o.b1, b2: o.b2, eps: o.eps, weightDecay: o.weightDecay }));
+  return chain(
+    clipByGlobalNorm(o.clipNorm, { eps: o.clip === 'fp32' ? FAIRSEQ_CLIP_EPS : 0 }),
+    adamw({ learningRate: schedules(c).learningRate, b1: o.b1, b2: o.b2, eps: o.eps, epsOnRawMoment: o.adamEps === 'fairseq', weightDecay: o.weightDecay }),
+  );
 }
+
+/** What fairseq's fp32 clip_grad_norm_ adds to ‖g‖ (fairseq/utils.py l. 394). */
+const FAIRSEQ_CLIP_EPS = 1e-6;
 
 // ---------------------------------------------------------------------------------------------
 // the loss
@@ -170,18 +211,34 @@ export function teacherForward(teacher: TeacherParams, x: Tensor, cls: Tensor, m
   return { zm, pm: head(sg(teacher.head), zm, c.head.layers) };
 }
 
-function studentSide(params: StudentParams, x: Tensor, grid: { F: number; T: number }, m: Masking, teacher: TeacherOutputs, ts: Pick<TeacherState, 'centre' | 'step'>, c: MatpacConfig): LossOutput {
+/** Constants the loss may be given instead of computing them (for finite differences): MATPAC++'s assignment weights. */
+export interface HeldConstants {
+  assignment?: Tensor;
+}
+
+function studentSide(params: StudentParams, x: Tensor, grid: { F: number; T: number }, m: Masking, teacher: TeacherOutputs, ts: Pick<TeacherState, 'centre' | 'step'>, c: MatpacConfig, held: HeldConstants = {}): LossOutput {
   // student: visible tokens + CLS → encoder → predictor at the masked positions
   const zv = encoder(params.student_encoder, withCls(params.cls_token, gatherTokens(x, m.visibleIdx)), c.encoder.heads, c.lnEps);
-  const zHat = predictor(params.decoder, zv, m, grid, c.predictor.heads, c.lnEps);
-  const lPred = predLoss(zHat, teacher.zm);
+  const hm = predictorHidden(params.decoder, zv, m, grid, c.predictor.heads, c.lnEps);
+  let zHat: Tensor; // what the classification head receives
+  let lPred: Tensor;
+  let mcl: LossMetrics['mcl'];
+  if (c.mcl.heads > 0) {
+    if (!params.mcl_heads) throw new Error(`config ${c.name}: mcl.heads is ${c.mcl.heads} but the parameters have no mcl_heads`);
+    const r = mclPredLoss(mclPredictions(params.mcl_heads, hm), teacher.zm, c.mcl, ts.step, held.assignment);
+    [zHat, lPred, mcl] = [r.best, r.lPred, { wins: r.wins, assignment: r.assignment, temperature: r.temperature }];
+  } else {
+    if (!params.decoder.decoder_pred) throw new Error(`config ${c.name}: mcl.heads is 0 but the parameters have no decoder.decoder_pred`);
+    zHat = dense(hm, params.decoder.decoder_pred);
+    lPred = predLoss(zHat, teacher.zm);
+  }
   const teacherTemp = schedules(c).teacherTemp(ts.step);
   const pt = teacherProbs(teacher.pm, ts.centre, teacherTemp);
   const lCls = clsLoss(head(params.cls_student_head, zHat, c.head.layers), pt, c.cls.studentTemp);
   const loss = mp.add(mp.mul(lCls, c.loss.clsWeight), mp.mul(lPred, c.loss.predWeight));
   return {
     loss,
-    metrics: { lPred, lCls, targetPerplexity: targetPerplexity(pt), teacherTemp },
+    metrics: { lPred, lCls, targetPerplexity: targetPerplexity(pt), teacherTemp, ...(mcl ? { mcl } : {}) },
     newCentre: centreUpdate(ts.centre, pt, c.cls.centerMomentum),
   };
 }
@@ -209,11 +266,13 @@ export function teacherOutputs(params: StudentParams, teacherState: TeacherParam
  * matpacLoss with the teacher's outputs given instead of computed. At the parameters the outputs
  * were computed with, its value and its gradient equal matpacLoss's (the teacher branch is
  * stop-gradient); it is the function finite differences must be taken of, since the teacher's
- * inputs — the student's patch embedding and CLS token — move with the parameters.
+ * inputs — the student's patch embedding and CLS token — move with the parameters. For MATPAC++,
+ * `held.assignment` holds the assignment weights too (they are stop-gradient functions of the
+ * parameters, as the teacher's outputs are).
  */
-export function matpacLossGivenTeacher(params: StudentParams, teacher: TeacherOutputs, ts: Pick<TeacherState, 'centre' | 'step'>, batch: Tensor, key: Key, config: MatpacConfig): LossOutput {
+export function matpacLossGivenTeacher(params: StudentParams, teacher: TeacherOutputs, ts: Pick<TeacherState, 'centre' | 'step'>, batch: Tensor, key: Key, config: MatpacConfig, held: HeldConstants = {}): LossOutput {
   const { x, F, T } = tokens(params, batch, config);
-  return studentSide(params, x, { F, T }, masksFor(x, key, config), teacher, ts, config);
+  return studentSide(params, x, { F, T }, masksFor(x, key, config), teacher, ts, config, held);
 }
 
 /** matpacLoss in the shape valueAndGrad(…, { hasAux: true }) wants: [loss, { metrics, newCentre }]. */
@@ -235,6 +294,7 @@ export function initParams(config: MatpacConfig, key: Key): { student: StudentPa
     cls_token: normalInit(k(1), [1, 1, c.encoder.dim], 0.02),
     student_encoder: encoderInit(k(2), c.encoder),
     decoder: predictorInit(k(3), c),
+    ...(c.mcl.heads > 0 ? { mcl_heads: mclHeadsInit(k(6), c) } : {}),
     cls_student_head: heads.student,
   };
   const teacher: TeacherParams = { encoder: encoderInit(k(4), c.encoder), head: heads.teacher };
@@ -278,6 +338,7 @@ export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig
       teacherTemp: aux.metrics.teacherTemp,
       gradNorm: gradNorm.item(),
       targetPerplexity: aux.metrics.targetPerplexity.item(),
+      ...(aux.metrics.mcl ? { mclTemperature: aux.metrics.mcl.temperature, headWins: Array.from(aux.metrics.mcl.wins.toArray()) } : {}),
     },
   ];
 }
@@ -292,6 +353,8 @@ export function parameterCounts(config: MatpacConfig): {
   encoder: number;
   predictor: number;
   head: number;
+  /** MATPAC++'s prediction heads (0 without MCL); `predictor` then has no output projection. */
+  mclHeads: number;
   student: number;
   teacher: number;
   /** Entries of the official inference state dict (patch embedding, CLS, encoder and the fixed pos_embed). */
@@ -305,7 +368,8 @@ export function parameterCounts(config: MatpacConfig): {
   const { hiddenDim: h, bottleneckDim: bn, numClasses: K, layers } = c.head;
   const patchEmbed = lin(c.patchSize * c.patchSize, D);
   const encoder = blocks(c.encoder) + 2 * D;
-  const predictor = lin(D, Dp) + Dp + blocks(c.predictor) + 2 * Dp + lin(Dp, D);
+  const mclHeads = c.mcl.heads * lin(Dp, D);
+  const predictor = lin(D, Dp) + Dp + blocks(c.predictor) + 2 * Dp + (c.mcl.heads > 0 ? 0 : lin(Dp, D));
   const mlp = layers === 1 ? lin(D, bn) : lin(D, h) + (layers - 2) * lin(h, h) + lin(h, bn);
   const head = mlp + K + K * bn;
   const { N } = gridOf(c);
@@ -315,7 +379,8 @@ export function parameterCounts(config: MatpacConfig): {
     encoder,
     predictor,
     head,
-    student: patchEmbed + D + encoder + predictor + head,
+    mclHeads,
+    student: patchEmbed + D + encoder + predictor + mclHeads + head,
     teacher: encoder + head,
     inferenceStateDict: patchEmbed + D + encoder + (1 + N) * D,
   };

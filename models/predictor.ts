@@ -12,6 +12,10 @@
  *   H      = LN_p(Block_k(… Block_1(U)))                           (vit.ts blocks, D_p wide)
  *   Ẑ[b,j] = H[b, 1 + masked_b[j]]·W_predᵀ + b_pred                ∈ ℝ^{B×N_m×D}
  *
+ * `predictorHidden` returns H_m = H[b, 1 + masked_b[·]], the rows before W_pred; models/matpac.ts
+ * applies W_pred (MATPAC) or the n MCL heads of models/mcl.ts that replace it (MATPAC++; official
+ * `forward_decoder` l. 518-522).
+ *
  * i.e. the masked positions are read back in the teacher's token order (the official
  * argsort(ids_restore) re-shuffle followed by `y[:, len_keep:]`). The unshuffle and the read-back
  * are one `gather` each (with CLS folded into the first index set), and W_pred is applied after
@@ -33,7 +37,8 @@ export interface PredictorParams {
   mask_token: Tensor; // [1, 1, D_p]
   decoder_blocks: BlockParams[];
   decoder_norm: LayerNormParams;
-  decoder_pred: LinearParams; // [D, D_p]
+  /** [D, D_p]; absent in MATPAC++, whose MCL heads (models/mcl.ts) replace it. */
+  decoder_pred?: LinearParams;
 }
 
 /** Host index tables of the predictor's two gathers, from the masks. */
@@ -50,9 +55,10 @@ export function predictorIndices(m: Masking): { unshuffle: Tensor; readBack: Ten
 }
 
 /**
- * Ẑ_m [B, N_m, D] from the student output Z_v [B, 1 + N_v, D] and the masks of a grid F×T.
+ * H_m [B, N_m, D_p]: the predictor's final-LayerNorm outputs at the masked positions (in the
+ * teacher's token order), before the output projection, from the student output Z_v [B, 1 + N_v, D].
  */
-export function predictor(p: PredictorParams, zv: Tensor, m: Masking, grid: { F: number; T: number }, heads: number, eps: number): Tensor {
+export function predictorHidden(p: PredictorParams, zv: Tensor, m: Masking, grid: { F: number; T: number }, heads: number, eps: number): Tensor {
   const [B] = zv.shape;
   const Dp = p.decoder_embed.weight.shape[0];
   const y = dense(zv, p.decoder_embed); // [B, 1+Nv, Dp]
@@ -62,5 +68,6 @@ export function predictor(p: PredictorParams, zv: Tensor, m: Masking, grid: { F:
   h = mp.add(h, sincos2dWithCls(Dp, grid.F, grid.T));
   for (const blk of p.decoder_blocks) h = block(blk, h, heads, eps);
   h = mp.layerNorm(h, p.decoder_norm.weight, p.decoder_norm.bias, eps);
-  return dense(mp.gather(h, readBack, 1), p.decoder_pred); // [B, Nm, D]
+  return mp.gather(h, readBack, 1); // [B, Nm, Dp]
 }
+

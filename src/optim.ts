@@ -22,8 +22,9 @@
  *   so AdamW:           u = −η·(m̂/(√v̂ + ε) + λ·θ).
  * PyTorch's AdamW instead multiplies θ by (1 − η·λ) and then subtracts η·m̂/(√v̂ + ε); fairseq's
  * Adam (MATPAC's optimizer, fairseq/optim/adam.py) subtracts η·λ·θ and then the Adam step. All
- * three equal θ − η·(m̂/(√v̂ + ε) + λ·θ) in exact arithmetic: the decay uses the θ from before
- * the step.
+ * three decay with the θ from before the step. fairseq's Adam also adds ε to √v *before* the bias
+ * correction, i.e. u = m̂/(√v̂ + ε/√(1−b2^t)): `scaleByAdam({ epsOnRawMoment: true })`, which
+ * MATPAC's presets use (models/matpac.ts `optimizer`).
  */
 import type { Monoid } from 'fp-ts/Monoid';
 import { Tensor } from './core';
@@ -256,8 +257,9 @@ export function globalNorm(tree: unknown): Tensor {
 export interface ClipOptions {
   /**
    * Added to the norm in the scale factor: g·min(1, c/(‖g‖ + eps)). 0 (default) is optax's
-   * clip_by_global_norm: gradients with ‖g‖ ≤ c are returned unchanged. fairseq's
-   * clip_grad_norm_ (fairseq/utils.py), used by MATPAC, has eps = 1e-6.
+   * clip_by_global_norm and fairseq's FP16Optimizer.clip_grad_norm (fairseq/optim/fp16_optimizer.py,
+   * the path MATPAC's fp16 run took): g·c/‖g‖ when ‖g‖ > c, gradients with ‖g‖ ≤ c returned
+   * unchanged. fairseq's fp32 path, utils.clip_grad_norm_ (fairseq/utils.py), has eps = 1e-6.
    */
   eps?: number;
 }

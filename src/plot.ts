@@ -143,3 +143,77 @@ export function linePlotSvg(opts: PlotOptions): string {
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
+
+/** SVG documents (as linePlotSvg writes them) one below the other, as one SVG document. */
+export function stackSvg(svgs: string[]): string {
+  const size = (s: string) => {
+    const m = /<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/.exec(s);
+    if (!m) throw new Error('stackSvg: an input is not an SVG document with width and height');
+    return [Number(m[1]), Number(m[2])];
+  };
+  const sizes = svgs.map(size);
+  const W = Math.max(...sizes.map((s) => s[0]));
+  const H = sizes.reduce((a, s) => a + s[1], 0);
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  let y = 0;
+  svgs.forEach((s, i) => {
+    out.push(s.trim().replace(/^<svg /, `<svg y="${y}" `));
+    y += sizes[i][1];
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+export interface Bar {
+  label: string;
+  value: number;
+  /** Half-length of the error bar (e.g. a standard deviation); none if absent or 0. */
+  error?: number;
+  color?: string;
+}
+
+/** A bar chart with error bars, values and labels under the bars (y axis from 0, or from the data's minimum if negative). */
+export function barChartSvg(opts: { bars: Bar[]; title?: string; yLabel?: string; width?: number; height?: number }): string {
+  const W = opts.width ?? Math.max(360, 90 * opts.bars.length + 100);
+  const H = opts.height ?? 420;
+  const m = { left: 64, right: 16, top: opts.title ? 36 : 16, bottom: 72 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+  const tops = opts.bars.map((b) => b.value + (b.error ?? 0)).filter(Number.isFinite);
+  const lows = opts.bars.map((b) => b.value - (b.error ?? 0)).filter(Number.isFinite);
+  const y0 = Math.min(0, ...lows);
+  let y1 = Math.max(0, ...tops) * 1.08;
+  if (y1 === y0) y1 = y0 + 1;
+  const py = (v: number) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  if (opts.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
+  for (const v of niceTicks(y0, y1)) {
+    const y = py(v).toFixed(1);
+    out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
+    out.push(`<text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmtTick(v)}</text>`);
+  }
+  out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
+  if (opts.yLabel) out.push(`<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`);
+  const slot = pw / Math.max(1, opts.bars.length);
+  opts.bars.forEach((b, k) => {
+    const cx = m.left + slot * (k + 0.5);
+    const bw = slot * 0.6;
+    const color = b.color ?? PALETTE[k % PALETTE.length];
+    if (Number.isFinite(b.value)) {
+      const [ya, yb] = [py(Math.max(0, b.value)), py(Math.min(0, b.value))];
+      out.push(`<rect x="${(cx - bw / 2).toFixed(1)}" y="${ya.toFixed(1)}" width="${bw.toFixed(1)}" height="${(yb - ya).toFixed(1)}" fill="${color}"/>`);
+      const e = b.error ?? 0;
+      if (e > 0) {
+        const [ea, eb] = [py(b.value + e).toFixed(1), py(b.value - e).toFixed(1)];
+        out.push(`<line x1="${cx}" x2="${cx}" y1="${ea}" y2="${eb}" stroke="#000" stroke-width="1.5"/>`);
+        for (const ey of [ea, eb]) out.push(`<line x1="${cx - 8}" x2="${cx + 8}" y1="${ey}" y2="${ey}" stroke="#000" stroke-width="1.5"/>`);
+      }
+      out.push(`<text x="${cx}" y="${(py(b.value + e) - 6).toFixed(1)}" text-anchor="middle">${fmtTick(b.value)}</text>`);
+    }
+    out.push(`<text x="${cx}" y="${m.top + ph + 18}" text-anchor="middle">${escapeXml(b.label)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}

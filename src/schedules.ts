@@ -48,6 +48,11 @@ export function linear(init: number, end: number, steps: number, begin = 0): Sch
   };
 }
 
+/** `schedule` before step `at`, the constant `after` from `at` on. */
+export function untilThen(schedule: Schedule, at: number, after: number): Schedule {
+  return (s) => (s >= at ? after : schedule(s));
+}
+
 export interface WarmupCosineOptions {
   /** Value at step 0 (fairseq's warmup_init_lr; MATPAC: 0). */
   initValue?: number;
@@ -93,7 +98,7 @@ export interface MatpacSchedules {
   learningRate: Schedule;
   /** Momentum of the teacher encoder's EMA (0.99995 → 0.99999 over the run). */
   encoderMomentum: Schedule;
-  /** Momentum of the teacher classification head's EMA (0.998 → 1.0 over the run). */
+  /** Momentum of the teacher classification head's EMA (0.998 → 1.0 over the run, then the encoder's 0.99999). */
   headMomentum: Schedule;
   /** Teacher softmax temperature τ_t (0.04 → 0.07, then constant). */
   teacherTemperature: Schedule;
@@ -105,9 +110,9 @@ export interface MatpacSchedules {
  * Pass smaller step counts for short runs; the shapes stay the same.
  *
  * The momenta anneal over `ema_anneal_end_step = optimization.max_update` in `do_ema_step`
- * (models/model.py). Quirk kept out: once num_updates ≥ max_update the official code sets the
- * *head's* decay to the encoder's end value (`self.cfg.ema_end_decay`); training never reaches
- * that step, and our head schedule simply holds 1.0.
+ * (models/model.py l. 762-786). Once num_updates ≥ that step the official code sets the *head's*
+ * decay to the encoder's end value (`self.cfg.ema_end_decay`, l. 775-776), and so does this
+ * head schedule: a run continued past its annealing length reaches it.
  */
 export function matpacSchedules(o: MatpacScheduleOptions = {}): MatpacSchedules {
   const T = o.totalSteps ?? 294816;
@@ -115,7 +120,7 @@ export function matpacSchedules(o: MatpacScheduleOptions = {}): MatpacSchedules 
   return {
     learningRate: warmupCosine({ initValue: 0, peakValue: o.peakLearningRate ?? 3e-4, warmupSteps: W, decaySteps: T, endValue: 0 }),
     encoderMomentum: linear(0.99995, 0.99999, T),
-    headMomentum: linear(0.998, 1.0, T),
+    headMomentum: untilThen(linear(0.998, 1.0, T), T, 0.99999),
     teacherTemperature: linear(0.04, 0.07, o.temperatureWarmupSteps ?? 9827),
   };
 }

@@ -83,7 +83,7 @@ describe('matpac train', () => {
     expect(config).toMatchObject({ name: 'micro', batchSize: 8, seed: 1, optim: { totalSteps: 30 } });
     const svg = readFileSync(join(run, 'loss.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<polyline/g)?.length).toBe(3); // L, L_pred, L_cls
+    expect(svg.match(/<polyline/g)?.length).toBe(4); // L, L_pred, L_cls; and below them the teacher target perplexity
     expect(readFileSync(join(run, 'input-mask.png')).subarray(1, 4).toString()).toBe('PNG');
     const probe = JSON.parse(readFileSync(join(run, 'probe.json'), 'utf8'));
     expect(probe.classes).toEqual(['bass', 'flute', 'keyboard']);

@@ -142,6 +142,13 @@ describe('matpac export', () => {
       expect(names, k).toContain(k);
     expect(sd.tensors['cls_head_loss.center'].shape).toEqual([1, 1, micro.head.numClasses]);
     expect(sd.tensors.pos_embed.data.some((v) => v !== 0)).toBe(true); // positions are exported, not zeros
+    // MATPAC++: the MCL heads under their official names, in place of decoder_pred
+    const pp = { ...micro, mcl: { ...micro.mcl, heads: 3 } };
+    saveState(join(tmp, 'pp.safetensors'), initTrainState(pp), { config: JSON.stringify(pp) });
+    expect((await cli('export', '--checkpoint', 'pp.safetensors', '--out', 'pp.pt', '--full')).status).toBe(0);
+    const ppNames = Object.keys(readTorchFile(join(tmp, 'pp.pt')).tensors);
+    expect(ppNames).toContain('mcl_heads.mcl_heads.2.weight');
+    expect(ppNames.some((k) => k.startsWith('decoder.decoder_pred'))).toBe(false);
     const e = spawnCli('export', '--checkpoint', FIX + '/official-w32-d2.pt', '--heads', '4', '--out', 'x.pt', '--full');
     expect(e.status).toBe(1);
     expect(e.stderr).toMatch(/^matpac: .*--full exports a training checkpoint/);

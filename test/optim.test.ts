@@ -405,7 +405,8 @@ describe('schedules', () => {
     expect(sched.encoderMomentum(0)).toBe(0.99995);
     expect(sched.encoderMomentum(294816)).toBe(0.99999);
     expect(sched.headMomentum(0)).toBe(0.998);
-    expect(sched.headMomentum(294816)).toBe(1);
+    expect(sched.headMomentum(294815)).toBe(annealed(0.998, 1, 294815, 294816));
+    expect(sched.headMomentum(294816)).toBe(0.99999); // do_ema_step: the encoder's end decay from then on
     expect(sched.teacherTemperature(0)).toBe(0.04);
     expect(sched.teacherTemperature(9827)).toBe(0.07);
     expect(sched.teacherTemperature(200000)).toBe(0.07);
@@ -454,7 +455,7 @@ describe('schedules', () => {
             monotone(sched.learningRate, 0, 19654, 1, samples) &&
             monotone(sched.learningRate, 19654, 400000, -1, samples) &&
             monotone(sched.encoderMomentum, 0, 400000, 1, samples) &&
-            monotone(sched.headMomentum, 0, 400000, 1, samples) &&
+            monotone(sched.headMomentum, 0, 294815, 1, samples) &&
             monotone(sched.teacherTemperature, 0, 400000, 1, samples)
           );
         },

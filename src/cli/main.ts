@@ -1,5 +1,5 @@
 /**
- * The `matpac` command line: train, embed, probe, logmel, trace, export, bench.
+ * The `matpac` command line: train, ablate, embed, probe, logmel, trace, export, bench.
  *
  * Each command's work lives in its own file (src/cli/<command>.ts), imported only when the command
  * runs, so `matpac --help` answers at once. Errors a user can act on print one line,
@@ -38,12 +38,13 @@ function buildProgram(): Command {
 
   sub('train')
     .description('pre-train MATPAC (default: the tiny preset on the bundled SoundFont data, rendered on first use)')
-    .option('--preset <name|file>', 'tiny (default), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})')
+    .option('--preset <name|file>', 'tiny (default), tiny-pp (MATPAC++), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})')
     .option('--data <dir>', 'folder of audio files to train on, searched recursively (default: the bundled pre-training set)')
     .addOption(new Option('--steps <n>', 'number of optimizer steps (default: the preset\'s)').argParser(positiveInt).conflicts('minutes'))
     .addOption(new Option('--minutes <m>', 'train for this much wall-clock time instead of a step count').argParser(positiveNumber))
     .option('--batch <b>', 'clips per batch (default: the preset\'s)', positiveInt)
     .option('--seed <s>', 'random seed (initialisation, masks, crops)', nonNegativeInt)
+    .option('--mcl <n>', 'MATPAC++: n multiple-choice prediction heads in place of the predictor\'s output projection (official: 5; 0 = MATPAC)', nonNegativeInt)
     .option('--out <dir>', 'run folder (default: runs/<preset>-<date>-<time>)')
     .option('--resume', 'continue the run in --out (default: the latest run in runs/) from its last checkpoint, bit-identically')
     .option('--stop-at <step>', 'stop after this step (with a checkpoint); --resume continues', positiveInt)
@@ -52,6 +53,18 @@ function buildProgram(): Command {
     .option('--no-probe', 'skip the linear probe at the end')
     .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')
     .action(async (opts) => (await import('./train')).trainCommand(opts));
+
+  sub('ablate')
+    .description('what each part buys: train L_pred only, MATPAC and MATPAC++ with the same seeds, data and steps, probe each, and write a mean ± std table and a bar chart')
+    .option('--preset <name|file>', 'the base preset (default: tiny)')
+    .option('--steps <n>', 'optimizer steps per run (default: the preset\'s)', positiveInt)
+    .option('--seeds <s>', 'seeds per variant (seed, seed + 1, …)', positiveInt, 3)
+    .option('--out <dir>', 'output folder (default: runs/ablate-<preset>-<steps>); an interrupted ablation continues there')
+    .option('--data <dir>', 'folder of audio files to train on (default: the bundled pre-training set)')
+    .option('--probe-data <dir>', 'folder-per-class set to probe on (default: the bundled probe set)')
+    .option('--folds <k>', 'probe folds', positiveInt, 5)
+    .option('--backend <name>', BACKEND_HELP, 'native')
+    .action(async (opts) => (await import('./ablate')).ablateCommand(opts));
 
   sub('embed')
     .description('embeddings of audio files (the official 3840-d time-pooled vector for base), as JSON lines {"file", "embedding"}, .npy or .npz')

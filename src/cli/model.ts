@@ -5,7 +5,7 @@
  * and `probe`.
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { configProblems, PRESETS, type MatpacConfig } from '../../models/config';
+import { completeStoredConfig, configProblems, PRESETS, type MatpacConfig } from '../../models/config';
 import { embed, type EmbedOptions, type EncoderPart } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { encoderKeys, importStudentEncoder, inferEncoderConfig, InteropError, unusedKeys } from '../../models/interop';
@@ -88,8 +88,8 @@ export function checkConfig(config: MatpacConfig, source = config.name): MatpacC
 
 /**
  * A run length other than the config's: totalSteps becomes `steps` and every schedule length
- * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, so a short run has the
- * same shape as the full one.
+ * (warm-up, teacher-temperature warm-up, EMA annealing) scales with it, and so does the MCL
+ * temperature's decay (decayRate^(old/steps)), so a short run has the same shape as the full one.
  */
 export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig {
   const old = config.optim.totalSteps;
@@ -99,6 +99,7 @@ export function withRunLength(config: MatpacConfig, steps: number): MatpacConfig
     optim: { ...config.optim, totalSteps: steps, warmupSteps: scale(config.optim.warmupSteps) },
     cls: { ...config.cls, teacherTempWarmupSteps: scale(config.cls.teacherTempWarmupSteps) },
     ema: { ...config.ema, annealSteps: Math.max(1, scale(config.ema.annealSteps)) },
+    mcl: { ...config.mcl, decayRate: config.mcl.decayRate ** (old / steps) },
   };
 }
 
@@ -121,17 +122,26 @@ export interface Model {
   label?: string;
 }
 
+/**
+ * A config read back as the record of a run (a run's config.json, a checkpoint's metadata): the
+ * fields it predates take the rules that run used (models/config.ts `completeStoredConfig`), then
+ * it is checked like any other.
+ */
+export function storedConfig(raw: unknown, source: string): MatpacConfig {
+  return checkConfig(completeStoredConfig(raw), source);
+}
+
 /** The config stored in a checkpoint's metadata. */
 export function checkpointConfig(path: string): MatpacConfig {
   const meta = readMetadata(path);
   if (!meta.config) throw new CliError(`${path}: not a MATPAC checkpoint (no config in its metadata)`);
-  let config: MatpacConfig;
+  let config: unknown;
   try {
-    config = JSON.parse(meta.config) as MatpacConfig;
+    config = JSON.parse(meta.config);
   } catch {
     throw new CliError(`${path}: the config in its metadata is not valid JSON`);
   }
-  return checkConfig(config, path);
+  return storedConfig(config, path);
 }
 
 /** A whole training state from a checkpoint, checked against the structure its config implies. */
@@ -246,9 +256,11 @@ export async function modelConfig(path: string, opts: LoadModelOptions = {}): Pr
 }
 
 function parseConfig(path: string, text: string): MatpacConfig {
+  let raw: unknown;
   try {
-    return JSON.parse(text) as MatpacConfig;
+    raw = JSON.parse(text);
   } catch {
     throw new CliError(`${path}: the config stored in the file is not valid JSON`);
   }
+  return completeStoredConfig(raw);
 }

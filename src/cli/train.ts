@@ -29,10 +29,10 @@ import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dat
 import { cropBatch } from '../data/loader';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '../index';
-import { linePlotSvg } from '../plot';
+import { linePlotSvg, stackSvg } from '../plot';
 import { foldIn, keyFromSeed, split, type Key } from '../random';
 import { CliError, progressCallback, say, shown, useBackend } from './common';
-import { checkConfig, embedder, fitMels, loadTrainState, resolveConfig, withRunLength } from './model';
+import { checkConfig, embedder, fitMels, loadTrainState, resolveConfig, storedConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
 
 export interface TrainOptions {
@@ -42,6 +42,8 @@ export interface TrainOptions {
   minutes?: number;
   batch?: number;
   seed?: number;
+  /** MATPAC++: the number of MCL prediction heads (config mcl.heads; 0 = MATPAC). */
+  mcl?: number;
   out?: string;
   resume?: boolean;
   checkpointEvery?: number;
@@ -206,7 +208,14 @@ function writeLossPlot(path: string, rows: MetricsRow[], config: MatpacConfig): 
     yLabel: 'loss',
     series: [series(`L = ${config.loss.clsWeight}·L_cls + ${config.loss.predWeight}·L_pred`, (r) => r.loss), series('L_pred', (r) => r.lPred), series('L_cls', (r) => r.lCls)],
   });
-  writeFileSync(path, svg);
+  // below it, what the study of the parts reads: the teacher's target perplexity, and for MATPAC++
+  // each head's share of the tokens it won and the assignment temperature
+  const K = config.head.numClasses;
+  const study = [series(`teacher target perplexity / K (K = ${K})`, (r) => r.targetPerplexity / K)];
+  for (let h = 0; h < config.mcl.heads; h++) study.push(series(`head ${h}: share of tokens won`, (r) => (r.headWins?.[h] ?? NaN) / (r.headWins ?? []).reduce((a, b) => a + b, 0)));
+  if (config.mcl.heads > 0) study.push(series(`MCL temperature / ${config.mcl.temperatureStart}`, (r) => (r.mclTemperature ?? NaN) / config.mcl.temperatureStart));
+  const panel = linePlotSvg({ title: config.mcl.heads > 0 ? 'targets and MCL heads' : 'targets', xLabel: 'step', yLabel: 'fraction', series: study, height: 300 });
+  writeFileSync(path, stackSvg([svg, panel]));
 }
 
 /** input-mask.png: the first training crop and the patches step 0 masks in it. */
@@ -263,14 +272,14 @@ interface Prepared {
 
 async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.resume) {
-    const fixed = (['preset', 'steps', 'batch', 'seed', 'data', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined);
+    const fixed = (['preset', 'steps', 'batch', 'seed', 'mcl', 'data', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined);
     if (fixed.length)
       throw new CliError(`--resume continues a run exactly as it was configured; drop ${fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')} (use --minutes or --stop-at to limit this session)`);
     const runDir = opts.out ?? latestRun();
     if (!runDir) throw new CliError(`--resume: no run to continue in ${RUNS_DIR}/ (name one with --out RUN_DIR)`);
     const ckpt = join(runDir, LATEST);
     if (!existsSync(ckpt)) throw new CliError(`--resume: ${shown(runDir)} has no ${LATEST} to continue from`);
-    const config = checkConfig(readJson<MatpacConfig>(join(runDir, 'config.json')), join(runDir, 'config.json'));
+    const config = storedConfig(readJson<unknown>(join(runDir, 'config.json')), join(runDir, 'config.json'));
     const info = readJson<RunInfo>(join(runDir, 'run.json'));
     return { runDir, config, state: loadTrainState(ckpt, config), info, resumed: true };
   }
@@ -279,6 +288,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   let config = resolveConfig(presetSpec);
   if (opts.batch !== undefined) config = { ...config, batchSize: opts.batch };
   if (opts.seed !== undefined) config = { ...config, seed: opts.seed };
+  if (opts.mcl !== undefined) config = { ...config, mcl: { ...config.mcl, heads: opts.mcl } };
   if (opts.steps !== undefined) config = withRunLength(config, opts.steps);
   config = checkConfig(config, presetSpec);
 
