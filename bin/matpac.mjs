@@ -4,7 +4,8 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import(new URL('../src/cli/main.ts', import.meta.url).href);
+const { main, guardStandardStreams } = await import(new URL('../src/cli/main.ts', import.meta.url).href);
+guardStandardStreams();
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // A backend may hold native handles (GL contexts, worker threads) that keep Node alive after the

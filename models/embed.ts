@@ -25,8 +25,8 @@
  * works per sequence). No gradient is needed; the function is an ordinary pure function of the
  * parameters and could be differentiated all the same.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import type { MatpacConfig } from './config';
 import type { StudentParams } from './matpac';
 import { withCls } from './matpac';

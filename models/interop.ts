@@ -38,8 +38,8 @@
  * with F = 80/p mel bands (the official n_freq). Only the number of heads is not in the tensors:
  * it comes from the caller (`--heads`), the file's own config, or the preset of that width.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import { toNamed } from '../src/tree';
 import { gridOf, PRESETS, type MatpacConfig } from './config';
 import type { EncoderPart } from './embed';

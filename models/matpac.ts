@@ -38,9 +38,9 @@
  *      optimizer.step → lr_scheduler.step_update); `optimizer` below says why these rules
  *   5. c ← c', step ← t + 1
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
-import { valueAndGrad } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
+import { valueAndGrad } from '../src/engine';
 import { emaStep } from '../src/ema';
 import { adamw, applyUpdates, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
 import { split, keyFromSeed, foldIn, type Key } from '../src/random';

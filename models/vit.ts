@@ -23,8 +23,8 @@
  * weight-sized pad) rather than by slicing the [B, L, 3D] activation; the 1/√d scale is folded into
  * the q rows of W_qkv and b_qkv (numerically the same as timm's q·scale).
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 
 export interface LinearParams {
   weight: Tensor; // [out, in] (PyTorch layout)

@@ -9,7 +9,7 @@
  * chain(scaleByAdam, addDecayedWeights, scaleByLearningRate).
  *
  * State is a plain tree — tensors, numbers, arrays and objects — so it checkpoints with
- * saveState (src/checkpoint.ts) like any other tree. Step counters are plain numbers: schedules
+ * saveState (src/checkpoint/file.ts) like any other tree. Step counters are plain numbers: schedules
  * and bias corrections are computed on the host, and no update ever reads a value back from the
  * device. The arithmetic is done with engine ops (src/ops.ts), so updates run on whatever
  * backend the parameters live on, and since tensors are immutable values, old states stay valid.

@@ -6,7 +6,7 @@
  * A TrainState holds everything a resumed run needs to continue bit-identically: the student
  * parameters, the teacher (EMA) parameters, the optimizer state, any other running state
  * (MATPAC's centre), the RNG key and the update count. It is a plain tree, so
- * saveState/loadState (src/checkpoint.ts) store and restore it whole. Randomness comes only from
+ * saveState/loadState (src/checkpoint/file.ts) store and restore it whole. Randomness comes only from
  * `state.key` (src/random.ts is counter-based and stateless), so nothing outside the state
  * influences the next step.
  */

@@ -3,7 +3,8 @@
  * written by a small test encoder are read back exactly, in several bit depths, rates and channel
  * counts; broken files give one-line AudioErrors naming the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
@@ -202,20 +203,22 @@ describe('FLAC round trips', () => {
   for (const { bits, channels, rate } of [
     { bits: 16, channels: 2, rate: 44100 },
     { bits: 24, channels: 1, rate: 48000 },
+    { bits: 24, channels: 2, rate: 16000 },
     { bits: 8, channels: 1, rate: 8000 },
   ] as const) {
-    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: exact integers, same floats as the WAV reader`, async () => {
-      const ints = randomInts(channels, 3000, bits, 100 + bits);
+    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: exact integers, the very same floats as the WAV reader`, async () => {
+      const ints = randomInts(channels, 16000, bits, 100 + bits + channels);
       const flac = await decodeAudio(encodeFlacVerbatim(ints, rate, bits, 1024), 'x.flac');
       expect(flac.sampleRate).toBe(rate);
       expect(flac.channels.length).toBe(channels);
       for (let c = 0; c < channels; c++) {
-        expect(flac.channels[c].length).toBe(3000);
+        expect(flac.channels[c].length).toBe(16000);
         expect(Array.from(flac.channels[c], (v) => Math.round(v * 2 ** (bits - 1)))).toEqual(Array.from(ints[c]));
       }
       const stored = bits === 8 ? ints.map((c) => c.map((v) => v + 128)) : ints;
       const wav = await decodeAudio(wavBytes(stored, rate, String(bits)), 'x.wav');
-      for (let c = 0; c < channels; c++) expect(maxAbsDiff(flac.channels[c], wav.channels[c])).toBeLessThan(1e-7);
+      // bit for bit (docs/frontend.md says so): no sample may differ, not even by one float32 step
+      for (let c = 0; c < channels; c++) expect(flac.channels[c]).toEqual(wav.channels[c]);
     });
   }
 });
@@ -236,6 +239,8 @@ describe('loadAudio16k', () => {
 describe('bad input gives one line naming the file and the problem', () => {
   const goodWav = wavBytes([Array.from({ length: 1000 }, (_, i) => (i * 37) % 2000)], 16000, '16');
   const goodFlac = encodeFlacVerbatim(randomInts(1, 5000, 16, 9), 16000, 16, 1024);
+  const corruptFlac = goodFlac.slice();
+  corruptFlac.fill(0x55, 3000, 3040); // inside the second frame: its checksum fails, later frames are sound
   const nanWav = wavBytes([[0.1, 0.2, 0.3, NaN, 0.5]], 16000, '32f');
   const infWav = wavBytes([[0.1, -Infinity]], 16000, '32f');
   const headerOnly = wavBytes([[]], 16000, '16');
@@ -248,8 +253,10 @@ describe('bad input gives one line naming the file and the problem', () => {
     ['no-data.wav', headerOnly, /no audio samples/],
     ['nan.wav', nanWav, /NaN sample at index 3 of channel 0/],
     ['inf.wav', infWav, /infinite sample at index 1/],
-    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: decoded 4096 of 5000 samples/],
-    ['stub.flac', goodFlac.subarray(0, 40), /FLAC/],
+    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: the file ends inside the frame at byte \d+ \(decoded 4096 of 5000 samples\)$/],
+    ['corrupt.flac', corruptFlac, /corrupt FLAC: bytes \d+–\d+ hold no frame whose checksum matches$/],
+    ['metadata-cut.flac', goodFlac.subarray(0, 20), /truncated FLAC: the file ends inside its metadata blocks$/],
+    ['stub.flac', goodFlac.subarray(0, 60), /truncated FLAC: the file ends inside its first frame/],
   ];
   for (const [name, bytes, problem] of cases) {
     it(name, async () => {
@@ -270,5 +277,83 @@ describe('bad input gives one line naming the file and the problem', () => {
   it('a missing file', async () => {
     const path = join(dir, 'does-not-exist.wav');
     await expect(readAudio(path)).rejects.toThrow(`${path}: cannot read file (ENOENT)`);
+  });
+});
+
+describe('paths that are not regular files', () => {
+  it('a FIFO is refused without blocking', { timeout: 10_000 }, async () => {
+    const fifo = join(dir, 'pipe.wav');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readAudio(fifo)).rejects.toThrow(`${fifo}: a FIFO, not a regular file: not opened`);
+  });
+
+  it('a folder is refused', async () => {
+    await expect(readAudio(dir)).rejects.toThrow(`${dir}: a folder, not a regular file: not opened`);
+  });
+
+  it('a name that was not valid UTF-8 says so, not "no such file"', async () => {
+    writeFileSync(Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]), new Uint8Array(10));
+    const name = readdirSync(dir).find((n) => n.startsWith('caf'))!;
+    await expect(readAudio(join(dir, name))).rejects.toThrow(/caf\uFFFD\.wav: cannot open: the file name is not valid UTF-8 \(rename the file\)$/);
+  });
+});
+
+describe('FLAC scaling', () => {
+  it('FLAC and WAV give the same float for every 16-bit integer and for 24-bit integers across the whole range', async () => {
+    for (const [bits, step] of [[16, 1], [24, 61]] as const) {
+      const max = 2 ** (bits - 1);
+      const ints = new Int32Array(Math.ceil((2 * max) / step));
+      for (let i = 0; i < ints.length; i++) ints[i] = -max + i * step;
+      ints[ints.length - 1] = max - 1;
+      const flac = await decodeAudio(encodeFlacVerbatim([ints], 16000, bits, 4096), 'all.flac');
+      const wav = await decodeAudio(wavBytes([ints], 16000, String(bits)), 'all.wav');
+      let wrong = 0;
+      for (let i = 0; i < ints.length; i++) if (flac.channels[0][i] !== wav.channels[0][i] || wav.channels[0][i] !== ints[i] / max) wrong++;
+      expect(wrong, `${bits}-bit: samples that differ`).toBe(0);
+    }
+  });
+});
+
+describe('RF64', () => {
+  /** The RIFF file `riff` (fmt then data, as wavefile writes it) rewritten as RF64 with a ds64 chunk, as libsndfile writes big files. */
+  function toRf64(riff: Uint8Array, trailer = new Uint8Array(0)): Uint8Array {
+    const view = new DataView(riff.buffer, riff.byteOffset, riff.byteLength);
+    const fmtSize = view.getUint32(16, true);
+    const fmt = riff.subarray(12, 20 + fmtSize);
+    const dataSize = view.getUint32(20 + fmtSize + 4, true);
+    const samples = riff.subarray(20 + fmtSize + 8, 20 + fmtSize + 8 + dataSize);
+    const out = new Uint8Array(12 + 36 + fmt.length + 8 + samples.length + trailer.length);
+    const v = new DataView(out.buffer);
+    out.set(new TextEncoder().encode('RF64'), 0);
+    v.setUint32(4, 0xffffffff, true);
+    out.set(new TextEncoder().encode('WAVEds64'), 8);
+    v.setUint32(16, 28, true);
+    v.setBigUint64(20, BigInt(out.length - 8), true); // RIFF size
+    v.setBigUint64(28, BigInt(samples.length), true); // data size
+    v.setBigUint64(36, BigInt(samples.length / 2), true); // sample count
+    v.setUint32(44, 0, true); // table length
+    out.set(fmt, 48);
+    const d = 48 + fmt.length;
+    out.set(new TextEncoder().encode('data'), d);
+    v.setUint32(d + 4, 0xffffffff, true);
+    out.set(samples, d + 8);
+    out.set(trailer, d + 8 + samples.length);
+    return out;
+  }
+
+  it('reads the sizes from the ds64 chunk (data chunk size 0xFFFFFFFF), with or without chunks after the data', async () => {
+    const ints = randomInts(2, 3000, 16, 77);
+    const riff = wavBytes(ints, 22050, '16');
+    const expected = await decodeAudio(riff, 'x.wav');
+    for (const trailer of [new Uint8Array(0), new Uint8Array([...new TextEncoder().encode('LIST'), 4, 0, 0, 0, 1, 2, 3, 4])]) {
+      const rf64 = await decodeAudio(toRf64(riff, trailer), 'big.wav');
+      expect(rf64.sampleRate).toBe(22050);
+      expect(rf64.channels).toEqual(expected.channels);
+    }
+  });
+
+  it('a cut-off RF64 file is still reported as truncated, with the ds64 size', async () => {
+    const rf64 = toRf64(wavBytes(randomInts(1, 1000, 16, 78), 16000, '16'));
+    await expect(decodeAudio(rf64.subarray(0, rf64.length - 100), 'cut.wav')).rejects.toThrow('cut.wav: truncated: data chunk declares 2000 bytes, 1900 present');
   });
 });

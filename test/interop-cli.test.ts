@@ -16,7 +16,7 @@ import { embedBatch } from '../models/embed';
 import { exportStudentEncoder } from '../models/interop';
 import { initTrainState } from '../models/matpac';
 import { decodeNpy } from '../src/audio/npy';
-import { loadSafetensors, saveState } from '../src/checkpoint';
+import { loadSafetensors, saveState } from '../src/checkpoint/file';
 import { main } from '../src/cli/main';
 import { loadModel } from '../src/cli/model';
 import { readTorchFile } from '../src/interop/torch-load';

@@ -28,7 +28,7 @@ import {
 } from '../models/matpac';
 import { embed, embedBatch } from '../models/embed';
 import { exportStudentEncoder, importStudentEncoder } from '../models/interop';
-import { loadSafetensors, saveSafetensors } from '../src/checkpoint';
+import { loadSafetensors, saveSafetensors } from '../src/checkpoint/file';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,7 +4,9 @@
  * preprocessing, `torch.mean(audio, dim=-1)`), and resampled to 16 kHz with the Kaiser-windowed sinc
  * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message.
  */
-import { readFile } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { fileKind, hasReplacedBytes } from '../io/file-kind';
 import { AudioError } from './audio-error';
 import { decodeFlac } from './flac';
 import { decodeMp3 } from './mp3';
@@ -98,12 +100,28 @@ export function mixToMono(channels: readonly Float32Array[]): Float32Array {
   return mono;
 }
 
+/**
+ * The bytes of a regular file. Anything else (a FIFO, a device, a folder) is refused before it is
+ * opened — a FIFO would block the read forever — and again after (opened non-blocking), in case the
+ * path changed in between.
+ */
 async function readBytes(path: string): Promise<Uint8Array> {
+  const notRegular = (st: Stats) => new AudioError(path, `${fileKind(st)}, not a regular file: not opened`);
+  let handle: FileHandle | undefined;
   try {
-    return new Uint8Array(await readFile(path));
+    const st = await stat(path);
+    if (!st.isFile()) throw notRegular(st);
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw notRegular(opened);
+    return new Uint8Array(await handle.readFile());
   } catch (e) {
+    if (e instanceof AudioError) throw e;
     const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' && hasReplacedBytes(path)) throw new AudioError(path, 'cannot open: the file name is not valid UTF-8 (rename the file)');
     throw new AudioError(path, `cannot read file (${err.code ?? err.message})`);
+  } finally {
+    await handle?.close();
   }
 }
 

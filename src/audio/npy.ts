@@ -6,8 +6,9 @@
  *   {'descr': '<f4', 'fortran_order': False, 'shape': (80, T), } padded with spaces and ended by "\n"
  *   so that the data starts at a multiple of 64 bytes, then the raw data.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { encodeNpyArray, float32Array } from '../interop/numpy';
+import { writeFileAtomic } from '../io/atomic-file';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -50,9 +51,9 @@ export function decodeNpy(bytes: Uint8Array): { data: Float32Array; shape: numbe
   return { data, shape };
 }
 
-/** Write a float32 array of the given shape as a .npy file. */
+/** Write a float32 array of the given shape as a .npy file (atomically: a failed write leaves an existing file as it was). */
 export async function writeNpy(path: string, data: Float32Array, shape: readonly number[]): Promise<void> {
-  await writeFile(path, encodeNpy(data, shape));
+  writeFileAtomic(path, encodeNpy(data, shape));
 }
 
 /** Read a .npy file (float32 or float64, C order). */

@@ -44,9 +44,12 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
   const { numChannels, sampleRate } = fmt;
   if (!(numChannels >= 1)) throw new AudioError(name, `WAV header has ${numChannels} channels`);
   if (!(sampleRate > 0)) throw new AudioError(name, `WAV header has sample rate ${sampleRate}`);
-  if (data.samples.length < data.chunkSize) {
-    throw new AudioError(name, `truncated: data chunk declares ${data.chunkSize} bytes, ${data.samples.length} present`);
+  const dataSize = wav.container === 'RF64' && data.chunkSize === 0xffffffff ? rf64DataSize(bytes, name) : data.chunkSize;
+  if (data.samples.length < dataSize) {
+    throw new AudioError(name, `truncated: data chunk declares ${dataSize} bytes, ${data.samples.length} present`);
   }
+  // an RF64 data chunk's 32-bit size is a placeholder, so wavefile took everything after it: keep the data only
+  if (data.samples.length > dataSize) data.samples = data.samples.subarray(0, dataSize);
 
   const format = fmt.audioFormat === WAVE_FORMAT_EXTENSIBLE ? (fmt.subformat[0] ?? 0) : fmt.audioFormat;
   let interleaved: Float64Array;
@@ -73,6 +76,19 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
     for (let c = 0; c < numChannels; c++) channels[c][i] = interleaved[i * numChannels + c];
   }
   return { channels, sampleRate };
+}
+
+/**
+ * The data size of an RF64 file, from its ds64 chunk (EBU Tech 3306: right after "WAVE"; 64-bit
+ * little-endian RIFF size, data size, sample count). wavefile reads this chunk's words in the wrong
+ * order, so it is read here.
+ */
+function rf64DataSize(bytes: Uint8Array, name: string): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 36 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'ds64') throw new AudioError(name, 'RF64 file without a ds64 chunk after its header');
+  const size = view.getUint32(28, true) + view.getUint32(32, true) * 2 ** 32;
+  if (!Number.isSafeInteger(size)) throw new AudioError(name, `RF64 ds64 chunk declares an impossible data size`);
+  return size;
 }
 
 /** Integer PCM (8/16/24/32-bit, any container width up to 32) or IEEE float (32/64-bit) words → floats. */

@@ -26,7 +26,9 @@
  * FinalizationRegistry frees buffers that are garbage-collected without a dispose — a fallback
  * only: GC does not see GPU memory pressure.
  */
-import { GPU, type IGPUKernelSettings } from 'gpu.js';
+import type { GPU, IGPUKernelSettings } from 'gpu.js';
+import { isNode } from '../../kernels/platform';
+import { gpujsLib } from './gpujs-lib';
 import type { Backend, KernelTable } from '../backend';
 import { registerBackend } from '../core';
 import { matmulDims } from '../primitives';
@@ -115,21 +117,25 @@ const gpus = new Map<string, GPU>();
 function gpuFor(mode: GpujsMode): GPU {
   let g = gpus.get(mode);
   if (!g) {
-    g = new GPU({ mode: mode as never });
+    g = new (gpujsLib().GPU)({ mode: mode as never });
     gpus.set(mode, g);
   }
   return g;
 }
 
-/** The mode `gpujs` picks: webgl2 in browsers, headlessgl in Node where it works, else cpu. */
+/**
+ * The mode `gpujs` picks: outside Node (a page or a Web Worker: gpu.js tests WebGL2 on a canvas or
+ * an OffscreenCanvas) webgl2 where it works, else webasm; in Node headlessgl where it works, else cpu.
+ */
 export function defaultGpujsMode(): GpujsMode {
-  const isBrowser = typeof (globalThis as { window?: unknown }).window !== 'undefined';
-  if (isBrowser) return GPU.isWebGL2Supported ? 'webgl2' : 'webasm';
+  const { GPU } = gpujsLib();
+  if (!isNode) return GPU.isWebGL2Supported ? 'webgl2' : 'webasm';
   return GPU.isHeadlessGLSupported ? 'headlessgl' : 'cpu';
 }
 
 /** Whether `mode` can start here, and if not, why. */
 export function gpujsModeAvailable(mode: GpujsMode): { ok: boolean; why?: string } {
+  const { GPU } = gpujsLib();
   switch (mode) {
     case 'cpu':
     case 'gpu':
@@ -145,7 +151,7 @@ export function gpujsModeAvailable(mode: GpujsMode): { ok: boolean; why?: string
               'headless-gl is not usable: the optional `gl` package (gl@8.1.6, built from source; apt: build-essential python3 pkg-config libxi-dev libxext-dev libx11-dev libgl1-mesa-dev) is not installed, or no display is available (run under `xvfb-run -a`)',
           };
     case 'webgl2':
-      return GPU.isWebGL2Supported ? { ok: true } : { ok: false, why: 'WebGL2 is only available in browsers' };
+      return GPU.isWebGL2Supported ? { ok: true } : { ok: false, why: isNode ? 'WebGL2 is only available in browsers' : 'this browser gives no WebGL2 context with float textures' };
   }
 }
 
@@ -201,7 +207,7 @@ export class GpujsBackend implements Backend {
     const parts = [`gpu.js ${this.mode === ran ? ran : `${this.mode} → runs as ${ran}`} (${classes})`];
     parts.push(this.textures ? 'pipeline: textures on the device' : 'buffers: Float32Array on the host');
     if (this.renderer) parts.push(`renderer: ${this.renderer}`);
-    parts.push(`headlessgl ${GPU.isHeadlessGLSupported ? 'available' : 'unavailable'}`);
+    if (isNode) parts.push(`headlessgl ${gpujsLib().GPU.isHeadlessGLSupported ? 'available' : 'unavailable'}`);
     if (this.fallbacks.size) parts.push(`FALLBACKS: ${[...this.fallbacks].join('; ')}`);
     return parts.join('; ');
   }

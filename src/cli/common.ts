@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
-import { AUDIO_EXTENSIONS, listAudioFiles } from '../data/dataset';
+import { AUDIO_EXTENSIONS, listAudioFiles, type WalkOptions } from '../data/dataset';
 import { getBackend, listBackends, setBackend } from '../index';
 
 /** An error whose message is a complete, one-line explanation for the user (printed as `matpac: <message>`). */
@@ -37,6 +37,17 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+/** `--max-memory`: bytes, or a number with k/M/G/T (powers of 1000; KiB/MiB/GiB/TiB for powers of 1024). */
+export function parseBytes(value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)\s*$/i.exec(value);
+  if (!m) throw new InvalidArgumentError('must be a size such as 8G, 512M or 2GiB.');
+  const unit = m[2].toLowerCase();
+  const pow = 'bkmgt'.indexOf(unit[0] ?? 'b');
+  const n = Number(m[1]) * (unit.includes('i') ? 1024 : 1000) ** Math.max(0, pow);
+  if (!(n >= 1)) throw new InvalidArgumentError('must be at least 1 byte.');
+  return n;
+}
+
 // ── backends ─────────────────────────────────────────────────────────────────────────────────────
 
 /** Make `name` the engine's default backend and return its one-line description. */
@@ -54,8 +65,8 @@ export function useBackend(name: string): string {
 
 // ── files ────────────────────────────────────────────────────────────────────────────────────────
 
-/** Files named on the command line: audio files as given, folders expanded to the audio files inside. */
-export async function expandAudioPaths(paths: readonly string[]): Promise<string[]> {
+/** Files named on the command line: audio files as given, folders expanded to the audio files inside (see `listAudioFiles`). */
+export async function expandAudioPaths(paths: readonly string[], walk: WalkOptions = {}): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     let st;
@@ -65,7 +76,7 @@ export async function expandAudioPaths(paths: readonly string[]): Promise<string
       throw new CliError(`${p}: no such file or folder`);
     }
     if (st.isDirectory()) {
-      const found = await listAudioFiles(p);
+      const found = await listAudioFiles(p, walk);
       if (!found.length) throw new CliError(`${p}: no audio files (${AUDIO_EXTENSIONS.join(', ')}) in this folder`);
       out.push(...found);
     } else out.push(p);

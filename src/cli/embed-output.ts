@@ -1,11 +1,11 @@
 /**
  * Where `matpac embed` puts its embeddings: JSON lines on standard output as each file is done, or
  * the `--out` file in the format its extension names (./embed-formats.ts), written once at the end
- * through the CLI's one output writer (./output.ts): a run that fails or embeds nothing leaves any
- * existing file as it was.
+ * atomically (src/io/atomic-file.ts): a run that fails or embeds nothing leaves any existing file as
+ * it was.
  */
 import { embedFormatOf, encodeEmbeddings, jsonLine, sidePath, type FileEmbedding } from './embed-formats';
-import { writeOutputFile } from './output';
+import { writeFileAtomic } from '../io/atomic-file';
 
 export interface EmbeddingOutput {
   /** Add one file's embedding. */
@@ -25,8 +25,8 @@ export function openEmbeddingOutput(out: string | undefined): EmbeddingOutput {
     add: (e) => void items.push(e),
     finish: () => {
       const { main, side } = encodeEmbeddings(format, items);
-      writeOutputFile(out, main);
-      if (side) writeOutputFile(sidePath(out, side.suffix), side.text);
+      writeFileAtomic(out, main);
+      if (side) writeFileAtomic(sidePath(out, side.suffix), side.text);
     },
     abort: () => void (items = []),
   };

@@ -21,6 +21,7 @@ export interface EmbedOptions {
   mode?: 'precise' | 'fast';
   frames?: boolean;
   layers?: boolean;
+  followLinks?: boolean;
 }
 
 /** Frame duration of the front end (hop 160 samples at 16 kHz), in ms. */
@@ -50,7 +51,7 @@ export function fileEmbedding(model: Model, file: string, logmel: Parameters<Ret
 export async function embedCommand(paths: string[], opts: EmbedOptions): Promise<void> {
   requireFile(opts.checkpoint, 'checkpoint');
   const out = openEmbeddingOutput(opts.out); // an unknown --out extension is refused before any work
-  const files = await expandAudioPaths(paths);
+  const files = await expandAudioPaths(paths, { followLinks: opts.followLinks, onSkip: (s) => say(`matpac: skipped ${s.file}: ${s.reason}`) });
   say(`backend: ${useBackend(opts.backend)}`);
   const model = await loadModel(opts.checkpoint, { heads: opts.heads });
 

@@ -13,12 +13,12 @@
  * float32, bit for bit: importing the export gives back the same tensors.
  */
 import { exportStudentEncoder, exportTrainingState, NESTED_TRAINING_KEYS } from '../../models/interop';
-import { readMetadata, saveSafetensors } from '../checkpoint';
-import type { Tensor } from '../index';
+import { readMetadata, saveSafetensors } from '../checkpoint/file';
+import type { Tensor } from '../engine';
 import { encodeTorchSave, type SaveTree } from '../interop/torch-save';
 import { CliError, requireFile, say, shown } from './common';
 import { checkpointConfig, loadModel, loadTrainState } from './model';
-import { writeOutputFile } from './output';
+import { writeFileAtomic } from '../io/atomic-file';
 
 export interface ExportOptions {
   checkpoint: string;
@@ -63,7 +63,7 @@ export async function exportCommand(opts: ExportOptions): Promise<void> {
   }
   const configJson = JSON.stringify(config);
   if (ext === 'safetensors') saveSafetensors(opts.out, named, { config: configJson, matpac_ts_export: opts.full ? 'training' : 'encoder' }, { dtype: 'F32' });
-  else writeOutputFile(opts.out, encodeTorchSave(torchTree(named), { 'config.json': new TextEncoder().encode(configJson) }));
+  else writeFileAtomic(opts.out, encodeTorchSave(torchTree(named), { 'config.json': new TextEncoder().encode(configJson) }));
   const params = Object.values(named).reduce((s, t) => s + t.size, 0);
   say(`exported ${Object.keys(named).length} tensors (${params.toLocaleString('en-US')} values, ${opts.full ? 'training state' : 'encoder'} of ${config.name}) → ${shown(opts.out)}`);
 }

@@ -10,11 +10,13 @@ import { embed, type EmbedOptions, type EncoderPart } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
 import { encoderKeys, importStudentEncoder, inferEncoderConfig, InteropError, unusedKeys } from '../../models/interop';
 import { initTrainState, type TrainState } from '../../models/matpac';
-import { CheckpointError, loadSafetensors, loadState, readMetadata } from '../checkpoint';
-import { fromHost, Tensor } from '../index';
+import { CheckpointError, loadSafetensors, loadState, readMetadata } from '../checkpoint/file';
+import { fromHost, Tensor } from '../engine';
+import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { readTorchFile, TorchFileError, type HostTensor } from '../interop/torch-load';
 import { looksLikeZip } from '../interop/zip';
 import { CliError, say } from './common';
+import { checkInferenceMemory } from './memory-check';
 
 /** Several problems with one config, printed one line each. */
 export class ConfigProblems extends CliError {
@@ -144,25 +146,42 @@ export function checkpointConfig(path: string): MatpacConfig {
   return storedConfig(config, path);
 }
 
-/** A whole training state from a checkpoint, checked against the structure its config implies. */
+/**
+ * A whole training state from a checkpoint, checked against the structure its config implies and
+ * refused when a value is NaN or infinite (a diverged run's state is no model to embed with or resume).
+ */
 export function loadTrainState(path: string, config = checkpointConfig(path)): TrainState {
-  return loadState<TrainState>(path, { like: initTrainState(config) });
+  const state = loadState<TrainState>(path, { like: initTrainState(config) });
+  if (state.step > config.optim.totalSteps) throw new CliError(`${path}: holds step ${state.step}, beyond its run's ${config.optim.totalSteps} steps (optim.totalSteps)`);
+  if (!allFinite(state)) {
+    const { step: _s, key: _k, ...tensors } = state;
+    const hit = firstNonFinite(tensors);
+    throw new CliError(`${path}: holds ${countNonFinite(tensors)} non-finite values (first: ${hit?.path ?? 'a sum overflows'}): not a usable model (a diverged run?)`);
+  }
+  return state;
 }
 
 export async function loadCheckpointModel(path: string): Promise<Model> {
   const config = checkpointConfig(path);
+  checkInferenceMemory(config, path);
   const state = loadTrainState(path, config);
   return { config, student: state.student, step: state.step };
 }
 
 /** The architecture of `config` with the random initialisation a run of it starts from (the config's seed). */
 export function randomInitModel(config: MatpacConfig): Model {
+  checkInferenceMemory(config, `config ${config.name}`);
   return { config, student: initTrainState(config).student, step: 0 };
 }
 
 /** Clip embeddings of a model: a log-mel (80 bands, any length) → a vector (or [T, D], [L, D], [L, T, D] as `opts` asks). */
 export function embedder(model: Model, opts: EmbedOptions = {}): (lm: LogMel) => Float32Array {
-  return (lm) => embed(model.student, fitMels(lm, model.config.nMels), model.config, opts);
+  return (lm) => {
+    const e = embed(model.student, fitMels(lm, model.config.nMels), model.config, opts);
+    const bad = e.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+    if (bad) throw new CliError(`an embedding has ${bad} non-finite values of ${e.length} (${model.label ?? `${model.config.name} at step ${model.step}`}): refusing to write or probe it`);
+    return e;
+  };
 }
 
 // ── official checkpoints ─────────────────────────────────────────────────────────────────────────
@@ -212,7 +231,10 @@ export function officialModel(path: string, tensors: Record<string, HostTensor |
       const t = tensors[k];
       return t !== undefined && !(t instanceof Tensor) && (t.dtype === 'F16' || t.dtype === 'BF16');
     });
+    checkInferenceMemory(config, path);
     const student = importStudentEncoder(named, config, half ? 1e-2 : 1e-4);
+    const bad = countNonFinite(student);
+    if (bad) throw new CliError(`${path}: holds ${bad} non-finite values in the encoder (first: ${firstNonFinite(student)?.path ?? 'a sum overflows'}): not a usable model`);
     const unused = unusedKeys(Object.keys(tensors), config.encoder.depth);
     const other = opts.nonTensors ?? [];
     if (unused.count) say(`matpac: ${name}: ignored ${unused.count} tensor${unused.count > 1 ? 's' : ''} the encoder does not use: ${unused.summary}`);
