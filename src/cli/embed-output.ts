@@ -5,7 +5,16 @@
  * it was.
  */
 import { embedFormatOf, encodeEmbeddings, jsonLine, sidePath, type FileEmbedding } from './embed-formats';
-import { writeFileAtomic } from '../io/atomic-file';
+import { statSync } from 'node:fs';
+import { outputError, writeFileAtomic } from '../io/atomic-file';
+
+const isFolder = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
 
 export interface EmbeddingOutput {
   /** Add one file's embedding. */
@@ -19,6 +28,7 @@ export interface EmbeddingOutput {
 /** Open the output of an embed run: `out` (a file; its format checked at once), or standard output when undefined. */
 export function openEmbeddingOutput(out: string | undefined): EmbeddingOutput {
   if (out === undefined) return { add: (e) => void process.stdout.write(jsonLine(e)), finish: () => {}, abort: () => {} };
+  if (isFolder(out)) throw outputError(out, Object.assign(new Error('is a folder'), { code: 'EISDIR' }));
   const format = embedFormatOf(out);
   let items: FileEmbedding[] = [];
   return {
