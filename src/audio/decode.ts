@@ -125,13 +125,13 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Read a WAV or FLAC file as mono float samples at its own sample rate. */
+/** Read an audio file (WAV, FLAC, MP3, Ogg/Opus) as mono float samples at its own sample rate. */
 export async function readAudio(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
   const audio = await decodeAudio(await readBytes(path), path);
   return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
 }
 
-/** Read a WAV or FLAC file as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
+/** Read an audio file (WAV, FLAC, MP3, Ogg/Opus) as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
 export async function loadAudio16k(path: string): Promise<Float32Array> {
   const { samples, sampleRate } = await readAudio(path);
   return sampleRate === TARGET_SAMPLE_RATE ? samples : resample(samples, sampleRate, TARGET_SAMPLE_RATE);
