@@ -247,7 +247,7 @@ describe('bad input gives one line naming the file and the problem', () => {
   const headerOnly = wavBytes([[]], 16000, '16');
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty.wav', new Uint8Array(0), /empty file/],
-    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV or FLAC file \(first bytes: 74 68 69 73/],
+    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV, FLAC, MP3 or Ogg\/Opus file \(first bytes: 74 68 69 73/],
     ['truncated.wav', goodWav.subarray(0, 1000), /truncated: data chunk declares 2000 bytes, 956 present/],
     ['odd.wav', goodWav.subarray(0, goodWav.length - 1), /truncated/],
     ['riff-stub.wav', goodWav.subarray(0, 8), /truncated/],
@@ -420,7 +420,7 @@ describe('large files (bounds of src/audio/limits.ts)', () => {
     const flac = join(dir, 'huge.flac');
     writeFileSync(flac, encodeFlacVerbatim(randomInts(1, 100, 16, 3), 16000, 16, 1024));
     truncateSync(flac, 600 * 2 ** 20);
-    await expect(readAudio(flac)).rejects.toThrow(`${flac}: 600 MiB: FLAC and compressed WAV files are read whole, up to 512 MiB (split the file, or convert it to PCM WAV)`);
+    await expect(readAudio(flac)).rejects.toThrow(`${flac}: 600 MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to 512 MiB (split the file, or convert it to PCM WAV)`);
 
     const wav = wavBytes([[1, 2]], 16000, '16');
     const frames = 2 ** 28 + 1;

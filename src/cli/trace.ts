@@ -15,6 +15,7 @@ export interface TraceOptions {
   preset?: string;
   batch: number;
   lines?: number;
+  json?: boolean;
   backend: string;
   jit?: boolean;
 }
@@ -34,6 +35,11 @@ export async function traceCommand(opts: TraceOptions): Promise<void> {
   const full = trace((a: Args) => valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, config), args).trace;
 
   const out = process.stdout;
+  if (opts.json) {
+    const counts = (t: typeof full) => ({ launches: t.equations.length, distinctKernels: t.kernels.size, flops: t.flops });
+    out.write(JSON.stringify({ preset: config.name, batch: shape, forward: counts(forward), forwardBackward: counts(full), kernels: [...full.kernels.keys()] }, null, 2) + '\n');
+    return;
+  }
   if (opts.jit) {
     const compiled = jit((a: Args) => valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, config));
     compiled(args);
