@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-// The `matpac` command: registers tsx's TypeScript loader in this process, then runs the CLI
-// written in TypeScript (src/cli/main.ts). Installed by npm as the package's "bin".
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import(new URL('../src/cli/main.ts', import.meta.url).href);
-const code = await main(process.argv.slice(2));
-process.exitCode = code;
-// A backend may hold native handles (GL contexts, worker threads) that keep Node alive after the
-// work is done; leave a moment for output to drain, then exit.
-setTimeout(() => process.exit(code), 500).unref();
+// The `matpac` command: runs the compiled CLI (dist/src/cli/run.js, built by `npm run build`, which
+// `npm ci`/`npm install` run in a clone through `prepare`, and which the published package ships).
+// Installed by npm as the package's "bin".
+try {
+  await import('../dist/src/cli/run.js');
+} catch (e) {
+  if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes('dist/src/cli/run.js')) throw e;
+  process.stderr.write('matpac: the compiled CLI (dist/) is missing: run `npm run build` in the package folder (npm ci does it)\n');
+  process.exit(1);
+}

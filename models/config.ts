@@ -26,11 +26,14 @@
 
 /** Adam's ε placement: see MatpacConfig.optim.adamEps. */
 export const ADAM_EPS_RULES = ['fairseq', 'pytorch'] as const;
+/** One of ADAM_EPS_RULES. */
 export type AdamEpsRule = (typeof ADAM_EPS_RULES)[number];
 /** The clipping rule: see MatpacConfig.optim.clip. */
 export const CLIP_RULES = ['fp16', 'fp32'] as const;
+/** One of CLIP_RULES. */
 export type ClipRule = (typeof CLIP_RULES)[number];
 
+/** A ViT stack: width, depth, heads, MLP ratio. */
 export interface TransformerConfig {
   /** Token width D. */
   dim: number;
@@ -42,6 +45,7 @@ export interface TransformerConfig {
   mlpRatio: number;
 }
 
+/** A whole MATPAC configuration: front end, patches, encoder, predictor, heads, masking, losses, schedules, optimizer, run length. */
 export interface MatpacConfig {
   name: string;
   /** Mel bands of the input (80 for real audio; `micro` uses fewer). */
@@ -149,6 +153,7 @@ export function maskCounts(c: MatpacConfig, nTokens = gridOf(c).N): { nVisible: 
 // ---------------------------------------------------------------------------------------------
 // validation
 
+/** An invalid configuration: `problems` lists every problem, one line each. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[], name: string) {
     super(`invalid MATPAC config '${name}':\n  ${problems.join('\n  ')}`);
@@ -428,7 +433,9 @@ const micro = scaled('micro', {
 /** `tiny-pp`: tiny as MATPAC++ — the predictor's output projection replaced by 5 MCL heads. */
 const tinyPp: MatpacConfig = { ...structuredClone(tiny), name: 'tiny-pp', mcl: { ...tiny.mcl, heads: 5 } };
 
+/** The named configurations: base (the paper's), small, tiny (the default run), tiny-pp (tiny as MATPAC++), micro (tests). */
 export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'tiny-pp' | 'micro', MatpacConfig>> = { base, small, tiny, 'tiny-pp': tinyPp, micro };
+/** The name of a preset. */
 export type PresetName = keyof typeof PRESETS;
 
 /** A preset by name (a deep copy, so callers may modify it), with optional overrides of top-level fields. */

@@ -49,11 +49,13 @@ export const N_FREQS = N_FFT / 2 + 1;
 export const N_MELS = 80;
 /** Lowest and highest mel band edges in Hz. */
 export const F_MIN = 50;
+/** See F_MIN. */
 export const F_MAX = 8000;
 /** Offset added before the log: float32 machine epsilon, 2^−23 (`torch.finfo().eps`). */
 export const LOG_OFFSET = 2 ** -23;
 /** Global standardisation of the log-mel used by MATPAC/M2D: y = (x − LMS_MEAN)/LMS_STD. */
 export const LMS_MEAN = -7.056;
+/** See LMS_MEAN. */
 export const LMS_STD = 4.193;
 
 /** A log-mel spectrogram, row-major [nMels, nFrames]: data[m·nFrames + t]. Row 0 is the lowest band. */
@@ -96,6 +98,7 @@ export function melToHzSlaney(mel: number): number {
     : SLANEY_F_SP * mel;
 }
 
+/** Options of melFilterbank. */
 export interface MelFilterbankOptions {
   nFreqs?: number;
   sampleRate?: number;

@@ -20,8 +20,8 @@
  * Parameter names follow the official state dict: `mlp.0`, `mlp.2`, `mlp.4` (nn.Sequential indices,
  * GELUs at the odd indices) and `last_layer.weight_g`, `last_layer.weight_v`.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import { dense, type LinearParams } from './vit';
 
 export interface HeadParams {

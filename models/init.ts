@@ -24,8 +24,8 @@
  * Randomness: one key per leaf, `foldIn(key, i)` over a fixed enumeration, so the whole init is a
  * pure function of (config, key).
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import { foldIn, normalHost, uniformHost, type Key } from '../src/random';
 import type { MatpacConfig, TransformerConfig } from './config';
 import { mlpKey, type HeadParams } from './heads';

@@ -29,8 +29,8 @@
  * the next `softmax_center_teacher`), so step t uses the centre built from steps < t — exactly
  * the state transition here: the loss at step t reads c_t and returns c_{t+1}.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 
 /** Mean over tokens of 2 − 2·cos(pred, target); target is treated as a constant. */
 export function predLoss(pred: Tensor, target: Tensor): Tensor {

@@ -17,8 +17,8 @@
  * rows' gradients land back at their positions). The noise is drawn on the host from the
  * Threefry key, so the masks are a pure function of (key, B, N, ratio).
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import { uniformHost, type Key } from '../src/random';
 
 export interface Masking {

@@ -38,9 +38,10 @@
  *      optimizer.step → lr_scheduler.step_update); `optimizer` below says why these rules
  *   5. c ← c', step ← t + 1
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
-import { valueAndGrad } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
+import { jit, valueAndGrad, type JitStats } from '../src/engine';
+import type { Plan } from '../src/jit/plan';
 import { emaStep } from '../src/ema';
 import { adamw, applyUpdates, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
 import { split, keyFromSeed, foldIn, type Key } from '../src/random';
@@ -80,6 +81,7 @@ export interface TeacherState extends TeacherParams {
   step: number;
 }
 
+/** MATPAC's training state: student parameters, teacher state, optimizer state, RNG key, step. */
 export interface TrainState {
   step: number;
   key: Key;
@@ -89,6 +91,7 @@ export interface TrainState {
   centre: Tensor;
 }
 
+/** The two losses of one step, the teacher targets' perplexity and the teacher temperature. */
 export interface LossMetrics {
   lPred: Tensor;
   lCls: Tensor;
@@ -99,12 +102,14 @@ export interface LossMetrics {
   mcl?: { wins: Tensor; assignment: Tensor; temperature: number };
 }
 
+/** The loss and its metrics. */
 export interface LossOutput {
   loss: Tensor;
   metrics: LossMetrics;
   newCentre: Tensor;
 }
 
+/** What one training step reports (losses, learning rate, EMA momentum, temperatures, gradient norm). */
 export interface StepMetrics {
   loss: number;
   lPred: number;
@@ -125,6 +130,7 @@ export interface StepMetrics {
 // ---------------------------------------------------------------------------------------------
 // schedules (all in optimizer steps)
 
+/** The schedules of a MATPAC run, each a function of the step. */
 export interface Schedules {
   learningRate: Schedule;
   encoderMomentum: Schedule;
@@ -145,6 +151,7 @@ function headMomentum(c: MatpacConfig): Schedule {
   return untilThen(linear(headStart, headEnd, annealSteps), annealSteps, encoderEnd);
 }
 
+/** The schedules of config `c`: learning rate, encoder and head EMA momentum, teacher temperature. */
 export function schedules(c: MatpacConfig): Schedules {
   const o = c.optim;
   return {
@@ -308,8 +315,23 @@ export function initTrainState(config: MatpacConfig, key: Key = keyFromSeed(conf
   return { step: 0, key: kRun, student, teacher, optState: optimizer(config).init(student), centre };
 }
 
-/** One MATPAC update: pure, [new state, metrics]. `batch` is [B, nMels, frames]. */
-export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig): [TrainState, StepMetrics] {
+/** The tensors of a step's metrics (read on the host by `stepMetrics`). */
+export interface StepTensors {
+  loss: Tensor;
+  lPred: Tensor;
+  lCls: Tensor;
+  gradNorm: Tensor;
+  targetPerplexity: Tensor;
+  teacherTemp: number;
+  /** MATPAC++'s multiple-choice heads (when configured): their temperature and per-head wins. */
+  mcl?: LossMetrics['mcl'];
+}
+
+/**
+ * One MATPAC update as a function of tensors only: [new state, metric tensors]. Pure and
+ * traceable (it reads no tensor value), so `jit` can compile it (`makeTrainStep`).
+ */
+export function trainStepTensors(state: TrainState, batch: Tensor, config: MatpacConfig): [TrainState, StepTensors] {
   const c = config;
   const sch = schedules(c);
   const t = state.step;
@@ -326,21 +348,47 @@ export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig
   const student = applyUpdates(state.student, updates);
 
   const next: TrainState = { step: t + 1, key: nextKey, student, teacher: { encoder: encoder_, head: head_ }, optState, centre: aux.newCentre };
-  return [
-    next,
-    {
-      loss: loss.item(),
-      lPred: aux.metrics.lPred.item(),
-      lCls: aux.metrics.lCls.item(),
-      lr: sch.learningRate(t),
-      emaMomentum: t === 0 ? 1 : sch.encoderMomentum(t),
-      emaMomentumHead: t === 0 ? 1 : sch.headMomentum(t),
-      teacherTemp: aux.metrics.teacherTemp,
-      gradNorm: gradNorm.item(),
-      targetPerplexity: aux.metrics.targetPerplexity.item(),
-      ...(aux.metrics.mcl ? { mclTemperature: aux.metrics.mcl.temperature, headWins: Array.from(aux.metrics.mcl.wins.toArray()) } : {}),
-    },
-  ];
+  const m = aux.metrics;
+  return [next, { loss, lPred: m.lPred, lCls: m.lCls, gradNorm, targetPerplexity: m.targetPerplexity, teacherTemp: m.teacherTemp, mcl: m.mcl }];
+}
+
+/** The host metrics of step `t` from its tensors. */
+export function stepMetrics(t: number, m: StepTensors, config: MatpacConfig): StepMetrics {
+  const sch = schedules(config);
+  return {
+    loss: m.loss.item(),
+    lPred: m.lPred.item(),
+    lCls: m.lCls.item(),
+    lr: sch.learningRate(t),
+    emaMomentum: t === 0 ? 1 : sch.encoderMomentum(t),
+    emaMomentumHead: t === 0 ? 1 : sch.headMomentum(t),
+    teacherTemp: m.teacherTemp,
+    gradNorm: m.gradNorm.item(),
+    targetPerplexity: m.targetPerplexity.item(),
+    ...(m.mcl ? { mclTemperature: m.mcl.temperature, headWins: Array.from(m.mcl.wins.toArray()) } : {}),
+  };
+}
+
+/** One MATPAC update: pure, [new state, metrics]. `batch` is [B, nMels, frames]. */
+export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig): [TrainState, StepMetrics] {
+  const [next, m] = trainStepTensors(state, batch, config);
+  return [next, stepMetrics(state.step, m, config)];
+}
+
+/**
+ * The training step the trainer runs: `trainStep`, or (jit: true) the same step compiled with
+ * `jit` — traced each step (the step count and key are host values), but the program is
+ * compiled once per structure (the first step, which skips the EMA, and every later one), so
+ * steps run a fused, memory-planned plan.
+ */
+export function makeTrainStep(config: MatpacConfig, opts: { jit: boolean }): ((state: TrainState, batch: Tensor) => [TrainState, StepMetrics]) & { jitStats?: () => JitStats; lastPlan?: () => Plan | undefined } {
+  if (!opts.jit) return (state, batch) => trainStep(state, batch, config);
+  const compiled = jit((state: TrainState, batch: Tensor) => trainStepTensors(state, batch, config));
+  const step = (state: TrainState, batch: Tensor): [TrainState, StepMetrics] => {
+    const [next, m] = compiled(state, batch);
+    return [next, stepMetrics(state.step, m, config)];
+  };
+  return Object.assign(step, { jitStats: () => compiled.stats, lastPlan: () => compiled.lastPlan() });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,8 +36,8 @@
  * from existing primitives (linear, reshape, l2Normalize, softmax, min/max, comparisons): no new
  * primitive, so the gradient is the composition of tested VJPs.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import type { MatpacConfig } from './config';
 import { dense, type LinearParams } from './vit';
 

@@ -12,9 +12,9 @@
  * ∂L/∂b = Σ_{b,n} ∂L/∂E[b,n]. The input is data: no gradient is taken with respect to it.
  * A trailing remainder of fewer than p frames (or bins) is dropped, as the strided convolution does.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
-import { ShapeError } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
+import { ShapeError } from '../src/engine';
 
 export interface PatchEmbedParams {
   proj: { weight: Tensor; bias: Tensor };

@@ -17,8 +17,8 @@
  *
  * The table is a constant: no gradient flows into it.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 
 /** The [F·T, D] table as float64 host values (frequency-major rows). */
 export function sincos2dHost(dim: number, F: number, T: number): Float64Array {

@@ -25,8 +25,8 @@
  * receives the sum of the cotangents of all masked positions (through broadcastTo's VJP, a sum),
  * and the visible latents — hence the student encoder — receive theirs at their own positions.
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 import type { Masking } from './masking';
 import { sincos2dWithCls } from './positional';
 import { block, dense, type BlockParams, type LayerNormParams, type LinearParams } from './vit';

@@ -23,8 +23,8 @@
  * weight-sized pad) rather than by slicing the [B, L, 3D] activation; the 1/√d scale is folded into
  * the q rows of W_qkv and b_qkv (numerically the same as timm's q·scale).
  */
-import * as mp from '../src/index';
-import type { Tensor } from '../src/index';
+import * as mp from '../src/engine';
+import type { Tensor } from '../src/engine';
 
 export interface LinearParams {
   weight: Tensor; // [out, in] (PyTorch layout)
@@ -80,6 +80,19 @@ export function block(p: BlockParams, x: Tensor, heads: number, eps: number): Te
   const h = mp.add(x, attention(p.attn, mp.layerNorm(x, p.norm1.weight, p.norm1.bias, eps), heads));
   const m = dense(mp.gelu(dense(mp.layerNorm(h, p.norm2.weight, p.norm2.bias, eps), p.mlp.fc1)), p.mlp.fc2);
   return mp.add(h, m);
+}
+
+/**
+ * Every block's output, the last one after the final LayerNorm: depth × [B, L, D] (the official
+ * `encoder_layers.forward(x, return_layers=True)`, inference_matpac/matpac/encoder.py l. 42-72,
+ * "replace the last feature with the normalized one").
+ */
+export function encoderLayers(p: EncoderParams, x: Tensor, heads: number, eps: number): Tensor[] {
+  const out: Tensor[] = [];
+  let h = x;
+  for (const blk of p.blocks) out.push((h = block(blk, h, heads, eps)));
+  out[out.length - 1] = mp.layerNorm(h, p.norm.weight, p.norm.bias, eps);
+  return out;
 }
 
 /** Blocks then the final LayerNorm: [B, L, D] → [B, L, D]. */

@@ -25,7 +25,23 @@ export interface Backend {
   upload(data: Float32Array | Float64Array | readonly number[], shape: Shape): Buffer;
   /** Host copy of a buffer (row-major). */
   download(buf: Buffer, shape: Shape): Float32Array | Float64Array;
+  /**
+   * Host copy without blocking the calling thread while the device finishes (optional: backends
+   * whose buffers live on the host need none; `Tensor.toArrayAsync` then yields once and copies).
+   */
+  downloadAsync?(buf: Buffer, shape: Shape): Promise<Float32Array | Float64Array>;
   /** Free device memory now (a no-op where the GC owns the memory). */
   dispose(buf: Buffer): void;
   readonly kernels: KernelTable;
+  /**
+   * Elementwise primitives whose own kernel beats computing them inside a fused loop (native:
+   * exp, gelu and geluGrad run as SIMD WebAssembly); jit (src/jit/fuse.ts) does not fuse them.
+   */
+  readonly unfusedOps?: readonly PrimName[];
+  /**
+   * Optional: Σ or max over `axes` of a fused expression (src/fused.ts source) of inputs broadcast
+   * to `groupShape`, in one pass (keepdims). jit fuses an elementwise group into the reduction
+   * that reads it where the backend has this (native).
+   */
+  fusedReduce?(kind: 'sum' | 'max', src: string, inputs: Buffer[], inShapes: Shape[], groupShape: Shape, axes: number[]): Buffer;
 }

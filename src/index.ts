@@ -1,34 +1,37 @@
 /**
- * matpac-ts engine: the public API.
+ * matpac-ts: the public API for Node and browsers (imports nothing from `node:*`; file
+ * checkpoints, audio files and the data renderer are in `matpac-ts/node`).
  *
  *   import * as mp from 'matpac-ts';
  *   const loss = (p) => mp.mean(mp.square(mp.sub(mp.linear(x, p.w, p.b), y)));
  *   const [value, grads] = mp.valueAndGrad(loss)(params);
+ *
+ * The engine (./engine.ts): tensors, ops, transforms (grad, vjp, valueAndGrad), trees, backends,
+ * random, optim, schedules, EMA. Added here: tracing, the training-state helpers, checkpoints as
+ * bytes, and the MATPAC model (`matpac`, with its log-mel front end and embeddings also at the top).
  */
-import { registerBackend } from './core';
-import { createNativeBackend } from './backends/native';
-import { createRef64Backend } from './backends/ref64';
-import { createGpujsBackend, defaultGpujsMode } from './backends/gpujs';
-
-registerBackend('native', createNativeBackend);
-registerBackend('ref64', createRef64Backend);
-registerBackend('gpujs', () => createGpujsBackend(defaultGpujsMode()));
-registerBackend('gpujs-cpu', () => createGpujsBackend('cpu'));
-registerBackend('gpujs-webasm', () => createGpujsBackend('webasm'));
-registerBackend('gpujs-headlessgl', () => createGpujsBackend('headlessgl'));
-registerBackend('gpujs-gpu', () => createGpujsBackend('gpu'));
-registerBackend('gpujs-webgl2', () => createGpujsBackend('webgl2'));
-
-export * from './ops';
-export { fused, E, evalExpr, exprSource, type Expr } from './fused';
-export { Tensor, Concrete, Tracer, scope, disposeTree, getBackend, setBackend, withBackend, listBackends, usableBackends, registerBackend, fromHost } from './core';
-export { vjp, grad, valueAndGrad } from './autodiff';
-export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree } from './tree';
-export { ShapeError, type Shape } from './shape';
-export { PRIMITIVES, PRIM_NAMES, type PrimName } from './primitives';
-export * as random from './random';
-export { uniform, normal, permutation } from './rng-tensor';
-export * as optim from './optim';
-export * as schedules from './schedules';
-export { emaUpdate, emaStep } from './ema';
-export { saveSafetensors, loadSafetensors, saveState, loadState, readMetadata, CheckpointError } from './checkpoint';
+export * from './engine';
+export { trace, formatTrace, formatFlops, type Trace, type TraceEquation } from './trace';
+export { createTrainState, applyGradients, takeKey, runSteps, type TrainState, type TrainStep, type CreateTrainStateOptions } from './train-state';
+export {
+  CheckpointError,
+  encodeSafetensors,
+  decodeSafetensors,
+  decodeMetadata,
+  encodeState,
+  decodeState,
+  type Metadata,
+  type SaveDtype,
+  type EncodeOptions,
+  type DecodeOptions,
+  type DecodeStateOptions,
+} from './checkpoint/codec';
+export { VERSION } from './version';
+export { matmulInfo, matmulStats, setMatmulConfig, type MatmulConfig } from '../kernels/native/matmul';
+export { rowsInfo } from '../kernels/native/rows';
+/** MATPAC, the model: configs and presets, initialisation, loss and train step, log-mel front end, embeddings, official-name import/export. */
+export * as matpac from '../models/index';
+export { embed, embedBatch, type EmbedOptions, type EncoderPart } from '../models/embed';
+export { logMelSpectrogram, type LogMel } from '../models/frontend';
+export { exportStudentEncoder, importStudentEncoder, exportTrainingState, inferEncoderConfig } from '../models/interop';
+export { preset, type MatpacConfig } from '../models/config';

@@ -12,9 +12,12 @@ import type { PrimName, PrimParams } from './primitives';
 import { fmt, normAxis, ShapeError, size, type Shape } from './shape';
 
 export { Tensor } from './core';
+/** A plain number where an op accepts a constant. */
 export type Scalar = number;
+/** A tensor, or a number broadcast as a constant of the other operand's backend. */
 export type TensorLike = Tensor | number;
 
+/** Apply primitive `prim` to `inputs` (the one entry point of every op; see src/core.ts). */
 export function bind<P extends PrimName>(prim: P, inputs: Tensor[], params: PrimParams[P]): Tensor {
   return coreBind(prim, inputs, params);
 }
@@ -39,17 +42,23 @@ export function tensor(data: Float32Array | Float64Array | readonly number[] | u
   return fromHost(flat, inferred);
 }
 
-export const scalar = (v: number, like?: Tensor): Tensor => fromHost([v], [], like ? like.concrete().backend : undefined);
+/** A rank-0 tensor holding `v` (on the backend of `like` when given). */
+export const scalar = (v: number, like?: Tensor): Tensor => fromHost([v], [], like ? like.backend : undefined);
+/** A tensor of `shape` filled with `v`. */
 export const full = (shape: Shape, v: number, like?: Tensor): Tensor =>
-  fromHost(new Float32Array(size(shape)).fill(v), shape, like ? like.concrete().backend : undefined);
+  fromHost(new Float32Array(size(shape)).fill(v), shape, like ? like.backend : undefined);
+/** A tensor of `shape` filled with 0. */
 export const zeros = (shape: Shape, like?: Tensor): Tensor => full(shape, 0, like);
+/** A tensor of `shape` filled with 1. */
 export const ones = (shape: Shape, like?: Tensor): Tensor => full(shape, 1, like);
+/** Zeros of `t`'s shape, on `t`'s backend. */
 export const zerosLike = (t: Tensor): Tensor => full(t.shape, 0, t);
+/** Ones of `t`'s shape, on `t`'s backend. */
 export const onesLike = (t: Tensor): Tensor => full(t.shape, 1, t);
 
 function lift(x: TensorLike, like: Tensor | undefined): Tensor {
   if (x instanceof Tensor) return x;
-  return fromHost([x], [], like ? like.concrete().backend : getBackend());
+  return fromHost([x], [], like ? like.backend : getBackend());
 }
 function lift2(a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : undefined;
@@ -66,36 +75,60 @@ export function stopGradient(x: Tensor): Tensor {
 // ---------------------------------------------------------------------------------------------
 // elementwise
 
+/** −x, elementwise. */
 export const neg = (x: Tensor) => bind('neg', [x], NONE);
+/** eˣ, elementwise. */
 export const exp = (x: Tensor) => bind('exp', [x], NONE);
+/** Natural logarithm, elementwise. */
 export const log = (x: Tensor) => bind('log', [x], NONE);
+/** √x, elementwise. */
 export const sqrt = (x: Tensor) => bind('sqrt', [x], NONE);
+/** 1/√x, elementwise. */
 export const rsqrt = (x: Tensor) => bind('rsqrt', [x], NONE);
+/** x², elementwise. */
 export const square = (x: Tensor) => bind('square', [x], NONE);
+/** Hyperbolic tangent, elementwise. */
 export const tanh = (x: Tensor) => bind('tanh', [x], NONE);
+/** The error function, elementwise. */
 export const erf = (x: Tensor) => bind('erf', [x], NONE);
 
 const binop = (name: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'equal') =>
   (a: TensorLike, b: TensorLike): Tensor => bind(name, lift2(a, b), NONE);
+/** a + b, elementwise with NumPy broadcasting (numbers are constants). */
 export const add = binop('add');
+/** a − b, elementwise with broadcasting. */
 export const sub = binop('sub');
+/** a · b, elementwise with broadcasting. */
 export const mul = binop('mul');
+/** a / b, elementwise with broadcasting. */
 export const div = binop('div');
+/** aᵇ, elementwise with broadcasting. */
 export const pow = binop('pow');
+/** The larger of a and b, elementwise with broadcasting. */
 export const maximum = binop('maximum');
+/** The smaller of a and b, elementwise with broadcasting. */
 export const minimum = binop('minimum');
+/** 1 where a > b, else 0 (a constant: no gradient). */
 export const greater = binop('greater');
+/** 1 where a ≥ b, else 0 (a constant: no gradient). */
 export const greaterEqual = binop('greaterEqual');
+/** 1 where a = b, else 0 (a constant: no gradient). */
 export const equal = binop('equal');
+/** 1 where a < b, else 0 (a constant: no gradient). */
 export const less = (a: TensorLike, b: TensorLike) => greater(b, a);
+/** 1 where a ≤ b, else 0 (a constant: no gradient). */
 export const lessEqual = (a: TensorLike, b: TensorLike) => greaterEqual(b, a);
 
+/** `a` where `cond` is non-zero, else `b`, elementwise with broadcasting. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   return bind('where', [cond, lift(a, cond), lift(b, cond)], NONE);
 }
 
+/** max(x, 0), elementwise. */
 export const relu = (x: Tensor) => maximum(x, 0);
+/** 1 / (1 + e⁻ˣ), elementwise. */
 export const sigmoid = (x: Tensor) => div(1, add(1, exp(neg(x))));
+/** |x|, elementwise (computed as √(x²)). */
 export const abs = (x: Tensor) => sqrt(square(x));
 
 // ---------------------------------------------------------------------------------------------
@@ -112,9 +145,13 @@ function reduce(name: 'sum' | 'max', x: Tensor, axis?: number | number[], keepdi
   const r = bind(name, [x], { axes });
   return keepdims ? r : reshape(r, x.shape.filter((_, i) => !axes.includes(i)));
 }
+/** Sum over `axis` (one, several, or all when omitted), keeping reduced axes as size 1 with `keepdims`. */
 export const sum = (x: Tensor, axis?: number | number[], keepdims = false) => reduce('sum', x, axis, keepdims);
+/** Maximum over `axis` (all when omitted). */
 export const max = (x: Tensor, axis?: number | number[], keepdims = false) => reduce('max', x, axis, keepdims);
+/** Minimum over `axis` (all when omitted). */
 export const min = (x: Tensor, axis?: number | number[], keepdims = false) => neg(max(neg(x), axis, keepdims));
+/** Mean over `axis` (all when omitted). */
 export function mean(x: Tensor, axis?: number | number[], keepdims = false): Tensor {
   const axes = axesOf('mean', x, axis);
   const n = axes.reduce((acc, a) => acc * x.shape[a], 1);
@@ -124,6 +161,7 @@ export function mean(x: Tensor, axis?: number | number[], keepdims = false): Ten
 // ---------------------------------------------------------------------------------------------
 // layout
 
+/** The same values in a new shape of the same size (one dimension may be −1). */
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const s = [...shape];
   const unknown = s.indexOf(-1);
@@ -134,6 +172,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   if (s.length === x.rank && s.every((d, i) => d === x.shape[i])) return x;
   return bind('reshape', [x], { shape: s });
 }
+/** Axes permuted by `perm` (default: reversed). */
 export function transpose(x: Tensor, perm?: number[]): Tensor {
   const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
   if (p.every((a, i) => a === i)) return x;
@@ -141,6 +180,7 @@ export function transpose(x: Tensor, perm?: number[]): Tensor {
 }
 /** Swap the last two axes. */
 export const mT = (x: Tensor) => transpose(x, [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : i === x.rank - 2 ? x.rank - 1 : x.rank - 2)));
+/** x broadcast to `shape` (NumPy rules). */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   if (shape.length === x.rank && shape.every((d, i) => d === x.shape[i])) return x;
   return bind('broadcast', [x], { shape: [...shape] });
@@ -155,15 +195,18 @@ export function unbroadcast(x: Tensor, shape: Shape): Tensor {
   const r = axes.length ? bind('sum', [x], { axes }) : x;
   return reshape(r, shape);
 }
+/** x with a new axis of size 1 at `axis`. */
 export const expandDims = (x: Tensor, axis: number) => {
   const a = axis < 0 ? axis + x.rank + 1 : axis;
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 };
+/** x without its axis `axis`, which must have size 1. */
 export const squeeze = (x: Tensor, axis: number) => {
   const a = normAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${axis} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
   return reshape(x, x.shape.filter((_, i) => i !== a));
 };
+/** The block of `sizes` starting at `begin`. */
 export function slice(x: Tensor, begin: number[], sizes: Shape): Tensor {
   if (sizes.every((d, i) => d === x.shape[i]) && begin.every((b) => b === 0)) return x;
   return bind('slice', [x], { begin: [...begin], size: [...sizes] });
@@ -173,14 +216,17 @@ export function sliceAxis(x: Tensor, axis: number, start: number, end: number): 
   const a = normAxis('sliceAxis', axis, x.rank);
   return slice(x, x.shape.map((_, i) => (i === a ? start : 0)), x.shape.map((d, i) => (i === a ? end - start : d)));
 }
+/** x padded with zeros: `lo[i]` before and `hi[i]` after along each axis. */
 export function pad(x: Tensor, lo: number[], hi: number[]): Tensor {
   if ([...lo, ...hi].every((w) => w === 0)) return x;
   return bind('pad', [x], { lo: [...lo], hi: [...hi] });
 }
+/** Tensors joined along `axis`. */
 export function concat(xs: Tensor[], axis: number): Tensor {
   if (xs.length === 1) return xs[0];
   return bind('concat', xs, { axis: normAxis('concat', axis, xs[0].rank) });
 }
+/** Tensors of one shape stacked along a new axis `axis`. */
 export const stack = (xs: Tensor[], axis = 0) => concat(xs.map((x) => expandDims(x, axis)), axis);
 
 // ---------------------------------------------------------------------------------------------
@@ -198,20 +244,17 @@ export function scatterAdd(src: Tensor, idx: Tensor, axis: number, size: number)
 // ---------------------------------------------------------------------------------------------
 // linear algebra
 
+/** Batched matrix product op(a)·op(b) over the last two axes (leading axes broadcast); `transA`/`transB` transpose an operand. */
 export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
   return bind('matmul', [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
 }
 /**
  * y = x·Wᵀ + b with PyTorch's Linear layout: W is [out, in]. With a bias this is the `linear`
- * primitive (backends fuse the bias into the product); `linearComposite` is the same function
+ * primitive (backends fuse the bias into the product); src/composites.ts has the same function
  * from matmul and add, the reference the fused primitive is tested against.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   return bias ? bind('linear', [x, weight, bias], NONE) : matmul(x, weight, { transB: true });
-}
-export function linearComposite(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  const y = matmul(x, weight, { transB: true });
-  return bias ? add(y, bias) : y;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,39 +266,26 @@ export function logsumexp(x: Tensor, axis = -1, keepdims = false): Tensor {
   const r = add(log(sum(exp(sub(x, m)), axis, true)), m);
   return keepdims ? r : squeeze(r, axis);
 }
+/** Softmax along `axis` (the fused row kernel; another axis is moved last and back). */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  if (normAxis('softmax', axis, x.rank) === x.rank - 1) return bind('softmax', [x], NONE);
-  return softmaxComposite(x, axis);
+  const a = normAxis('softmax', axis, x.rank);
+  if (a === x.rank - 1) return bind('softmax', [x], NONE);
+  const perm = x.shape.map((_, i) => i);
+  [perm[a], perm[x.rank - 1]] = [perm[x.rank - 1], perm[a]];
+  return transpose(bind('softmax', [transpose(x, perm)], NONE), perm);
 }
+/** log softmax along `axis`: x − logsumexp(x). */
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => sub(x, logsumexp(x, axis, true));
 
 /** LayerNorm over the last axis: (x − μ)/√(σ² + ε)·γ + β (biased variance, as PyTorch). */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
   return add(mul(bind('layerNormalize', [x], { eps }), gamma), beta);
 }
-/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)) (one fused kernel; see geluComposite). */
+/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)) (one fused kernel; src/composites.ts has the composition). */
 export const gelu = (x: Tensor): Tensor => bind('gelu', [x], NONE);
 /** The standard normal density φ(x) = exp(−x²/2)/√(2π). */
 export const normalPdf = (x: Tensor): Tensor => mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
 
-// The unfused compositions the fused kernels stand for (property-tests/fused.test.ts checks
-// that values and gradients agree).
-export const geluComposite = (x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
-export function softmaxComposite(x: Tensor, axis = -1): Tensor {
-  const e = exp(sub(x, stopGradient(max(x, axis, true))));
-  return div(e, sum(e, axis, true));
-}
-export function layerNormalizeComposite(x: Tensor, eps: number): Tensor {
-  const xc = sub(x, mean(x, -1, true));
-  return mul(xc, rsqrt(add(mean(square(xc), -1, true), eps)));
-}
-/** s·(g − mean(g) − x̂·mean(g⊙x̂)), s = 1/√(var + eps): the VJP of layerNormalize (docs/autodiff.md). */
-export function layerNormalizeVjpComposite(x: Tensor, g: Tensor, eps: number): Tensor {
-  const xc = sub(x, mean(x, -1, true));
-  const s = rsqrt(add(mean(square(xc), -1, true), eps));
-  const xhat = mul(xc, s);
-  return mul(s, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
-}
 /** x / max(‖x‖₂, ε) along `axis` (PyTorch F.normalize). */
 export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
   return div(x, maximum(sqrt(sum(square(x), axis, true)), eps));
@@ -271,5 +301,5 @@ export const softmaxCrossEntropy = (logits: Tensor, targetProbs: Tensor) => cros
 export function oneHot(labels: ArrayLike<number>, classes: number, like?: Tensor): Tensor {
   const d = new Float32Array(labels.length * classes);
   for (let i = 0; i < labels.length; i++) d[i * classes + labels[i]] = 1;
-  return fromHost(d, [labels.length, classes], like ? like.concrete().backend : undefined);
+  return fromHost(d, [labels.length, classes], like ? like.backend : undefined);
 }

@@ -9,7 +9,7 @@
  * chain(scaleByAdam, addDecayedWeights, scaleByLearningRate).
  *
  * State is a plain tree — tensors, numbers, arrays and objects — so it checkpoints with
- * saveState (src/checkpoint.ts) like any other tree. Step counters are plain numbers: schedules
+ * saveState (src/checkpoint/file.ts) like any other tree. Step counters are plain numbers: schedules
  * and bias corrections are computed on the host, and no update ever reads a value back from the
  * device. The arithmetic is done with engine ops (src/ops.ts), so updates run on whatever
  * backend the parameters live on, and since tensors are immutable values, old states stay valid.
@@ -26,7 +26,6 @@
  * correction, i.e. u = m̂/(√v̂ + ε/√(1−b2^t)): `scaleByAdam({ epsOnRawMoment: true })`, which
  * MATPAC's presets use (models/matpac.ts `optimizer`).
  */
-import type { Monoid } from 'fp-ts/Monoid';
 import { Tensor } from './core';
 import { add, concat, div, minimum, mul, reshape, scalar, sqrt, square, sum, zerosLike } from './ops';
 import { E, fused } from './fused';
@@ -41,7 +40,9 @@ export type UpdateResult<T, S> = readonly [T, S];
  * parameter tree goes in and the same type comes out. States are plain trees.
  */
 export interface GradientTransformation<S = unknown> {
+  /** The initial state for parameters `params`. */
   readonly init: (params: unknown) => S;
+  /** Transform `updates` (gradients, or the previous transformation's output) given the state (and the parameters): new updates and state. */
   readonly update: <T>(updates: T, state: S, params?: T) => UpdateResult<T, S>;
 }
 
@@ -78,7 +79,7 @@ function transformation<S>(init: (params: unknown) => S, update: (updates: unkno
 function scalarCache(): (value: number, like: Tensor) => Tensor {
   const cache = new Map<unknown, Map<number, Tensor>>();
   return (value, like) => {
-    const backend = like.concrete().backend;
+    const backend = like.backend;
     let m = cache.get(backend);
     if (!m) cache.set(backend, (m = new Map()));
     let t = m.get(value);
@@ -125,6 +126,14 @@ export function chain(...txs: GradientTransformation<any>[]): GradientTransforma
   );
 }
 
+/** A monoid, structurally the same as fp-ts's `Monoid<A>` (so fp-ts's `concatAll` folds with it). */
+export interface Monoid<A> {
+  /** Combine two values (associative). */
+  readonly concat: (x: A, y: A) => A;
+  /** The identity of `concat`. */
+  readonly empty: A;
+}
+
 /**
  * `chain` as a monoid (fp-ts): concat(a, b) = chain(a, b), empty = identity(). The laws —
  * associativity and identity — hold for the updates (states nest differently); they are the
@@ -149,6 +158,7 @@ export function scale(factor: number): GradientTransformation<EmptyState> {
   );
 }
 
+/** State of a transformation that only counts steps. */
 export interface CountState {
   /** Number of updates done so far (a plain number; the next update evaluates schedules at it). */
   readonly count: number;
@@ -170,6 +180,7 @@ export function scaleByLearningRate(learningRate: LearningRate): GradientTransfo
   );
 }
 
+/** Adam's state: step count and the first and second moments. */
 export interface AdamState<T = unknown> {
   readonly count: number;
   /** First moment m (optax: mu; PyTorch: exp_avg). */
@@ -178,6 +189,7 @@ export interface AdamState<T = unknown> {
   readonly nu: T;
 }
 
+/** Options of scaleByAdam. */
 export interface ScaleByAdamOptions {
   b1?: number;
   b2?: number;
@@ -254,6 +266,7 @@ export function globalNorm(tree: unknown): Tensor {
   return sqrt(sum(concat(squares, 0)));
 }
 
+/** Options of clipByGlobalNorm. */
 export interface ClipOptions {
   /**
    * Added to the norm in the scale factor: g·min(1, c/(‖g‖ + eps)). 0 (default) is optax's
@@ -281,6 +294,7 @@ export function clipByGlobalNorm(maxNorm: number, o: ClipOptions = {}): Gradient
   );
 }
 
+/** State of `trace` (momentum): the running velocity. */
 export interface TraceState<T = unknown> {
   readonly trace: T;
 }
@@ -302,6 +316,7 @@ export function trace(momentum: number, nesterov = false): GradientTransformatio
 // ---------------------------------------------------------------------------------------------
 // optimizers (optax alias.py)
 
+/** Options of sgd. */
 export interface SgdOptions {
   learningRate: LearningRate;
   /** Heavy-ball momentum μ (none if absent or 0). */
@@ -315,6 +330,7 @@ export function sgd(o: SgdOptions): GradientTransformation<unknown[]> {
   return m > 0 ? chain(trace(m, o.nesterov ?? false), scaleByLearningRate(o.learningRate)) : chain(scaleByLearningRate(o.learningRate));
 }
 
+/** Options of adam. */
 export interface AdamOptions extends ScaleByAdamOptions {
   learningRate: LearningRate;
 }
@@ -324,6 +340,7 @@ export function adam(o: AdamOptions): GradientTransformation<unknown[]> {
   return chain(scaleByAdam(o), scaleByLearningRate(o.learningRate));
 }
 
+/** Options of adamw. */
 export interface AdamWOptions extends AdamOptions {
   /** Decoupled weight decay λ (default 1e-4 as optax; MATPAC 0.05). */
   weightDecay?: number;

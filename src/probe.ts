@@ -20,7 +20,7 @@
  * Adam and early stopping on a validation split; full-batch gradient descent on a strongly convex
  * objective needs neither and gives the same answer every run.
  */
-import * as mp from './index';
+import * as mp from './engine';
 import { foldIn, permutationHost, type Key } from './random';
 
 /** Feature rows: N vectors of the same length D. */

@@ -53,6 +53,7 @@ export function untilThen(schedule: Schedule, at: number, after: number): Schedu
   return (s) => (s >= at ? after : schedule(s));
 }
 
+/** Options of warmupCosine. */
 export interface WarmupCosineOptions {
   /** Value at step 0 (fairseq's warmup_init_lr; MATPAC: 0). */
   initValue?: number;
@@ -83,6 +84,7 @@ export function warmupCosine(o: WarmupCosineOptions): Schedule {
   };
 }
 
+/** The run length and end points of the MATPAC schedules. */
 export interface MatpacScheduleOptions {
   /** Total number of updates (official config: optimization.max_update = 294816, 300 epochs). */
   totalSteps?: number;
@@ -94,6 +96,7 @@ export interface MatpacScheduleOptions {
   peakLearningRate?: number;
 }
 
+/** The MATPAC schedules, each a function of the step. */
 export interface MatpacSchedules {
   learningRate: Schedule;
   /** Momentum of the teacher encoder's EMA (0.99995 → 0.99999 over the run). */

@@ -11,11 +11,12 @@
  * backward pass — every primitive the gradient is made of. The same records give kernel and
  * FLOP counts (used by `matpac trace` and the benchmarks).
  */
-import { Concrete, popHook, pushHook, type LaunchRecord } from './core';
-import { PRIMITIVES, type PrimName } from './primitives';
+import { Concrete, popHook, pushHook, ruleOf, type LaunchRecord } from './core';
+import type { PrimName } from './primitives';
 import { fmt } from './shape';
 import { flatten } from './tree';
 
+/** One primitive application in a trace: its inputs and output (names and shapes), parameters and FLOPs. */
 export interface TraceEquation {
   prim: PrimName;
   params: unknown;
@@ -26,6 +27,7 @@ export interface TraceEquation {
   flops: number;
 }
 
+/** The primitives a function ran, in order, with its inputs and outputs (see `trace`). */
 export interface Trace {
   inputs: { name: string; shape: number[] }[];
   equations: TraceEquation[];
@@ -80,8 +82,8 @@ export function trace<A, R>(fn: (args: A) => R, args: A): { result: R; trace: Tr
     const out = varName(counter++);
     names.set(r.output.id, out);
     const inShapes = r.inputs.map((t) => [...t.shape]);
-    const def = PRIMITIVES[r.prim] as { flops: (a: number[][], b: number[], p: unknown) => number };
-    equations.push({ prim: r.prim, params: r.params, inputs: ins, inShapes, output: out, outShape: [...r.output.shape], flops: def.flops(inShapes, [...r.output.shape], r.params) });
+    const flops = ruleOf(r.prim).flops(inShapes, [...r.output.shape], r.params as never);
+    equations.push({ prim: r.prim, params: r.params, inputs: ins, inShapes, output: out, outShape: [...r.output.shape], flops });
   };
   pushHook(hook);
   let result: R;
@@ -98,6 +100,7 @@ export function trace<A, R>(fn: (args: A) => R, args: A): { result: R; trace: Tr
   return { result, trace: { inputs, equations, constants, kernels, flops: equations.reduce((a, e) => a + e.flops, 0) } };
 }
 
+/** A FLOP count in human units (e.g. `1.2 GFLOP`). */
 export function formatFlops(f: number): string {
   const units = ['', 'k', 'M', 'G', 'T'];
   let i = 0;

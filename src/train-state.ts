@@ -6,7 +6,7 @@
  * A TrainState holds everything a resumed run needs to continue bit-identically: the student
  * parameters, the teacher (EMA) parameters, the optimizer state, any other running state
  * (MATPAC's centre), the RNG key and the update count. It is a plain tree, so
- * saveState/loadState (src/checkpoint.ts) store and restore it whole. Randomness comes only from
+ * saveState/loadState (src/checkpoint/file.ts) store and restore it whole. Randomness comes only from
  * `state.key` (src/random.ts is counter-based and stateless), so nothing outside the state
  * influences the next step.
  */
@@ -14,6 +14,7 @@ import type { Key } from './random';
 import { split } from './random';
 import { applyUpdates, type GradientTransformation } from './optim';
 
+/** Everything a training run carries from step to step: step, parameters, optimizer state, teacher, RNG key, extras. */
 export interface TrainState<Params = unknown, Teacher = unknown, Extra = unknown> {
   /** Number of optimizer updates done (0 before the first); schedules are evaluated at it. */
   readonly step: number;
@@ -32,6 +33,7 @@ export interface TrainState<Params = unknown, Teacher = unknown, Extra = unknown
 /** One training step: a pure function from a state and a batch to the next state and metrics. */
 export type TrainStep<S, B, M = Record<string, number>> = (state: S, batch: B) => readonly [S, M];
 
+/** What `createTrainState` starts from. */
 export interface CreateTrainStateOptions<P, T, E> {
   params: P;
   teacher: T;

@@ -6,6 +6,7 @@
  */
 import { Tensor } from './core';
 
+/** A nested structure of objects and arrays with tensors (and other values) as leaves. */
 export type Tree<L = Tensor> = L | readonly Tree<L>[] | { readonly [key: string]: Tree<L> };
 
 export interface Flat<T> {
@@ -18,6 +19,7 @@ export interface Flat<T> {
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Tensor) && !ArrayBuffer.isView(x);
 
+/** The tensor leaves of a tree in a fixed order (object keys sorted), with their '.'-joined paths and `rebuild`, which puts new leaves back into the same structure. */
 export function flatten<T>(tree: T, prefix = ''): Flat<T> {
   const leaves: Tensor[] = [];
   const paths: string[] = [];
@@ -48,6 +50,7 @@ export function flatten<T>(tree: T, prefix = ''): Flat<T> {
   return { leaves, paths, rebuild: rebuild as Flat<T>['rebuild'] };
 }
 
+/** The tensor leaves of a tree, in flatten's order. */
 export const leaves = (tree: unknown): Tensor[] => flatten(tree).leaves;
 
 /** Map `f` over the tensor leaves of one or more trees of the same structure. */
@@ -73,4 +76,5 @@ export function toNamed(tree: unknown, prefix = ''): Record<string, Tensor> {
   return Object.fromEntries(paths.map((p, i) => [p, ls[i]]));
 }
 
+/** The number of values in all tensor leaves of a tree (e.g. a parameter count). */
 export const treeSize = (tree: unknown): number => leaves(tree).reduce((acc, t) => acc + t.size, 0);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePretrainSet, ensureProbeSet } from '../src/data/render';
-import { readMetadata } from '../src/checkpoint';
+import { readMetadata } from '../src/checkpoint/file';
 import { train, LATEST } from '../src/cli/train';
 import { ablate, summarise } from '../src/cli/ablate';
 import { loadTrainState } from '../src/cli/model';

@@ -3,7 +3,9 @@
  * written by a small test encoder are read back exactly, in several bit depths, rates and channel
  * counts; broken files give one-line AudioErrors naming the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
@@ -202,20 +204,22 @@ describe('FLAC round trips', () => {
   for (const { bits, channels, rate } of [
     { bits: 16, channels: 2, rate: 44100 },
     { bits: 24, channels: 1, rate: 48000 },
+    { bits: 24, channels: 2, rate: 16000 },
     { bits: 8, channels: 1, rate: 8000 },
   ] as const) {
-    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: exact integers, same floats as the WAV reader`, async () => {
-      const ints = randomInts(channels, 3000, bits, 100 + bits);
+    it(`${bits}-bit, ${channels} channel(s), ${rate} Hz: exact integers, the very same floats as the WAV reader`, async () => {
+      const ints = randomInts(channels, 16000, bits, 100 + bits + channels);
       const flac = await decodeAudio(encodeFlacVerbatim(ints, rate, bits, 1024), 'x.flac');
       expect(flac.sampleRate).toBe(rate);
       expect(flac.channels.length).toBe(channels);
       for (let c = 0; c < channels; c++) {
-        expect(flac.channels[c].length).toBe(3000);
+        expect(flac.channels[c].length).toBe(16000);
         expect(Array.from(flac.channels[c], (v) => Math.round(v * 2 ** (bits - 1)))).toEqual(Array.from(ints[c]));
       }
       const stored = bits === 8 ? ints.map((c) => c.map((v) => v + 128)) : ints;
       const wav = await decodeAudio(wavBytes(stored, rate, String(bits)), 'x.wav');
-      for (let c = 0; c < channels; c++) expect(maxAbsDiff(flac.channels[c], wav.channels[c])).toBeLessThan(1e-7);
+      // bit for bit (docs/frontend.md says so): no sample may differ, not even by one float32 step
+      for (let c = 0; c < channels; c++) expect(flac.channels[c]).toEqual(wav.channels[c]);
     });
   }
 });
@@ -236,20 +240,24 @@ describe('loadAudio16k', () => {
 describe('bad input gives one line naming the file and the problem', () => {
   const goodWav = wavBytes([Array.from({ length: 1000 }, (_, i) => (i * 37) % 2000)], 16000, '16');
   const goodFlac = encodeFlacVerbatim(randomInts(1, 5000, 16, 9), 16000, 16, 1024);
+  const corruptFlac = goodFlac.slice();
+  corruptFlac.fill(0x55, 3000, 3040); // inside the second frame: its checksum fails, later frames are sound
   const nanWav = wavBytes([[0.1, 0.2, 0.3, NaN, 0.5]], 16000, '32f');
   const infWav = wavBytes([[0.1, -Infinity]], 16000, '32f');
   const headerOnly = wavBytes([[]], 16000, '16');
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty.wav', new Uint8Array(0), /empty file/],
-    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV or FLAC file \(first bytes: 74 68 69 73/],
+    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV, FLAC, MP3 or Ogg\/Opus file \(first bytes: 74 68 69 73/],
     ['truncated.wav', goodWav.subarray(0, 1000), /truncated: data chunk declares 2000 bytes, 956 present/],
     ['odd.wav', goodWav.subarray(0, goodWav.length - 1), /truncated/],
     ['riff-stub.wav', goodWav.subarray(0, 8), /truncated/],
     ['no-data.wav', headerOnly, /no audio samples/],
     ['nan.wav', nanWav, /NaN sample at index 3 of channel 0/],
     ['inf.wav', infWav, /infinite sample at index 1/],
-    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: decoded 4096 of 5000 samples/],
-    ['stub.flac', goodFlac.subarray(0, 40), /FLAC/],
+    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: the file ends inside the frame at byte \d+ \(decoded 4096 of 5000 samples\)$/],
+    ['corrupt.flac', corruptFlac, /corrupt FLAC: bytes \d+–\d+ hold no frame whose checksum matches$/],
+    ['metadata-cut.flac', goodFlac.subarray(0, 20), /truncated FLAC: the file ends inside its metadata blocks$/],
+    ['stub.flac', goodFlac.subarray(0, 60), /truncated FLAC: the file ends inside its first frame/],
   ];
   for (const [name, bytes, problem] of cases) {
     it(name, async () => {
@@ -270,5 +278,156 @@ describe('bad input gives one line naming the file and the problem', () => {
   it('a missing file', async () => {
     const path = join(dir, 'does-not-exist.wav');
     await expect(readAudio(path)).rejects.toThrow(`${path}: cannot read file (ENOENT)`);
+  });
+});
+
+describe('paths that are not regular files', () => {
+  it('a FIFO is refused without blocking', { timeout: 10_000 }, async () => {
+    const fifo = join(dir, 'pipe.wav');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readAudio(fifo)).rejects.toThrow(`${fifo}: a FIFO, not a regular file: not opened`);
+  });
+
+  it('a folder is refused', async () => {
+    await expect(readAudio(dir)).rejects.toThrow(`${dir}: a folder, not a regular file: not opened`);
+  });
+
+  it('a name that was not valid UTF-8 says so, not "no such file"', async () => {
+    writeFileSync(Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]), new Uint8Array(10));
+    const name = readdirSync(dir).find((n) => n.startsWith('caf'))!;
+    await expect(readAudio(join(dir, name))).rejects.toThrow(/caf\uFFFD\.wav: cannot open: the file name is not valid UTF-8 \(rename the file\)$/);
+  });
+});
+
+describe('FLAC scaling', () => {
+  it('FLAC and WAV give the same float for every 16-bit integer and for 24-bit integers across the whole range', async () => {
+    for (const [bits, step] of [[16, 1], [24, 61]] as const) {
+      const max = 2 ** (bits - 1);
+      const ints = new Int32Array(Math.ceil((2 * max) / step));
+      for (let i = 0; i < ints.length; i++) ints[i] = -max + i * step;
+      ints[ints.length - 1] = max - 1;
+      const flac = await decodeAudio(encodeFlacVerbatim([ints], 16000, bits, 4096), 'all.flac');
+      const wav = await decodeAudio(wavBytes([ints], 16000, String(bits)), 'all.wav');
+      let wrong = 0;
+      for (let i = 0; i < ints.length; i++) if (flac.channels[0][i] !== wav.channels[0][i] || wav.channels[0][i] !== ints[i] / max) wrong++;
+      expect(wrong, `${bits}-bit: samples that differ`).toBe(0);
+    }
+  });
+});
+
+describe('RF64', () => {
+  /** The RIFF file `riff` (fmt then data, as wavefile writes it) rewritten as RF64 with a ds64 chunk, as libsndfile writes big files. */
+  function toRf64(riff: Uint8Array, trailer = new Uint8Array(0)): Uint8Array {
+    const view = new DataView(riff.buffer, riff.byteOffset, riff.byteLength);
+    const fmtSize = view.getUint32(16, true);
+    const fmt = riff.subarray(12, 20 + fmtSize);
+    const dataSize = view.getUint32(20 + fmtSize + 4, true);
+    const samples = riff.subarray(20 + fmtSize + 8, 20 + fmtSize + 8 + dataSize);
+    const out = new Uint8Array(12 + 36 + fmt.length + 8 + samples.length + trailer.length);
+    const v = new DataView(out.buffer);
+    out.set(new TextEncoder().encode('RF64'), 0);
+    v.setUint32(4, 0xffffffff, true);
+    out.set(new TextEncoder().encode('WAVEds64'), 8);
+    v.setUint32(16, 28, true);
+    v.setBigUint64(20, BigInt(out.length - 8), true); // RIFF size
+    v.setBigUint64(28, BigInt(samples.length), true); // data size
+    v.setBigUint64(36, BigInt(samples.length / 2), true); // sample count
+    v.setUint32(44, 0, true); // table length
+    out.set(fmt, 48);
+    const d = 48 + fmt.length;
+    out.set(new TextEncoder().encode('data'), d);
+    v.setUint32(d + 4, 0xffffffff, true);
+    out.set(samples, d + 8);
+    out.set(trailer, d + 8 + samples.length);
+    return out;
+  }
+
+  it('reads the sizes from the ds64 chunk (data chunk size 0xFFFFFFFF), with or without chunks after the data', async () => {
+    const ints = randomInts(2, 3000, 16, 77);
+    const riff = wavBytes(ints, 22050, '16');
+    const expected = await decodeAudio(riff, 'x.wav');
+    for (const trailer of [new Uint8Array(0), new Uint8Array([...new TextEncoder().encode('LIST'), 4, 0, 0, 0, 1, 2, 3, 4])]) {
+      const rf64 = await decodeAudio(toRf64(riff, trailer), 'big.wav');
+      expect(rf64.sampleRate).toBe(22050);
+      expect(rf64.channels).toEqual(expected.channels);
+    }
+  });
+
+  it('a cut-off RF64 file is still reported as truncated, with the ds64 size', async () => {
+    const rf64 = toRf64(wavBytes(randomInts(1, 1000, 16, 78), 16000, '16'));
+    await expect(decodeAudio(rf64.subarray(0, rf64.length - 100), 'cut.wav')).rejects.toThrow('cut.wav: truncated: data chunk declares 2000 bytes, 1900 present');
+  });
+});
+
+describe('large files (bounds of src/audio/limits.ts)', () => {
+  /** A PCM WAV of random sample words (any bytes are valid 24-bit samples), written fast. */
+  function randomWav(channels: number, rate: number, bits: number, frames: number): Uint8Array {
+    const blockAlign = channels * (bits / 8);
+    const out = new Uint8Array(44 + frames * blockAlign);
+    const v = new DataView(out.buffer);
+    out.set(new TextEncoder().encode('RIFF'), 0);
+    v.setUint32(4, out.length - 8, true);
+    out.set(new TextEncoder().encode('WAVEfmt '), 8);
+    v.setUint32(16, 16, true);
+    v.setUint16(20, 1, true);
+    v.setUint16(22, channels, true);
+    v.setUint32(24, rate, true);
+    v.setUint32(28, rate * blockAlign, true);
+    v.setUint16(32, blockAlign, true);
+    v.setUint16(34, bits, true);
+    out.set(new TextEncoder().encode('data'), 36);
+    v.setUint32(40, frames * blockAlign, true);
+    for (let i = 44; i < out.length; i += 65536) out.set(randomBytes(Math.min(65536, out.length - i)), i);
+    return out;
+  }
+
+  it('a multi-channel WAV read block by block gives exactly the mono mix of the whole-file decoder', async () => {
+    const bytes = randomWav(6, 96000, 24, 2 * 96000); // 3.5 MB: several 1 MiB blocks
+    const whole = await decodeAudio(bytes, 'six.wav');
+    const streamed = await readAudio(file('six.wav', bytes));
+    expect(streamed.sampleRate).toBe(96000);
+    expect(streamed.samples).toEqual(mixToMono(whole.channels));
+  });
+
+  it('a multi-channel FLAC mixed to mono as it decodes gives exactly the mono mix of its channels, with or without a declared total', async () => {
+    const bytes = encodeFlacVerbatim(randomInts(3, 20000, 24, 33), 48000, 24, 4096);
+    const expected = mixToMono((await decodeAudio(bytes, 'three.flac')).channels);
+    const unknownTotal = bytes.slice();
+    unknownTotal[8 + 13] &= 0xf0; // STREAMINFO total samples = 0: "unknown"
+    unknownTotal.fill(0, 8 + 14, 8 + 18);
+    for (const [name, b] of [['three.flac', bytes], ['no-total.flac', unknownTotal]] as const) {
+      const r = await readAudio(file(name, b));
+      expect(r.sampleRate).toBe(48000);
+      expect(r.samples).toEqual(expected);
+    }
+  });
+
+  it('reading a 10 s 6-channel 96 kHz 24-bit WAV (17 MB) takes about its mono mix (4 MB) of memory, not the whole file several times', () => {
+    const path = file('big.wav', randomWav(6, 96000, 24, 10 * 96000));
+    const script = `
+      const { readAudio } = await import(${JSON.stringify(new URL('../src/audio/decode.ts', import.meta.url).href)});
+      const before = process.resourceUsage().maxRSS;
+      const { samples } = await readAudio(${JSON.stringify(path)});
+      console.log(JSON.stringify({ grewKiB: process.resourceUsage().maxRSS - before, n: samples.length }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const { grewKiB, n } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { grewKiB: number; n: number };
+    expect(n).toBe(960000);
+    expect(grewKiB / 1024).toBeLessThan(32); // reading it whole took ~170 MB (bytes, a copy, float64 interleaved, channels)
+  });
+
+  it('files over the stated limits are refused from their header and size, before anything is allocated', async () => {
+    // sparse files: the sizes are claimed, not written
+    const flac = join(dir, 'huge.flac');
+    writeFileSync(flac, encodeFlacVerbatim(randomInts(1, 100, 16, 3), 16000, 16, 1024));
+    truncateSync(flac, 600 * 2 ** 20);
+    await expect(readAudio(flac)).rejects.toThrow(`${flac}: 600 MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to 512 MiB (split the file, or convert it to PCM WAV)`);
+
+    const wav = wavBytes([[1, 2]], 16000, '16');
+    const frames = 2 ** 28 + 1;
+    new DataView(wav.buffer, wav.byteOffset).setUint32(40, frames * 2, true); // the data chunk's size
+    const long = join(dir, 'long.wav');
+    writeFileSync(long, wav);
+    truncateSync(long, 44 + frames * 2);
+    await expect(readAudio(long)).rejects.toThrow(/long\.wav: too long: 268435457 frames \(279\.6 min\) exceed the limit of 268435456 frames per file \(280 min at 16000 Hz\); split the file$/);
   });
 });

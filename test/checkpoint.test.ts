@@ -1,5 +1,5 @@
 /**
- * Checkpoints (src/checkpoint.ts) and the training state (src/train-state.ts): exact round
+ * Checkpoints (src/checkpoint/) and the training state (src/train-state.ts): exact round
  * trips, the safetensors layout as read by an independent reader, clear errors for damaged
  * files, crash safety of writes, and resume = uninterrupted.
  */
@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
 import type { Tensor } from '../src/core';
-import { CheckpointError, loadSafetensors, loadState, readMetadata, saveSafetensors, saveState } from '../src/checkpoint';
+import { CheckpointError, loadSafetensors, loadState, readMetadata, saveSafetensors, saveState } from '../src/checkpoint/file';
 import { emaStep } from '../src/ema';
 import { adamw, chain, clipByGlobalNorm } from '../src/optim';
 import { keyFromSeed, normalHost, permutationHost, split, type Key } from '../src/random';
@@ -54,7 +54,7 @@ function expectIdentical(a: unknown, b: unknown, path = ''): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// an independent minimal safetensors reader (the spec, nothing from src/checkpoint.ts)
+// an independent minimal safetensors reader (the spec, nothing from src/checkpoint/)
 
 function minimalRead(file: string): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; metadata: Record<string, string>; data: Record<string, number[]> } {
   const buf = readFileSync(file);
@@ -295,7 +295,7 @@ describe('a crash while writing leaves the previous checkpoint loadable', () => 
 
   const childCode = (file: string, body: string) => `
     import * as mp from '${join(REPO, 'src/index.ts')}';
-    import { saveState } from '${join(REPO, 'src/checkpoint.ts')}';
+    import { saveState } from '${join(REPO, 'src/checkpoint/file.ts')}';
     const file = ${JSON.stringify(file)};
     ${body}
   `;

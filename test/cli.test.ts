@@ -1,5 +1,6 @@
 /**
- * End to end through the installed command (bin/matpac.mjs), on the `micro` preset and a handful
+ * End to end through the command as a process (src/cli/run.ts from the sources, with tsx; the
+ * installed bin, which runs the same file compiled, is test/package.test.ts's), on the `micro` preset and a handful
  * of rendered clips: train, checkpoint, resume, embed, probe, logmel, trace, and the error paths.
  */
 import { spawnSync } from 'node:child_process';
@@ -8,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MATPAC_ARGS } from './cli-process';
 import { NonFiniteError, train } from '../src/cli/train';
 import { ensurePretrainSet, ensureProbeSet } from '../src/data/render';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'matpac.mjs');
 
 let tmp = '';
 let data = '';
@@ -26,7 +27,7 @@ interface Result {
 }
 
 function cli(...args: string[]): Result {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const r = spawnSync(process.execPath, [...MATPAC_ARGS, ...args], {
     cwd: tmp,
     encoding: 'utf8',
     env: { ...process.env, MATPAC_DATA_CACHE: join(tmp, 'cache'), MATPAC_DEBUG: '' },

@@ -92,7 +92,7 @@ describe('clip plans', () => {
 
 describe('rendering', () => {
   it('a clip does not depend on what the synthesiser rendered before', async () => {
-    const synth = await createSynth(loadSoundBank('MSBasic'));
+    const synth = await createSynth(await loadSoundBank('MSBasic'));
     const [a, b] = planPretrainClips({ ...DEFAULT_PRETRAIN_CONFIG, clips: 2, durationSec: 0.5 });
     const alone = renderClip(synth, a).samples;
     renderClip(synth, b);

@@ -27,7 +27,7 @@ function close(got: number, want: number, atol: number, rtol: number): boolean {
 afterEach(() => void setRowsWasm(true));
 
 describe('native SIMD kernels (rows.wat)', () => {
-  it('load here (WebAssembly SIMD and wabt are present on the project machines)', () => {
+  it('load here (WebAssembly SIMD is present on the project machines)', () => {
     expect(rowsInfo().impl).toBe('wasm-simd128');
     expect(mp.getBackend('native').describe()).toContain('exp/gelu/softmax/layer_norm: wasm-simd128');
   });

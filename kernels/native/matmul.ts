@@ -7,25 +7,25 @@
  *   matmulInfo()                            { impl, simd, threads }
  *
  * The kernel is written in WebAssembly text (./matmul.wat, where the algorithm is
- * described) and assembled at module load with the `wabt` package. Assembly is
- * asynchronous, so this module uses top-level await: once `import` resolves, `matmulF32`
- * is ready and fully synchronous (works under tsx, vitest and plain node ESM; it cannot be
- * `require`d from CommonJS). If WebAssembly SIMD or wabt is unavailable, `matmulF32`
- * falls back to `matmulF32JS` (`matmulInfo().impl === 'js'`).
+ * described), assembled ahead of time by scripts/build-wasm.ts into ./matmul.wasm (shared
+ * memory) and ./matmul-single.wasm (unshared, for pages that are not cross-origin isolated),
+ * and loaded at module load (./platform.ts: read from disk in Node, fetched in browsers).
+ * Loading is asynchronous, so this module uses top-level await: once `import` resolves,
+ * `matmulF32` is ready and fully synchronous (it cannot be `require`d from CommonJS). If
+ * WebAssembly SIMD is unavailable, `matmulF32` falls back to `matmulF32JS`
+ * (`matmulInfo().impl === 'js'`) and says so once on the console.
  *
  * Operands are copied into one shared WebAssembly.Memory (grown as needed, reused as
  * scratch) and C is copied out; the kernel packs A and B into cache-sized panels itself.
  *
- * Threads: on 2+ cores, products with batch*M*K*N >= `threadMinMacs` (2^21 by default)
+ * Threads (where ./platform.ts allows them: Node, or a Web Worker of a cross-origin-isolated
+ * page; elsewhere one thread): on 2+ cores, products with batch*M*K*N >= `threadMinMacs` (2^21 by default)
  * are cut into chunks that the main thread and one worker (spawned on first need, sharing
  * the memory) claim from an atomic counter; the call stays synchronous (Atomics.wait/notify).
  * Small products stay on the calling thread. Results are bitwise identical on 1 and 2
  * threads. See setMatmulConfig / matmulStats for tuning and counters.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { cores, spawnWorker, threadsAllowed, warnFallback, wasmBytes, type KernelWorker } from '../platform';
 
 export interface MatmulOptions {
   /** op(A) = A^T: A is stored [batch, K, M]. */
@@ -166,12 +166,9 @@ export function matmulF32JS(
 const MR = 2;
 const NR = 16;
 
+/** The number of threads worth using here: 1 where shared memory or blocking waits are not allowed. */
 function safeParallelism(): number {
-  try {
-    return availableParallelism();
-  } catch {
-    return 1;
-  }
+  return threadsAllowed() ? cores() : 1;
 }
 
 /** Tunables (see setMatmulConfig). */
@@ -221,7 +218,7 @@ interface WasmState {
   addBias: (c: number, rows: number, n: number, bias: number) => void;
   i32: Int32Array;
   f32: Float32Array;
-  worker: Worker | null;
+  worker: KernelWorker | null;
   workerFailed: boolean;
   /** last job counter posted to the worker */
   seq: number;
@@ -248,25 +245,10 @@ function roundUp(x: number, m: number): number {
 
 async function loadWasm(): Promise<WasmState> {
   if (typeof WebAssembly !== 'object') throw new Error('no WebAssembly');
-  const require = createRequire(import.meta.url);
-  const wabtInit = require('wabt') as () => Promise<{
-    parseWat(
-      name: string,
-      src: string,
-      features?: Record<string, boolean>,
-    ): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
-  }>;
-  const wabt = await wabtInit();
-  const src = readFileSync(new URL('./matmul.wat', import.meta.url), 'utf8');
-  const mod = wabt.parseWat('matmul.wat', src, { simd: true, threads: true });
-  let bytes: Uint8Array;
-  try {
-    bytes = mod.toBinary({}).buffer;
-  } finally {
-    mod.destroy();
-  }
-  const module = new WebAssembly.Module(bytes.slice());
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const shared = threadsAllowed();
+  const url = shared ? new URL('./matmul.wasm', import.meta.url) : new URL('./matmul-single.wasm', import.meta.url);
+  const module = new WebAssembly.Module(await wasmBytes(url));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   return {
     module,
@@ -289,6 +271,7 @@ try {
 } catch (e) {
   loadError = e;
   wasm = null;
+  warnFallback('native matmul: the WebAssembly SIMD kernel did not load; plain-JS loops run instead (several times slower)', e);
 }
 if (wasm) {
   // V8 first runs wasm on its baseline compiler (Liftoff, several times slower here) and
@@ -303,6 +286,7 @@ if (wasm) {
   } catch (e) {
     loadError = e;
     wasm = null;
+    warnFallback('native matmul: the WebAssembly SIMD kernel failed its first run; plain-JS loops run instead (several times slower)', e);
   }
 }
 
@@ -315,7 +299,8 @@ function ensureMemory(s: WasmState, bytes: number): void {
   }
 }
 
-// The worker is a plain-JS (eval) worker, so it starts the same under tsx, vitest and node.
+// The worker is plain JS (./platform.ts starts it from source with `workerData` in scope), so it
+// starts the same under tsx, vitest, node and in a browser's Web Worker.
 // Protocol (words of the control block; seq counts threaded jobs):
 //   main:   write PARAM_SHARED and CTRL_WS; JOIN = 2*seq; SEQ = seq; notify(SEQ);
 //           run chunks itself (run_job claims them from an atomic counter);
@@ -330,7 +315,6 @@ function ensureMemory(s: WasmState, bytes: number): void {
 // chunks instead of stretching the product. The idle worker spins for a while before it sleeps,
 // so back-to-back products skip the futex wake-up (tens of µs here).
 const WORKER_SRC = `
-const { workerData } = require('node:worker_threads');
 const { module, memory } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory } });
 const runJob = inst.exports.run_job;
@@ -382,12 +366,9 @@ function workerAvailable(s: WasmState): boolean {
   if (!s.worker) {
     try {
       Atomics.store(s.i32, CTRL_SPIN, config.workerSpin);
-      const w = new Worker(WORKER_SRC, { eval: true, workerData: { module: s.module, memory: s.memory } });
+      const w = spawnWorker(WORKER_SRC, { module: s.module, memory: s.memory });
       w.unref();
-      w.on('error', () => {
-        s.workerFailed = true;
-      });
-      w.on('exit', () => {
+      w.onGone(() => {
         s.workerFailed = true;
         s.worker = null;
       });
@@ -694,6 +675,7 @@ export function matmulStats(): Readonly<typeof stats> {
   return { ...stats };
 }
 
+/** The native matmul's tunables (blocking, threading); see setMatmulConfig. */
 export type MatmulConfig = typeof config;
 
 /** Tune blocking / threading (benchmarks, tests). Returns the previous config. */

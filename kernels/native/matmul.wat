@@ -1,6 +1,6 @@
 ;; matpac-ts native CPU matmul kernel: cache-blocked, register-blocked, 128-bit SIMD.
 ;;
-;; Assembled at module load by kernels/native/matmul.ts with the `wabt` package
+;; Assembled ahead of time by scripts/build-wasm.ts with the `wabt` package into matmul.wasm (and matmul-single.wasm)
 ;; (features: simd, threads). Everything lives in one imported shared memory;
 ;; the JS side copies operands in, calls `run_job` on one or two threads, and
 ;; copies C out.

@@ -1,19 +1,19 @@
 /**
  * SIMD WebAssembly kernels for the native backend's transcendental and row-wise primitives
  * (exp, gelu, geluGrad, softmax, layerNormalize, layerNormalizeVjp): ./rows.wat, where the
- * approximations and their accuracy are described, assembled at module load with `wabt`.
+ * approximations and their accuracy are described, assembled ahead of time into ./rows.wasm
+ * (scripts/build-wasm.ts) and loaded at module load (./platform.ts).
  *
  *   rowsWasm.elementwise('gelu', x)                 → Float32Array, or null without the module
  *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps) / layerNormalizeVjp(x, g, d, eps)
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
  * each row padded to a multiple of 4 floats, and results are copied out. The plain-JS kernels
- * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD or wabt is
- * unavailable, and `setRowsWasm(false)` selects them (tests check both paths).
+ * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD is unavailable
+ * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { allocF32 } from './alloc';
+import { warnFallback, wasmBytes } from '../platform';
 
 interface Exports {
   exp(src: number, dst: number, nvec: number): void;
@@ -30,20 +30,9 @@ let loadError: unknown = null;
 let enabled = true;
 
 async function load(): Promise<NonNullable<typeof mod>> {
-  const require = createRequire(import.meta.url);
-  const wabtInit = require('wabt') as () => Promise<{
-    parseWat(name: string, src: string, features?: Record<string, boolean>): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
-  }>;
-  const wabt = await wabtInit();
-  const parsed = wabt.parseWat('rows.wat', readFileSync(new URL('./rows.wat', import.meta.url), 'utf8'), { simd: true });
-  let bytes: Uint8Array;
-  try {
-    bytes = parsed.toBinary({}).buffer;
-  } finally {
-    parsed.destroy();
-  }
+  const bytes = await wasmBytes(new URL('./rows.wasm', import.meta.url));
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes.slice()), { env: { memory } });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   return { exports: instance.exports as unknown as Exports, memory, f32: new Float32Array(memory.buffer) };
 }
 
@@ -51,6 +40,7 @@ try {
   mod = await load();
 } catch (e) {
   loadError = e;
+  warnFallback('native rows: the WebAssembly SIMD kernels did not load; plain-JS loops run instead (slower)', e);
 }
 
 /** Use the SIMD kernels (default) or the plain-JS ones; returns the previous setting. */

@@ -1,7 +1,7 @@
 ;; matpac-ts native CPU kernels for the transcendental and row-wise primitives: 128-bit SIMD
 ;; WebAssembly, four float32 lanes at a time.
 ;;
-;; Assembled at module load by kernels/native/rows.ts with the `wabt` package (feature: simd).
+;; Assembled ahead of time by scripts/build-wasm.ts with the `wabt` package into rows.wasm (feature: simd).
 ;; The JS side copies operands into this module's own memory, calls one function, and copies
 ;; the result out. Every function works on whole vectors: the JS side pads each row (or the
 ;; whole array) to a multiple of 4 floats — with -inf for softmax (exp(-inf) = 0 adds nothing)

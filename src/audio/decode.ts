@@ -1,14 +1,21 @@
 /**
- * Reading audio files: WAV (PCM 8/16/24/32-bit, float 32/64, A-law, µ-law, IMA-ADPCM; RIFF, RIFX, RF64)
- * and FLAC, recognised by their first bytes; mixed to mono by averaging the channels (as MATPAC's
+ * Reading audio files: WAV (PCM 8/16/24/32-bit, float 32/64, A-law, µ-law, IMA-ADPCM; RIFF, RIFX, RF64),
+ * FLAC, MP3 and Ogg/Opus, recognised by their first bytes; mixed to mono by averaging the channels (as MATPAC's
  * preprocessing, `torch.mean(audio, dim=-1)`), and resampled to 16 kHz with the Kaiser-windowed sinc
- * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message.
+ * of ./resample.ts. Any file that cannot be used raises an `AudioError` with a one-line message. Files
+ * are read within the bounds of ./limits.ts (linear WAV block by block into the mono mix).
  */
-import { readFile } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { fileKind, hasReplacedBytes } from '../io/file-kind';
+import { MAX_WHOLE_FILE_BYTES, READ_BLOCK_BYTES } from './limits';
 import { AudioError } from './audio-error';
 import { decodeFlac } from './flac';
+import { decodeMp3 } from './mp3';
+import { decodeOggOpus } from './opus';
 import { resample } from './resample';
 import { decodeWav, type DecodedAudio } from './wav';
+import { planLinearWav } from './wav-stream';
 
 export { AudioError } from './audio-error';
 export type { DecodedAudio } from './wav';
@@ -19,7 +26,7 @@ export const TARGET_SAMPLE_RATE = 16000;
 export const MIN_SAMPLE_RATE = 1000;
 export const MAX_SAMPLE_RATE = 384000;
 
-export type AudioContainer = 'wav' | 'flac';
+export type AudioContainer = 'wav' | 'flac' | 'mp3' | 'ogg';
 
 const ascii = (bytes: Uint8Array, start: number, length: number): string =>
   String.fromCharCode(...bytes.subarray(start, start + length));
@@ -39,19 +46,27 @@ export function sniffContainer(bytes: Uint8Array, name: string): AudioContainer 
   if ((riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') && bytes.length >= 12 && ascii(bytes, 8, 4) === 'WAVE') return 'wav';
   const skip = id3v2Length(bytes);
   if (bytes.length >= skip + 4 && ascii(bytes, skip, 4) === 'fLaC') return 'flac';
+  if (ascii(bytes, 0, 4) === 'OggS') return 'ogg';
+  // an MPEG audio frame header: 11 sync bits, a version other than "reserved" (01), a layer other than 00
+  if (bytes.length >= skip + 2 && bytes[skip] === 0xff && (bytes[skip + 1] & 0xe0) === 0xe0 && (bytes[skip + 1] & 0x18) !== 0x08 && (bytes[skip + 1] & 0x06) !== 0) return 'mp3';
+  if (skip > 0 && bytes.length >= skip) return 'mp3'; // an ID3v2 tag before something else: let the MP3 decoder judge
   if (riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') {
     throw new AudioError(name, bytes.length < 12 ? `truncated: ${bytes.length}-byte file ends inside the RIFF header` : 'RIFF file is not WAVE');
   }
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new AudioError(name, `not a WAV or FLAC file (first bytes: ${head})`);
+  throw new AudioError(name, `not a WAV, FLAC, MP3 or Ogg/Opus file (first bytes: ${head})`);
+}
+
+function checkSampleRate(sampleRate: number, name: string): void {
+  if (!(sampleRate >= MIN_SAMPLE_RATE && sampleRate <= MAX_SAMPLE_RATE) || !Number.isInteger(sampleRate)) {
+    throw new AudioError(name, `unsupported sample rate ${sampleRate} Hz (accepted: ${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE})`);
+  }
 }
 
 /** Check that decoded audio is usable: some samples, a sane rate, only finite values. */
 function validate(audio: DecodedAudio, name: string): DecodedAudio {
   const { channels, sampleRate } = audio;
-  if (!(sampleRate >= MIN_SAMPLE_RATE && sampleRate <= MAX_SAMPLE_RATE) || !Number.isInteger(sampleRate)) {
-    throw new AudioError(name, `unsupported sample rate ${sampleRate} Hz (accepted: ${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE})`);
-  }
+  checkSampleRate(sampleRate, name);
   if (channels.length === 0 || channels[0].length === 0) throw new AudioError(name, 'no audio samples');
   for (let c = 0; c < channels.length; c++) {
     const ch = channels[c];
@@ -65,10 +80,17 @@ function validate(audio: DecodedAudio, name: string): DecodedAudio {
   return audio;
 }
 
-/** Decode a WAV or FLAC file held in memory into its channels (no mixing, no resampling). */
+/** Decode a WAV, FLAC, MP3 or Ogg/Opus file held in memory into its channels (no mixing, no resampling). */
 export async function decodeAudio(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const container = sniffContainer(bytes, name);
-  const audio = container === 'wav' ? decodeWav(bytes, name) : await decodeFlac(bytes, name, id3v2Length(bytes));
+  const audio =
+    container === 'wav'
+      ? decodeWav(bytes, name)
+      : container === 'flac'
+        ? await decodeFlac(bytes, name, id3v2Length(bytes))
+        : container === 'mp3'
+          ? await decodeMp3(bytes, name)
+          : await decodeOggOpus(bytes, name);
   return validate(audio, name);
 }
 
@@ -85,22 +107,68 @@ export function mixToMono(channels: readonly Float32Array[]): Float32Array {
   return mono;
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
+/**
+ * Run `use` on an open regular file and its size. Anything else (a FIFO, a device, a folder) is
+ * refused before it is opened — a FIFO would block the read forever — and again after (opened
+ * non-blocking), in case the path changed in between.
+ */
+async function withRegularFile<T>(path: string, use: (handle: FileHandle, size: number) => Promise<T>): Promise<T> {
+  const notRegular = (st: Stats) => new AudioError(path, `${fileKind(st)}, not a regular file: not opened`);
+  let handle: FileHandle | undefined;
   try {
-    return new Uint8Array(await readFile(path));
+    const st = await stat(path);
+    if (!st.isFile()) throw notRegular(st);
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const opened = await handle.stat();
+    if (!opened.isFile()) throw notRegular(opened);
+    return await use(handle, opened.size);
   } catch (e) {
+    if (e instanceof AudioError) throw e;
     const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT' && hasReplacedBytes(path)) throw new AudioError(path, 'cannot open: the file name is not valid UTF-8 (rename the file)');
     throw new AudioError(path, `cannot read file (${err.code ?? err.message})`);
+  } finally {
+    await handle?.close();
   }
 }
 
-/** Read a WAV or FLAC file as mono float samples at its own sample rate. */
-export async function readAudio(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
-  const audio = await decodeAudio(await readBytes(path), path);
-  return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(bytes, done, length - done, position + done);
+    if (bytesRead === 0) return bytes.subarray(0, done); // the file shrank since its size was read
+    done += bytesRead;
+  }
+  return bytes;
 }
 
-/** Read a WAV or FLAC file as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
+/**
+ * Read an audio file (WAV, FLAC, MP3, Ogg/Opus) as mono float samples at its own sample rate,
+ * within the bounds of ./limits.ts: linear WAV in blocks, other files whole up to a size limit.
+ */
+export async function readAudio(path: string): Promise<{ samples: Float32Array; sampleRate: number }> {
+  return withRegularFile(path, async (handle, size) => {
+    const head = await readAt(handle, 0, Math.min(size, READ_BLOCK_BYTES));
+    if (sniffContainer(head, path) === 'wav') {
+      const plan = planLinearWav(head, size, path);
+      if (plan) {
+        checkSampleRate(plan.sampleRate, path);
+        if (plan.frames === 0) throw new AudioError(path, 'no audio samples');
+        return { samples: await plan.readMono(handle), sampleRate: plan.sampleRate };
+      }
+    }
+    if (size > MAX_WHOLE_FILE_BYTES) {
+      throw new AudioError(path, `${(size / 2 ** 20).toFixed(0)} MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to ${MAX_WHOLE_FILE_BYTES / 2 ** 20} MiB (split the file, or convert it to PCM WAV)`);
+    }
+    const bytes = size <= head.length ? head : await readAt(handle, 0, size);
+    // FLAC: mixed to mono as the frames are decoded; a compressed WAV: decoded whole, then mixed
+    const audio = sniffContainer(bytes, path) === 'flac' ? validate(await decodeFlac(bytes, path, id3v2Length(bytes), { mono: true }), path) : await decodeAudio(bytes, path);
+    return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
+  });
+}
+
+/** Read an audio file (WAV, FLAC, MP3, Ogg/Opus) as mono float samples at 16 kHz (the input of `logMelSpectrogram`). */
 export async function loadAudio16k(path: string): Promise<Float32Array> {
   const { samples, sampleRate } = await readAudio(path);
   return sampleRate === TARGET_SAMPLE_RATE ? samples : resample(samples, sampleRate, TARGET_SAMPLE_RATE);

@@ -7,8 +7,8 @@
  * Zucker's published degree-6 polynomial fits (shadertoy.com/view/WlfXRN), which stay within 6/255
  * of matplotlib's 256-entry tables (checked against a few table entries in the tests).
  */
-import { writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
+import { writeFileAtomic } from '../io/atomic-file';
 
 export type ColormapName = 'viridis' | 'magma';
 
@@ -155,9 +155,9 @@ export function renderLogMelPng(lm: LogMelLike, opts: LogMelImageOptions = {}): 
   return encodePng(logMelImage(lm, opts));
 }
 
-/** Write a log-mel as a PNG file. */
+/** Write a log-mel as a PNG file (atomically: a failed write leaves an existing file as it was). */
 export async function writeLogMelPng(path: string, lm: LogMelLike, opts: LogMelImageOptions = {}): Promise<void> {
-  await writeFile(path, renderLogMelPng(lm, opts));
+  writeFileAtomic(path, renderLogMelPng(lm, opts));
 }
 
 /** A patch mask (1 = masked) of `nPatches` entries from the indices of the masked patches. */

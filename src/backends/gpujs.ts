@@ -26,13 +26,15 @@
  * FinalizationRegistry frees buffers that are garbage-collected without a dispose — a fallback
  * only: GC does not see GPU memory pressure.
  */
-import { GPU, type IGPUKernelSettings } from 'gpu.js';
+import type { GPU, IGPUKernelSettings } from 'gpu.js';
+import { isNode } from '../../kernels/platform';
+import { gpujsLib } from './gpujs-lib';
 import type { Backend, KernelTable } from '../backend';
 import { registerBackend } from '../core';
 import { matmulDims } from '../primitives';
 import { fmt, size, type Shape } from '../shape';
 import { copyKernel, type KernelSource, lit } from '../../kernels/gpujs/common';
-import { elementwiseKernel, expressionKernel, type ElementwiseOp } from '../../kernels/gpujs/elementwise';
+import { elementwiseKernel, exprKernel, type ElementwiseOp } from '../../kernels/gpujs/elementwise';
 import { broadcastKernel, CONCAT_MAX_INPUTS, concatKernel, padKernel, sliceKernel, transposeKernel } from '../../kernels/gpujs/layout';
 import { planReduce, reduceKernel, type ReduceKind } from '../../kernels/gpujs/reduce';
 import { axisView, gatherKernel, inverseIndex, scatterAddKernel, scatterLoopBound } from '../../kernels/gpujs/indexing';
@@ -53,6 +55,15 @@ const HOST_SHADOW_MAX = 1 << 20;
 interface GpuTexture {
   toArray(): Float32Array | number[];
   delete(): void;
+}
+// The part of a WebGL2 context that asynchronous read-back uses.
+interface WebGL2Fences {
+  readonly SYNC_GPU_COMMANDS_COMPLETE: number;
+  readonly TIMEOUT_EXPIRED: number;
+  fenceSync(condition: number, flags: number): unknown;
+  clientWaitSync(sync: unknown, flags: number, timeout: number): number;
+  deleteSync(sync: unknown): void;
+  flush(): void;
 }
 // A compiled kernel (gpu.js's run shortcut).
 interface KernelFn {
@@ -115,21 +126,25 @@ const gpus = new Map<string, GPU>();
 function gpuFor(mode: GpujsMode): GPU {
   let g = gpus.get(mode);
   if (!g) {
-    g = new GPU({ mode: mode as never });
+    g = new (gpujsLib().GPU)({ mode: mode as never });
     gpus.set(mode, g);
   }
   return g;
 }
 
-/** The mode `gpujs` picks: webgl2 in browsers, headlessgl in Node where it works, else cpu. */
+/**
+ * The mode `gpujs` picks: outside Node (a page or a Web Worker: gpu.js tests WebGL2 on a canvas or
+ * an OffscreenCanvas) webgl2 where it works, else webasm; in Node headlessgl where it works, else cpu.
+ */
 export function defaultGpujsMode(): GpujsMode {
-  const isBrowser = typeof (globalThis as { window?: unknown }).window !== 'undefined';
-  if (isBrowser) return GPU.isWebGL2Supported ? 'webgl2' : 'webasm';
+  const { GPU } = gpujsLib();
+  if (!isNode) return GPU.isWebGL2Supported ? 'webgl2' : 'webasm';
   return GPU.isHeadlessGLSupported ? 'headlessgl' : 'cpu';
 }
 
 /** Whether `mode` can start here, and if not, why. */
 export function gpujsModeAvailable(mode: GpujsMode): { ok: boolean; why?: string } {
+  const { GPU } = gpujsLib();
   switch (mode) {
     case 'cpu':
     case 'gpu':
@@ -145,7 +160,7 @@ export function gpujsModeAvailable(mode: GpujsMode): { ok: boolean; why?: string
               'headless-gl is not usable: the optional `gl` package (gl@8.1.6, built from source; apt: build-essential python3 pkg-config libxi-dev libxext-dev libx11-dev libgl1-mesa-dev) is not installed, or no display is available (run under `xvfb-run -a`)',
           };
     case 'webgl2':
-      return GPU.isWebGL2Supported ? { ok: true } : { ok: false, why: 'WebGL2 is only available in browsers' };
+      return GPU.isWebGL2Supported ? { ok: true } : { ok: false, why: isNode ? 'WebGL2 is only available in browsers' : 'this browser gives no WebGL2 context with float textures' };
   }
 }
 
@@ -201,7 +216,7 @@ export class GpujsBackend implements Backend {
     const parts = [`gpu.js ${this.mode === ran ? ran : `${this.mode} → runs as ${ran}`} (${classes})`];
     parts.push(this.textures ? 'pipeline: textures on the device' : 'buffers: Float32Array on the host');
     if (this.renderer) parts.push(`renderer: ${this.renderer}`);
-    parts.push(`headlessgl ${GPU.isHeadlessGLSupported ? 'available' : 'unavailable'}`);
+    if (isNode) parts.push(`headlessgl ${gpujsLib().GPU.isHeadlessGLSupported ? 'available' : 'unavailable'}`);
     if (this.fallbacks.size) parts.push(`FALLBACKS: ${[...this.fallbacks].join('; ')}`);
     return parts.join('; ');
   }
@@ -243,6 +258,28 @@ export class GpujsBackend implements Backend {
     this.counters.downloadedElements += n;
     const a = (b.store.tex as GpuTexture).toArray();
     return a instanceof Float32Array && a.length === n ? a : Float32Array.from((a as ArrayLike<number>).length === n ? a : Array.prototype.slice.call(a, 0, n));
+  }
+
+  /**
+   * `download` after the device has finished the buffer's work, waited for without blocking: in
+   * WebGL2 a fence polled from timers (so a page stays responsive while the GPU computes), then the
+   * read-back; host buffers and other GL contexts read at once.
+   */
+  async downloadAsync(buf: unknown, shape: Shape): Promise<Float32Array> {
+    const tex = this.live(buf).store.tex as (GpuTexture & { context?: unknown }) | undefined;
+    const gl = tex?.context as WebGL2Fences | undefined;
+    if (gl && typeof gl.fenceSync === 'function') {
+      const sync = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
+      if (sync) {
+        gl.flush();
+        try {
+          while (gl.clientWaitSync(sync, 0, 0) === gl.TIMEOUT_EXPIRED) await new Promise((r) => setTimeout(r, 1));
+        } finally {
+          gl.deleteSync(sync);
+        }
+      }
+    } else await Promise.resolve();
+    return this.download(buf, shape);
   }
 
   dispose(buf: unknown): void {
@@ -567,7 +604,7 @@ export class GpujsBackend implements Backend {
       },
       fused: (inputs, shapes, out, p) => {
         if (size(out) === 0) return this.wrap(out, new Float32Array(0), null, null, null);
-        const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => expressionKernel(p.src, shapes, out));
+        const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => exprKernel(p.expr, shapes, out));
         return this.run(e, inputs as GpujsBuffer[], out);
       },
       // x·Wᵀ + b: one matmul kernel with the bias added in its epilogue; with split K (long

@@ -6,11 +6,18 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CliError, say } from './common';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The package root: the first folder above this file with a package.json (sources: the clone; compiled: above dist/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+const ROOT = packageRoot();
 export const BENCH_DIR = join(ROOT, 'bench');
 
 /** The benchmark files, optionally only those whose name contains one of `filters`. */
@@ -33,7 +40,7 @@ export async function benchCommand(filters: string[], opts: { list?: boolean; qu
   if (!files.length) {
     const available = benchFiles();
     throw new CliError(
-      available.length ? `no benchmark matches ${filters.join(', ')} (available: ${available.join(', ')})` : `no benchmarks found (bench/*.bench.ts)`,
+      available.length ? `no benchmark matches ${filters.join(', ')} (available: ${available.join(', ')})` : `no benchmarks found (bench/*.bench.ts): benchmarks run from a clone of the repository, with its dev dependencies (tsx)`,
     );
   }
   if (opts.list) {

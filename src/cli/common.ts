@@ -1,41 +1,16 @@
 /**
- * What the CLI's commands share: the error a user can act on (`CliError`), option parsers,
- * choosing a backend, finding audio files in folders, and small output helpers.
+ * What the CLI's commands share: the error a user can act on and option parsers (./args.ts,
+ * re-exported), choosing a backend, finding audio files in folders, and small output helpers.
  */
 import { statSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError } from 'commander';
-import { AUDIO_EXTENSIONS, listAudioFiles } from '../data/dataset';
+import { AUDIO_EXTENSIONS, listAudioFiles, type WalkOptions } from '../data/dataset';
 import { getBackend, listBackends, setBackend } from '../index';
 
-/** An error whose message is a complete, one-line explanation for the user (printed as `matpac: <message>`). */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-  }
-}
+import { CliError, oneLine } from './args';
 
-// ── option parsers (commander calls them with the raw string) ────────────────────────────────────
-
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
-  return n;
-}
-
-export function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer.');
-  return n;
-}
-
-export function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number.');
-  return n;
-}
+export { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './args';
 
 // ── backends ─────────────────────────────────────────────────────────────────────────────────────
 
@@ -54,8 +29,8 @@ export function useBackend(name: string): string {
 
 // ── files ────────────────────────────────────────────────────────────────────────────────────────
 
-/** Files named on the command line: audio files as given, folders expanded to the audio files inside. */
-export async function expandAudioPaths(paths: readonly string[]): Promise<string[]> {
+/** Files named on the command line: audio files as given, folders expanded to the audio files inside (see `listAudioFiles`). */
+export async function expandAudioPaths(paths: readonly string[], walk: WalkOptions = {}): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     let st;
@@ -65,7 +40,7 @@ export async function expandAudioPaths(paths: readonly string[]): Promise<string
       throw new CliError(`${p}: no such file or folder`);
     }
     if (st.isDirectory()) {
-      const found = await listAudioFiles(p);
+      const found = await listAudioFiles(p, walk);
       if (!found.length) throw new CliError(`${p}: no audio files (${AUDIO_EXTENSIONS.join(', ')}) in this folder`);
       out.push(...found);
     } else out.push(p);
@@ -91,8 +66,6 @@ export function shown(p: string): string {
   const rel = relative(process.cwd(), abs);
   return rel && !rel.startsWith('..') && !rel.startsWith(sep) ? rel : abs;
 }
-
-export const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 /** Messages to the user go to stderr; data (JSON lines, tables asked for) to stdout. */
 export const say = (msg: string): void => void process.stderr.write(msg + '\n');

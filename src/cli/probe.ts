@@ -6,14 +6,14 @@
  * Comparing the three shows what pre-training bought. The probe itself is src/probe.ts:
  * standardised features, a softmax classifier trained on the engine, stratified k-fold accuracy.
  */
-import { writeFile } from 'node:fs/promises';
 import type { LogMel } from '../../models/frontend';
-import { describeSkipped, loadLogMelDataset } from '../data/dataset';
+import { describeSkipped, loadLogMelDataset, type WalkOptions } from '../data/dataset';
 import { ensureProbeSet } from '../data/render';
+import { writeFileAtomic } from '../io/atomic-file';
 import { crossValidate, formatConfusion, logMelStatsFeatures, type CrossValidation } from '../probe';
 import { keyFromSeed } from '../random';
 import { CliError, progressBar, progressCallback, requireFile, say, shown, useBackend } from './common';
-import { checkpointConfig, embedder, loadCheckpointModel, randomInitModel, resolveConfig } from './model';
+import { embedder, loadModel, modelConfig, randomInitModel, resolveConfig } from './model';
 
 export interface ProbeCommandOptions {
   checkpoint?: string;
@@ -24,6 +24,9 @@ export interface ProbeCommandOptions {
   preset?: string;
   seed: number;
   backend: string;
+  heads?: number;
+  json?: boolean;
+  followLinks?: boolean;
 }
 
 /** Turns one clip's log-mel into a feature vector, with a name for reports. */
@@ -45,10 +48,15 @@ export interface ProbeReport {
 }
 
 /** Probe `source` on the folder-per-class set in `dataDir`. Bad audio files are skipped with a message. */
-export async function runProbe(source: FeatureSource, dataDir: string, folds: number, seed: number): Promise<ProbeReport> {
-  const ds = await loadLogMelDataset(dataDir, { onProgress: progressCallback('reading audio', 'files') });
+export async function runProbe(source: FeatureSource, dataDir: string, folds: number, seed: number, walk: WalkOptions = {}): Promise<ProbeReport> {
+  const ds = await loadLogMelDataset(dataDir, { ...walk, onProgress: progressCallback('reading audio', 'files') });
   if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, ds.items.length + ds.skipped.length)}`);
   const labelled = ds.items.filter((it) => it.label !== undefined);
+  const loose = ds.items.filter((it) => it.label === undefined).map((it) => shown(it.file));
+  if (loose.length) {
+    const listed = loose.slice(0, 3).join(', ') + (loose.length > 3 ? `, and ${loose.length - 3} more` : '');
+    say(`matpac: ${shown(dataDir)}: ${loose.length} audio file${loose.length > 1 ? 's' : ''} at the top of the folder not used (a probe reads one sub-folder per class): ${listed}`);
+  }
   if (ds.labels.length < 2)
     throw new CliError(`${dataDir}: a probe needs one sub-folder of audio files per class, and at least 2 classes (found ${ds.labels.length})`);
   const classIndex = new Map(ds.labels.map((c, i) => [c, i]));
@@ -88,10 +96,15 @@ export function formatProbeReport(r: ProbeReport): string {
   ].join('\n');
 }
 
+/** The probe report as JSON text (`probe --json`, and beside a run's checkpoints). */
+export function probeJson(r: ProbeReport): string {
+  const { result, ...rest } = r;
+  return JSON.stringify({ ...rest, accuracy: result.mean, accuracyStd: result.std, ...result }, null, 2) + '\n';
+}
+
 /** The probe report as JSON (written beside a run's checkpoints). */
 export async function writeProbeJson(path: string, r: ProbeReport): Promise<void> {
-  const { result, ...rest } = r;
-  await writeFile(path, JSON.stringify({ ...rest, accuracy: result.mean, accuracyStd: result.std, ...result }, null, 2) + '\n');
+  writeFileAtomic(path, probeJson(r));
 }
 
 export async function probeCommand(opts: ProbeCommandOptions): Promise<void> {
@@ -103,12 +116,13 @@ export async function probeCommand(opts: ProbeCommandOptions): Promise<void> {
   if (opts.baseline === 'logmel') source = { name: 'log-mel mean+std', features: logMelStatsFeatures };
   else if (opts.randomInit) {
     // the initialisation the checkpoint's run started from (its config's seed)
-    const config = opts.checkpoint ? checkpointConfig(requireFile(opts.checkpoint, 'checkpoint')) : resolveConfig(opts.preset ?? 'tiny');
+    const config = opts.checkpoint ? await modelConfig(requireFile(opts.checkpoint, 'checkpoint'), { heads: opts.heads }) : resolveConfig(opts.preset ?? 'tiny');
     source = { name: `untrained ${config.name}`, features: embedder(randomInitModel(config)) };
   } else {
-    const model = await loadCheckpointModel(requireFile(opts.checkpoint!, 'checkpoint'));
-    source = { name: `${model.config.name} checkpoint (step ${model.step})`, features: embedder(model) };
+    const model = await loadModel(requireFile(opts.checkpoint!, 'checkpoint'), { heads: opts.heads });
+    source = { name: model.label ?? `${model.config.name} checkpoint (step ${model.step})`, features: embedder(model) };
   }
   const data = opts.data ?? (await ensureProbeSet());
-  process.stdout.write(formatProbeReport(await runProbe(source, data, opts.folds, opts.seed)) + '\n');
+  const report = await runProbe(source, data, opts.folds, opts.seed, { followLinks: opts.followLinks });
+  process.stdout.write(opts.json ? probeJson(report) : formatProbeReport(report) + '\n');
 }

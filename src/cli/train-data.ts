@@ -27,8 +27,8 @@ export interface TrainingData {
 /** The key batch t is cropped with: a function of the config's seed and t only. */
 const dataKey = (config: MatpacConfig): Key => foldIn(keyFromSeed(config.seed), 0xda7a);
 
-async function folderData(dir: string, config: MatpacConfig): Promise<TrainingData> {
-  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, onProgress: progressCallback('reading audio', 'files') });
+async function folderData(dir: string, config: MatpacConfig, followLinks: boolean): Promise<TrainingData> {
+  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, followLinks, onProgress: progressCallback('reading audio', 'files') });
   const total = ds.items.length + ds.skipped.length;
   if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, total)}`);
   if (!ds.items.length)
@@ -46,6 +46,8 @@ async function folderData(dir: string, config: MatpacConfig): Promise<TrainingDa
 }
 
 export interface PoolDataOptions {
+  /** Folder data: follow symbolic links out of the data folder (--follow-links). */
+  followLinks?: boolean;
   pool?: Partial<PoolConfig>;
   reuse?: number;
   /** Render in the training thread (tests). */
@@ -75,5 +77,5 @@ function poolData(config: MatpacConfig, opts: PoolDataOptions): TrainingData {
 
 /** Open `data` (a folder, or `pool`) for a run of `config`. */
 export function openTrainingData(data: string, config: MatpacConfig, opts: PoolDataOptions = {}): Promise<TrainingData> {
-  return data === POOL_DATA ? Promise.resolve(poolData(config, opts)) : folderData(data, config);
+  return data === POOL_DATA ? Promise.resolve(poolData(config, opts)) : folderData(data, config, opts.followLinks === true);
 }

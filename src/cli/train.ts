@@ -18,22 +18,27 @@
  * and the masks come from the state's own key, so a resumed run repeats the uninterrupted one
  * bit for bit.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { MatpacConfig } from '../../models/config';
 import { gridOf } from '../../models/config';
 import { randomMasking } from '../../models/masking';
-import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainState } from '../../models/matpac';
+import { initTrainState, makeTrainStep, matpacLossAux, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
-import { saveState } from '../checkpoint';
+import { readMetadata, saveState } from '../checkpoint/file';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
-import { disposeTree, flatten, scope, tensor, valueAndGrad, type Tensor } from '../index';
+import { allFinite, countNonFinite, firstNonFinite } from '../finite';
+import { disposeTree, scope, tensor, valueAndGrad, type Tensor } from '../index';
+import { writeFileAtomic } from '../io/atomic-file';
 import { linePlotSvg, stackSvg } from '../plot';
 import { split } from '../random';
 import { CliError, say, shown, useBackend } from './common';
-import { checkConfig, embedder, loadTrainState, resolveConfig, storedConfig, withRunLength } from './model';
+import { checkTrainingMemory } from './memory-check';
+import { metricsBefore, MetricsWriter } from './metrics-log';
+import { checkConfig, checkpointConfig, embedder, loadTrainState, resolveConfig, storedConfig, withRunLength } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
+import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, type RunLock } from './run-folder';
 import { openTrainingData, POOL_DATA, type PoolDataOptions, type TrainingData } from './train-data';
 
 export interface TrainOptions {
@@ -50,10 +55,13 @@ export interface TrainOptions {
   checkpointEvery?: number;
   stopAt?: number;
   backend: string;
+  /** Run the step compiled by jit (default; `--no-jit` runs it eagerly, op by op). */
+  jit?: boolean;
   probe: boolean;
   probeData?: string;
   /** Also run the development-set probe suite (trained / random init / log-mel) at the end. */
   probeSuite?: boolean;
+  followLinks?: boolean;
 }
 
 /** Test hooks: change a batch before its step (e.g. inject a NaN). */
@@ -75,6 +83,10 @@ interface RunInfo {
   checkpointEvery: number;
   preset: string;
   createdAt: string;
+  /** The run id (run-folder.ts); absent in runs written before it existed. */
+  runId?: string;
+  /** Whether symbolic links out of the data folder were followed (--follow-links); absent: no. */
+  followLinks?: boolean;
 }
 
 // ── small helpers ────────────────────────────────────────────────────────────────────────────────
@@ -86,6 +98,7 @@ function timestamp(d = new Date()): string {
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec)) return '?';
+  if (sec < 1) return `${Math.max(0, sec).toFixed(sec < 0.1 ? 3 : 1)}s`;
   const s = Math.round(sec);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
@@ -114,36 +127,31 @@ function readJson<T>(path: string): T {
 
 // ── NaN / Inf ────────────────────────────────────────────────────────────────────────────────────
 
-function countNonFinite(data: ArrayLike<number>): number {
-  let n = 0;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) n++;
-  return n;
-}
-
-const firstNonFinite = (tree: unknown, prefix: string): string | undefined => {
-  const { leaves, paths } = flatten(tree, prefix);
-  const i = leaves.findIndex((t) => countNonFinite(t.toArray()) > 0);
-  return i < 0 ? undefined : paths[i];
-};
-
 /**
  * Why step t went non-finite, as one line: the first non-finite tensor in the order loss, then
  * gradient leaves by parameter path (found by recomputing the step's gradient — pure, so it is
- * the same gradient), with the input batch and parameters named when they hold NaN/Inf already.
+ * the same gradient), then the updated state (student, teacher, optimizer moments, centre), with
+ * the input batch and parameters named when they hold NaN/Inf already.
  */
-function diagnose(state: TrainState, batch: Tensor, files: string[], config: MatpacConfig, m: StepMetrics): string {
+function diagnose(state: TrainState, next: TrainState, batch: Tensor, files: string[], config: MatpacConfig, m: StepMetrics): string {
   const where: string[] = [];
-  const bad = countNonFinite(batch.toArray());
+  const bad = countNonFinite(batch);
   if (bad) where.push(`the input batch holds ${bad} non-finite value${bad > 1 ? 's' : ''} (clips: ${[...new Set(files)].map(shown).join(', ')})`);
   const param = firstNonFinite(state.student, 'student');
-  if (param) where.push(`the parameters already hold one (first: ${param})`);
+  if (param) where.push(`the parameters already hold one (first: ${param.path})`);
   let first: string;
   if (!Number.isFinite(m.loss)) first = `loss = ${m.loss} (L_pred ${m.lPred}, L_cls ${m.lCls})`;
-  else {
+  else if (!Number.isFinite(m.gradNorm)) {
     const stepKey = split(state.key)[1];
     const teacherState = { ...state.teacher, centre: state.centre, step: state.step };
     const [, grads] = valueAndGrad(matpacLossAux, { hasAux: true })(state.student, teacherState, batch, stepKey, config);
-    first = `gradient of ${firstNonFinite(grads, 'student') ?? '(none found: the gradient norm overflowed)'}`;
+    first = `gradient of ${firstNonFinite(grads, 'student')?.path ?? '(none found: the gradient norm overflowed)'}`;
+  } else {
+    const { step: _s, key: _k, ...updated } = next;
+    const hit = firstNonFinite(updated);
+    first = hit
+      ? `the updated ${hit.path} (${hit.count} value${hit.count > 1 ? 's' : ''}; ${countNonFinite(updated)} in the whole state): the update diverged (learning rate ${num(m.lr, 6)} too high?)`
+      : 'the updated state (its values overflow float32 when summed: the update diverged)';
   }
   return `training stopped at step ${state.step}: first non-finite tensor: ${first}${where.length ? `; ${where.join('; ')}` : ''}`;
 }
@@ -154,18 +162,6 @@ interface MetricsRow extends StepMetrics {
   step: number;
   /** Seconds since this process started training. */
   time: number;
-}
-
-/** Keep the lines of metrics.jsonl before `step` (a resumed run rewrites what came after its checkpoint). */
-function truncateMetrics(path: string, step: number): MetricsRow[] {
-  if (!existsSync(path)) return [];
-  const rows = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as MetricsRow)
-    .filter((r) => r.step < step);
-  writeFileSync(path, rows.map((r) => JSON.stringify(r) + '\n').join(''));
-  return rows;
 }
 
 /** Mean over consecutive bins, so a long noisy curve stays readable (≤ maxPoints points). */
@@ -200,7 +196,7 @@ function writeLossPlot(path: string, rows: MetricsRow[], config: MatpacConfig): 
   for (let h = 0; h < config.mcl.heads; h++) study.push(series(`head ${h}: share of tokens won`, (r) => (r.headWins?.[h] ?? NaN) / (r.headWins ?? []).reduce((a, b) => a + b, 0)));
   if (config.mcl.heads > 0) study.push(series(`MCL temperature / ${config.mcl.temperatureStart}`, (r) => (r.mclTemperature ?? NaN) / config.mcl.temperatureStart));
   const panel = linePlotSvg({ title: config.mcl.heads > 0 ? 'targets and MCL heads' : 'targets', xLabel: 'step', yLabel: 'fraction', series: study, height: 300 });
-  writeFileSync(path, stackSvg([svg, panel]));
+  writeFileAtomic(path, stackSvg([svg, panel]));
 }
 
 /** input-mask.png: the first training crop and the patches step 0 masks in it. */
@@ -253,20 +249,64 @@ interface Prepared {
   state: TrainState;
   info: RunInfo;
   resumed: boolean;
+  lock: RunLock;
+  /** The run folder was made by this run (removed again if the run ends before writing into it). */
+  madeFolder?: boolean;
+}
+
+const isFolder = (p: string) => existsSync(p) && statSync(p).isDirectory();
+
+/** Every path the run will use, checked before anything is written or trained. */
+function checkPaths(opts: TrainOptions, runDir: string): void {
+  if (opts.data !== undefined && opts.data !== POOL_DATA && !isFolder(opts.data)) throw new CliError(`${opts.data}: no such folder`);
+  if (opts.probe && opts.probeData !== undefined && !isFolder(opts.probeData)) throw new CliError(`${opts.probeData}: no such folder (--probe-data)`);
+  if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new CliError(`${shown(runDir)}: --out must be a folder, this is a file`);
+}
+
+/** Own the run folder, and clear what killed writes left in it. */
+function takeRunFolder(runDir: string): RunLock {
+  const lock = lockRunFolder(runDir);
+  const stale = cleanStaleTemps(runDir);
+  if (stale.length) say(`matpac: ${shown(runDir)}: removed ${stale.length} unfinished temporary file${stale.length > 1 ? 's' : ''} of killed writes (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''})`);
+  return lock;
+}
+
+/** The run to continue in `runDir`, checked to be one run: config.json, run.json and the checkpoint agree. */
+function resumeRun(runDir: string): Omit<Prepared, 'lock' | 'runDir' | 'resumed'> {
+  const ckpt = join(runDir, LATEST);
+  const configPath = join(runDir, 'config.json');
+  const runPath = join(runDir, 'run.json');
+  const config = storedConfig(readJson<unknown>(configPath), configPath);
+  const info = readJson<RunInfo>(runPath);
+  if (typeof info !== 'object' || info === null || typeof info.data !== 'string' || !Number.isSafeInteger(info.checkpointEvery) || info.checkpointEvery < 1)
+    throw new CliError(`${shown(runPath)}: not a run description written by matpac train (needs "data" and a positive "checkpointEvery")`);
+  const changed = configChanges(checkpointConfig(ckpt), config);
+  if (changed.length)
+    throw new CliError(
+      `${shown(configPath)} differs from the config in ${LATEST}: ${changed.join('; ')}; a resumed run continues exactly as it was configured (undo the edit, or start a new run with --preset ${shown(configPath)})`,
+    );
+  const runId = readMetadata(ckpt).run_id;
+  if (runId !== info.runId) throw new CliError(`${shown(ckpt)} belongs to another run (run id ${runId ?? 'none'}; ${shown(runPath)} says ${info.runId ?? 'none'})`);
+  return { config, state: loadTrainState(ckpt, config), info };
 }
 
 async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.resume) {
-    const fixed = (['preset', 'steps', 'batch', 'seed', 'mcl', 'data', 'checkpointEvery'] as const).filter((k) => opts[k] !== undefined);
+    const fixed = (['preset', 'steps', 'batch', 'seed', 'mcl', 'data', 'checkpointEvery', 'followLinks'] as const).filter((k) => opts[k] !== undefined);
     if (fixed.length)
       throw new CliError(`--resume continues a run exactly as it was configured; drop ${fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')} (use --minutes or --stop-at to limit this session)`);
     const runDir = opts.out ?? latestRun();
     if (!runDir) throw new CliError(`--resume: no run to continue in ${RUNS_DIR}/ (name one with --out RUN_DIR)`);
-    const ckpt = join(runDir, LATEST);
-    if (!existsSync(ckpt)) throw new CliError(`--resume: ${shown(runDir)} has no ${LATEST} to continue from`);
-    const config = storedConfig(readJson<unknown>(join(runDir, 'config.json')), join(runDir, 'config.json'));
-    const info = readJson<RunInfo>(join(runDir, 'run.json'));
-    return { runDir, config, state: loadTrainState(ckpt, config), info, resumed: true };
+    checkPaths(opts, runDir);
+    if (!existsSync(join(runDir, LATEST))) throw new CliError(`--resume: ${shown(runDir)} has no ${LATEST} to continue from`);
+    const lock = takeRunFolder(runDir);
+    try {
+      checkTrainingMemory(checkpointConfig(join(runDir, LATEST)), join(runDir, LATEST));
+      return { runDir, ...resumeRun(runDir), resumed: true, lock };
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
   }
 
   const presetSpec = opts.preset ?? 'tiny';
@@ -276,24 +316,37 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.mcl !== undefined) config = { ...config, mcl: { ...config.mcl, heads: opts.mcl } };
   if (opts.steps !== undefined) config = withRunLength(config, opts.steps);
   config = checkConfig(config, presetSpec);
+  checkTrainingMemory(config, presetSpec);
 
   const runDir = opts.out ?? join(RUNS_DIR, `${config.name}-${timestamp()}`);
+  checkPaths(opts, runDir);
   if (existsSync(join(runDir, LATEST))) throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
-  const data = opts.data ?? (await ensurePretrainSet());
-  if (opts.data !== undefined && opts.data !== POOL_DATA && !(existsSync(opts.data) && statSync(opts.data).isDirectory())) throw new CliError(`${opts.data}: no such folder`);
-  const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
-  const info: RunInfo = { data: data === POOL_DATA ? data : resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString() };
-  return { runDir, config, state: initTrainState(config), info, resumed: false };
+  const madeFolder = !existsSync(runDir);
+  mkdirSync(runDir, { recursive: true });
+  const lock = takeRunFolder(runDir);
+  try {
+    // checked again under the lock: a run that started meanwhile has written it
+    if (existsSync(join(runDir, LATEST))) throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
+    if (existsSync(join(runDir, 'metrics.jsonl'))) say(`matpac: ${shown(runDir)}: an earlier run there saved no checkpoint; starting over (its metrics.jsonl is replaced)`);
+    const data = opts.data ?? (await ensurePretrainSet());
+    const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
+    const info: RunInfo = { data: data === POOL_DATA ? data : resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString(), ...(opts.followLinks ? { followLinks: true } : {}) };
+    return { runDir, config, state: initTrainState(config), info, resumed: false, lock, madeFolder };
+  } catch (e) {
+    lock.release();
+    if (madeFolder) removeIfEmpty(runDir);
+    throw e;
+  }
 }
 
 /**
  * Seconds per step, measured on steps that are thrown away (trainStep is pure: the state does not
  * advance): one to warm up, then more until about a second has been timed (at most 10).
  */
-async function timeStep(config: MatpacConfig, state: TrainState, data: TrainingData): Promise<number> {
+async function timeStep(config: MatpacConfig, state: TrainState, data: TrainingData, trainStep: ReturnType<typeof makeTrainStep>): Promise<number> {
   const b = await data.batch(0);
   const x = tensor(b.data, b.shape);
-  const thrownAway = () => scope(() => void trainStep(state, x, config));
+  const thrownAway = () => scope(() => void trainStep(state, x));
   thrownAway();
   const t0 = performance.now();
   let n = 0;
@@ -311,6 +364,8 @@ export interface TrainResult {
   config: MatpacConfig;
   completed: boolean;
   interrupted: boolean;
+  /** The signal that stopped the run early (SIGINT: Ctrl-C, SIGTERM), with a checkpoint saved. */
+  signal?: NodeJS.Signals;
   probe?: ProbeReport;
 }
 
@@ -319,32 +374,56 @@ export async function train(opts: TrainOptions, hooks: TrainHooks = {}, poolOpti
   const backend = useBackend(opts.backend);
   const start = performance.now();
   const prepared = await prepare(opts);
-  say(`backend: ${backend}`);
-  const data = await openTrainingData(prepared.info.data, prepared.config, poolOptions);
   try {
-    return await trainOn(data, opts, hooks, prepared, start, backend);
+    say(`backend: ${backend}`);
+    const data = await openTrainingData(prepared.info.data, prepared.config, { followLinks: prepared.info.followLinks === true, ...poolOptions });
+    try {
+      return await trainIn(data, prepared, opts, hooks, backend, start);
+    } finally {
+      data.close();
+    }
   } finally {
-    data.close();
+    prepared.lock.release();
+    if (prepared.madeFolder) removeIfEmpty(prepared.runDir);
   }
 }
 
-async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks, prepared: Prepared, start: number, backend: string): Promise<TrainResult> {
+/** Remove a run folder this run made when nothing was written into it (a run that failed before starting). */
+function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    /* not ours to worry about */
+  }
+}
+
+/** The run, in a folder this process owns, on its training data. */
+async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOptions, hooks: TrainHooks, backend: string, start: number): Promise<TrainResult> {
   const { runDir, info, resumed } = prepared;
   let { config, state } = prepared;
 
   const deadline = opts.minutes !== undefined ? start + opts.minutes * 60_000 : Infinity;
   if (!resumed && opts.minutes !== undefined) {
     // fit the run length (and so every schedule) to the time left
-    const stepSec = await timeStep(config, state, data);
+    const stepSec = await timeStep(config, state, data, makeTrainStep(config, { jit: opts.jit !== false }));
     const leftSec = (deadline - performance.now()) / 1000;
-    const steps = Math.max(1, Math.floor((0.95 * leftSec) / stepSec));
-    say(`one step takes ${stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`}: ${steps} steps fit in the ${formatDuration(leftSec)} left`);
+    const stepText = stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`;
+    const steps = Math.floor((0.95 * leftSec) / stepSec);
+    if (steps < 1) {
+      const usedSec = (performance.now() - start) / 1000;
+      throw new CliError(
+        `--minutes ${opts.minutes}: no time left to train: reading the data and timing a step took ${formatDuration(usedSec)} of the ${formatDuration(opts.minutes * 60)} budget (one step takes ${stepText}); give more minutes or use --steps`,
+      );
+    }
+    say(`one step takes ${stepText}: ${steps} step${steps > 1 ? 's' : ''} fit${steps > 1 ? '' : 's'} in the ${formatDuration(leftSec)} left`);
     config = checkConfig(withRunLength(config, steps));
   }
   const total = config.optim.totalSteps;
   const stopAt = Math.min(total, opts.stopAt ?? total);
+  // the step compiled by jit (src/jit): traced each step, compiled once per program structure
+  const trainStep = makeTrainStep(config, { jit: opts.jit !== false });
+  say(`step: ${opts.jit !== false ? 'compiled by jit (fused kernels, planned memory; --no-jit runs it op by op)' : 'eager, op by op (--no-jit)'}`);
 
-  mkdirSync(runDir, { recursive: true });
   const paths = {
     config: join(runDir, 'config.json'),
     run: join(runDir, 'run.json'),
@@ -355,12 +434,16 @@ async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks
     probe: join(runDir, 'probe.json'),
   };
   if (!resumed) {
-    writeFileSync(paths.config, JSON.stringify(config, null, 2) + '\n');
-    writeFileSync(paths.run, JSON.stringify(info, null, 2) + '\n');
+    info.runId = runIdOf(config, info.data);
+    writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
+    writeFileAtomic(paths.run, JSON.stringify(info, null, 2) + '\n');
     await writeMaskPicture(paths.mask, await data.batch(0), state, config);
   }
-  const rows = truncateMetrics(paths.metrics, state.step);
-  const meta = { config: JSON.stringify(config) };
+  // a fresh run starts an empty log; a resumed one keeps (and checks) the lines before its checkpoint
+  if (!resumed) writeFileAtomic(paths.metrics, '');
+  const rows = (resumed ? metricsBefore(paths.metrics, state.step, info.runId) : []) as unknown as MetricsRow[];
+  const metricsLog = new MetricsWriter(paths.metrics);
+  const meta: Record<string, string> = { config: JSON.stringify(config), ...(info.runId ? { run_id: info.runId } : {}) };
   const save = (path: string, s: TrainState) => saveState(path, s, meta);
   let latestStep = state.step; // the step checkpoint-latest holds, and when it was written
   let lastLatest = performance.now();
@@ -375,13 +458,15 @@ async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks
     `${resumed ? `resuming ${shown(runDir)} at step ${state.step}` : `training ${config.name} → ${shown(runDir)}`}: ${total} steps of ${config.batchSize} clips (${data.description})`,
   );
 
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    say('\nmatpac: interrupted: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
+  // Ctrl-C (SIGINT) and SIGTERM (kill, a scheduler's stop): finish the step, save, exit 130 / 143
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) process.exit(signalExitCode(sig));
+    interrupted = sig;
+    say(`\nmatpac: ${sig === 'SIGINT' ? 'interrupted' : `stopped (${sig})`}: finishing this step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to quit at once)`);
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const progress = makeProgress(stopAt, state.step);
   const loopStart = performance.now();
@@ -393,18 +478,21 @@ async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks
       hooks.batch?.(t, b.data);
       const x = tensor(b.data, b.shape);
       // the step's intermediates are freed when it returns (device memory: textures on GL)
-      const [next, m] = scope(() => trainStep(state, x, config));
-      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
+      const [next, m] = scope(() => trainStep(state, x));
+      // the updated state itself (parameters, teacher, optimizer moments, centre) must be finite:
+      // `state` (checked when it was made) stays the last good one
+      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm) || !allFinite(next)) {
         progress.stop();
         saveLatest();
-        throw new NonFiniteError(`${diagnose(state, x, b.files, config, m)} (last good state: ${shown(paths.latest)})`);
+        throw new NonFiniteError(`${diagnose(state, next, x, b.files, config, m)} (last good state: ${shown(paths.latest)}, step ${state.step})`);
       }
       // and so are the batch and the previous state's buffers that the new state does not reuse
       disposeTree([x, state], next);
       state = next;
       const row: MetricsRow = { step: t, ...m, time: Math.round(performance.now() - start) / 1000 };
       rows.push(row);
-      appendFileSync(paths.metrics, JSON.stringify(row) + '\n');
+      const logged: MetricsRow & { run?: string } = info.runId ? { ...row, run: info.runId } : row;
+      metricsLog.append(logged);
 
       const done = state.step;
       if (done % info.checkpointEvery === 0 || done === total) {
@@ -416,7 +504,9 @@ async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks
     }
   } finally {
     progress.stop();
-    process.off('SIGINT', onSigint);
+    metricsLog.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   if (latestStep !== state.step || !existsSync(paths.latest)) saveLatest();
 
@@ -445,7 +535,7 @@ async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks
   if (completed && opts.probe) {
     say(`probing the trained encoder on ${opts.probeData ? shown(opts.probeData) : 'the bundled probe set (instrument families)'}…`);
     const probeDir = opts.probeData ?? (await ensureProbeSet());
-    probe = await runProbe({ name: `${config.name} step ${state.step}`, features: embedder({ config, student: state.student, step: state.step }) }, probeDir, 5, 0);
+    probe = await runProbe({ name: `${config.name} step ${state.step}`, features: embedder({ config, student: state.student, step: state.step }) }, probeDir, 5, 0, { followLinks: info.followLinks });
     await writeProbeJson(paths.probe, probe);
     say(formatProbeReport(probe));
     lines.push(`probe:      ${accuracyLine(probe)} on ${probe.classes.length} classes → ${shown(paths.probe)}`);
@@ -461,10 +551,13 @@ async function trainOn(data: TrainingData, opts: TrainOptions, hooks: TrainHooks
     lines.push(`            → ${shown(join(runDir, 'probe-suite.json'))}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
-  return { runDir, state, config, completed, interrupted, probe };
+  return { runDir, state, config, completed, interrupted: interrupted !== undefined, signal: interrupted, probe };
 }
+
+/** The exit status of a run stopped by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM). */
+const signalExitCode = (sig: NodeJS.Signals) => 128 + (sig === 'SIGTERM' ? 15 : 2);
 
 export async function trainCommand(opts: TrainOptions): Promise<void> {
   const r = await train(opts);
-  if (r.interrupted) throw new CliError(`interrupted (Ctrl-C) at step ${r.state.step}`, 130);
+  if (r.signal) throw new CliError(`${r.signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped (${r.signal})`} at step ${r.state.step}; checkpoint saved`, signalExitCode(r.signal));
 }

@@ -26,7 +26,7 @@ export async function renderExampleFigures(outDir: string): Promise<string[]> {
     notes: [{ pitch: 60, velocity: 101, onSec: 0.25, offSec: 3.0 }],
     durationSec: 4,
   };
-  const synth = await createSynth(loadSoundBank('MSBasic'));
+  const synth = await createSynth(await loadSoundBank('MSBasic'));
   const { samples } = renderClip(synth, clip);
   synth.destroySynthProcessor();
   const lm = logMelSpectrogram(samples);

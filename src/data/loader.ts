@@ -17,6 +17,7 @@ export interface HasLogMel {
 /** What to do with clips shorter than the crop. */
 export type ShortClipPolicy = 'skip' | 'pad';
 
+/** Options of cropBatch / epochBatches. */
 export interface CropOptions {
   /** 'skip' (MATPAC's default): never draw them; 'pad': draw them, left-aligned and padded. Default 'skip'. */
   short?: ShortClipPolicy;
@@ -24,6 +25,7 @@ export interface CropOptions {
   padValue?: number;
 }
 
+/** A batch of log-mel crops [B, mels, frames] and where each came from. */
 export interface Batch {
   /** Row-major [B, nMels, T]. */
   data: Float32Array;

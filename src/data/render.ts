@@ -9,8 +9,9 @@
  *                         uses its own seed, and odd MIDI velocities where the pool uses even ones, so
  *                         no (program, pitch, velocity) note of the probe set occurs in the pool.
  *  - `ensurePretrainSet` / `ensureProbeSet`: the same, cached on disk under
- *    `.cache/data/<name>-<hash of the render config>` (project root; override with `cacheRoot` or
- *    the MATPAC_DATA_CACHE environment variable), rendered on first use.
+ *    `<cache>/data/<name>-<hash of the render config>` in the user's cache folder (see
+ *    defaultCacheRoot; override with `cacheRoot`, MATPAC_DATA_CACHE or MATPAC_CACHE), rendered on
+ *    first use.
  *
  * Every clip is planned from (seed, clip index) alone with the project's counter-based RNG, and the
  * synthesiser is reset between clips, so the same config always gives the same bytes. Each folder
@@ -21,10 +22,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
-import { SoundBankLoader, SPESSASYNTH_GAIN_FACTOR, SpessaSynthProcessor, type BasicSoundBank } from 'spessasynth_core';
+import type { BasicSoundBank, SpessaSynthProcessor } from 'spessasynth_core';
 import { encodeWav16 } from '../audio/wav';
 import { foldIn, keyFromSeed } from '../random';
 import { drawer, intIn, pick } from './draw';
@@ -199,9 +201,13 @@ export function soundBankPath(name: SoundBankName): string {
   return path;
 }
 
+/** The synthesiser library, loaded only when something is rendered (data commands, not the engine). */
+const spessasynth = () => import('spessasynth_core');
+
 /** Parse a shipped SoundFont (SF3: Ogg-Vorbis-compressed samples, decoded on first use). */
-export function loadSoundBank(name: SoundBankName): BasicSoundBank {
+export async function loadSoundBank(name: SoundBankName): Promise<BasicSoundBank> {
   const bytes = readFileSync(soundBankPath(name));
+  const { SoundBankLoader } = await spessasynth();
   return SoundBankLoader.fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
@@ -211,6 +217,7 @@ export function loadSoundBank(name: SoundBankName): BasicSoundBank {
  * more of the 16-bit range).
  */
 export async function createSynth(bank: BasicSoundBank, sampleRate = RENDER_SAMPLE_RATE): Promise<SpessaSynthProcessor> {
+  const { SpessaSynthProcessor, SPESSASYNTH_GAIN_FACTOR } = await spessasynth();
   const synth = new SpessaSynthProcessor(sampleRate, { effectsEnabled: false, eventsEnabled: false });
   synth.setSystemParameter('gain', 1 / SPESSASYNTH_GAIN_FACTOR);
   synth.soundBankManager.addSoundBank(bank, 'main');
@@ -321,7 +328,7 @@ async function renderSet(
   quiet: boolean,
 ): Promise<RenderSummary> {
   const start = performance.now();
-  const bank = loadSoundBank(soundBank);
+  const bank = await loadSoundBank(soundBank);
   const synth = await createSynth(bank);
   const programNames = new Map<number, string>();
   for (const p of bank.presets) if (p.bankMSB === 0 && !p.isGMGSDrum && !programNames.has(p.program)) programNames.set(p.program, p.name);
@@ -427,9 +434,19 @@ export async function renderProbeSet(opts: ProbeSetOptions): Promise<RenderSumma
 /** The project root (two levels above this file). */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Where rendered sets are cached: $MATPAC_DATA_CACHE, else <project root>/.cache/data. */
-export function defaultCacheRoot(): string {
-  return process.env.MATPAC_DATA_CACHE ?? join(PROJECT_ROOT, '.cache', 'data');
+/**
+ * Where rendered sets are cached: $MATPAC_DATA_CACHE, else $MATPAC_CACHE/data, else the user's
+ * cache folder: $XDG_CACHE_HOME/matpac-ts/data (default ~/.cache/matpac-ts/data; macOS
+ * ~/Library/Caches/matpac-ts/data; Windows %LOCALAPPDATA%/matpac-ts/Cache/data) — never inside
+ * the installed package.
+ */
+export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = homedir()): string {
+  if (env.MATPAC_DATA_CACHE) return env.MATPAC_DATA_CACHE;
+  if (env.MATPAC_CACHE) return join(env.MATPAC_CACHE, 'data');
+  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'matpac-ts', 'data');
+  if (platform === 'darwin') return join(home, 'Library', 'Caches', 'matpac-ts', 'data');
+  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'matpac-ts', 'Cache', 'data');
+  return join(home, '.cache', 'matpac-ts', 'data');
 }
 
 /** Short content hash of a render config (plus the render version and the SoundFont's size). */

@@ -140,7 +140,7 @@ export function planPercussion(draw: () => number, durationSec: number): MusicPl
   return { kind: 'percussion', durationSec, parts };
 }
 
-const banks = new Map<SoundBankName, BasicSoundBank>();
+const banks = new Map<SoundBankName, Promise<BasicSoundBank>>();
 
 /**
  * A new synthesiser on a shipped SoundFont (the SoundFont is parsed once per process). What a
@@ -148,13 +148,13 @@ const banks = new Map<SoundBankName, BasicSoundBank>();
  * set of clips is rendered with a synthesiser of its own, in a fixed order: a shard of the pool, a
  * development set.
  */
-export function newSynth(bank: SoundBankName): Promise<SpessaSynthProcessor> {
+export async function newSynth(bank: SoundBankName): Promise<SpessaSynthProcessor> {
   let b = banks.get(bank);
   if (!b) {
     b = loadSoundBank(bank);
     banks.set(bank, b);
   }
-  return createSynth(b);
+  return createSynth(await b);
 }
 
 /** Render a music or percussion plan. */

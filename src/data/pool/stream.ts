@@ -113,7 +113,7 @@ export class ShardProducer {
 
   private inWorker(shard: number): Promise<ShardResult> {
     if (!this.worker) {
-      this.worker = new Worker(new URL('./worker-entry.mjs', import.meta.url));
+      this.worker = new Worker(rendererEntry());
       this.worker.unref();
     }
     const w = this.worker;
@@ -190,4 +190,13 @@ export class PoolBatches {
     const b = cropBatch(items, foldIn(this.key, step), this.opts.batchSize, this.opts.cropFrames, { short: 'pad' });
     return { ...b, files: b.sources.map((s) => items[s.item].file) };
   }
+}
+
+/**
+ * The renderer thread's module: the compiled ./worker.js in the built package (dist/), or, when
+ * this module runs from its TypeScript source (tests, tsx), ./worker-entry.mjs, which registers
+ * tsx in the thread first.
+ */
+function rendererEntry(): URL {
+  return import.meta.url.endsWith('.js') ? new URL('./worker.js', import.meta.url) : new URL('./worker-entry.mjs', import.meta.url);
 }

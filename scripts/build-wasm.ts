@@ -1,0 +1,83 @@
+/**
+ * Assemble the native backend's WebAssembly text kernels into the binaries the engine loads
+ * (kernels/native/*.wasm, committed, so that sources run without a build and `wabt` is only a
+ * development dependency):
+ *
+ *   matmul.wat → matmul.wasm         shared memory (threads: Node, cross-origin-isolated pages)
+ *              → matmul-single.wasm  the same code on unshared memory (pages without isolation)
+ *   rows.wat   → rows.wasm
+ *
+ *   npx tsx scripts/build-wasm.ts           write the binaries
+ *   npx tsx scripts/build-wasm.ts --check   fail if a binary differs from its source (CI: test/wasm-build.test.ts)
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const DIR = new URL('../kernels/native/', import.meta.url);
+
+interface Target {
+  out: string;
+  wat: string;
+  features: Record<string, boolean>;
+  edit?: (src: string) => string;
+}
+
+export const TARGETS: Target[] = [
+  { out: 'matmul.wasm', wat: 'matmul.wat', features: { simd: true, threads: true } },
+  {
+    out: 'matmul-single.wasm',
+    wat: 'matmul.wat',
+    features: { simd: true, threads: true },
+    edit: (src) => {
+      const shared = '(import "env" "memory" (memory 1 32768 shared))';
+      if (!src.includes(shared)) throw new Error(`matmul.wat: expected the line ${shared}`);
+      return src.replace(shared, '(import "env" "memory" (memory 1 32768))');
+    },
+  },
+  { out: 'rows.wasm', wat: 'rows.wat', features: { simd: true } },
+];
+
+type Wabt = { parseWat(name: string, src: string, features?: Record<string, boolean>): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void } };
+
+/** Assemble every target: file name → bytes. */
+export async function assemble(): Promise<Map<string, Uint8Array>> {
+  const wabt = await (createRequire(import.meta.url)('wabt') as () => Promise<Wabt>)();
+  const out = new Map<string, Uint8Array>();
+  for (const t of TARGETS) {
+    const src = readFileSync(new URL(t.wat, DIR), 'utf8');
+    const mod = wabt.parseWat(t.wat, t.edit ? t.edit(src) : src, t.features);
+    try {
+      out.set(t.out, mod.toBinary({}).buffer.slice());
+    } finally {
+      mod.destroy();
+    }
+  }
+  return out;
+}
+
+/** The committed binary's path. */
+export const binaryPath = (name: string): string => fileURLToPath(new URL(name, DIR));
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const [name, bytes] of await assemble()) {
+    if (check) {
+      let have: Uint8Array | null = null;
+      try {
+        have = readFileSync(binaryPath(name));
+      } catch {
+        /* missing */
+      }
+      if (!have || Buffer.compare(Buffer.from(have), Buffer.from(bytes)) !== 0) {
+        console.error(`kernels/native/${name} is out of date: run npx tsx scripts/build-wasm.ts`);
+        stale++;
+      }
+    } else {
+      writeFileSync(binaryPath(name), bytes);
+      console.log(`kernels/native/${name}: ${bytes.byteLength} bytes`);
+    }
+  }
+  process.exitCode = stale ? 1 : 0;
+}
