@@ -11,8 +11,9 @@ import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import * as mp from '../src/index';
 import { trace } from '../src/trace';
+import { formatPlanStats } from '../src/jit/format';
 import { preset } from '../models/config';
-import { initTrainState, trainStep } from '../models/matpac';
+import { initTrainState, makeTrainStep } from '../models/matpac';
 import { keyFromSeed, normalHost } from '../src/random';
 
 const name = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'tiny';
@@ -43,7 +44,14 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
   const byImpl = new Map<string, number[]>();
   const add = (impl: string, ms: number) => byImpl.set(impl, [...(byImpl.get(impl) ?? []), ms]);
   let flops = 0;
-  const backends = (process.env.BENCH_BACKENDS?.split(',') ?? ['native', 'gpujs-webasm', 'gpujs-headlessgl']).filter((b) => mp.usableBackends().includes(b));
+  // `<backend>-jit`: the same backend running the step compiled by jit (src/jit); the CLI's default
+  const backends = (process.env.BENCH_BACKENDS?.split(',') ?? ['native', 'native-jit', 'gpujs-webasm', 'gpujs-headlessgl']).filter((b) => mp.usableBackends().includes(b.replace(/-jit$/, '')));
+  const stepFns = new Map<string, ReturnType<typeof makeTrainStep>>();
+  const stepOf = (be: string) => {
+    let f = stepFns.get(be);
+    if (!f) stepFns.set(be, (f = makeTrainStep(config, { jit: be.endsWith('-jit') })));
+    return f;
+  };
   const states = new Map<string, ReturnType<typeof initTrainState>>();
   const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const env = { ...process.env };
@@ -59,35 +67,37 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
   let torchMissing = '';
   // the native backend alternates with PyTorch for `rounds` rounds; the slow backends run once,
   // after them (their allocations would otherwise perturb the native rounds)
-  const native = backends.filter((b) => b === 'native');
-  const slow = backends.filter((b) => b !== 'native');
+  const native = backends.filter((b) => b.startsWith('native'));
+  const slow = backends.filter((b) => !b.startsWith('native'));
   for (let round = 0; round <= rounds; round++) {
     const last = round === rounds;
     let nativeMs = NaN;
     for (const be of last ? slow : native) {
-      mp.withBackend(be, () => {
+      mp.withBackend(be.replace(/-jit$/, ''), () => {
+        const trainStep = stepOf(be);
         let state = states.get(be);
         const batch = mp.tensor(host, shape);
         if (!state) {
           state = initTrainState(config);
-          const t = trace(() => mp.scope(() => trainStep(state!, batch, config)), null);
-          flops = t.trace.flops;
+          const t = trace(() => mp.scope(() => trainStep(state!, batch)), null);
+          if (t.trace.flops) flops = t.trace.flops; // (a jitted step launches through its plan, which the tracer does not see)
           mp.disposeTree(state, t.result[0]);
           state = t.result[0];
-          // untimed steps more: V8 tiers the hot JS and WebAssembly up in the background
-          for (let i = 0; i < 4; i++) {
-            const next = mp.scope(() => trainStep(state!, batch, config))[0];
+          // untimed steps more: V8 tiers the hot JS and WebAssembly up in the background (a jitted
+          // plan's fused loops are each called once per step: V8 optimises them after ~10 calls)
+          for (let i = 0; i < (be.endsWith('-jit') ? 12 : 4); i++) {
+            const next = mp.scope(() => trainStep(state!, batch))[0];
             mp.disposeTree(state, next);
             state = next;
           }
         }
         // native: at least BENCH_STEPS steps and 5 s, as the PyTorch script measures ≥ 5 s
-        const n = be === 'native' ? steps : Math.max(1, Math.floor(steps / 3));
-        const minMs = be === 'native' && !QUICK ? 5000 : 0;
+        const n = be.startsWith('native') ? steps : Math.max(1, Math.floor(steps / 3));
+        const minMs = be.startsWith('native') && !QUICK ? 5000 : 0;
         const t0 = performance.now();
         let done = 0;
         while (done < n || performance.now() - t0 < minMs) {
-          const next = mp.scope(() => trainStep(state!, batch, config))[0];
+          const next = mp.scope(() => trainStep(state!, batch))[0];
           mp.disposeTree(state, next);
           state = next;
           done++;
@@ -95,7 +105,8 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
         const ms = (performance.now() - t0) / done;
         states.set(be, state);
         mp.disposeTree(batch);
-        const impl = `matpac-ts ${be} (${mp.getBackend(be).describe()})`;
+        const jitNote = trainStep.lastPlan?.() ? `, jit: ${formatPlanStats(trainStep.lastPlan()!.stats)}` : '';
+        const impl = `matpac-ts ${be} (${mp.getBackend(be.replace(/-jit$/, '')).describe()}${jitNote})`;
         add(impl, ms);
         if (be === 'native') nativeMs = ms;
         console.log(`${last ? 'after the rounds' : `round ${round + 1}`}: ${impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`);

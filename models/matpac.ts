@@ -40,7 +40,8 @@
  */
 import * as mp from '../src/engine';
 import type { Tensor } from '../src/engine';
-import { valueAndGrad } from '../src/engine';
+import { jit, valueAndGrad, type JitStats } from '../src/engine';
+import type { Plan } from '../src/jit/plan';
 import { emaStep } from '../src/ema';
 import { adamw, applyUpdates, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
 import { split, keyFromSeed, foldIn, type Key } from '../src/random';
@@ -314,8 +315,23 @@ export function initTrainState(config: MatpacConfig, key: Key = keyFromSeed(conf
   return { step: 0, key: kRun, student, teacher, optState: optimizer(config).init(student), centre };
 }
 
-/** One MATPAC update: pure, [new state, metrics]. `batch` is [B, nMels, frames]. */
-export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig): [TrainState, StepMetrics] {
+/** The tensors of a step's metrics (read on the host by `stepMetrics`). */
+export interface StepTensors {
+  loss: Tensor;
+  lPred: Tensor;
+  lCls: Tensor;
+  gradNorm: Tensor;
+  targetPerplexity: Tensor;
+  teacherTemp: number;
+  /** MATPAC++'s multiple-choice heads (when configured): their temperature and per-head wins. */
+  mcl?: LossMetrics['mcl'];
+}
+
+/**
+ * One MATPAC update as a function of tensors only: [new state, metric tensors]. Pure and
+ * traceable (it reads no tensor value), so `jit` can compile it (`makeTrainStep`).
+ */
+export function trainStepTensors(state: TrainState, batch: Tensor, config: MatpacConfig): [TrainState, StepTensors] {
   const c = config;
   const sch = schedules(c);
   const t = state.step;
@@ -332,21 +348,47 @@ export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig
   const student = applyUpdates(state.student, updates);
 
   const next: TrainState = { step: t + 1, key: nextKey, student, teacher: { encoder: encoder_, head: head_ }, optState, centre: aux.newCentre };
-  return [
-    next,
-    {
-      loss: loss.item(),
-      lPred: aux.metrics.lPred.item(),
-      lCls: aux.metrics.lCls.item(),
-      lr: sch.learningRate(t),
-      emaMomentum: t === 0 ? 1 : sch.encoderMomentum(t),
-      emaMomentumHead: t === 0 ? 1 : sch.headMomentum(t),
-      teacherTemp: aux.metrics.teacherTemp,
-      gradNorm: gradNorm.item(),
-      targetPerplexity: aux.metrics.targetPerplexity.item(),
-      ...(aux.metrics.mcl ? { mclTemperature: aux.metrics.mcl.temperature, headWins: Array.from(aux.metrics.mcl.wins.toArray()) } : {}),
-    },
-  ];
+  const m = aux.metrics;
+  return [next, { loss, lPred: m.lPred, lCls: m.lCls, gradNorm, targetPerplexity: m.targetPerplexity, teacherTemp: m.teacherTemp, mcl: m.mcl }];
+}
+
+/** The host metrics of step `t` from its tensors. */
+export function stepMetrics(t: number, m: StepTensors, config: MatpacConfig): StepMetrics {
+  const sch = schedules(config);
+  return {
+    loss: m.loss.item(),
+    lPred: m.lPred.item(),
+    lCls: m.lCls.item(),
+    lr: sch.learningRate(t),
+    emaMomentum: t === 0 ? 1 : sch.encoderMomentum(t),
+    emaMomentumHead: t === 0 ? 1 : sch.headMomentum(t),
+    teacherTemp: m.teacherTemp,
+    gradNorm: m.gradNorm.item(),
+    targetPerplexity: m.targetPerplexity.item(),
+    ...(m.mcl ? { mclTemperature: m.mcl.temperature, headWins: Array.from(m.mcl.wins.toArray()) } : {}),
+  };
+}
+
+/** One MATPAC update: pure, [new state, metrics]. `batch` is [B, nMels, frames]. */
+export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig): [TrainState, StepMetrics] {
+  const [next, m] = trainStepTensors(state, batch, config);
+  return [next, stepMetrics(state.step, m, config)];
+}
+
+/**
+ * The training step the trainer runs: `trainStep`, or (jit: true) the same step compiled with
+ * `jit` — traced each step (the step count and key are host values), but the program is
+ * compiled once per structure (the first step, which skips the EMA, and every later one), so
+ * steps run a fused, memory-planned plan.
+ */
+export function makeTrainStep(config: MatpacConfig, opts: { jit: boolean }): ((state: TrainState, batch: Tensor) => [TrainState, StepMetrics]) & { jitStats?: () => JitStats; lastPlan?: () => Plan | undefined } {
+  if (!opts.jit) return (state, batch) => trainStep(state, batch, config);
+  const compiled = jit((state: TrainState, batch: Tensor) => trainStepTensors(state, batch, config));
+  const step = (state: TrainState, batch: Tensor): [TrainState, StepMetrics] => {
+    const [next, m] = compiled(state, batch);
+    return [next, stepMetrics(state.step, m, config)];
+  };
+  return Object.assign(step, { jitStats: () => compiled.stats, lastPlan: () => compiled.lastPlan() });
 }
 
 // ---------------------------------------------------------------------------------------------

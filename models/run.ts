@@ -36,7 +36,7 @@ export function fitMels<L extends { data: Float32Array; nMels: number; nFrames: 
 }
 
 /** The key batch t is cropped with: a function of the config's seed and t only. */
-const dataKey = (config: MatpacConfig): Key => foldIn(keyFromSeed(config.seed), 0xda7a);
+export const dataKey = (config: MatpacConfig): Key => foldIn(keyFromSeed(config.seed), 0xda7a);
 
 /** The training batch of step `step`: [batchSize, nMels, cropFrames] crops of `items` (already fitted to nMels). */
 export function trainingBatch(items: readonly HasLogMel[], config: MatpacConfig, step: number): Batch {

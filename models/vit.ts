@@ -82,6 +82,19 @@ export function block(p: BlockParams, x: Tensor, heads: number, eps: number): Te
   return mp.add(h, m);
 }
 
+/**
+ * Every block's output, the last one after the final LayerNorm: depth × [B, L, D] (the official
+ * `encoder_layers.forward(x, return_layers=True)`, inference_matpac/matpac/encoder.py l. 42-72,
+ * "replace the last feature with the normalized one").
+ */
+export function encoderLayers(p: EncoderParams, x: Tensor, heads: number, eps: number): Tensor[] {
+  const out: Tensor[] = [];
+  let h = x;
+  for (const blk of p.blocks) out.push((h = block(blk, h, heads, eps)));
+  out[out.length - 1] = mp.layerNorm(h, p.norm.weight, p.norm.bias, eps);
+  return out;
+}
+
 /** Blocks then the final LayerNorm: [B, L, D] → [B, L, D]. */
 export function encoder(p: EncoderParams, x: Tensor, heads: number, eps: number): Tensor {
   let h = x;

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
 import type { Tensor } from '../src/core';
+import * as ref from '../src/composites';
 import { drawValues, shapeArb } from './specs';
 import { randomLike, dot } from './check';
 
@@ -18,12 +19,12 @@ const linearB = (x: Tensor) => mp.tensor(Array.from({ length: x.shape[x.rank - 1
 const rows = (x: Tensor) => (x.rank === 1 ? mp.reshape(x, [1, x.shape[0]]) : x);
 
 const PAIRS: [string, (x: Tensor) => Tensor, (x: Tensor) => Tensor][] = [
-  ['gelu', mp.gelu, mp.geluComposite],
-  ['softmax', (x) => mp.softmax(x), (x) => mp.softmaxComposite(x)],
-  ['layerNormalize', (x) => mp.bind('layerNormalize', [x], { eps: 1e-5 }), (x) => mp.layerNormalizeComposite(x, 1e-5)],
+  ['gelu', mp.gelu, ref.geluComposite],
+  ['softmax', (x) => mp.softmax(x), (x) => ref.softmaxComposite(x)],
+  ['layerNormalize', (x) => mp.bind('layerNormalize', [x], { eps: 1e-5 }), (x) => ref.layerNormalizeComposite(x, 1e-5)],
   // (rank-1 x as one row: the composite's matmul needs rank ≥ 2; the primitive's rank-1 case is in specs.ts)
-  ['linear', (x) => mp.reshape(mp.linear(rows(x), linearW(x), linearB(x)), x.shape), (x) => mp.reshape(mp.linearComposite(rows(x), linearW(x), linearB(x)), x.shape)],
-  ['layerNorm affine', (x) => mp.layerNorm(x, mp.tensor(x.shape[x.rank - 1] > 0 ? Array.from({ length: x.shape[x.rank - 1] }, (_, i) => 1 + 0.1 * i) : []), mp.zeros([x.shape[x.rank - 1]]), 1e-5), (x) => mp.add(mp.mul(mp.layerNormalizeComposite(x, 1e-5), mp.tensor(Array.from({ length: x.shape[x.rank - 1] }, (_, i) => 1 + 0.1 * i))), mp.zeros([x.shape[x.rank - 1]]))],
+  ['linear', (x) => mp.reshape(mp.linear(rows(x), linearW(x), linearB(x)), x.shape), (x) => mp.reshape(ref.linearComposite(rows(x), linearW(x), linearB(x)), x.shape)],
+  ['layerNorm affine', (x) => mp.layerNorm(x, mp.tensor(x.shape[x.rank - 1] > 0 ? Array.from({ length: x.shape[x.rank - 1] }, (_, i) => 1 + 0.1 * i) : []), mp.zeros([x.shape[x.rank - 1]]), 1e-5), (x) => mp.add(mp.mul(ref.layerNormalizeComposite(x, 1e-5), mp.tensor(Array.from({ length: x.shape[x.rank - 1] }, (_, i) => 1 + 0.1 * i))), mp.zeros([x.shape[x.rank - 1]]))],
 ];
 
 describe('fused kernels equal their composition (value, gradient, gradient of gradient)', () => {

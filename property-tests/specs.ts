@@ -306,6 +306,7 @@ export const SPECS: OpSpec[] = [
   ...(
     [
       ['softmax', (x: Tensor) => mp.softmax(x, -1)],
+      ['softmax axis 0', (x: Tensor) => mp.softmax(x, 0)],
       ['logSoftmax', (x: Tensor) => mp.logSoftmax(x, -1)],
       ['logsumexp', (x: Tensor) => mp.logsumexp(x, -1)],
       ['l2Normalize', (x: Tensor) => mp.l2Normalize(x, -1)],

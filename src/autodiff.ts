@@ -4,13 +4,12 @@
  * `vjp(f, primals)` opens a new level, wraps every leaf of `primals` in a Tracer of that level,
  * runs `f` (every op on a tracer records a node — see src/core.ts), and returns f's value with a
  * function that pulls cotangents back: a reverse topological walk over the recorded nodes,
- * applying each primitive's VJP rule (src/primitives.ts). The rules use ordinary ops on values
+ * applying each primitive's VJP rule (registered by src/primitives.ts, read with ruleOf). The rules use ordinary ops on values
  * one level down, so an enclosing `grad` records the whole backward pass and can differentiate
  * it again.
  */
-import { closeLevel, inVjpRule, levelOf, openLevel, Tensor, Tracer } from './core';
+import { closeLevel, inVjpRule, levelOf, openLevel, ruleOf, Tensor, Tracer } from './core';
 import { add, ones, zerosLike } from './ops';
-import { PRIMITIVES } from './primitives';
 import { fmt, ShapeError, size } from './shape';
 import { flatten } from './tree';
 
@@ -42,7 +41,7 @@ function backprop(level: number, outputs: Tensor[], cotangents: (Tensor | null)[
     if (!ct || !t.node) continue;
     const { prim, params, primals, parents, out } = t.node;
     const needs = parents.map((p) => p !== null);
-    const grads = inVjpRule({ prim, out }, () => (PRIMITIVES[prim].vjp as (...a: unknown[]) => (Tensor | null)[])(ct, primals, out, params, needs));
+    const grads = inVjpRule({ prim, out }, () => ruleOf(prim).vjp(ct, primals, out, params as never, needs));
     parents.forEach((p, j) => {
       const g = grads[j];
       if (!p || !g) return;

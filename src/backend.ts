@@ -33,4 +33,15 @@ export interface Backend {
   /** Free device memory now (a no-op where the GC owns the memory). */
   dispose(buf: Buffer): void;
   readonly kernels: KernelTable;
+  /**
+   * Elementwise primitives whose own kernel beats computing them inside a fused loop (native:
+   * exp, gelu and geluGrad run as SIMD WebAssembly); jit (src/jit/fuse.ts) does not fuse them.
+   */
+  readonly unfusedOps?: readonly PrimName[];
+  /**
+   * Optional: Σ or max over `axes` of a fused expression (src/fused.ts source) of inputs broadcast
+   * to `groupShape`, in one pass (keepdims). jit fuses an elementwise group into the reduction
+   * that reads it where the backend has this (native).
+   */
+  fusedReduce?(kind: 'sum' | 'max', src: string, inputs: Buffer[], inShapes: Shape[], groupShape: Shape, axes: number[]): Buffer;
 }

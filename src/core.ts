@@ -12,8 +12,40 @@
  * with no extra machinery, and perturbations of different levels are never confused.
  */
 import type { Backend } from './backend';
-import { PRIMITIVES, type PrimName, type PrimParams } from './primitives';
+import type { PrimName, PrimParams } from './primitives';
 import { fmt, ShapeError, size, type Shape } from './shape';
+
+// ---------------------------------------------------------------------------------------------
+// The primitive registry. Core owns it and knows no primitive by name: src/primitives.ts fills
+// it (defineRules) when it is loaded, and bind, the autodiff transforms, the tracer and jit read
+// it (ruleOf). So the layers import downwards only: core ← ops ← fused ← primitives.
+
+/** What the engine knows about a primitive besides its kernels: shape rule, VJP rule, FLOPs. */
+export interface PrimRules<P> {
+  /** Output shape from the input shapes (throws a ShapeError naming the op on bad input). */
+  shape(inShapes: Shape[], params: P): Shape;
+  /**
+   * Cotangents of the inputs from the output's cotangent `ct`, the inputs and the output (one
+   * level below the level being differentiated), and which inputs need one; written with ops,
+   * so the backward pass is itself differentiable.
+   */
+  vjp(ct: Tensor, primals: Tensor[], out: Tensor, params: P, needs: boolean[]): (Tensor | null)[];
+  flops(inShapes: Shape[], outShape: Shape, params: P): number;
+}
+
+const rules = new Map<string, PrimRules<never>>();
+
+/** Register a primitive's rules (src/primitives.ts does this for every primitive). */
+export function defineRules<P extends PrimName>(name: P, r: PrimRules<PrimParams[P]>): void {
+  rules.set(name, r as PrimRules<never>);
+}
+
+/** The rules of a primitive. */
+export function ruleOf<P extends PrimName>(name: P): PrimRules<PrimParams[P]> {
+  const r = rules.get(name);
+  if (!r) throw new Error(`internal: primitive '${name}' has no rules (src/primitives.ts registers them; import the engine through src/index.ts)`);
+  return r as unknown as PrimRules<PrimParams[P]>;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Backends (execution context, like a JAX device: which machine runs kernels, not model state)
@@ -125,6 +157,8 @@ export abstract class Tensor {
   /** A human-readable name (a parameter path such as `student.blocks.0.attn.qkv.weight`). */
   label?: string;
   abstract readonly shape: Shape;
+  /** The backend the tensor's data lives on (for a traced value: the backend it will live on). */
+  abstract readonly backend: Backend;
   get rank(): number {
     return this.shape.length;
   }
@@ -213,6 +247,9 @@ export class Tracer extends Tensor {
   get shape(): Shape {
     return this.primal.shape;
   }
+  get backend(): Backend {
+    return this.primal.backend;
+  }
   concrete(): Concrete {
     return this.primal.concrete();
   }
@@ -233,6 +270,36 @@ export function closeLevel(level: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Staging (src/jit): while a program is being traced, level-0 primitives are recorded instead
+// of run, and host data uploaded inside the traced function becomes the program's constants.
+
+export interface Stager {
+  /** Record `prim` on level-0 inputs (concrete or staged values); returns the staged output. */
+  stage(prim: PrimName, inputs: Tensor[], outShape: Shape, params: unknown): Tensor;
+  /** A tensor uploaded while tracing (owned by the program being traced, not by a scope). */
+  constant(c: Concrete): void;
+}
+let stager: Stager | null = null;
+
+/** Run `fn` with `s` staging every level-0 primitive (jit's tracer; not re-entrant). */
+export function withStager<T>(s: Stager, fn: () => T): T {
+  if (stager) throw new Error('internal: jit tracing is already active');
+  stager = s;
+  try {
+    return fn();
+  } finally {
+    stager = null;
+  }
+}
+export const isStaging = (): boolean => stager !== null;
+
+/** Hand a tensor made outside bind (jit's executor outputs) to the innermost scope, as launch does. */
+export function adopt(c: Concrete): Concrete {
+  if (scopes.length) scopes[scopes.length - 1].add(c);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
 // bind: apply a primitive
 
 function describeInputs(inputs: Tensor[]): string {
@@ -248,17 +315,17 @@ function describeInputs(inputs: Tensor[]): string {
 }
 
 export function bind<P extends PrimName>(prim: P, inputs: Tensor[], params: PrimParams[P]): Tensor {
-  const def = PRIMITIVES[prim];
+  const def = ruleOf(prim);
   let outShape: Shape;
   try {
-    outShape = def.shape(inputs.map((t) => t.shape), params as never);
+    outShape = def.shape(inputs.map((t) => t.shape), params);
   } catch (e) {
     if (e instanceof ShapeError) throw new ShapeError(e.message + describeInputs(inputs));
     throw e;
   }
   let level = 0;
   for (const t of inputs) level = Math.max(level, levelOf(t));
-  if (level === 0) return launch(prim, inputs as Concrete[], outShape, params);
+  if (level === 0) return stager ? stager.stage(prim, inputs, outShape, params) : launch(prim, inputs as Concrete[], outShape, params);
   const primals = inputs.map((t) => (t instanceof Tracer && t.level === level ? t.primal : t));
   const out = bind(prim, primals, params);
   const parents = inputs.map((t) => (t instanceof Tracer && t.level === level ? t : null));
@@ -289,7 +356,8 @@ export function fromHost(data: Float32Array | Float64Array | readonly number[], 
   if (data.length !== n) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${n} needed)`);
   const b = backend ?? getBackend();
   const out = new Concrete(b, b.upload(data, shape), [...shape]);
-  if (scopes.length) scopes[scopes.length - 1].add(out);
+  if (stager) stager.constant(out);
+  else if (scopes.length) scopes[scopes.length - 1].add(out);
   return out;
 }
 

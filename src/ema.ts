@@ -41,7 +41,7 @@ export function emaUpdate<T>(teacher: T, student: T, m: number): T {
   const consts = new Map<unknown, [Tensor, Tensor]>();
   return treeMap(
     (t, s) => {
-      const b = t.concrete().backend;
+      const b = t.backend;
       let c = consts.get(b);
       if (!c) consts.set(b, (c = [scalar(1 - lr, t), scalar(lr, t)]));
       return fused(EMA, [t, s, c[0], c[1]]);

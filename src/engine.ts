@@ -10,6 +10,8 @@ export * from './ops';
 export { fused, E, evalExpr, exprSource, type Expr } from './fused';
 export { Tensor, Concrete, Tracer, scope, disposeTree, getBackend, setBackend, withBackend, listBackends, usableBackends, registerBackend, fromHost } from './core';
 export { vjp, grad, valueAndGrad } from './autodiff';
+export { jit, type Jitted, type JitStats } from './jit/jit';
+export { formatPlan, formatPlanStats } from './jit/format';
 export { flatten, treeMap, treeMapWithPath, toNamed, leaves, treeSize, type Tree } from './tree';
 export { ShapeError, type Shape } from './shape';
 export { PRIMITIVES, PRIM_NAMES, type PrimName } from './primitives';

@@ -1,11 +1,13 @@
 /**
- * Fused elementwise expressions: one kernel for a chain of elementwise arithmetic.
+ * Fused elementwise expressions: one kernel for a chain of elementwise arithmetic, and the one
+ * scalar definition of every elementwise operation.
  *
  * An optimizer update such as AdamW's m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
  * u = (m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε) is a dozen elementwise primitives, each a pass over
  * every parameter. Written as an `Expr` over its inputs x0, x1, … it is one `fused` primitive,
  * one pass: the backends generate one loop (native, ref64) or one kernel (gpu.js) from the
- * expression's source.
+ * expression. jit (src/jit/fuse.ts) builds the same expressions from maximal groups of
+ * elementwise primitives.
  *
  *   fused(E.add(E.mul(0.9, E.x(1)), E.mul(0.1, E.x(0))), [g, m])    // 0.9·m + 0.1·g
  *
@@ -13,15 +15,79 @@
  * (`evalExpr`), so gradients (of any order) are those of the composition; property tests check
  * the fused value and gradients against it and against float64 central differences.
  *
- * The operations are the ones whose scalar source means the same in JS and in GLSL: +, −, ×, ÷,
- * negation, square and square root. Numbers are constants, folded into the source.
+ * `SCALAR_OPS` is the scalar definition of each elementwise operation as JS source over its
+ * operands; the native loops (kernels/native/elementwise.ts) and the ref64 fused kernel compile
+ * it with the helpers of `scalarHelpers` in scope (erf, gelu, … — float32-accurate ones on
+ * native, float64 ones on ref64). gpu.js kernels compose the GLSL-safe bodies of
+ * kernels/gpujs/elementwise.ts, which have the same names. Numbers are constants, folded into
+ * the source.
  */
 import type { Tensor } from './core';
 import * as op from './ops';
 
-export type FusedOp = 'add' | 'sub' | 'mul' | 'div' | 'neg' | 'square' | 'sqrt';
+export type FusedOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'equal'
+  | 'neg' | 'square' | 'sqrt' | 'rsqrt' | 'exp' | 'log' | 'tanh' | 'erf' | 'gelu' | 'geluGrad'
+  | 'where';
 /** An elementwise expression over the inputs of a `fused` pass (built with `E`). */
 export type Expr = number | { readonly x: number } | { readonly op: FusedOp; readonly args: readonly Expr[] };
+
+interface ScalarOp {
+  arity: number;
+  /** JS source of the operation on operand sources (helpers: erf, sq, fmax, fmin, gelu, geluGrad). */
+  js: (...a: string[]) => string;
+  /** The operation with ops (the unfused primitive). */
+  eval: (...a: Tensor[]) => Tensor;
+}
+
+/** Every elementwise operation: arity, scalar JS source, and the primitive it stands for. */
+export const SCALAR_OPS: Record<FusedOp, ScalarOp> = {
+  add: { arity: 2, js: (a, b) => `(${a} + ${b})`, eval: op.add },
+  sub: { arity: 2, js: (a, b) => `(${a} - ${b})`, eval: op.sub },
+  mul: { arity: 2, js: (a, b) => `(${a} * ${b})`, eval: op.mul },
+  div: { arity: 2, js: (a, b) => `(${a} / ${b})`, eval: op.div },
+  pow: { arity: 2, js: (a, b) => `Math.pow(${a}, ${b})`, eval: op.pow },
+  // NaN propagates from the first operand (as the primitives' kernels)
+  maximum: { arity: 2, js: (a, b) => `fmax(${a}, ${b})`, eval: op.maximum },
+  minimum: { arity: 2, js: (a, b) => `fmin(${a}, ${b})`, eval: op.minimum },
+  greater: { arity: 2, js: (a, b) => `(${a} > ${b} ? 1 : 0)`, eval: op.greater },
+  greaterEqual: { arity: 2, js: (a, b) => `(${a} >= ${b} ? 1 : 0)`, eval: op.greaterEqual },
+  equal: { arity: 2, js: (a, b) => `(${a} === ${b} ? 1 : 0)`, eval: op.equal },
+  neg: { arity: 1, js: (a) => `(-${a})`, eval: op.neg },
+  square: { arity: 1, js: (a) => `sq(${a})`, eval: op.square },
+  sqrt: { arity: 1, js: (a) => `Math.sqrt(${a})`, eval: op.sqrt },
+  rsqrt: { arity: 1, js: (a) => `(1 / Math.sqrt(${a}))`, eval: op.rsqrt },
+  exp: { arity: 1, js: (a) => `Math.exp(${a})`, eval: op.exp },
+  log: { arity: 1, js: (a) => `Math.log(${a})`, eval: op.log },
+  tanh: { arity: 1, js: (a) => `Math.tanh(${a})`, eval: op.tanh },
+  erf: { arity: 1, js: (a) => `erf(${a})`, eval: op.erf },
+  gelu: { arity: 1, js: (a) => `gelu(${a})`, eval: op.gelu },
+  geluGrad: { arity: 1, js: (a) => `geluGrad(${a})`, eval: (x) => op.bind('geluGrad', [x], {}) },
+  where: { arity: 3, js: (c, a, b) => `(${c} !== 0 ? ${a} : ${b})`, eval: (c, a, b) => op.where(c, a, b) },
+};
+
+export const FUSED_OPS = Object.keys(SCALAR_OPS) as FusedOp[];
+
+/** The functions scalar sources call, built on an erf (float32-accurate on native, float64 on ref64). */
+export function scalarHelpers(erf: (x: number) => number) {
+  return {
+    erf,
+    sq: (x: number) => x * x,
+    fmax: (a: number, b: number) => (a > b || a !== a ? a : b),
+    fmin: (a: number, b: number) => (a < b || a !== a ? a : b),
+    // exact GELU x·Φ(x) and its derivative Φ(x) + x·φ(x)
+    gelu: (x: number) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)),
+    geluGrad: (x: number) => 0.5 * (1 + erf(x * Math.SQRT1_2)) + x * 0.3989422804014327 * Math.exp(-0.5 * x * x),
+  };
+}
+export type ScalarHelpers = ReturnType<typeof scalarHelpers>;
+export const HELPER_NAMES = Object.keys(scalarHelpers(Math.abs)) as (keyof ScalarHelpers)[];
+
+/** A scalar function of x0, x1, … from a source, with the helpers in scope. */
+export function compileScalar(src: string, arity: number, helpers: ScalarHelpers): (...x: number[]) => number {
+  const xs = Array.from({ length: arity }, (_, k) => `x${k}`);
+  return new Function(...HELPER_NAMES, `return function(${xs.join(', ')}) { return ${src}; };`)(...HELPER_NAMES.map((h) => helpers[h]));
+}
 
 const node = (o: FusedOp, ...args: Expr[]): Expr => ({ op: o, args });
 
@@ -31,6 +97,10 @@ export const E = {
     if (!(Number.isInteger(k) && k >= 0)) throw new RangeError(`fused: input index must be a non-negative integer, got ${k}`);
     return { x: k };
   },
+  op: (o: FusedOp, ...args: Expr[]): Expr => {
+    if (!(o in SCALAR_OPS) || SCALAR_OPS[o].arity !== args.length) throw new Error(`fused: ${o} takes ${SCALAR_OPS[o]?.arity ?? '?'} operands, got ${args.length}`);
+    return node(o, ...args);
+  },
   add: (a: Expr, b: Expr) => node('add', a, b),
   sub: (a: Expr, b: Expr) => node('sub', a, b),
   mul: (a: Expr, b: Expr) => node('mul', a, b),
@@ -38,9 +108,10 @@ export const E = {
   neg: (a: Expr) => node('neg', a),
   square: (a: Expr) => node('square', a),
   sqrt: (a: Expr) => node('sqrt', a),
+  exp: (a: Expr) => node('exp', a),
+  log: (a: Expr) => node('log', a),
+  where: (c: Expr, a: Expr, b: Expr) => node('where', c, a, b),
 };
-
-const ARITY: Record<FusedOp, number> = { add: 2, sub: 2, mul: 2, div: 2, neg: 1, square: 1, sqrt: 1 };
 
 /** A number as a source literal that JS and GLSL read as the same float (always with a point or exponent). */
 export function literal(v: number): string {
@@ -50,30 +121,15 @@ export function literal(v: number): string {
 }
 
 /**
- * Scalar source of an expression in the variables x0, x1, … (fully parenthesised). Also the
+ * Scalar JS source of an expression in the variables x0, x1, … (fully parenthesised). Also the
  * canonical key of the expression: two expressions with the same source compute the same thing.
  */
 export function exprSource(e: Expr): string {
   if (typeof e === 'number') return `(${literal(e)})`;
   if ('x' in e) return `x${e.x}`;
-  if (!(e.op in ARITY) || e.args.length !== ARITY[e.op]) throw new Error(`fused: bad node ${JSON.stringify(e)}`);
-  const [a, b] = e.args.map(exprSource);
-  switch (e.op) {
-    case 'add':
-      return `(${a} + ${b})`;
-    case 'sub':
-      return `(${a} - ${b})`;
-    case 'mul':
-      return `(${a} * ${b})`;
-    case 'div':
-      return `(${a} / ${b})`;
-    case 'neg':
-      return `(-${a})`;
-    case 'square':
-      return `(${a} * ${a})`;
-    case 'sqrt':
-      return `Math.sqrt(${a})`;
-  }
+  const def = SCALAR_OPS[e.op];
+  if (!def || e.args.length !== def.arity) throw new Error(`fused: bad node ${JSON.stringify(e)}`);
+  return def.js(...e.args.map(exprSource));
 }
 
 /** Number of inputs the expression reads (1 + the largest input index). */
@@ -83,49 +139,42 @@ export function exprArity(e: Expr): number {
   return Math.max(0, ...e.args.map(exprArity));
 }
 
-/** Number of arithmetic operations per element (for FLOP counts). */
+/** Number of operations per element (for FLOP counts). */
 export function exprOps(e: Expr): number {
   if (typeof e === 'number' || 'x' in e) return 0;
   return 1 + e.args.reduce((a: number, x) => a + exprOps(x), 0);
+}
+
+const numeric = new Map<FusedOp, (...v: number[]) => number>();
+const f64Helpers = scalarHelpers((x) => x); // only for folding operations that do not call erf
+/** The operation on numbers (constant folding). */
+function foldNumbers(o: FusedOp, v: number[]): number | null {
+  if (o === 'erf' || o === 'gelu' || o === 'geluGrad') return null; // needs an erf: keep as a tensor op
+  let f = numeric.get(o);
+  if (!f) numeric.set(o, (f = compileScalar(SCALAR_OPS[o].js(...v.map((_, k) => `x${k}`)), v.length, f64Helpers)));
+  return f(...v);
 }
 
 /** The expression evaluated with the unfused primitives: the reference `fused` stands for. */
 export function evalExpr(e: Expr, xs: readonly Tensor[]): Tensor | number {
   if (typeof e === 'number') return e;
   if ('x' in e) return xs[e.x];
-  const [a, b] = e.args.map((x) => evalExpr(x, xs));
-  if (typeof a === 'number' && (b === undefined || typeof b === 'number')) return NUMERIC[e.op](a, b as number); // constant subexpression
-  switch (e.op) {
-    case 'add':
-      return op.add(a, b);
-    case 'sub':
-      return op.sub(a, b);
-    case 'mul':
-      return op.mul(a, b);
-    case 'div':
-      return op.div(a, b);
-    case 'neg':
-      return op.neg(a as Tensor);
-    case 'square':
-      return op.square(a as Tensor);
-    case 'sqrt':
-      return op.sqrt(a as Tensor);
+  const args = e.args.map((x) => evalExpr(x, xs));
+  if (args.every((a) => typeof a === 'number')) {
+    const v = foldNumbers(e.op, args as number[]);
+    if (v !== null) return v; // constant subexpression
   }
+  const like = args.find((a): a is Tensor => typeof a !== 'number') ?? xs[0];
+  return SCALAR_OPS[e.op].eval(...args.map((a) => (typeof a === 'number' ? op.scalar(a, like) : a)));
 }
 
-const NUMERIC: Record<FusedOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  neg: (a) => -a,
-  square: (a) => a * a,
-  sqrt: (a) => Math.sqrt(a),
-};
-
-/** One pass computing `e` over `inputs` (NumPy broadcasting), as the `fused` primitive. */
-export function fused(e: Expr, inputs: Tensor[]): Tensor {
+/**
+ * One pass computing `e` over `inputs` (NumPy broadcasting), as the `fused` primitive. `shape`
+ * (optional) is the output shape when it is larger than the inputs' broadcast (jit folds
+ * broadcasts into the expression's reads).
+ */
+export function fused(e: Expr, inputs: Tensor[], shape?: readonly number[]): Tensor {
   const arity = exprArity(e);
   if (inputs.length === 0 || inputs.length < arity) throw new Error(`fused: the expression ${exprSource(e)} reads ${arity} inputs, got ${inputs.length}`);
-  return op.bind('fused', inputs, { expr: e, src: exprSource(e) });
+  return op.bind('fused', inputs, shape ? { expr: e, src: exprSource(e), shape: [...shape] } : { expr: e, src: exprSource(e) });
 }

@@ -33,5 +33,5 @@ export { rowsInfo } from '../kernels/native/rows';
 export * as matpac from '../models/index';
 export { embed, embedBatch, type EmbedOptions, type EncoderPart } from '../models/embed';
 export { logMelSpectrogram, type LogMel } from '../models/frontend';
-export { exportStudentEncoder, importStudentEncoder } from '../models/interop';
+export { exportStudentEncoder, importStudentEncoder, exportTrainingState, inferEncoderConfig } from '../models/interop';
 export { preset, type MatpacConfig } from '../models/config';

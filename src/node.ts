@@ -11,3 +11,5 @@ export { readAudio, loadAudio16k } from './audio/read';
 export { loadLogMelDataset, listAudioFiles, listClassFolders, type LogMelDataset, type LogMelItem, type LoadLogMelOptions } from './data/dataset';
 export { cropBatch, epochBatches, type Batch, type CropOptions } from './data/loader';
 export { ensurePretrainSet, ensureProbeSet, renderPretrainSet, renderProbeSet, defaultCacheRoot } from './data/render';
+export { parseTorchFile, readTorchFile, TorchFileError, type TorchStateDict, type HostTensor } from './interop/torch-load';
+export { encodeTorchSave, type SaveTensor, type SaveTree } from './interop/torch-save';

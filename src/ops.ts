@@ -43,10 +43,10 @@ export function tensor(data: Float32Array | Float64Array | readonly number[] | u
 }
 
 /** A rank-0 tensor holding `v` (on the backend of `like` when given). */
-export const scalar = (v: number, like?: Tensor): Tensor => fromHost([v], [], like ? like.concrete().backend : undefined);
+export const scalar = (v: number, like?: Tensor): Tensor => fromHost([v], [], like ? like.backend : undefined);
 /** A tensor of `shape` filled with `v`. */
 export const full = (shape: Shape, v: number, like?: Tensor): Tensor =>
-  fromHost(new Float32Array(size(shape)).fill(v), shape, like ? like.concrete().backend : undefined);
+  fromHost(new Float32Array(size(shape)).fill(v), shape, like ? like.backend : undefined);
 /** A tensor of `shape` filled with 0. */
 export const zeros = (shape: Shape, like?: Tensor): Tensor => full(shape, 0, like);
 /** A tensor of `shape` filled with 1. */
@@ -58,7 +58,7 @@ export const onesLike = (t: Tensor): Tensor => full(t.shape, 1, t);
 
 function lift(x: TensorLike, like: Tensor | undefined): Tensor {
   if (x instanceof Tensor) return x;
-  return fromHost([x], [], like ? like.concrete().backend : getBackend());
+  return fromHost([x], [], like ? like.backend : getBackend());
 }
 function lift2(a: TensorLike, b: TensorLike): [Tensor, Tensor] {
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : undefined;
@@ -250,16 +250,11 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 }
 /**
  * y = x·Wᵀ + b with PyTorch's Linear layout: W is [out, in]. With a bias this is the `linear`
- * primitive (backends fuse the bias into the product); `linearComposite` is the same function
+ * primitive (backends fuse the bias into the product); src/composites.ts has the same function
  * from matmul and add, the reference the fused primitive is tested against.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   return bias ? bind('linear', [x, weight, bias], NONE) : matmul(x, weight, { transB: true });
-}
-/** `linear` from matmul and add (see above): the reference the fused primitive is tested against. */
-export function linearComposite(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  const y = matmul(x, weight, { transB: true });
-  return bias ? add(y, bias) : y;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,10 +266,13 @@ export function logsumexp(x: Tensor, axis = -1, keepdims = false): Tensor {
   const r = add(log(sum(exp(sub(x, m)), axis, true)), m);
   return keepdims ? r : squeeze(r, axis);
 }
-/** softmax along `axis` (one fused primitive; see softmaxComposite). */
+/** Softmax along `axis` (the fused row kernel; another axis is moved last and back). */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  if (normAxis('softmax', axis, x.rank) === x.rank - 1) return bind('softmax', [x], NONE);
-  return softmaxComposite(x, axis);
+  const a = normAxis('softmax', axis, x.rank);
+  if (a === x.rank - 1) return bind('softmax', [x], NONE);
+  const perm = x.shape.map((_, i) => i);
+  [perm[a], perm[x.rank - 1]] = [perm[x.rank - 1], perm[a]];
+  return transpose(bind('softmax', [transpose(x, perm)], NONE), perm);
 }
 /** log softmax along `axis`: x − logsumexp(x). */
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => sub(x, logsumexp(x, axis, true));
@@ -283,32 +281,11 @@ export const logSoftmax = (x: Tensor, axis = -1): Tensor => sub(x, logsumexp(x, 
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
   return add(mul(bind('layerNormalize', [x], { eps }), gamma), beta);
 }
-/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)) (one fused kernel; see geluComposite). */
+/** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)) (one fused kernel; src/composites.ts has the composition). */
 export const gelu = (x: Tensor): Tensor => bind('gelu', [x], NONE);
 /** The standard normal density φ(x) = exp(−x²/2)/√(2π). */
 export const normalPdf = (x: Tensor): Tensor => mul(exp(mul(square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
 
-// The unfused compositions the fused kernels stand for (property-tests/fused.test.ts checks
-// that values and gradients agree).
-/** GELU from erf, mul and add: the reference the fused `gelu` is tested against. */
-export const geluComposite = (x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
-/** softmax from exp, sum and div: the reference the fused `softmax` is tested against. */
-export function softmaxComposite(x: Tensor, axis = -1): Tensor {
-  const e = exp(sub(x, stopGradient(max(x, axis, true))));
-  return div(e, sum(e, axis, true));
-}
-/** (x − μ)/√(σ² + ε) over the last axis from elementary ops: the reference for the fused primitive. */
-export function layerNormalizeComposite(x: Tensor, eps: number): Tensor {
-  const xc = sub(x, mean(x, -1, true));
-  return mul(xc, rsqrt(add(mean(square(xc), -1, true), eps)));
-}
-/** s·(g − mean(g) − x̂·mean(g⊙x̂)), s = 1/√(var + eps): the VJP of layerNormalize (docs/autodiff.md). */
-export function layerNormalizeVjpComposite(x: Tensor, g: Tensor, eps: number): Tensor {
-  const xc = sub(x, mean(x, -1, true));
-  const s = rsqrt(add(mean(square(xc), -1, true), eps));
-  const xhat = mul(xc, s);
-  return mul(s, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
-}
 /** x / max(‖x‖₂, ε) along `axis` (PyTorch F.normalize). */
 export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
   return div(x, maximum(sqrt(sum(square(x), axis, true)), eps));
@@ -324,5 +301,5 @@ export const softmaxCrossEntropy = (logits: Tensor, targetProbs: Tensor) => cros
 export function oneHot(labels: ArrayLike<number>, classes: number, like?: Tensor): Tensor {
   const d = new Float32Array(labels.length * classes);
   for (let i = 0; i < labels.length; i++) d[i * classes + labels[i]] = 1;
-  return fromHost(d, [labels.length, classes], like ? like.concrete().backend : undefined);
+  return fromHost(d, [labels.length, classes], like ? like.backend : undefined);
 }

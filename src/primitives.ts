@@ -15,7 +15,8 @@
 import * as op from './ops';
 import { evalExpr, exprOps, type Expr } from './fused';
 import { vjp as vjpOf } from './autodiff';
-import type { Tensor } from './core';
+import { defineRules, type PrimRules, type Tensor } from './core';
+import { layerNormalizeVjpComposite } from './composites';
 import { broadcastShapes, checkShape, fmt, normAxis, ShapeError, size, type Shape } from './shape';
 
 type NoParams = Record<string, never>;
@@ -72,19 +73,13 @@ export interface PrimParams {
   /** (x, W, b) → x·Wᵀ + b: PyTorch's Linear with x [..., K], W [N, K], b [N] (matmul with the bias fused). */
   linear: NoParams;
   /** One pass of an elementwise expression over the inputs (src/fused.ts); `src` is its scalar source. */
-  fused: { expr: Expr; src: string };
+  fused: { expr: Expr; src: string; shape?: number[] };
 }
 
 /** The name of a primitive. */
 export type PrimName = keyof PrimParams;
 
-export interface PrimRules<P> {
-  /** Category, used by tests and by the trace printer. */
-  kind: 'unary' | 'binary' | 'compare' | 'where' | 'reduce' | 'layout' | 'index' | 'matmul' | 'rowwise' | 'fused';
-  shape(inShapes: Shape[], params: P): Shape;
-  vjp(ct: Tensor, primals: Tensor[], out: Tensor, params: P, needs: boolean[]): (Tensor | null)[];
-  flops(inShapes: Shape[], outShape: Shape, params: P): number;
-}
+export type { PrimRules } from './core';
 
 // ---------------------------------------------------------------------------------------------
 // helpers for rules
@@ -98,12 +93,11 @@ const elementwiseFlops = (_: Shape[], out: Shape) => size(out);
 const noFlops = () => 0;
 
 function unary(name: string, vjp: (ct: Tensor, x: Tensor, out: Tensor) => Tensor): PrimRules<NoParams> {
-  return { kind: 'unary', shape: unaryShape(name), vjp: (ct, [x], out) => [vjp(ct, x, out)], flops: elementwiseFlops };
+  return { shape: unaryShape(name), vjp: (ct, [x], out) => [vjp(ct, x, out)], flops: elementwiseFlops };
 }
 
 function binary(name: string, vjpA: (ct: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor, vjpB: (ct: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor): PrimRules<NoParams> {
   return {
-    kind: 'binary',
     shape: binaryShape(name),
     vjp: (ct, [a, b], out, _, needs) => [
       needs[0] ? op.unbroadcast(vjpA(ct, a, b, out), a.shape) : null,
@@ -114,7 +108,7 @@ function binary(name: string, vjpA: (ct: Tensor, a: Tensor, b: Tensor, out: Tens
 }
 
 function compare(name: string): PrimRules<NoParams> {
-  return { kind: 'compare', shape: binaryShape(name), vjp: () => [null, null], flops: elementwiseFlops };
+  return { shape: binaryShape(name), vjp: () => [null, null], flops: elementwiseFlops };
 }
 
 function checkAxes(name: string, axes: number[], rank: number): void {
@@ -173,7 +167,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   geluGrad: unary('geluGrad', (ct, x) => op.mul(ct, op.mul(op.normalPdf(x), op.sub(2, op.square(x))))),
   // softmax VJP: y ⊙ (ct − Σ ct⊙y)
   softmax: {
-    kind: 'rowwise',
     shape: ([s]) => {
       if (s.length < 1) throw new ShapeError(`softmax: needs rank ≥ 1, got ${fmt(s)}`);
       return s;
@@ -182,7 +175,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: ([s]) => 5 * size(s),
   },
   layerNormalize: {
-    kind: 'rowwise',
     shape: ([s]) => {
       if (s.length < 1) throw new ShapeError(`layerNormalize: needs rank ≥ 1, got ${fmt(s)}`);
       return s;
@@ -192,14 +184,13 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   },
   // its own VJP (needed only for second order) differentiates the unfused formula
   layerNormalizeVjp: {
-    kind: 'rowwise',
     shape: ([x, g]) => {
       if (x.length < 1 || x.length !== g.length || x.some((d, i) => d !== g[i]))
         throw new ShapeError(`layerNormalizeVjp: x ${fmt(x)} and cotangent ${fmt(g)} must have the same shape`);
       return x;
     },
     vjp: (ct, [x, g], _o, p, needs) => {
-      const [, pullback] = vjpOf(([a, b]: Tensor[]) => op.layerNormalizeVjpComposite(a, b, p.eps), [x, g]);
+      const [, pullback] = vjpOf(([a, b]: Tensor[]) => layerNormalizeVjpComposite(a, b, p.eps), [x, g]);
       const [dx, dg] = pullback(ct) as Tensor[];
       return [needs[0] ? dx : null, needs[1] ? dg : null];
     },
@@ -228,7 +219,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   equal: compare('equal'),
 
   where: {
-    kind: 'where',
     shape: (s) => {
       if (s.length !== 3) throw new ShapeError(`where: expects 3 inputs (cond, a, b), got ${s.length}`);
       return broadcastShapes('where', s);
@@ -242,14 +232,12 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   },
 
   sum: {
-    kind: 'reduce',
     shape: reduceShape('sum'),
     vjp: (ct, [x]) => [op.broadcastTo(ct, x.shape)],
     flops: ([s]) => size(s),
   },
   // the gradient goes to the maximal elements, shared equally among ties
   max: {
-    kind: 'reduce',
     shape: reduceShape('max'),
     vjp: (ct, [x], out, p) => {
       const isMax = op.equal(x, out);
@@ -260,7 +248,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   },
 
   reshape: {
-    kind: 'layout',
     shape: ([s], p) => {
       checkShape('reshape', p.shape);
       if (size(s) !== size(p.shape)) throw new ShapeError(`reshape: cannot reshape ${fmt(s)} (${size(s)} elements) to ${fmt(p.shape)} (${size(p.shape)})`);
@@ -270,7 +257,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: noFlops,
   },
   transpose: {
-    kind: 'layout',
     shape: ([s], p) => {
       if (p.perm.length !== s.length || [...p.perm].sort((a, b) => a - b).some((v, i) => v !== i))
         throw new ShapeError(`transpose: perm [${p.perm}] is not a permutation of the axes of ${fmt(s)}`);
@@ -284,7 +270,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: noFlops,
   },
   broadcast: {
-    kind: 'layout',
     shape: ([s], p) => {
       checkShape('broadcastTo', p.shape);
       const b = broadcastShapes('broadcastTo', [s, p.shape]);
@@ -296,7 +281,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: noFlops,
   },
   slice: {
-    kind: 'layout',
     shape: ([s], p) => {
       if (p.begin.length !== s.length || p.size.length !== s.length)
         throw new ShapeError(`slice: begin [${p.begin}] / size [${p.size}] do not match rank of ${fmt(s)}`);
@@ -310,7 +294,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: noFlops,
   },
   pad: {
-    kind: 'layout',
     shape: ([s], p) => {
       if (p.lo.length !== s.length || p.hi.length !== s.length) throw new ShapeError(`pad: widths do not match rank of ${fmt(s)}`);
       if ([...p.lo, ...p.hi].some((w) => w < 0 || !Number.isInteger(w))) throw new ShapeError(`pad: widths must be non-negative integers`);
@@ -320,7 +303,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: noFlops,
   },
   concat: {
-    kind: 'layout',
     shape: (s, p) => {
       if (s.length === 0) throw new ShapeError('concat: needs at least one input');
       const r = s[0].length;
@@ -341,7 +323,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: noFlops,
   },
   gather: {
-    kind: 'index',
     shape: ([s, idx], p) => {
       if (p.axis < 0 || p.axis >= s.length) throw new ShapeError(`gather: axis ${p.axis} out of range for ${fmt(s)}`);
       const batch = s.slice(0, p.axis);
@@ -353,7 +334,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: noFlops,
   },
   scatterAdd: {
-    kind: 'index',
     shape: ([s, idx], p) => {
       if (p.axis < 0 || p.axis >= s.length) throw new ShapeError(`scatterAdd: axis ${p.axis} out of range for ${fmt(s)}`);
       if (idx.length !== p.axis + 1 || idx.some((d, i) => d !== s[i]))
@@ -364,7 +344,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: ([s]) => size(s),
   },
   matmul: {
-    kind: 'matmul',
     shape: ([a, b], p) => {
       const { M, N, batch } = matmulDims(a, b, p);
       return [...batch, M, N];
@@ -386,7 +365,6 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   // y = x·Wᵀ + b over the rows of x (all leading axes):
   //   dx = dy·W,  dW = dyᵀ·x (rows flattened),  db = Σ_rows dy
   linear: {
-    kind: 'matmul',
     shape: ([x, w, b]) => linearShape(x, w, b),
     vjp: (ct, [x, w], _o, _p, needs) => {
       const [N, K] = w.shape;
@@ -402,8 +380,13 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   },
   // the VJP of the expression evaluated with the unfused primitives (any order)
   fused: {
-    kind: 'fused',
-    shape: (s) => broadcastShapes('fused', s),
+    shape: (s, p) => {
+      const b = broadcastShapes('fused', s);
+      if (!p.shape) return b;
+      const o = broadcastShapes('fused', [b, p.shape]);
+      if (o.length !== p.shape.length || o.some((d, i) => d !== p.shape![i])) throw new ShapeError(`fused: inputs ${s.map(fmt).join(', ')} do not broadcast to ${fmt(p.shape)}`);
+      return p.shape;
+    },
     vjp: (ct, primals, out, p, needs) => {
       const composite = (xs: Tensor[]) => {
         const r = evalExpr(p.expr, xs);
@@ -429,3 +412,5 @@ export function linearShape(x: Shape, w: Shape, b: Shape): Shape {
 
 /** The names of all primitives. */
 export const PRIM_NAMES = Object.keys(PRIMITIVES) as PrimName[];
+
+for (const name of PRIM_NAMES) defineRules(name, PRIMITIVES[name] as PrimRules<never>);

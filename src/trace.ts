@@ -11,8 +11,8 @@
  * backward pass — every primitive the gradient is made of. The same records give kernel and
  * FLOP counts (used by `matpac trace` and the benchmarks).
  */
-import { Concrete, popHook, pushHook, type LaunchRecord } from './core';
-import { PRIMITIVES, type PrimName } from './primitives';
+import { Concrete, popHook, pushHook, ruleOf, type LaunchRecord } from './core';
+import type { PrimName } from './primitives';
 import { fmt } from './shape';
 import { flatten } from './tree';
 
@@ -91,8 +91,8 @@ export function trace<A, R>(fn: (args: A) => R, args: A, opts: { keepInputs?: bo
     const out = varName(counter++);
     names.set(r.output.id, out);
     const inShapes = r.inputs.map((t) => [...t.shape]);
-    const def = PRIMITIVES[r.prim] as { flops: (a: number[][], b: number[], p: unknown) => number };
-    const eq: TraceEquation = { prim: r.prim, params: r.params, inputs: ins, inShapes, output: out, outShape: [...r.output.shape], flops: def.flops(inShapes, [...r.output.shape], r.params) };
+    const flops = ruleOf(r.prim).flops(inShapes, [...r.output.shape], r.params as never);
+    const eq: TraceEquation = { prim: r.prim, params: r.params, inputs: ins, inShapes, output: out, outShape: [...r.output.shape], flops };
     if (r.vjpOf) eq.vjpOf = { prim: r.vjpOf.prim, output: names.get(r.vjpOf.out.concrete().id) ?? '?' };
     if (opts.keepInputs) eq.inputTensors = r.inputs;
     equations.push(eq);

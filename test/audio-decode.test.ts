@@ -3,8 +3,9 @@
  * written by a small test encoder are read back exactly, in several bit depths, rates and channel
  * counts; broken files give one-line AudioErrors naming the file.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
@@ -247,7 +248,7 @@ describe('bad input gives one line naming the file and the problem', () => {
   const headerOnly = wavBytes([[]], 16000, '16');
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty.wav', new Uint8Array(0), /empty file/],
-    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV or FLAC file \(first bytes: 74 68 69 73/],
+    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV, FLAC, MP3 or Ogg\/Opus file \(first bytes: 74 68 69 73/],
     ['truncated.wav', goodWav.subarray(0, 1000), /truncated: data chunk declares 2000 bytes, 956 present/],
     ['odd.wav', goodWav.subarray(0, goodWav.length - 1), /truncated/],
     ['riff-stub.wav', goodWav.subarray(0, 8), /truncated/],
@@ -356,5 +357,78 @@ describe('RF64', () => {
   it('a cut-off RF64 file is still reported as truncated, with the ds64 size', async () => {
     const rf64 = toRf64(wavBytes(randomInts(1, 1000, 16, 78), 16000, '16'));
     await expect(decodeAudio(rf64.subarray(0, rf64.length - 100), 'cut.wav')).rejects.toThrow('cut.wav: truncated: data chunk declares 2000 bytes, 1900 present');
+  });
+});
+
+describe('large files (bounds of src/audio/limits.ts)', () => {
+  /** A PCM WAV of random sample words (any bytes are valid 24-bit samples), written fast. */
+  function randomWav(channels: number, rate: number, bits: number, frames: number): Uint8Array {
+    const blockAlign = channels * (bits / 8);
+    const out = new Uint8Array(44 + frames * blockAlign);
+    const v = new DataView(out.buffer);
+    out.set(new TextEncoder().encode('RIFF'), 0);
+    v.setUint32(4, out.length - 8, true);
+    out.set(new TextEncoder().encode('WAVEfmt '), 8);
+    v.setUint32(16, 16, true);
+    v.setUint16(20, 1, true);
+    v.setUint16(22, channels, true);
+    v.setUint32(24, rate, true);
+    v.setUint32(28, rate * blockAlign, true);
+    v.setUint16(32, blockAlign, true);
+    v.setUint16(34, bits, true);
+    out.set(new TextEncoder().encode('data'), 36);
+    v.setUint32(40, frames * blockAlign, true);
+    for (let i = 44; i < out.length; i += 65536) out.set(randomBytes(Math.min(65536, out.length - i)), i);
+    return out;
+  }
+
+  it('a multi-channel WAV read block by block gives exactly the mono mix of the whole-file decoder', async () => {
+    const bytes = randomWav(6, 96000, 24, 2 * 96000); // 3.5 MB: several 1 MiB blocks
+    const whole = await decodeAudio(bytes, 'six.wav');
+    const streamed = await readAudio(file('six.wav', bytes));
+    expect(streamed.sampleRate).toBe(96000);
+    expect(streamed.samples).toEqual(mixToMono(whole.channels));
+  });
+
+  it('a multi-channel FLAC mixed to mono as it decodes gives exactly the mono mix of its channels, with or without a declared total', async () => {
+    const bytes = encodeFlacVerbatim(randomInts(3, 20000, 24, 33), 48000, 24, 4096);
+    const expected = mixToMono((await decodeAudio(bytes, 'three.flac')).channels);
+    const unknownTotal = bytes.slice();
+    unknownTotal[8 + 13] &= 0xf0; // STREAMINFO total samples = 0: "unknown"
+    unknownTotal.fill(0, 8 + 14, 8 + 18);
+    for (const [name, b] of [['three.flac', bytes], ['no-total.flac', unknownTotal]] as const) {
+      const r = await readAudio(file(name, b));
+      expect(r.sampleRate).toBe(48000);
+      expect(r.samples).toEqual(expected);
+    }
+  });
+
+  it('reading a 10 s 6-channel 96 kHz 24-bit WAV (17 MB) takes about its mono mix (4 MB) of memory, not the whole file several times', () => {
+    const path = file('big.wav', randomWav(6, 96000, 24, 10 * 96000));
+    const script = `
+      const { readAudio } = await import(${JSON.stringify(new URL('../src/audio/read.ts', import.meta.url).href)});
+      const before = process.resourceUsage().maxRSS;
+      const { samples } = await readAudio(${JSON.stringify(path)});
+      console.log(JSON.stringify({ grewKiB: process.resourceUsage().maxRSS - before, n: samples.length }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const { grewKiB, n } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { grewKiB: number; n: number };
+    expect(n).toBe(960000);
+    expect(grewKiB / 1024).toBeLessThan(32); // reading it whole took ~170 MB (bytes, a copy, float64 interleaved, channels)
+  });
+
+  it('files over the stated limits are refused from their header and size, before anything is allocated', async () => {
+    // sparse files: the sizes are claimed, not written
+    const flac = join(dir, 'huge.flac');
+    writeFileSync(flac, encodeFlacVerbatim(randomInts(1, 100, 16, 3), 16000, 16, 1024));
+    truncateSync(flac, 600 * 2 ** 20);
+    await expect(readAudio(flac)).rejects.toThrow(`${flac}: 600 MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to 512 MiB (split the file, or convert it to PCM WAV)`);
+
+    const wav = wavBytes([[1, 2]], 16000, '16');
+    const frames = 2 ** 28 + 1;
+    new DataView(wav.buffer, wav.byteOffset).setUint32(40, frames * 2, true); // the data chunk's size
+    const long = join(dir, 'long.wav');
+    writeFileSync(long, wav);
+    truncateSync(long, 44 + frames * 2);
+    await expect(readAudio(long)).rejects.toThrow(/long\.wav: too long: 268435457 frames \(279\.6 min\) exceed the limit of 268435456 frames per file \(280 min at 16000 Hz\); split the file$/);
   });
 });

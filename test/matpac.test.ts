@@ -343,8 +343,9 @@ describe('interop and embeddings', () => {
     for (const [k, s] of Object.entries(expected)) if (s.length) expect(named[k].shape).toEqual(s);
     expect(named['student_encoder.blocks.0.attn.qkv.weight'].shape).toEqual([3 * D, D]);
     expect(named['student_encoder.blocks.0.mlp.fc1.weight'].shape).toEqual([D * c.encoder.mlpRatio, D]); // [out, in]
-    const back = importStudentEncoder(named, c);
+    const { pos_embed, ...back } = importStudentEncoder(named, c);
     expect(treeMaxDiff(back, { patch_embed: student.patch_embed, cls_token: student.cls_token, student_encoder: student.student_encoder })).toBe(0);
+    expect(maxAbsDiff(pos_embed, named.pos_embed)).toBe(0);
     const { cls_token: _, ...missing } = named;
     const bad = { ...missing, pos_embed: mp.mul(named.pos_embed, 2) };
     expect(() => importStudentEncoder(bad, c)).toThrow(/cls_token: missing[\s\S]*pos_embed: differs/);

@@ -17,6 +17,7 @@
  *   negative base is NaN), with b = 0 → 1 and 0^b handled explicitly.
  */
 import { broadcastStrides, type Shape } from '../../src/shape';
+import { literal, type Expr } from '../../src/fused';
 import { collapse, indexVars, type KernelSource, linear, lit } from './common';
 
 export type ElementwiseOp =
@@ -137,9 +138,37 @@ function broadcastKernel(body: string, inShapes: Shape[], outShape: Shape): Kern
   return { source: `function(${args.join(', ')}) {\n${code}${loads}\n${body}\n}`, n, loopMax: 0 };
 }
 
-/** A fused expression (src/fused.ts: +, −, ×, ÷, Math.sqrt and float literals, valid JS and GLSL) over inputs broadcast to `outShape`. */
-export function expressionKernel(src: string, inShapes: Shape[], outShape: Shape): KernelSource {
-  return broadcastKernel(`return ${src};`, inShapes, outShape);
+/**
+ * Statements computing `expr` (src/fused.ts) into `v<root>`: each operation is its BODY above,
+ * with its operands substituted, its locals renamed apart and its `return` turned into an
+ * assignment — so fused kernels use the same GLSL-safe bodies as the single-op kernels.
+ */
+export function exprStatements(expr: Expr): { code: string; result: string } {
+  const lines: string[] = [];
+  let uid = 0;
+  const visit = (e: Expr): string => {
+    if (typeof e === 'number') return `(${literal(e)})`;
+    if ('x' in e) return `x${e.x}`;
+    const args = e.args.map(visit);
+    const id = uid++;
+    const out = `v${id}`;
+    let body = BODY[e.op];
+    const locals = new Set([...body.matchAll(/\b(?:const|let)\s+([A-Za-z_]\w*)/g)].map((m) => m[1]));
+    for (const l of locals) body = body.replace(new RegExp(`\\b${l}\\b`, 'g'), `${l}_${id}`);
+    body = body.replace(/\bx([0-2])\b/g, (_, k: string) => args[+k]);
+    const ret = /return ([^;]*);\s*$/.exec(body);
+    if (!ret) throw new Error(`gpujs fused: the body of ${e.op} does not end in a return`);
+    lines.push(`let ${out} = 0;`, body.slice(0, ret.index), `${out} = ${ret[1]};`);
+    return out;
+  };
+  const result = visit(expr);
+  return { code: lines.filter((l) => l.trim()).join('\n'), result };
+}
+
+/** A fused expression (src/fused.ts) over inputs broadcast to `outShape`: one kernel. */
+export function exprKernel(expr: Expr, inShapes: Shape[], outShape: Shape): KernelSource {
+  const { code, result } = exprStatements(expr);
+  return broadcastKernel(`${code}\nreturn ${result};`, inShapes, outShape);
 }
 
 /** Elementwise `op` over inputs of `inShapes` broadcast to `outShape`. */

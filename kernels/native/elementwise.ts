@@ -10,35 +10,20 @@
  * 1.64 to about 0.8 ns per element with these loops (bench/RESULTS.md).
  */
 import { erf32 as erf } from '../../src/math';
+import { FUSED_OPS, HELPER_NAMES, SCALAR_OPS, scalarHelpers, type FusedOp } from '../../src/fused';
 import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
 import { allocF32 } from './alloc';
 
-/** Scalar expressions of each elementwise primitive, in the inputs x0, x1, x2. */
+/**
+ * Scalar expressions of each elementwise primitive, in the inputs x0, x1, x2: the definitions of
+ * src/fused.ts (SCALAR_OPS), compiled with float32-accurate helpers (erf32: Eigen's rational erf).
+ */
+const X = ['x0', 'x1', 'x2'];
 export const ELEMENTWISE_EXPR = {
-  neg: '-x0',
-  exp: 'Math.exp(x0)',
-  log: 'Math.log(x0)',
-  sqrt: 'Math.sqrt(x0)',
-  rsqrt: '1 / Math.sqrt(x0)',
-  square: 'x0 * x0',
-  tanh: 'Math.tanh(x0)',
-  erf: 'erf(x0)',
-  add: 'x0 + x1',
-  sub: 'x0 - x1',
-  mul: 'x0 * x1',
-  div: 'x0 / x1',
-  pow: 'Math.pow(x0, x1)',
-  maximum: '(x0 > x1 || x0 !== x0) ? x0 : x1',
-  minimum: '(x0 < x1 || x0 !== x0) ? x0 : x1',
-  greater: 'x0 > x1 ? 1 : 0',
-  greaterEqual: 'x0 >= x1 ? 1 : 0',
-  equal: 'x0 === x1 ? 1 : 0',
-  where: 'x0 !== 0 ? x1 : x2',
+  ...(Object.fromEntries(FUSED_OPS.map((o) => [o, SCALAR_OPS[o].js(...X.slice(0, SCALAR_OPS[o].arity))])) as Record<FusedOp, string>),
   identity: 'x0',
-  // exact GELU x·Φ(x) and its derivative Φ(x) + x·φ(x)
-  gelu: '0.5 * x0 * (1 + erf(x0 * 0.7071067811865476))',
-  geluGrad: '0.5 * (1 + erf(x0 * 0.7071067811865476)) + x0 * 0.3989422804014327 * Math.exp(-0.5 * x0 * x0)',
-} as const;
+};
+const HELPERS = scalarHelpers(erf);
 export type ElementwiseName = keyof typeof ELEMENTWISE_EXPR;
 
 /**
@@ -62,7 +47,7 @@ function generate(expr: string, pattern: Access[]): InnerLoop {
   const advance = (by: number) => [`p += ${by};`, ...xs.filter((k) => pattern[k] !== 'b').map((k) => (pattern[k] === 'c' ? `i${k} += ${by};` : `i${k} += ${by} * s${k};`))].join(' ');
   const unrolled = Array.from({ length: UNROLL }, (_, u) => body(u)).join('\n          ');
   return new Function(
-    'erf',
+    ...HELPER_NAMES,
     `return function(ins, out, outer, inner, offs, strides, innerStrides, dims) {
       ${xs.map((k) => `const a${k} = ins[${k}]; const s${k} = innerStrides[${k}];`).join('\n      ')}
       const rank = dims.length;
@@ -88,7 +73,7 @@ function generate(expr: string, pattern: Access[]): InnerLoop {
         }
       }
     }`,
-  )(erf) as InnerLoop;
+  )(...HELPER_NAMES.map((h) => HELPERS[h])) as InnerLoop;
 }
 
 function loopFor(expr: string, pattern: Access[]): InnerLoop {

@@ -14,6 +14,7 @@
 import { FLACDecoder, type FLACDecodedAudio } from '@wasm-audio-decoders/flac';
 import { AudioError } from './audio-error';
 import { flacFirstFrame, scanFlacFrames } from './flac-frames';
+import { MAX_AUDIO_FRAMES, tooLong } from './limits';
 import type { DecodedAudio } from './wav';
 
 /** Total samples per channel declared by the STREAMINFO block (0 = unknown), or undefined if absent. */
@@ -26,12 +27,24 @@ export function flacDeclaredSamples(bytes: Uint8Array, start: number): number | 
   return high * 2 ** 32 + low;
 }
 
+/** Sample rate declared by the STREAMINFO block (0 if absent). */
+function flacDeclaredRate(bytes: Uint8Array, start: number): number {
+  const s = start + 8;
+  if (bytes.length < s + 18 || (bytes[start + 4] & 0x7f) !== 0) return 0;
+  return (bytes[s + 10] << 12) | (bytes[s + 11] << 4) | (bytes[s + 12] >> 4);
+}
+
 /** Input bytes handed to the decoder per call: bounds the decoder's output held at once. */
 const BATCH_BYTES = 4 << 20;
 
-/** Decode a FLAC file held in memory; `start` is the offset of "fLaC" (after any ID3 tag). */
-export async function decodeFlac(bytes: Uint8Array, name: string, start = 0): Promise<DecodedAudio> {
+/**
+ * Decode a FLAC file held in memory; `start` is the offset of "fLaC" (after any ID3 tag). With
+ * `mono`, the one channel returned is the mix of all (so the channels are never held at once).
+ */
+export async function decodeFlac(bytes: Uint8Array, name: string, start = 0, opts: { mono?: boolean } = {}): Promise<DecodedAudio> {
   const declared = flacDeclaredSamples(bytes, start) ?? 0;
+  const rate = flacDeclaredRate(bytes, start);
+  if (declared > MAX_AUDIO_FRAMES) throw new AudioError(name, tooLong(declared, rate || 48000));
   const first = flacFirstFrame(bytes, start);
   if (first === undefined) throw new AudioError(name, 'truncated FLAC: the file ends inside its metadata blocks');
   const scan = scanFlacFrames(bytes, first);
@@ -44,11 +57,15 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0): Pr
     throw new AudioError(name, scan.truncatedAt !== undefined ? `truncated FLAC: the file ends inside its first frame (byte ${scan.truncatedAt})` : 'FLAC stream holds no audio frames');
   }
 
+  // the output is written as the batches come: into arrays of the declared length, or (no total
+  // declared) into per-batch pieces joined at the end
   const decoder = new FLACDecoder();
-  const parts: Float32Array[][] = [];
+  let out: Float32Array[] | undefined;
+  const pieces: Float32Array[][] = [];
   let decodedSamples = 0;
   let sampleRate = 0;
-  let bits = 0;
+  let rescale = 1;
+  let nChannels = 0;
   try {
     await decoder.ready;
     for (let i = 0; i < scan.frames.length; ) {
@@ -59,10 +76,22 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0): Pr
         size += f.end - f.start;
       }
       const decoded = await decodeQuietly(decoder, batch, name);
-      parts.push(decoded.channelData.map((c) => c.slice(0, decoded.samplesDecoded)));
+      if (decoded.samplesDecoded === 0) continue;
+      if (!nChannels) {
+        nChannels = decoded.channelData.length;
+        sampleRate = decoded.sampleRate;
+        const bits = decoded.bitDepth;
+        rescale = bits >= 2 && bits <= 32 ? (2 ** (bits - 1) - 1) / 2 ** (bits - 1) : 1;
+        if (declared > 0) out = Array.from({ length: opts.mono ? 1 : nChannels }, () => new Float32Array(declared));
+      }
+      if (decoded.channelData.length !== nChannels) throw new AudioError(name, 'corrupt FLAC: the number of channels changes between frames');
+      const n = out ? Math.min(decoded.samplesDecoded, declared - decodedSamples) : decoded.samplesDecoded;
+      const target = out ?? Array.from({ length: opts.mono ? 1 : nChannels }, () => new Float32Array(n));
+      writeScaled(decoded.channelData, n, rescale, target, out ? decodedSamples : 0, opts.mono === true);
+      if (!out) pieces.push(target);
       decodedSamples += decoded.samplesDecoded;
-      sampleRate ||= decoded.sampleRate;
-      bits ||= decoded.bitDepth;
+      // STREAMINFO may declare no total (0): the limit is then kept as the frames come
+      if (decodedSamples > MAX_AUDIO_FRAMES) throw new AudioError(name, tooLong(decodedSamples, sampleRate || 48000));
     }
   } finally {
     decoder.free();
@@ -72,22 +101,37 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0): Pr
     throw new AudioError(name, `truncated FLAC: the file ends inside the frame at byte ${scan.truncatedAt} (decoded ${decodedSamples}${declared ? ` of ${declared}` : ''} samples)`);
   }
   if (declared > 0 && decodedSamples < declared) throw new AudioError(name, `truncated FLAC: decoded ${decodedSamples} of ${declared} samples`);
-
-  const rescale = bits >= 2 && bits <= 32 ? (2 ** (bits - 1) - 1) / 2 ** (bits - 1) : 1;
-  const length = declared > 0 ? declared : decodedSamples;
-  const channels = parts[0].map(() => new Float32Array(length));
-  let at = 0;
-  for (const part of parts) {
-    const n = Math.min(part[0].length, length - at);
-    for (let c = 0; c < channels.length; c++) {
-      const src = part[c];
-      if (src === undefined) throw new AudioError(name, 'corrupt FLAC: the number of channels changes between frames');
-      const dst = channels[c];
-      for (let i = 0; i < n; i++) dst[at + i] = src[i] * rescale;
+  const channels = out ?? pieces[0].map((_, c) => {
+    const whole = new Float32Array(decodedSamples);
+    let at = 0;
+    for (const piece of pieces) {
+      whole.set(piece[c], at);
+      at += piece[c].length;
     }
-    at += n;
-  }
+    return whole;
+  });
   return { channels, sampleRate };
+}
+
+/**
+ * Decoder floats → our scale, written into `target` from `at`: each channel, or (mono) their average
+ * of the float32 values, exactly as `mixToMono` would compute it from the channels.
+ */
+function writeScaled(src: Float32Array[], n: number, rescale: number, target: Float32Array[], at: number, mono: boolean): void {
+  if (!mono || src.length === 1) {
+    for (let c = 0; c < src.length; c++) {
+      const s = src[c];
+      const d = target[mono ? 0 : c];
+      for (let i = 0; i < n; i++) d[at + i] = s[i] * rescale;
+    }
+    return;
+  }
+  const d = target[0];
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let c = 0; c < src.length; c++) sum += Math.fround(src[c][i] * rescale);
+    d[at + i] = sum / src.length;
+  }
 }
 
 /** Decode frames, turning libFLAC's console reports and decode errors into one AudioError line. */

@@ -7,14 +7,10 @@
  *   so that the data starts at a multiple of 64 bytes, then the raw data.
  */
 import { readFile } from 'node:fs/promises';
+import { encodeNpyArray, float32Array } from '../interop/numpy';
 import { writeFileAtomic } from '../io/atomic-file';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-const ALIGN = 64;
-
-function shapeLiteral(shape: readonly number[]): string {
-  return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
-}
 
 /** Serialise a float32 array of the given shape (C order) to .npy bytes. */
 export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
@@ -22,19 +18,7 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Ar
   if (!shape.every((d) => Number.isInteger(d) && d >= 0) || count !== data.length) {
     throw new Error(`encodeNpy: shape [${shape.join(', ')}] does not match ${data.length} values`);
   }
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': ${shapeLiteral(shape)}, }`;
-  const preamble = MAGIC.length + 2 + 2;
-  const padded = Math.ceil((preamble + header.length + 1) / ALIGN) * ALIGN;
-  header = header.padEnd(padded - preamble - 1, ' ') + '\n';
-  const out = new Uint8Array(padded + data.length * 4);
-  out.set(MAGIC, 0);
-  out[6] = 1; // major version
-  out[7] = 0; // minor version
-  const view = new DataView(out.buffer);
-  view.setUint16(8, header.length, true);
-  for (let i = 0; i < header.length; i++) out[preamble + i] = header.charCodeAt(i);
-  for (let i = 0; i < data.length; i++) view.setFloat32(padded + 4 * i, data[i], true);
-  return out;
+  return encodeNpyArray(float32Array(data, shape));
 }
 
 /** Parse .npy bytes holding a float32 (`<f4`) or float64 (`<f8`) C-order array; values come back as float32. */

@@ -65,6 +65,13 @@ export interface ResampleKernel {
   taps: number;
   /** Filters row-major [q, taps]: phase φ's filter is kernel[φ·taps .. (φ+1)·taps). */
   kernel: Float64Array;
+  /**
+   * Per phase, the taps [first[φ], last[φ]) inside the window (|t| < W). The others hold the
+   * window's edge value, sinc(±W)·w(±W) ≈ 1e-16 · 4e-6 (torchaudio keeps them; their sum changes
+   * an output by ~1e-19 relative), so they are skipped.
+   */
+  first: Int32Array;
+  last: Int32Array;
 }
 
 /** Build the Kaiser-windowed sinc filters (torchaudio's `_get_sinc_resample_kernel`, in float64). */
@@ -83,9 +90,15 @@ export function sincResampleKernel(origFreq: number, newFreq: number, opts: Resa
   const kernel = new Float64Array(q * taps);
   const i0Beta = besselI0(beta);
   const scale = base / p;
+  const first = new Int32Array(q).fill(taps);
+  const last = new Int32Array(q);
   for (let phase = 0; phase < q; phase++) {
     for (let i = 0; i < taps; i++) {
       let t = ((i - width) / p - phase / q) * base;
+      if (Math.abs(t) < w) {
+        first[phase] = Math.min(first[phase], i);
+        last[phase] = i + 1;
+      }
       t = Math.max(-w, Math.min(w, t));
       const r = t / w;
       const window = besselI0(beta * Math.sqrt(Math.max(0, 1 - r * r))) / i0Beta;
@@ -93,12 +106,12 @@ export function sincResampleKernel(origFreq: number, newFreq: number, opts: Resa
       kernel[phase * taps + i] = sinc * window * scale;
     }
   }
-  return { p, q, width, taps, kernel };
+  return { p, q, width, taps, kernel, first, last };
 }
 
 /** Apply precomputed filters (torchaudio's `_apply_sinc_resample_kernel`): output length ⌈q·L/p⌉. */
 export function applyResampleKernel(x: Float32Array | Float64Array, k: ResampleKernel): Float32Array {
-  const { p, q, width, taps, kernel } = k;
+  const { p, q, width, taps, kernel, first, last } = k;
   const n = x.length;
   const outLength = Math.ceil((q * n) / p);
   const y = new Float32Array(outLength);
@@ -106,8 +119,8 @@ export function applyResampleKernel(x: Float32Array | Float64Array, k: ResampleK
     const block = Math.floor(o / q);
     const phase = o - block * q;
     const start = block * p - width; // input index under filter tap 0
-    const iLo = Math.max(0, -start);
-    const iHi = Math.min(taps, n - start);
+    const iLo = Math.max(first[phase], -start);
+    const iHi = Math.min(last[phase], n - start);
     const h = phase * taps;
     let acc = 0;
     for (let i = iLo; i < iHi; i++) acc += x[start + i] * kernel[h + i];

@@ -15,14 +15,14 @@ export interface DecodedAudio {
   sampleRate: number;
 }
 
-const WAVE_FORMAT_PCM = 1;
-const WAVE_FORMAT_IEEE_FLOAT = 3;
+export const WAVE_FORMAT_PCM = 1;
+export const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_ALAW = 6;
 const WAVE_FORMAT_MULAW = 7;
 const WAVE_FORMAT_IMA_ADPCM = 17;
-const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
+export const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
-interface FmtChunk {
+export interface FmtChunk {
   audioFormat: number;
   numChannels: number;
   sampleRate: number;
@@ -83,7 +83,7 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
  * little-endian RIFF size, data size, sample count). wavefile reads this chunk's words in the wrong
  * order, so it is read here.
  */
-function rf64DataSize(bytes: Uint8Array, name: string): number {
+export function rf64DataSize(bytes: Uint8Array, name: string): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 36 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'ds64') throw new AudioError(name, 'RF64 file without a ds64 chunk after its header');
   const size = view.getUint32(28, true) + view.getUint32(32, true) * 2 ** 32;
@@ -91,50 +91,56 @@ function rf64DataSize(bytes: Uint8Array, name: string): number {
   return size;
 }
 
-/** Integer PCM (8/16/24/32-bit, any container width up to 32) or IEEE float (32/64-bit) words → floats. */
-function unpackLinear(bytes: Uint8Array, fmt: FmtChunk, isFloat: boolean, bigEndian: boolean, name: string): Float64Array {
+/** How to turn the sample words of a linear (integer PCM or IEEE float) WAV into floats. */
+export interface WordReader {
+  bytesPerWord: number;
+  /** Bytes of one frame (a word per channel). */
+  frameBytes: number;
+  /** The float value of the word at byte `offset` of `view`. */
+  read(view: DataView, offset: number): number;
+}
+
+/** Integer PCM (8/16/24/32-bit, any container width up to 32) or IEEE float (32/64-bit) words. */
+export function linearWordReader(fmt: FmtChunk, isFloat: boolean, bigEndian: boolean, name: string): WordReader {
   const bits = fmt.bitsPerSample;
   const bytesPerWord = Math.ceil(bits / 8);
   if (isFloat ? bits !== 32 && bits !== 64 : bits < 1 || bits > 32) {
     throw new AudioError(name, `unsupported WAV bit depth ${bits}${isFloat ? ' (float)' : ''}`);
   }
   const frameBytes = bytesPerWord * fmt.numChannels;
-  if (bytes.length % frameBytes !== 0) {
-    throw new AudioError(name, `truncated: ${bytes.length} data bytes is not a whole number of ${frameBytes}-byte frames`);
-  }
-  const n = bytes.length / bytesPerWord;
-  const out = new Float64Array(n);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = !bigEndian;
-  if (isFloat) {
-    for (let i = 0; i < n; i++) out[i] = bits === 32 ? view.getFloat32(i * 4, le) : view.getFloat64(i * 8, le);
-    return out;
-  }
-  const width = bytesPerWord * 8; // samples are left-justified in their container word
-  const scale = 2 ** (width - 1);
-  for (let i = 0; i < n; i++) {
-    const o = i * bytesPerWord;
-    let v: number;
+  if (isFloat) return { bytesPerWord, frameBytes, read: bits === 32 ? (v, o) => v.getFloat32(o, le) : (v, o) => v.getFloat64(o, le) };
+  const scale = 2 ** (bytesPerWord * 8 - 1); // samples are left-justified in their container word
+  const read = (view: DataView, o: number): number => {
     switch (bytesPerWord) {
       case 1:
-        v = view.getUint8(o) - 128; // 8-bit WAV is unsigned
-        break;
+        return (view.getUint8(o) - 128) / scale; // 8-bit WAV is unsigned
       case 2:
-        v = view.getInt16(o, le);
-        break;
+        return view.getInt16(o, le) / scale;
       case 3: {
         const b0 = view.getUint8(o);
         const b1 = view.getUint8(o + 1);
         const b2 = view.getUint8(o + 2);
         const u = le ? b0 | (b1 << 8) | (b2 << 16) : b2 | (b1 << 8) | (b0 << 16);
-        v = u >= 0x800000 ? u - 0x1000000 : u;
-        break;
+        return (u >= 0x800000 ? u - 0x1000000 : u) / scale;
       }
       default:
-        v = view.getInt32(o, le);
+        return view.getInt32(o, le) / scale;
     }
-    out[i] = v / scale;
+  };
+  return { bytesPerWord, frameBytes, read };
+}
+
+/** Linear sample words → floats, interleaved. */
+function unpackLinear(bytes: Uint8Array, fmt: FmtChunk, isFloat: boolean, bigEndian: boolean, name: string): Float64Array {
+  const reader = linearWordReader(fmt, isFloat, bigEndian, name);
+  if (bytes.length % reader.frameBytes !== 0) {
+    throw new AudioError(name, `truncated: ${bytes.length} data bytes is not a whole number of ${reader.frameBytes}-byte frames`);
   }
+  const n = bytes.length / reader.bytesPerWord;
+  const out = new Float64Array(n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < n; i++) out[i] = reader.read(view, i * reader.bytesPerWord);
   return out;
 }
 

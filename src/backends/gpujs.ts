@@ -34,7 +34,7 @@ import { registerBackend } from '../core';
 import { matmulDims } from '../primitives';
 import { fmt, size, type Shape } from '../shape';
 import { copyKernel, type KernelSource, lit } from '../../kernels/gpujs/common';
-import { elementwiseKernel, expressionKernel, type ElementwiseOp } from '../../kernels/gpujs/elementwise';
+import { elementwiseKernel, exprKernel, type ElementwiseOp } from '../../kernels/gpujs/elementwise';
 import { broadcastKernel, CONCAT_MAX_INPUTS, concatKernel, padKernel, sliceKernel, transposeKernel } from '../../kernels/gpujs/layout';
 import { planReduce, reduceKernel, type ReduceKind } from '../../kernels/gpujs/reduce';
 import { axisView, gatherKernel, inverseIndex, scatterAddKernel, scatterLoopBound } from '../../kernels/gpujs/indexing';
@@ -604,7 +604,7 @@ export class GpujsBackend implements Backend {
       },
       fused: (inputs, shapes, out, p) => {
         if (size(out) === 0) return this.wrap(out, new Float32Array(0), null, null, null);
-        const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => expressionKernel(p.src, shapes, out));
+        const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => exprKernel(p.expr, shapes, out));
         return this.run(e, inputs as GpujsBuffer[], out);
       },
       // x·Wᵀ + b: one matmul kernel with the bias added in its epilogue; with split K (long

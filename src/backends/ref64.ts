@@ -6,6 +6,7 @@
  */
 import type { Backend, KernelTable } from '../backend';
 import { erf } from '../math';
+import { compileScalar, scalarHelpers } from '../fused';
 import { matmulDims } from '../primitives';
 import { broadcastStrides, size, stridesOf, type Shape } from '../shape';
 
@@ -28,7 +29,8 @@ const dot = (idx: number[], st: number[]) => idx.reduce((acc, v, i) => acc + v *
 function unary(f: (x: number) => number) {
   return ([x]: unknown[]): F64 => (x as F64).map(f);
 }
-/** Scalar functions of fused expressions, by source. */
+/** Scalar functions of fused expressions, by source (float64 helpers: src/fused.ts). */
+const F64_HELPERS = scalarHelpers(erf);
 const fusedFns = new Map<string, (...v: number[]) => number>();
 
 function nary(f: (...v: number[]) => number) {
@@ -193,7 +195,7 @@ const kernels: KernelTable = {
   },
   fused: (inputs, shapes, out, p) => {
     let f = fusedFns.get(p.src);
-    if (!f) fusedFns.set(p.src, (f = new Function(...inputs.map((_, k) => `x${k}`), `return ${p.src};`) as (...v: number[]) => number));
+    if (!f) fusedFns.set(p.src, (f = compileScalar(p.src, inputs.length, F64_HELPERS)));
     return nary(f)(inputs, shapes, out);
   },
   linear: ([x, w, b], [xs, ws], out) => {

@@ -1,5 +1,5 @@
 /**
- * The `matpac` command line: train, ablate, embed, probe, logmel, trace, web, bench.
+ * The `matpac` command line: train, ablate, embed, probe, logmel, trace, export, web, bench.
  *
  * Each command's work lives in its own file (src/cli/<command>.ts), imported only when the command
  * runs, so `matpac --help` answers at once. Errors a user can act on print one line,
@@ -13,6 +13,8 @@ import { outputError } from '../io/atomic-file';
 import { VERSION } from '../version';
 import { CliError, nonNegativeInt, oneLine, parseBytes, positiveInt, positiveNumber } from './args';
 
+const CHECKPOINT_HELP = 'a checkpoint of matpac train, an official PyTorch .pt/.pth (MATPAC, MATPAC++ _enconly), or an official-name .safetensors (matpac export)';
+const HEADS_HELP = 'attention heads of an official checkpoint (not stored in its tensors; default: the preset of its width, 12 for 768)';
 const BACKEND_HELP = 'engine backend: native (fastest on CPU), ref64 (float64 reference), gpujs (gpu.js, best mode found), gpujs-cpu, gpujs-webasm, gpujs-headlessgl';
 
 const FOLLOW_LINKS_HELP =
@@ -33,7 +35,7 @@ function buildProgram(): Command {
   sub('train')
     .description('pre-train MATPAC (default: the tiny preset on the bundled SoundFont data, rendered on first use)')
     .option('--preset <name|file>', 'tiny (default), tiny-pp (MATPAC++), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})')
-    .option('--data <dir>', 'folder of audio files to train on, searched recursively (default: the bundled pre-training set)')
+    .option('--data <dir|pool>', 'folder of audio files to train on, searched recursively, or "pool": the generated pool of speech, music, percussion, textures and mixtures, new audio every few steps (default: the bundled pre-training set)')
     .option('--follow-links', FOLLOW_LINKS_HELP)
     .addOption(new Option('--steps <n>', 'number of optimizer steps (default: the preset\'s)').argParser(positiveInt).conflicts('minutes'))
     .addOption(new Option('--minutes <m>', 'train for this much wall-clock time instead of a step count').argParser(positiveNumber))
@@ -44,9 +46,11 @@ function buildProgram(): Command {
     .option('--resume', 'continue the run in --out (default: the latest run in runs/) from its last checkpoint, bit-identically')
     .option('--stop-at <step>', 'stop after this step (with a checkpoint); --resume continues', positiveInt)
     .option('--checkpoint-every <n>', 'keep a numbered checkpoint every n steps (default: a tenth of the run)', positiveInt)
+    .option('--no-jit', 'run the training step op by op instead of compiled by jit (for comparison)')
     .option('--backend <name>', BACKEND_HELP, 'native')
     .option('--no-probe', 'skip the linear probe at the end')
     .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')
+    .option('--probe-suite', 'also probe the development sets at the end (trained vs random init vs log-mel; see matpac probe --suite)')
     .option('--max-memory <size>', "refuse configs whose estimated memory exceeds this (e.g. 8G; default: the machine's memory)", parseBytes)
     .action(async (opts) => (await import('./train')).trainCommand(opts));
 
@@ -63,18 +67,24 @@ function buildProgram(): Command {
     .action(async (opts) => (await import('./ablate')).ablateCommand(opts));
 
   sub('embed')
-    .description('one embedding per audio file, as JSON lines {"file", "embedding"}')
-    .requiredOption('--checkpoint <file>', 'a checkpoint written by matpac train')
-    .option('--out <file.jsonl>', 'write the JSON lines here instead of stdout')
+    .description('embeddings of audio files (the official 3840-d time-pooled vector for base), as JSON lines {"file", "embedding"}, .npy or .npz')
+    .requiredOption('--checkpoint <file>', CHECKPOINT_HELP)
+    .option('--out <file>', 'write here instead of stdout: F.jsonl, F.npz (embeddings, files) or F.npy (+ F.files.txt), by extension')
+    .option('--frames', 'one embedding per 160-ms patch column with its timestamp in ms (HEAR convention) instead of the time mean')
+    .option('--layers', "every encoder layer's output (as the official model's layer results), not only the last")
+    .addOption(new Option('--mode <mode>', 'official inference mode: precise (the paper\'s) or fast (whole 6.08-s chunks, padding included)').choices(['precise', 'fast']).default('precise'))
+    .option('--heads <n>', HEADS_HELP, positiveInt)
     .option('--max-memory <size>', "refuse models whose estimated memory exceeds this (e.g. 8G; default: the machine's memory)", parseBytes)
     .option('--follow-links', FOLLOW_LINKS_HELP)
     .option('--backend <name>', BACKEND_HELP, 'native')
-    .argument('<path...>', 'audio files (.wav, .flac) or folders of them')
+    .argument('<path...>', 'audio files (.wav, .flac, .mp3, .ogg/.opus) or folders of them')
     .action(async (paths, opts) => (await import('./embed')).embedCommand(paths, opts));
 
   sub('probe')
     .description('linear probe on a folder-per-class data set (DIR/<class>/*.wav): accuracy over stratified folds and a confusion matrix')
-    .option('--checkpoint <file>', 'a checkpoint written by matpac train')
+    .option('--checkpoint <file>', CHECKPOINT_HELP)
+    .option('--heads <n>', HEADS_HELP, positiveInt)
+    .option('--json', 'print the report as JSON (accuracy, folds, confusion matrix) instead of text')
     .option('--data <dir>', 'folder with one subfolder of audio files per class (default: the bundled probe set)')
     .option('--folds <k>', 'number of stratified folds', positiveInt, 5)
     .option('--follow-links', FOLLOW_LINKS_HELP)
@@ -84,11 +94,17 @@ function buildProgram(): Command {
     .option('--seed <s>', 'seed of the random fold assignment', nonNegativeInt, 0)
     .option('--max-memory <size>', "refuse models whose estimated memory exceeds this (e.g. 8G; default: the machine's memory)", parseBytes)
     .option('--backend <name>', BACKEND_HELP, 'native')
-    .action(async (opts) => (await import('./probe')).probeCommand(opts));
+    .addOption(new Option('--suite', 'probe every development set (kinds of sound the generated pool lacks) with --checkpoint (if given), its random init and log-mel statistics, in one table').conflicts(['data', 'baseline', 'randomInit']))
+    .option('--sets <names>', 'with --suite: comma-separated development sets (default: all)')
+    .option('--dev-clips <n>', 'with --suite: clips per class of the development sets (default 30)', positiveInt)
+    .option('--suite-json <file>', 'with --suite: also write the table as JSON')
+    .action(async (opts) =>
+      opts.suite ? (await import('./probe-suite')).probeSuiteCommand({ ...opts, json: opts.suiteJson }) : (await import('./probe')).probeCommand(opts),
+    );
 
   sub('logmel')
     .description("MATPAC's normalised log-mel spectrogram of an audio file, as .npy [80, T] (and a picture)")
-    .argument('<file>', 'an audio file (.wav, .flac)')
+    .argument('<file>', 'an audio file (.wav, .flac, .mp3, .ogg/.opus)')
     .requiredOption('--out <file.npy>', 'where to write the array')
     .option('--png <file.png>', 'also write a picture of it')
     .action(async (file, opts) => (await import('./logmel')).logmelCommand(file, opts));
@@ -98,9 +114,18 @@ function buildProgram(): Command {
     .option('--preset <name|file>', 'tiny, small, base, or a JSON config file', 'tiny')
     .option('--batch <b>', 'clips in the traced batch', positiveInt, 1)
     .option('--lines <n>', 'print at most n equations (0: only the counts)', nonNegativeInt)
+    .option('--jit', 'print the plan jit compiles instead: fused groups, views, launches, bytes moved, peak memory')
+    .option('--json', 'print the counts (launches, distinct kernels, FLOPs) as JSON instead of the graph')
     .option('--backend <name>', BACKEND_HELP, 'native')
     .action(async (opts) => (await import('./trace')).traceCommand(opts));
 
+  sub('export')
+    .description("write a checkpoint's encoder under the official PyTorch names (matpac_wrapper loads it), as .safetensors or .pt")
+    .requiredOption('--checkpoint <file>', CHECKPOINT_HELP)
+    .requiredOption('--out <file>', 'encoder.safetensors or encoder.pt (torch.load(..., weights_only=True) reads it)')
+    .option('--full', 'the whole training state (student, EMA teacher, heads, centre) under the official trainer\'s names')
+    .option('--heads <n>', HEADS_HELP, positiveInt)
+    .action(async (opts) => (await import('./export')).exportCommand(opts));
   sub('web')
     .description('serve the web page on 127.0.0.1: train MATPAC on your GPU (WebGL2) in a browser, explore its math, exchange checkpoints with the CLI')
     .option('--port <n>', 'port to listen on (0: any free port)', nonNegativeInt, 8080)

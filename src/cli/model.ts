@@ -1,16 +1,22 @@
 /**
  * The CLI's view of a MATPAC model: configs from presets or JSON files (validated, one line per
- * problem), checkpoints written by `matpac train`, and clip embeddings for `embed` and `probe`.
+ * problem), checkpoints — written by `matpac train`, or official PyTorch ones (`.pt`/`.pth`, and
+ * official-name `.safetensors` such as `matpac export` writes) — and clip embeddings for `embed`
+ * and `probe`.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { completeStoredConfig, configFromJson, configProblems, PRESETS, type MatpacConfig } from '../../models/config';
-import { embed } from '../../models/embed';
+import { embed, type EmbedOptions, type EncoderPart } from '../../models/embed';
 import type { LogMel } from '../../models/frontend';
-import { initTrainState, type StudentParams, type TrainState } from '../../models/matpac';
+import { encoderKeys, importStudentEncoder, inferEncoderConfig, InteropError, unusedKeys } from '../../models/interop';
+import { initTrainState, type TrainState } from '../../models/matpac';
 import { fitMels } from '../../models/run';
-import { loadState, readMetadata } from '../checkpoint/file';
+import { CheckpointError, loadSafetensors, loadState, readMetadata } from '../checkpoint/file';
+import { fromHost, Tensor } from '../engine';
 import { allFinite, countNonFinite, firstNonFinite } from '../finite';
-import { CliError } from './common';
+import { readTorchFile, TorchFileError, type HostTensor } from '../interop/torch-load';
+import { looksLikeZip } from '../interop/zip';
+import { CliError, say } from './common';
 import { checkInferenceMemory } from './memory-check';
 
 /** Several problems with one config, printed one line each. */
@@ -62,9 +68,12 @@ export function checkConfig(config: MatpacConfig, source = config.name): MatpacC
 
 export interface Model {
   config: MatpacConfig;
-  student: StudentParams;
-  /** Training step of the checkpoint (0 for an untrained model). */
+  /** The student encoder (a whole StudentParams for checkpoints of `matpac train`). */
+  student: EncoderPart;
+  /** Training step of the checkpoint (0 for an untrained model or an official one). */
   step: number;
+  /** What the model is, for messages ("base at step 1200", "official 768×12 from X.pt"). */
+  label?: string;
 }
 
 /**
@@ -117,12 +126,115 @@ export function randomInitModel(config: MatpacConfig): Model {
   return { config, student: initTrainState(config).student, step: 0 };
 }
 
-/** Clip embeddings of a model: a log-mel (80 bands, any length) → a vector. */
-export function embedder(model: Model): (lm: LogMel) => Float32Array {
+/** Clip embeddings of a model: a log-mel (80 bands, any length) → a vector (or [T, D], [L, D], [L, T, D] as `opts` asks). */
+export function embedder(model: Model, opts: EmbedOptions = {}): (lm: LogMel) => Float32Array {
   return (lm) => {
-    const e = embed(model.student, fitMels(lm, model.config.nMels), model.config);
+    const e = embed(model.student, fitMels(lm, model.config.nMels), model.config, opts);
     const bad = e.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
-    if (bad) throw new CliError(`an embedding has ${bad} non-finite values of ${e.length} (${model.config.name} at step ${model.step}): refusing to write or probe it`);
+    if (bad) throw new CliError(`an embedding has ${bad} non-finite values of ${e.length} (${model.label ?? `${model.config.name} at step ${model.step}`}): refusing to write or probe it`);
     return e;
   };
+}
+
+// ── official checkpoints ─────────────────────────────────────────────────────────────────────────
+
+export interface LoadModelOptions {
+  /** Attention heads for an official checkpoint (not stored in its tensors). */
+  heads?: number;
+}
+
+/** What a checkpoint file is, from its first bytes and its header. */
+function checkpointKind(path: string): 'torch' | 'matpac-ts' | 'official-safetensors' {
+  const head = new Uint8Array(8);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 8, 0);
+  } finally {
+    closeSync(fd);
+  }
+  // a zip (torch.save ≥ 1.6) or a pickle (legacy torch.save: PROTO 2 then the LONG1 magic number)
+  if (looksLikeZip(head) || (head[0] === 0x80 && head[2] === 0x8a)) return 'torch';
+  const meta = readMetadata(path);
+  return meta.format === 'matpac-ts.tree' ? 'matpac-ts' : 'official-safetensors';
+}
+
+/**
+ * A model from official-name tensors: the architecture read off their shapes (heads from
+ * `heads`, else the file's config, else the preset of that width), the encoder's tensors checked
+ * (missing or mis-shaped ones are errors naming them; pos_embed against the sin-cos table), the
+ * keys it does not use listed once.
+ */
+export function officialModel(path: string, tensors: Record<string, HostTensor | Tensor>, opts: LoadModelOptions & { fileConfig?: MatpacConfig; nonTensors?: string[] } = {}): Model {
+  const shapes = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape]));
+  const name = path.replace(/^.*[\\/]/, '');
+  try {
+    const inferred = inferEncoderConfig(shapes, { heads: opts.heads ?? opts.fileConfig?.encoder.heads, nMels: opts.fileConfig?.nMels, name });
+    // a file written by matpac export carries its whole config: keep it when the tensors agree with it
+    const fc = opts.fileConfig;
+    const same = fc && JSON.stringify([fc.encoder, fc.patchSize, fc.cropFrames, fc.nMels]) === JSON.stringify([inferred.encoder, inferred.patchSize, inferred.cropFrames, inferred.nMels]);
+    const config = same && configProblems(fc).length === 0 ? fc : inferred;
+    const keys = encoderKeys(config.encoder.depth);
+    const named: Record<string, Tensor> = {};
+    for (const k of keys) {
+      const t = tensors[k];
+      if (t) named[k] = t instanceof Tensor ? t : fromHost(t.data, t.shape);
+    }
+    const half = keys.some((k) => {
+      const t = tensors[k];
+      return t !== undefined && !(t instanceof Tensor) && (t.dtype === 'F16' || t.dtype === 'BF16');
+    });
+    checkInferenceMemory(config, path);
+    const student = importStudentEncoder(named, config, half ? 1e-2 : 1e-4);
+    const bad = countNonFinite(student);
+    if (bad) throw new CliError(`${path}: holds ${bad} non-finite values in the encoder (first: ${firstNonFinite(student)?.path ?? 'a sum overflows'}): not a usable model`);
+    const unused = unusedKeys(Object.keys(tensors), config.encoder.depth);
+    const other = opts.nonTensors ?? [];
+    if (unused.count) say(`matpac: ${name}: ignored ${unused.count} tensor${unused.count > 1 ? 's' : ''} the encoder does not use: ${unused.summary}`);
+    if (other.length) say(`matpac: ${name}: ignored ${other.length} non-tensor entr${other.length > 1 ? 'ies' : 'y'}: ${other.slice(0, 5).join(', ')}${other.length > 5 ? ', …' : ''}`);
+    const { dim, depth, heads } = config.encoder;
+    return { config, student, step: 0, label: `${name} (official layout, width ${dim}, depth ${depth}, ${heads} heads, ${config.cropFrames}-frame chunks)` };
+  } catch (e) {
+    if (e instanceof InteropError) throw new CliError(e.problems.map((p) => `${path}: ${p}`).join('\n'));
+    throw e;
+  }
+}
+
+/**
+ * Any checkpoint as a model: a `matpac train` checkpoint, an official PyTorch `.pt`/`.pth`
+ * (MATPAC, MATPAC++ `_enconly`), or an official-name `.safetensors` (`matpac export` writes one).
+ */
+export async function loadModel(path: string, opts: LoadModelOptions = {}): Promise<Model> {
+  try {
+    const kind = checkpointKind(path);
+    if (kind === 'matpac-ts') {
+      const m = await loadCheckpointModel(path);
+      if (opts.heads !== undefined && opts.heads !== m.config.encoder.heads) throw new CliError(`${path}: --heads ${opts.heads} contradicts the checkpoint's config (${m.config.encoder.heads} heads)`);
+      return m;
+    }
+    if (kind === 'torch') {
+      const sd = readTorchFile(path);
+      const fileConfig = sd.extra['config.json'] ? parseConfig(path, sd.extra['config.json']) : undefined;
+      return officialModel(path, sd.tensors, { ...opts, fileConfig, nonTensors: sd.other });
+    }
+    const { tensors, metadata } = loadSafetensors(path);
+    return officialModel(path, tensors, { ...opts, fileConfig: metadata.config ? parseConfig(path, metadata.config) : undefined });
+  } catch (e) {
+    if (e instanceof TorchFileError || e instanceof CheckpointError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** A checkpoint's architecture: from the config in its metadata, or (official files) from its tensors. */
+export async function modelConfig(path: string, opts: LoadModelOptions = {}): Promise<MatpacConfig> {
+  return checkpointKind(path) === 'matpac-ts' ? checkpointConfig(path) : (await loadModel(path, opts)).config;
+}
+
+function parseConfig(path: string, text: string): MatpacConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new CliError(`${path}: the config stored in the file is not valid JSON`);
+  }
+  return completeStoredConfig(raw);
 }

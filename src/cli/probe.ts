@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../io/atomic-file';
 import { crossValidate, formatConfusion, logMelStatsFeatures, type CrossValidation } from '../probe';
 import { keyFromSeed } from '../random';
 import { CliError, progressBar, progressCallback, requireFile, say, shown, useBackend } from './common';
-import { checkpointConfig, embedder, loadCheckpointModel, randomInitModel, resolveConfig } from './model';
+import { embedder, loadModel, modelConfig, randomInitModel, resolveConfig } from './model';
 
 export interface ProbeCommandOptions {
   checkpoint?: string;
@@ -24,6 +24,8 @@ export interface ProbeCommandOptions {
   preset?: string;
   seed: number;
   backend: string;
+  heads?: number;
+  json?: boolean;
   followLinks?: boolean;
 }
 
@@ -94,10 +96,15 @@ export function formatProbeReport(r: ProbeReport): string {
   ].join('\n');
 }
 
+/** The probe report as JSON text (`probe --json`, and beside a run's checkpoints). */
+export function probeJson(r: ProbeReport): string {
+  const { result, ...rest } = r;
+  return JSON.stringify({ ...rest, accuracy: result.mean, accuracyStd: result.std, ...result }, null, 2) + '\n';
+}
+
 /** The probe report as JSON (written beside a run's checkpoints). */
 export async function writeProbeJson(path: string, r: ProbeReport): Promise<void> {
-  const { result, ...rest } = r;
-  writeFileAtomic(path, JSON.stringify({ ...rest, accuracy: result.mean, accuracyStd: result.std, ...result }, null, 2) + '\n');
+  writeFileAtomic(path, probeJson(r));
 }
 
 export async function probeCommand(opts: ProbeCommandOptions): Promise<void> {
@@ -109,12 +116,13 @@ export async function probeCommand(opts: ProbeCommandOptions): Promise<void> {
   if (opts.baseline === 'logmel') source = { name: 'log-mel mean+std', features: logMelStatsFeatures };
   else if (opts.randomInit) {
     // the initialisation the checkpoint's run started from (its config's seed)
-    const config = opts.checkpoint ? checkpointConfig(requireFile(opts.checkpoint, 'checkpoint')) : resolveConfig(opts.preset ?? 'tiny');
+    const config = opts.checkpoint ? await modelConfig(requireFile(opts.checkpoint, 'checkpoint'), { heads: opts.heads }) : resolveConfig(opts.preset ?? 'tiny');
     source = { name: `untrained ${config.name}`, features: embedder(randomInitModel(config)) };
   } else {
-    const model = await loadCheckpointModel(requireFile(opts.checkpoint!, 'checkpoint'));
-    source = { name: `${model.config.name} checkpoint (step ${model.step})`, features: embedder(model) };
+    const model = await loadModel(requireFile(opts.checkpoint!, 'checkpoint'), { heads: opts.heads });
+    source = { name: model.label ?? `${model.config.name} checkpoint (step ${model.step})`, features: embedder(model) };
   }
   const data = opts.data ?? (await ensureProbeSet());
-  process.stdout.write(formatProbeReport(await runProbe(source, data, opts.folds, opts.seed, { followLinks: opts.followLinks })) + '\n');
+  const report = await runProbe(source, data, opts.folds, opts.seed, { followLinks: opts.followLinks });
+  process.stdout.write(opts.json ? probeJson(report) : formatProbeReport(report) + '\n');
 }

@@ -11,6 +11,8 @@
  *   loss.svg                         the loss curves, redrawn as training goes
  *   input-mask.png                   the first training input's log-mel, masked patches shaded
  *   probe.json                       the linear probe on the bundled probe set, at the end
+ *   probe-suite.json                 with --probe-suite: the development sets' probes (trained,
+ *                                    random init, log-mel), src/cli/probe-suite.ts
  *
  * The run is a pure function of (config, data): batch t is cropped with the key foldIn(data key, t)
  * and the masks come from the state's own key, so a resumed run repeats the uninterrupted one
@@ -22,23 +24,23 @@ import cliProgress from 'cli-progress';
 import type { MatpacConfig } from '../../models/config';
 import { gridOf } from '../../models/config';
 import { randomMasking } from '../../models/masking';
-import { initTrainState, matpacLossAux, trainStep, type StepMetrics, type TrainState } from '../../models/matpac';
+import { initTrainState, makeTrainStep, matpacLossAux, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
 import { readMetadata, saveState } from '../checkpoint/file';
-import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
 import { ensurePretrainSet, ensureProbeSet } from '../data/render';
 import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { disposeTree, scope, tensor, valueAndGrad, type Tensor } from '../index';
 import { writeFileAtomic } from '../io/atomic-file';
 import { linePlotSvg, stackSvg } from '../plot';
 import { split } from '../random';
-import { CliError, progressCallback, say, shown, useBackend } from './common';
+import { CliError, say, shown, useBackend } from './common';
 import { checkTrainingMemory } from './memory-check';
 import { metricsBefore, MetricsWriter } from './metrics-log';
-import { fitMels, trainingBatch, withRunLength } from '../../models/run';
+import { withRunLength } from '../../models/run';
 import { checkConfig, checkpointConfig, embedder, loadTrainState, resolveConfig, storedConfig } from './model';
 import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
 import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, type RunLock } from './run-folder';
+import { openTrainingData, POOL_DATA, type PoolDataOptions, type TrainingData } from './train-data';
 
 export interface TrainOptions {
   preset?: string;
@@ -54,8 +56,12 @@ export interface TrainOptions {
   checkpointEvery?: number;
   stopAt?: number;
   backend: string;
+  /** Run the step compiled by jit (default; `--no-jit` runs it eagerly, op by op). */
+  jit?: boolean;
   probe: boolean;
   probeData?: string;
+  /** Also run the development-set probe suite (trained / random init / log-mel) at the end. */
+  probeSuite?: boolean;
   followLinks?: boolean;
 }
 
@@ -118,17 +124,6 @@ function readJson<T>(path: string): T {
   } catch (e) {
     throw new CliError(`${path}: cannot read (${(e as Error).message})`);
   }
-}
-
-// ── the run's data ───────────────────────────────────────────────────────────────────────────────
-
-async function loadTrainingSet(dir: string, config: MatpacConfig, followLinks: boolean): Promise<LogMelItem[]> {
-  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, followLinks, onProgress: progressCallback('reading audio', 'files') });
-  const total = ds.items.length + ds.skipped.length;
-  if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, total)}`);
-  if (!ds.items.length)
-    throw new CliError(`${dir}: no usable audio (${total} files; clips need at least ${config.cropFrames} log-mel frames = ${(config.cropFrames / 100).toFixed(2)} s)`);
-  return ds.items.map((it) => ({ ...it, logmel: fitMels(it.logmel, config.nMels) }));
 }
 
 // ── NaN / Inf ────────────────────────────────────────────────────────────────────────────────────
@@ -264,7 +259,7 @@ const isFolder = (p: string) => existsSync(p) && statSync(p).isDirectory();
 
 /** Every path the run will use, checked before anything is written or trained. */
 function checkPaths(opts: TrainOptions, runDir: string): void {
-  if (opts.data !== undefined && !isFolder(opts.data)) throw new CliError(`${opts.data}: no such folder`);
+  if (opts.data !== undefined && opts.data !== POOL_DATA && !isFolder(opts.data)) throw new CliError(`${opts.data}: no such folder`);
   if (opts.probe && opts.probeData !== undefined && !isFolder(opts.probeData)) throw new CliError(`${opts.probeData}: no such folder (--probe-data)`);
   if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new CliError(`${shown(runDir)}: --out must be a folder, this is a file`);
 }
@@ -336,7 +331,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
     if (existsSync(join(runDir, 'metrics.jsonl'))) say(`matpac: ${shown(runDir)}: an earlier run there saved no checkpoint; starting over (its metrics.jsonl is replaced)`);
     const data = opts.data ?? (await ensurePretrainSet());
     const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
-    const info: RunInfo = { data: resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString(), ...(opts.followLinks ? { followLinks: true } : {}) };
+    const info: RunInfo = { data: data === POOL_DATA ? data : resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString(), ...(opts.followLinks ? { followLinks: true } : {}) };
     return { runDir, config, state: initTrainState(config), info, resumed: false, lock, madeFolder };
   } catch (e) {
     lock.release();
@@ -349,10 +344,10 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
  * Seconds per step, measured on steps that are thrown away (trainStep is pure: the state does not
  * advance): one to warm up, then more until about a second has been timed (at most 10).
  */
-function timeStep(config: MatpacConfig, state: TrainState, items: LogMelItem[]): number {
-  const b = trainingBatch(items, config, 0);
+async function timeStep(config: MatpacConfig, state: TrainState, data: TrainingData, trainStep: ReturnType<typeof makeTrainStep>): Promise<number> {
+  const b = await data.batch(0);
   const x = tensor(b.data, b.shape);
-  const thrownAway = () => scope(() => void trainStep(state, x, config));
+  const thrownAway = () => scope(() => void trainStep(state, x));
   thrownAway();
   const t0 = performance.now();
   let n = 0;
@@ -376,12 +371,18 @@ export interface TrainResult {
 }
 
 /** The training run behind `matpac train` (exported for tests, with hooks). */
-export async function train(opts: TrainOptions, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function train(opts: TrainOptions, hooks: TrainHooks = {}, poolOptions: PoolDataOptions = {}): Promise<TrainResult> {
   const backend = useBackend(opts.backend);
   const start = performance.now();
   const prepared = await prepare(opts);
   try {
-    return await trainIn(prepared, opts, hooks, backend, start);
+    say(`backend: ${backend}`);
+    const data = await openTrainingData(prepared.info.data, prepared.config, { followLinks: prepared.info.followLinks === true, ...poolOptions });
+    try {
+      return await trainIn(data, prepared, opts, hooks, backend, start);
+    } finally {
+      data.close();
+    }
   } finally {
     prepared.lock.release();
     if (prepared.madeFolder) removeIfEmpty(prepared.runDir);
@@ -397,17 +398,15 @@ function removeIfEmpty(dir: string): void {
   }
 }
 
-/** The run, in a folder this process owns. */
-async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks, backend: string, start: number): Promise<TrainResult> {
+/** The run, in a folder this process owns, on its training data. */
+async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOptions, hooks: TrainHooks, backend: string, start: number): Promise<TrainResult> {
   const { runDir, info, resumed } = prepared;
   let { config, state } = prepared;
-  say(`backend: ${backend}`);
-  const items = await loadTrainingSet(info.data, config, info.followLinks === true);
 
   const deadline = opts.minutes !== undefined ? start + opts.minutes * 60_000 : Infinity;
   if (!resumed && opts.minutes !== undefined) {
     // fit the run length (and so every schedule) to the time left
-    const stepSec = timeStep(config, state, items);
+    const stepSec = await timeStep(config, state, data, makeTrainStep(config, { jit: opts.jit !== false }));
     const leftSec = (deadline - performance.now()) / 1000;
     const stepText = stepSec < 0.1 ? `${(stepSec * 1000).toFixed(1)} ms` : `${stepSec.toFixed(2)} s`;
     const steps = Math.floor((0.95 * leftSec) / stepSec);
@@ -422,6 +421,9 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   }
   const total = config.optim.totalSteps;
   const stopAt = Math.min(total, opts.stopAt ?? total);
+  // the step compiled by jit (src/jit): traced each step, compiled once per program structure
+  const trainStep = makeTrainStep(config, { jit: opts.jit !== false });
+  say(`step: ${opts.jit !== false ? 'compiled by jit (fused kernels, planned memory; --no-jit runs it op by op)' : 'eager, op by op (--no-jit)'}`);
 
   const paths = {
     config: join(runDir, 'config.json'),
@@ -436,7 +438,7 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
     info.runId = runIdOf(config, info.data);
     writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n');
     writeFileAtomic(paths.run, JSON.stringify(info, null, 2) + '\n');
-    await writeMaskPicture(paths.mask, trainingBatch(items, config, 0), state, config);
+    await writeMaskPicture(paths.mask, await data.batch(0), state, config);
   }
   // a fresh run starts an empty log; a resumed one keeps (and checks) the lines before its checkpoint
   if (!resumed) writeFileAtomic(paths.metrics, '');
@@ -454,7 +456,7 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   };
 
   say(
-    `${resumed ? `resuming ${shown(runDir)} at step ${state.step}` : `training ${config.name} → ${shown(runDir)}`}: ${total} steps of ${config.batchSize} clips (${items.length} clips from ${shown(info.data)})`,
+    `${resumed ? `resuming ${shown(runDir)} at step ${state.step}` : `training ${config.name} → ${shown(runDir)}`}: ${total} steps of ${config.batchSize} clips (${data.description})`,
   );
 
   // Ctrl-C (SIGINT) and SIGTERM (kill, a scheduler's stop): finish the step, save, exit 130 / 143
@@ -473,17 +475,17 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
   try {
     while (state.step < stopAt && !interrupted && performance.now() < deadline) {
       const t = state.step;
-      const b = trainingBatch(items, config, t);
+      const b = await data.batch(t);
       hooks.batch?.(t, b.data);
       const x = tensor(b.data, b.shape);
       // the step's intermediates are freed when it returns (device memory: textures on GL)
-      const [next, m] = scope(() => trainStep(state, x, config));
+      const [next, m] = scope(() => trainStep(state, x));
       // the updated state itself (parameters, teacher, optimizer moments, centre) must be finite:
       // `state` (checked when it was made) stays the last good one
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm) || !allFinite(next)) {
         progress.stop();
         saveLatest();
-        throw new NonFiniteError(`${diagnose(state, next, x, b.sources.map((s) => items[s.item].file), config, m)} (last good state: ${shown(paths.latest)}, step ${state.step})`);
+        throw new NonFiniteError(`${diagnose(state, next, x, b.files, config, m)} (last good state: ${shown(paths.latest)}, step ${state.step})`);
       }
       // and so are the batch and the previous state's buffers that the new state does not reuse
       disposeTree([x, state], next);
@@ -524,6 +526,8 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
     lines.push(`${why} at step ${state.step} of ${total}; continue with: matpac train --resume --out ${shown(runDir)}`);
   }
   if (stepsDone > 0) lines.push(`speed:      ${(stepsDone / elapsed).toFixed(2)} steps/s on ${backend}`);
+  const dataLine = data.summary(stepsDone, elapsed);
+  if (dataLine) lines.push(dataLine);
   lines.push(`checkpoint: ${shown(paths.latest)}`);
   lines.push(`plots:      ${shown(paths.plot)} (loss curves), ${shown(paths.mask)} (an input with its masked patches)`);
   lines.push(`metrics:    ${shown(paths.metrics)}`);
@@ -539,6 +543,13 @@ async function trainIn(prepared: Prepared, opts: TrainOptions, hooks: TrainHooks
     const dataArg = opts.probeData ? ` --data ${shown(opts.probeData)}` : '';
     lines.push(`            compare with the untrained model: matpac probe --random-init --checkpoint ${shown(paths.latest)}${dataArg}`);
     lines.push(`            and with log-mel statistics:      matpac probe --baseline logmel${dataArg}`);
+  }
+  if (completed && opts.probeSuite) {
+    const suite = await import('./probe-suite');
+    const result = await suite.suiteForModel({ config, student: state.student, step: state.step }, {});
+    await suite.writeSuiteJson(join(runDir, 'probe-suite.json'), result);
+    lines.push('', 'development probe suite (kinds of sound the generated pool lacks):', suite.formatSuiteTable(result), suite.suiteVerdict(result));
+    lines.push(`            → ${shown(join(runDir, 'probe-suite.json'))}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   return { runDir, state, config, completed, interrupted: interrupted !== undefined, signal: interrupted, probe };

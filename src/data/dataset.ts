@@ -17,7 +17,7 @@ import { loadAudio16k } from '../audio/read';
 import { fileKind, hasReplacedBytes } from '../io/file-kind';
 
 /** File extensions read as audio (case-insensitive). */
-export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', '.flac'];
+export const AUDIO_EXTENSIONS: readonly string[] = ['.wav', '.flac', '.mp3', '.ogg', '.opus'];
 
 const isAudioFile = (name: string) => AUDIO_EXTENSIONS.includes(extname(name).toLowerCase());
 

@@ -28,7 +28,8 @@ import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import type { BasicSoundBank, SpessaSynthProcessor } from 'spessasynth_core';
 import { encodeWav16 } from '../audio/wav';
-import { foldIn, keyFromSeed, uniformHost, type Key } from '../random';
+import { foldIn, keyFromSeed } from '../random';
+import { drawer, intIn, pick } from './draw';
 import { gmFamily, pitchRange, PRETRAIN_PROGRAMS, PROBE_FAMILIES, PROBE_FAMILY_NAMES, type ProbeFamily } from './instruments';
 
 /** Sample rate of the rendered WAV files. */
@@ -103,18 +104,6 @@ export const DEFAULT_PROBE_CONFIG: Readonly<ProbeConfig> = {
 const HOLD_FRACTION = 0.75;
 const MIN_VELOCITY = 40;
 
-/** Uniform draws from a key, consumed in order (a local cursor over `uniformHost`). */
-function drawer(key: Key, n = 96): () => number {
-  const u = uniformHost(key, n);
-  let i = 0;
-  return () => {
-    if (i >= n) throw new Error('render: ran out of random draws for a clip');
-    return u[i++];
-  };
-}
-
-const pick = <T>(u: number, xs: readonly T[]): T => xs[Math.min(xs.length - 1, Math.floor(u * xs.length))];
-const intIn = (u: number, lo: number, hi: number): number => lo + Math.min(hi - lo, Math.floor(u * (hi - lo + 1)));
 /** A velocity in [40, 127] of the given parity (pool: even, probe: odd). */
 const velocityOf = (u: number, parity: 0 | 1): number => MIN_VELOCITY + parity + 2 * Math.floor(u * 44);
 
@@ -240,26 +229,40 @@ const BLOCK = 128; // spessasynth's maximum (and recommended) render quantum
 const CHANNEL = 0;
 const PEAK_LIMIT = 0.99;
 
+/** One instrument part of a clip: a MIDI channel (9 is General MIDI percussion), its program and its notes. */
+export interface Part {
+  channel: number;
+  program: number;
+  notes: NoteEvent[];
+}
+
 /**
  * Render one clip to mono float samples ((left + right)/2). The synthesiser is reset first, so the
  * result does not depend on what it rendered before. Clips that would clip are scaled to a peak of
  * 0.99 (the returned `gain` says by how much); others are left at the synthesiser's level.
  */
 export function renderClip(synth: SpessaSynthProcessor, clip: ClipSpec): { samples: Float32Array; peak: number; gain: number } {
+  return renderParts(synth, [{ channel: CHANNEL, program: clip.program, notes: clip.notes }], clip.durationSec);
+}
+
+/** Render several parts played together (melody, chords, a drum pattern, …), as `renderClip` renders one. */
+export function renderParts(synth: SpessaSynthProcessor, parts: readonly Part[], durationSec: number): { samples: Float32Array; peak: number; gain: number } {
   const sr = synth.sampleRate;
   synth.stopAllChannels(true);
   synth.reset();
-  synth.programChange(CHANNEL, clip.program);
+  for (const part of parts) synth.programChange(part.channel, part.program);
 
-  const n = Math.round(clip.durationSec * sr);
-  type Ev = { at: number; on: boolean; pitch: number; velocity: number };
+  const n = Math.round(durationSec * sr);
+  type Ev = { at: number; on: boolean; channel: number; pitch: number; velocity: number };
   const events: Ev[] = [];
-  for (const note of clip.notes) {
-    events.push({ at: Math.round(note.onSec * sr), on: true, pitch: note.pitch, velocity: note.velocity });
-    events.push({ at: Math.round(note.offSec * sr), on: false, pitch: note.pitch, velocity: 0 });
+  for (const { channel, notes } of parts) {
+    for (const note of notes) {
+      events.push({ at: Math.round(note.onSec * sr), on: true, channel, pitch: note.pitch, velocity: note.velocity });
+      events.push({ at: Math.round(note.offSec * sr), on: false, channel, pitch: note.pitch, velocity: 0 });
+    }
   }
   // In time order; at equal times note-offs first, so a repeated pitch re-strikes.
-  events.sort((a, b) => a.at - b.at || Number(a.on) - Number(b.on) || a.pitch - b.pitch);
+  events.sort((a, b) => a.at - b.at || Number(a.on) - Number(b.on) || a.pitch - b.pitch || a.channel - b.channel);
 
   const left = new Float32Array(n);
   const right = new Float32Array(n);
@@ -273,8 +276,8 @@ export function renderClip(synth: SpessaSynthProcessor, clip: ClipSpec): { sampl
   };
   for (const ev of events) {
     renderUntil(Math.min(n, ev.at));
-    if (ev.on) synth.noteOn(CHANNEL, ev.pitch, ev.velocity);
-    else synth.noteOff(CHANNEL, ev.pitch);
+    if (ev.on) synth.noteOn(ev.channel, ev.pitch, ev.velocity);
+    else synth.noteOff(ev.channel, ev.pitch);
   }
   renderUntil(n);
   synth.stopAllChannels(true);
@@ -477,9 +480,16 @@ async function isComplete(dir: string): Promise<boolean> {
 
 /** Return `<cacheRoot>/<name>-<hash>`, rendering it first (into a temporary folder, then renamed) if absent. */
 async function ensureCached(name: string, cfg: PretrainConfig | ProbeConfig, cacheRoot: string, render: (dir: string) => Promise<RenderSummary>): Promise<string> {
-  const dir = join(resolve(cacheRoot), `${name}-${configHash(name, cfg)}`);
+  return ensureRendered(join(resolve(cacheRoot), `${name}-${configHash(name, cfg)}`), render);
+}
+
+/**
+ * Return `dir`, rendering it first if it has no manifest.json: `render` writes into a temporary
+ * sibling folder (and must write manifest.json last), which is then renamed to `dir`.
+ */
+export async function ensureRendered(dir: string, render: (dir: string) => Promise<unknown>): Promise<string> {
   if (await isComplete(dir)) return dir;
-  await mkdir(resolve(cacheRoot), { recursive: true });
+  await mkdir(join(dir, '..'), { recursive: true });
   const partial = `${dir}.partial-${process.pid}-${Date.now()}`;
   try {
     await render(partial);
