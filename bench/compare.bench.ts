@@ -34,12 +34,14 @@ function run(task: string, impl: string, flops: number, fn: () => void): void {
   b.run();
   const ms = b.stats.mean * 1e3;
   rows.push({ task, impl, ms, gflops: flops / ms / 1e6 });
-  console.log(`${task.padEnd(32)} ${impl.padEnd(44)} ${ms.toFixed(3).padStart(9)} ms ${(flops / ms / 1e6).toFixed(2).padStart(8)} GFLOP/s`);
+  console.log(
+    `${task.padEnd(32)} ${impl.padEnd(44)} ${ms.toFixed(3).padStart(9)} ms ${(flops / ms / 1e6).toFixed(2).padStart(8)} GFLOP/s`,
+  );
 }
 
 function randn(n: number, seed: number): Float32Array {
   let t = seed >>> 0;
-  return Float32Array.from({ length: n }, () => ((t = (Math.imul(t, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1));
+  return Float32Array.from({ length: n }, () => (t = (Math.imul(t, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1);
 }
 
 async function loadTfWasm() {
@@ -55,10 +57,16 @@ async function loadTfWasm() {
   }
 }
 
-const engineBackends = mp.usableBackends().filter((b) => b === 'native' || b === 'gpujs-webasm' || b === 'gpujs-headlessgl' || b === 'gpujs-cpu');
+const engineBackends = mp
+  .usableBackends()
+  .filter((b) => b === 'native' || b === 'gpujs-webasm' || b === 'gpujs-headlessgl' || b === 'gpujs-cpu');
 
 export async function main(): Promise<Row[]> {
-  console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const tf = await loadTfWasm();
   const sizes = [256, 512, 1024];
   for (const n of sizes) {
@@ -94,12 +102,16 @@ export async function main(): Promise<Row[]> {
     mp.withBackend(be, () => {
       const [q, k, v] = qkv.map((d) => mp.tensor(d, [Bt, H, N, dh]));
       run(`attention B${Bt} H${H} N${N} d${dh}`, `matpac-ts ${be}`, attFlops, () =>
-        mp.scope(() => void mp.matmul(mp.softmax(mp.mul(mp.matmul(q, k, { transB: true }), 1 / Math.sqrt(dh))), v).toArray()),
+        mp.scope(
+          () => void mp.matmul(mp.softmax(mp.mul(mp.matmul(q, k, { transB: true }), 1 / Math.sqrt(dh))), v).toArray(),
+        ),
       );
       const X = mp.tensor(x, [2048, 192]);
       const g = mp.ones([192]);
       const z = mp.zeros([192]);
-      run('layer_norm [2048,192]', `matpac-ts ${be}`, 7 * x.length, () => mp.scope(() => void mp.layerNorm(X, g, z).toArray()));
+      run('layer_norm [2048,192]', `matpac-ts ${be}`, 7 * x.length, () =>
+        mp.scope(() => void mp.layerNorm(X, g, z).toArray()),
+      );
       run('softmax [2048,192]', `matpac-ts ${be}`, 5 * x.length, () => mp.scope(() => void mp.softmax(X).toArray()));
     });
   }
@@ -142,7 +154,9 @@ export async function main(): Promise<Row[]> {
       const row = JSON.parse(line) as Row;
       if (only && !only.some((o) => row.task.includes(o))) continue;
       rows.push(row);
-      console.log(`${row.task.padEnd(32)} ${row.impl.padEnd(44)} ${row.ms.toFixed(3).padStart(9)} ms ${row.gflops.toFixed(2).padStart(8)} GFLOP/s`);
+      console.log(
+        `${row.task.padEnd(32)} ${row.impl.padEnd(44)} ${row.ms.toFixed(3).padStart(9)} ms ${row.gflops.toFixed(2).padStart(8)} GFLOP/s`,
+      );
     }
   }
   return rows;
@@ -152,7 +166,9 @@ export function markdownTable(rs: Row[]): string {
   const out = ['| task | implementation | ms / call | GFLOP/s | vs matpac-ts native |', '|---|---|---:|---:|---:|'];
   for (const r of rs) {
     const base = rs.find((x) => x.task === r.task && x.impl === 'matpac-ts native');
-    out.push(`| ${r.task} | ${r.impl} | ${r.ms.toFixed(3)} | ${r.gflops.toFixed(2)} | ${base ? (base.ms / r.ms).toFixed(2) + '×' : ''} |`);
+    out.push(
+      `| ${r.task} | ${r.impl} | ${r.ms.toFixed(3)} | ${r.gflops.toFixed(2)} | ${base ? (base.ms / r.ms).toFixed(2) + '×' : ''} |`,
+    );
   }
   return out.join('\n');
 }

@@ -90,9 +90,18 @@ function run(task: string, flops: number, cases: [string, () => void][]): void {
   suite.on('cycle', (ev: Benchmark.Event) => {
     const b = ev.target as Benchmark.Target & { stats: Benchmark.Stats; name: string };
     const ms = b.stats.mean * 1000;
-    const row = { task, impl: b.name, ms, gflops: flops / b.stats.mean / 1e9, rme: b.stats.rme, samples: b.stats.sample.length };
+    const row = {
+      task,
+      impl: b.name,
+      ms,
+      gflops: flops / b.stats.mean / 1e9,
+      rme: b.stats.rme,
+      samples: b.stats.sample.length,
+    };
     rows.push(row);
-    console.log(`${task.padEnd(28)} ${row.impl.padEnd(34)} ${ms.toFixed(2).padStart(9)} ms  ${row.gflops.toFixed(3).padStart(7)} GFLOP/s  ±${row.rme.toFixed(1)}%`);
+    console.log(
+      `${task.padEnd(28)} ${row.impl.padEnd(34)} ${ms.toFixed(2).padStart(9)} ms  ${row.gflops.toFixed(3).padStart(7)} GFLOP/s  ±${row.rme.toFixed(1)}%`,
+    );
   });
   suite.run();
 }
@@ -116,7 +125,8 @@ function checkSame(what: string, a: ArrayLike<number>, b: ArrayLike<number>, tol
     w = Math.max(w, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(b[i]));
   }
-  if (!(w <= tol * scale) || a.length !== b.length) throw new Error(`${what}: result differs from plain JS (worst ${w}, scale ${scale})`);
+  if (!(w <= tol * scale) || a.length !== b.length)
+    throw new Error(`${what}: result differs from plain JS (worst ${w}, scale ${scale})`);
 }
 
 const modes: GpujsMode[] = ['cpu', 'webasm', 'gpu', 'headlessgl'];
@@ -148,17 +158,35 @@ for (const n of [256, 512]) {
   const b = rand(n * n, 2);
   const ref = matmulJS(a, b, n);
   const cases: [string, () => void][] = [['plain JS (ikj loop)', () => matmulJS(a, b, n)]];
-  const mm = (be: Backend) => (bufs: unknown[]) => be.kernels.matmul(bufs, [[n, n], [n, n]], [n, n], { transA: false, transB: false });
+  const mm = (be: Backend) => (bufs: unknown[]) =>
+    be.kernels.matmul(
+      bufs,
+      [
+        [n, n],
+        [n, n],
+      ],
+      [n, n],
+      { transA: false, transB: false },
+    );
   for (const { label, be } of backends) {
     for (const v of ['naive', 'unroll4'] as MatmulVariant[]) {
       be.matmulVariant = v;
       const buf = mm(be)([be.upload(a, [n, n]), be.upload(b, [n, n])]);
       checkSame(`gpujs-${label} ${v} matmul ${n}`, be.download(buf, [n, n]), ref, 1e-3);
-      const bound = kernelCase(be, mm(be), [[a, [n, n]], [b, [n, n]]]);
+      const bound = kernelCase(be, mm(be), [
+        [a, [n, n]],
+        [b, [n, n]],
+      ]);
       cases.push([`gpujs-${label} (${v})`, () => ((be.matmulVariant = v), bound())]);
     }
   }
-  cases.push(['native backend (wasm SIMD)', kernelCase(native, mm(native), [[a, [n, n]], [b, [n, n]]])]);
+  cases.push([
+    'native backend (wasm SIMD)',
+    kernelCase(native, mm(native), [
+      [a, [n, n]],
+      [b, [n, n]],
+    ]),
+  ]);
   run(`matmul ${n}x${n}x${n}`, 2 * n * n * n, cases);
 }
 
@@ -168,12 +196,14 @@ for (const n of [256, 512]) {
   const eps = 1e-6;
   const x = rand(R * D, 3);
   const ref = layerNormSoftmaxJS(x, R, D, eps);
-  const lnsm = (be: Backend) => ([xb]: unknown[]) => {
-    const h = be.kernels.layerNormalize([xb], [[R, D]], [R, D], { eps });
-    const y = be.kernels.softmax([h], [[R, D]], [R, D], {});
-    be.dispose(h);
-    return y;
-  };
+  const lnsm =
+    (be: Backend) =>
+    ([xb]: unknown[]) => {
+      const h = be.kernels.layerNormalize([xb], [[R, D]], [R, D], { eps });
+      const y = be.kernels.softmax([h], [[R, D]], [R, D], {});
+      be.dispose(h);
+      return y;
+    };
   const cases: [string, () => void][] = [['plain JS (row loops)', () => layerNormSoftmaxJS(x, R, D, eps)]];
   for (const { label, be } of [...backends, { label: 'native', be: native as GpujsBackend }]) {
     const out = lnsm(be)([be.upload(x, [R, D])]);
@@ -208,7 +238,10 @@ const lines = [
   '',
   '| task | implementation | ms / call | GFLOP/s | ±% | samples |',
   '|---|---|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.task} | ${r.impl} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(3)} | ${r.rme.toFixed(1)} | ${r.samples} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.task} | ${r.impl} | ${r.ms.toFixed(2)} | ${r.gflops.toFixed(3)} | ${r.rme.toFixed(1)} | ${r.samples} |`,
+  ),
   '',
 ];
 const file = join(ROOT, 'bench', 'RESULTS.md');

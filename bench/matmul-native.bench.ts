@@ -36,11 +36,13 @@ function randomArray(n: number, seed: number): Float32Array {
 }
 
 // BENCH_SIZES: comma-separated square sizes, and/or `model` for [64x192]x[192x576]
-const shapes: Shape[] = (process.env.BENCH_SIZES ?? '256,512,1024,model').split(',').map((t) =>
-  t.trim() === 'model'
-    ? { label: '[64x192]x[192x576] (model-sized)', batch: 1, M: 64, K: 192, N: 576 }
-    : { label: `${t}x${t}x${t}`, batch: 1, M: +t, K: +t, N: +t },
-);
+const shapes: Shape[] = (process.env.BENCH_SIZES ?? '256,512,1024,model')
+  .split(',')
+  .map((t) =>
+    t.trim() === 'model'
+      ? { label: '[64x192]x[192x576] (model-sized)', batch: 1, M: 64, K: 192, N: 576 }
+      : { label: `${t}x${t}x${t}`, batch: 1, M: +t, K: +t, N: +t },
+  );
 
 const info = matmulInfo();
 console.log(`CPU: ${cpus()[0]?.model ?? '?'} x ${cpus().length}, Node ${process.version}`);
@@ -96,14 +98,20 @@ for (const s of shapes) {
   const flops = 2 * batch * M * K * N;
   const suite = new Benchmark.Suite(s.label);
   const slowJs = flops > 1e9; // ~1 s per call: keep its sampling short
-  suite.add('plain JS i-k-j', () => matmulF32JS(a, b, batch, M, K, N, { out }), slowJs ? { minSamples: 2, maxTime: 2 } : {});
+  suite.add(
+    'plain JS i-k-j',
+    () => matmulF32JS(a, b, batch, M, K, N, { out }),
+    slowJs ? { minSamples: 2, maxTime: 2 } : {},
+  );
   suite.add('wasm SIMD, 1 thread', () => matmulF32(a, b, batch, M, K, N, { out, threads: 1 }), { minSamples: 10 });
   if (info.threads > 1) {
     suite.add('wasm SIMD, 2 threads', () => matmulF32(a, b, batch, M, K, N, { out, threads: 2 }), { minSamples: 10 });
     // what the engine gets by default: size threshold + back-off when the worker straggles
     suite.add('wasm SIMD, auto', () => matmulF32(a, b, batch, M, K, N, { out }), { minSamples: 10 });
   }
-  console.log(`\n${s.label}  (load avg ${la()}; effective cores for this process ${(await effectiveCores()).toFixed(2)})`);
+  console.log(
+    `\n${s.label}  (load avg ${la()}; effective cores for this process ${(await effectiveCores()).toFixed(2)})`,
+  );
   const before = matmulStats();
   suite.on('cycle', (ev: Benchmark.Event) => {
     const t = ev.target as Benchmark.Target & { stats: Benchmark.Stats; hz: number; name: string };

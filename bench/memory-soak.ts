@@ -28,7 +28,10 @@ mp.withBackend(backend, () => {
   let state = initTrainState(config);
   const t0 = performance.now();
   for (let i = 1; i <= steps; i++) {
-    const batch = mp.tensor(Float32Array.from(normalHost(keyFromSeed(i), config.batchSize * config.nMels * config.cropFrames)), [config.batchSize, config.nMels, config.cropFrames]);
+    const batch = mp.tensor(
+      Float32Array.from(normalHost(keyFromSeed(i), config.batchSize * config.nMels * config.cropFrames)),
+      [config.batchSize, config.nMels, config.cropFrames],
+    );
     const [next, m] = mp.scope(() => trainStep(state, batch, config));
     mp.disposeTree([batch, state], next);
     state = next;
@@ -38,7 +41,9 @@ mp.withBackend(backend, () => {
       const dev = s
         ? `live stores ${s.liveStores}, elements ${s.liveElements}, kernels ${s.kernels}, compiles ${s.compiles}, finalized ${s.finalized}, read-backs ${s.downloads}`
         : `pooled ${(allocStats().pooledBytes / 2 ** 20).toFixed(0)} MiB, reused ${allocStats().reused}/${allocStats().allocs} allocations`;
-      console.log(`step ${i}: loss ${m.loss.toFixed(4)}; ${dev}; rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB; ${((performance.now() - t0) / i).toFixed(0)} ms/step`);
+      console.log(
+        `step ${i}: loss ${m.loss.toFixed(4)}; ${dev}; rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB; ${((performance.now() - t0) / i).toFixed(0)} ms/step`,
+      );
     }
   }
 });

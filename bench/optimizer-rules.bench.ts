@@ -23,7 +23,11 @@ const VARIANTS: [string, Record<string, string>][] = [
 
 const dir = mkdtempSync(join(tmpdir(), 'optim-rules-'));
 const say = (s: string) => process.stdout.write(s + '\n');
-say(`machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+say(
+  `machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 say(`${name}: the first ${steps} steps of its run, per variant`);
 
 const results: { label: string; state: TrainState; losses: number[] }[] = [];
@@ -33,7 +37,10 @@ try {
     writeFileSync(file, JSON.stringify({ extends: name, optim }));
     const out = join(dir, `run-${results.length}`);
     const r = await train({ preset: file, stopAt: steps, out, backend: 'native', probe: false });
-    const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const losses = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { loss: number }).loss);
     results.push({ label, state: r.state, losses });
   }
 } finally {
@@ -45,7 +52,9 @@ const ref = results[0];
 const theta0 = flat(ref.state);
 const norm = Math.sqrt(theta0.reduce((a, x) => a + x * x, 0));
 say('');
-say(`| variant | ‖θ − θ_official‖/‖θ_official‖ after ${steps} steps | max |ΔL| over the steps | L at step ${steps - 1} |`);
+say(
+  `| variant | ‖θ − θ_official‖/‖θ_official‖ after ${steps} steps | max |ΔL| over the steps | L at step ${steps - 1} |`,
+);
 say('|---|---:|---:|---:|');
 for (const r of results) {
   const th = flat(r.state);

@@ -37,10 +37,23 @@ try {
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = (() => true) as typeof process.stderr.write;
   const stdout = process.stdout.write.bind(process.stdout);
-  console.log(`soak: ${steps} micro steps (batch 2), checkpoint every ${checkpointEvery}, native backend; node ${process.version}`);
-  process.stdout.write = ((s: string) => (s.startsWith('step ') || s.startsWith('soak') ? stdout(s) : true)) as typeof process.stdout.write;
+  console.log(
+    `soak: ${steps} micro steps (batch 2), checkpoint every ${checkpointEvery}, native backend; node ${process.version}`,
+  );
+  process.stdout.write = ((s: string) =>
+    s.startsWith('step ') || s.startsWith('soak') ? stdout(s) : true) as typeof process.stdout.write;
   await train(
-    { preset: 'micro', steps, batch: 2, seed: 1, checkpointEvery, data, out: join(tmp, 'run'), backend: 'native', probe: false },
+    {
+      preset: 'micro',
+      steps,
+      batch: 2,
+      seed: 1,
+      checkpointEvery,
+      data,
+      out: join(tmp, 'run'),
+      backend: 'native',
+      probe: false,
+    },
     { batch: (t) => void (t % every === 0 && (global.gc?.(), sample(t))) },
   );
   sample(steps);

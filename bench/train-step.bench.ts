@@ -21,7 +21,12 @@ const config = preset(name);
 const QUICK = process.argv.includes('--quick'); // `matpac bench --quick`: a smoke run, 1 round of 2 steps
 const steps = Number(process.env.BENCH_STEPS ?? (QUICK ? 2 : 8));
 const shape = [config.batchSize, config.nMels, config.cropFrames];
-const host = Float32Array.from(normalHost(keyFromSeed(3), shape.reduce((a, b) => a * b, 1)));
+const host = Float32Array.from(
+  normalHost(
+    keyFromSeed(3),
+    shape.reduce((a, b) => a * b, 1),
+  ),
+);
 
 export interface StepRow {
   impl: string;
@@ -39,13 +44,19 @@ export interface StepRow {
  * the median round, and the ratio to PyTorch is the median of the per-round ratios.
  */
 export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } {
-  console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `machine: ${cpus()[0]?.model} × ${cpus().length}, Node ${process.version}, load ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const rounds = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
   const byImpl = new Map<string, number[]>();
   const add = (impl: string, ms: number) => byImpl.set(impl, [...(byImpl.get(impl) ?? []), ms]);
   let flops = 0;
   // `<backend>-jit`: the same backend running the step compiled by jit (src/jit); the CLI's default
-  const backends = (process.env.BENCH_BACKENDS?.split(',') ?? ['native', 'native-jit', 'gpujs-webasm', 'gpujs-headlessgl']).filter((b) => mp.usableBackends().includes(b.replace(/-jit$/, '')));
+  const backends = (
+    process.env.BENCH_BACKENDS?.split(',') ?? ['native', 'native-jit', 'gpujs-webasm', 'gpujs-headlessgl']
+  ).filter((b) => mp.usableBackends().includes(b.replace(/-jit$/, '')));
   const stepFns = new Map<string, ReturnType<typeof makeTrainStep>>();
   const stepOf = (be: string) => {
     let f = stepFns.get(be);
@@ -59,9 +70,16 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
   delete env.OPENBLAS_L2_SIZE;
   const torch = (threads: number[], blasThreads?: number): { impl: string; ms_per_step: number }[] | string => {
     const e = blasThreads ? { ...env, OPENBLAS_NUM_THREADS: String(blasThreads) } : env;
-    const r = spawnSync(py, ['bench/torch_matpac_step.py', ...threads.map(String)], { input: JSON.stringify(config), encoding: 'utf8', env: e });
+    const r = spawnSync(py, ['bench/torch_matpac_step.py', ...threads.map(String)], {
+      input: JSON.stringify(config),
+      encoding: 'utf8',
+      env: e,
+    });
     if (r.status !== 0) return (r.stderr || r.error?.message || '').trim().split('\n').pop() ?? 'failed';
-    return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { impl: string; ms_per_step: number });
+    return r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { impl: string; ms_per_step: number });
   };
   const ratios: number[] = [];
   let torchMissing = '';
@@ -109,7 +127,9 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
         const impl = `matpac-ts ${be} (${mp.getBackend(be.replace(/-jit$/, '')).describe()}${jitNote})`;
         add(impl, ms);
         if (be === 'native') nativeMs = ms;
-        console.log(`${last ? 'after the rounds' : `round ${round + 1}`}: ${impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`);
+        console.log(
+          `${last ? 'after the rounds' : `round ${round + 1}`}: ${impl}: ${ms.toFixed(0)} ms/step, ${(flops / ms / 1e6).toFixed(2)} GFLOP/s`,
+        );
       });
     }
     if (torchMissing || last) continue;
@@ -132,18 +152,30 @@ export function measure(): { flops: number; rows: StepRow[]; ratios: number[] } 
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-  const rows = [...byImpl.entries()].map(([impl, rs]) => ({ impl, msPerStep: median(rs), gflops: flops / median(rs) / 1e6, rounds: rs }));
+  const rows = [...byImpl.entries()].map(([impl, rs]) => ({
+    impl,
+    msPerStep: median(rs),
+    gflops: flops / median(rs) / 1e6,
+    rounds: rs,
+  }));
   return { flops, rows, ratios };
 }
 
 const { flops, rows, ratios } = measure();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-console.log(`\npreset ${name}: batch ${config.batchSize}, crop ${config.cropFrames} frames, ${(flops / 1e9).toFixed(2)} GFLOP per step (engine trace)\n`);
-console.log('| implementation | ms / step (median round) | rounds (ms) | steps/s | GFLOP/s | vs PyTorch (1 thread, OpenBLAS default) |');
+console.log(
+  `\npreset ${name}: batch ${config.batchSize}, crop ${config.cropFrames} frames, ${(flops / 1e9).toFixed(2)} GFLOP per step (engine trace)\n`,
+);
+console.log(
+  '| implementation | ms / step (median round) | rounds (ms) | steps/s | GFLOP/s | vs PyTorch (1 thread, OpenBLAS default) |',
+);
 console.log('|---|---:|---|---:|---:|---:|');
 const torch1 = rows.find((r) => r.impl.startsWith('PyTorch') && r.impl.includes(' 1 thread(s) (OpenBLAS: all cores)'));
 for (const r of rows)
   console.log(
     `| ${r.impl} | ${r.msPerStep.toFixed(0)} | ${r.rounds.map((x) => x.toFixed(0)).join(', ')} | ${(1000 / r.msPerStep).toFixed(2)} | ${r.gflops.toFixed(2)} | ${torch1 ? (r.msPerStep / torch1.msPerStep).toFixed(2) + '×' : ''} |`,
   );
-if (ratios.length) console.log(`\nnative / PyTorch (1 thread; OpenBLAS default), per round: ${ratios.map((x) => x.toFixed(2) + '×').join(', ')}; median ${median(ratios).toFixed(2)}×`);
+if (ratios.length)
+  console.log(
+    `\nnative / PyTorch (1 thread; OpenBLAS default), per round: ${ratios.map((x) => x.toFixed(2) + '×').join(', ')}; median ${median(ratios).toFixed(2)}×`,
+  );

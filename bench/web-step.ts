@@ -32,9 +32,18 @@ const name = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith
 const steps = Number(opt('--steps') ?? 3);
 const budget = Number(opt('--budget') ?? 600) * 1000;
 const only = opt('--only')?.split(',');
-const CHROMIUM = [process.env.MATPAC_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p): p is string => !!p && existsSync(p));
+const CHROMIUM = [process.env.MATPAC_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find(
+  (p): p is string => !!p && existsSync(p),
+);
 if (!CHROMIUM) throw new Error('no Chromium: apt-get install chromium');
-const BASE = ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-extensions'];
+const BASE = [
+  '--no-sandbox',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-extensions',
+];
 const LLVMPIPE = ['--use-gl=angle', '--use-angle=gl-egl', '--ignore-gpu-blocklist'];
 
 const ROWS = [
@@ -63,8 +72,14 @@ for (let t = 0; t < steps; t++) {
   disposeTree([x, state], next);
   state = next;
 }
-console.log(`machine: ${cpus()[0]?.model} ×${cpus().length}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}; preset ${name}, ${steps} steps per row`);
-console.log(`node native             first ${nodeMs[0].toFixed(0)} ms, then median ${median(nodeMs.slice(1)).toFixed(0)} ms/step`);
+console.log(
+  `machine: ${cpus()[0]?.model} ×${cpus().length}, load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; preset ${name}, ${steps} steps per row`,
+);
+console.log(
+  `node native             first ${nodeMs[0].toFixed(0)} ms, then median ${median(nodeMs.slice(1)).toFixed(0)} ms/step`,
+);
 
 for (const r of ROWS) {
   const server = await startWebServer({ port: 0, data, quiet: true, isolation: r.isolation });

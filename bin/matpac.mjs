@@ -6,6 +6,8 @@ try {
   await import('../dist/src/cli/run.js');
 } catch (e) {
   if (e?.code !== 'ERR_MODULE_NOT_FOUND' || !String(e.message).includes('dist/src/cli/run.js')) throw e;
-  process.stderr.write('matpac: the compiled CLI (dist/) is missing: run `npm run build` in the package folder (npm ci does it)\n');
+  process.stderr.write(
+    'matpac: the compiled CLI (dist/) is missing: run `npm run build` in the package folder (npm ci does it)\n',
+  );
   process.exit(1);
 }

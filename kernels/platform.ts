@@ -71,12 +71,21 @@ export interface KernelWorker {
 
 /** Start a worker thread (Node worker_threads, else a Web Worker) running `body` with `data` as `workerData`. */
 export function spawnWorker(body: string, data: unknown): KernelWorker {
-  const wt = nodeBuiltin<{ Worker: new (src: string, o: object) => { unref(): void; on(ev: string, cb: () => void): void } }>('node:worker_threads');
+  const wt = nodeBuiltin<{
+    Worker: new (src: string, o: object) => { unref(): void; on(ev: string, cb: () => void): void };
+  }>('node:worker_threads');
   if (wt) {
-    const w = new wt.Worker(`const { workerData } = require('node:worker_threads');\n${body}`, { eval: true, workerData: data });
+    const w = new wt.Worker(`const { workerData } = require('node:worker_threads');\n${body}`, {
+      eval: true,
+      workerData: data,
+    });
     return { unref: () => w.unref(), onGone: (cb) => (w.on('error', cb), w.on('exit', cb)) };
   }
-  const g = globalThis as unknown as { Worker?: new (url: string) => { postMessage(d: unknown): void; addEventListener(ev: string, cb: () => void): void }; Blob: typeof Blob; URL: typeof URL };
+  const g = globalThis as unknown as {
+    Worker?: new (url: string) => { postMessage(d: unknown): void; addEventListener(ev: string, cb: () => void): void };
+    Blob: typeof Blob;
+    URL: typeof URL;
+  };
   if (!g.Worker) throw new Error('no Worker here');
   const src = `self.onmessage = (e) => { self.onmessage = null; const workerData = e.data;\n${body}\n};`;
   const url = g.URL.createObjectURL(new g.Blob([src], { type: 'text/javascript' }));

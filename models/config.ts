@@ -155,7 +155,10 @@ export function maskCounts(c: MatpacConfig, nTokens = gridOf(c).N): { nVisible: 
 
 /** An invalid configuration: `problems` lists every problem, one line each. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[], name: string) {
+  constructor(
+    readonly problems: string[],
+    name: string,
+  ) {
     super(`invalid MATPAC config '${name}':\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
   }
@@ -171,13 +174,15 @@ export function configProblems(c: MatpacConfig): string[] {
     if (!Number.isInteger(v) || v < 0) p.push(`${field}: must be a non-negative integer, got ${v}`);
   };
   const inRange = (field: string, v: number, lo: number, hi: number, loOpen = false) => {
-    if (!Number.isFinite(v) || v > hi || (loOpen ? v <= lo : v < lo)) p.push(`${field}: must be in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${v}`);
+    if (!Number.isFinite(v) || v > hi || (loOpen ? v <= lo : v < lo))
+      p.push(`${field}: must be in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${v}`);
   };
   const positive = (field: string, v: number) => {
     if (!Number.isFinite(v) || v <= 0) p.push(`${field}: must be > 0, got ${v}`);
   };
   const oneOf = (field: string, v: unknown, allowed: readonly string[]) => {
-    if (!allowed.includes(v as string)) p.push(`${field}: must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`);
+    if (!allowed.includes(v as string))
+      p.push(`${field}: must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(v)}`);
   };
 
   posInt('patchSize', c.patchSize);
@@ -185,7 +190,8 @@ export function configProblems(c: MatpacConfig): string[] {
   posInt('cropFrames', c.cropFrames);
   if (p.length === 0) {
     if (c.nMels % c.patchSize !== 0) p.push(`nMels: ${c.nMels} is not a multiple of patchSize ${c.patchSize}`);
-    if (c.cropFrames % c.patchSize !== 0) p.push(`cropFrames: ${c.cropFrames} is not a multiple of patchSize ${c.patchSize}`);
+    if (c.cropFrames % c.patchSize !== 0)
+      p.push(`cropFrames: ${c.cropFrames} is not a multiple of patchSize ${c.patchSize}`);
   }
   for (const which of ['encoder', 'predictor'] as const) {
     const t = c[which];
@@ -195,7 +201,8 @@ export function configProblems(c: MatpacConfig): string[] {
     posInt(`${which}.mlpRatio`, t.mlpRatio);
     if (Number.isInteger(t.dim) && Number.isInteger(t.heads) && t.heads > 0 && t.dim % t.heads !== 0)
       p.push(`${which}.heads: dim ${t.dim} is not divisible by ${t.heads} heads`);
-    if (Number.isInteger(t.dim) && t.dim % 4 !== 0) p.push(`${which}.dim: ${t.dim} must be a multiple of 4 (2-D sin-cos table: 4 quarters)`);
+    if (Number.isInteger(t.dim) && t.dim % 4 !== 0)
+      p.push(`${which}.dim: ${t.dim} must be a multiple of 4 (2-D sin-cos table: 4 quarters)`);
   }
   if (c.encoder.depth < 1) p.push(`encoder.depth: must be at least 1, got ${c.encoder.depth}`);
   posInt('head.hiddenDim', c.head.hiddenDim);
@@ -212,7 +219,8 @@ export function configProblems(c: MatpacConfig): string[] {
   positive('lnEps', c.lnEps);
   inRange('loss.clsWeight', c.loss.clsWeight, 0, Infinity);
   inRange('loss.predWeight', c.loss.predWeight, 0, Infinity);
-  if (typeof c.mcl !== 'object' || c.mcl === null) p.push('mcl: must be an object { heads, temperatureStart, temperatureEnd, decayRate }');
+  if (typeof c.mcl !== 'object' || c.mcl === null)
+    p.push('mcl: must be an object { heads, temperatureStart, temperatureEnd, decayRate }');
   else {
     nonNegInt('mcl.heads', c.mcl.heads);
     positive('mcl.temperatureStart', c.mcl.temperatureStart);
@@ -239,7 +247,8 @@ export function configProblems(c: MatpacConfig): string[] {
   oneOf('optim.clip', c.optim.clip, CLIP_RULES);
   nonNegInt('optim.warmupSteps', c.optim.warmupSteps);
   posInt('optim.totalSteps', c.optim.totalSteps);
-  if (c.optim.warmupSteps > c.optim.totalSteps) p.push(`optim.warmupSteps: ${c.optim.warmupSteps} exceeds optim.totalSteps ${c.optim.totalSteps}`);
+  if (c.optim.warmupSteps > c.optim.totalSteps)
+    p.push(`optim.warmupSteps: ${c.optim.warmupSteps} exceeds optim.totalSteps ${c.optim.totalSteps}`);
   posInt('batchSize', c.batchSize);
   if (!Number.isSafeInteger(c.seed)) p.push(`seed: must be a safe integer, got ${c.seed}`);
   return p;
@@ -248,7 +257,12 @@ export function configProblems(c: MatpacConfig): string[] {
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** Overlay `patch` on `base`, reporting keys the base does not have and values of the wrong type. */
-function overlay(base: Record<string, unknown>, patch: Record<string, unknown>, path: string, problems: string[]): Record<string, unknown> {
+function overlay(
+  base: Record<string, unknown>,
+  patch: Record<string, unknown>,
+  path: string,
+  problems: string[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(patch)) {
     const field = path ? `${path}.${k}` : k;
@@ -271,11 +285,17 @@ function overlay(base: Record<string, unknown>, patch: Record<string, unknown>, 
  * differ from the preset it names in "extends" (default tiny), named `name`. Every problem is
  * returned at once, one line each naming its field (the config is usable when there are none).
  */
-export function configFromJson(raw: Record<string, unknown>, name: string): { config: MatpacConfig; problems: string[] } {
+export function configFromJson(
+  raw: Record<string, unknown>,
+  name: string,
+): { config: MatpacConfig; problems: string[] } {
   const names = Object.keys(PRESETS);
   const { extends: parent = 'tiny', ...fields } = raw;
   if (typeof parent !== 'string' || !names.includes(parent))
-    return { config: structuredClone(PRESETS.tiny), problems: [`extends: must name a preset (${names.join(', ')}), got ${JSON.stringify(parent)}`] };
+    return {
+      config: structuredClone(PRESETS.tiny),
+      problems: [`extends: must name a preset (${names.join(', ')}), got ${JSON.stringify(parent)}`],
+    };
   const problems: string[] = [];
   const base = { ...structuredClone(PRESETS[parent as PresetName]), name };
   const config = overlay(base as unknown as Record<string, unknown>, fields, '', problems) as unknown as MatpacConfig;
@@ -320,7 +340,8 @@ const SECTIONS_OF_EARLIER_RUNS: Record<string, unknown> = {
 export function completeStoredConfig(raw: unknown): MatpacConfig {
   if (typeof raw !== 'object' || raw === null) return raw as MatpacConfig;
   const out = { ...(raw as Record<string, unknown>) };
-  for (const [section, value] of Object.entries(SECTIONS_OF_EARLIER_RUNS)) if (!(section in out)) out[section] = structuredClone(value);
+  for (const [section, value] of Object.entries(SECTIONS_OF_EARLIER_RUNS))
+    if (!(section in out)) out[section] = structuredClone(value);
   for (const { section, field, value } of RULES_OF_EARLIER_RUNS) {
     const sec = out[section];
     if (typeof sec === 'object' && sec !== null && !(field in sec)) out[section] = { ...sec, [field]: value };
@@ -345,7 +366,8 @@ const OFFICIAL_STEPS = 294816;
  * run fraction: 0.99997^(294816/steps). (Official: T reaches 1e-4, the hard phase, at ≈ 230 k updates,
  * 78% of the run.)
  */
-export const mclDecayRateFor = (steps: number, official = OFFICIAL_MCL.decayRate): number => official ** (OFFICIAL_STEPS / steps);
+export const mclDecayRateFor = (steps: number, official = OFFICIAL_MCL.decayRate): number =>
+  official ** (OFFICIAL_STEPS / steps);
 
 const OFFICIAL_CLS = { studentTemp: 0.1, teacherTempStart: 0.04, teacherTempEnd: 0.07, centerMomentum: 0.9 };
 /**
@@ -354,7 +376,15 @@ const OFFICIAL_CLS = { studentTemp: 0.1, teacherTempStart: 0.04, teacherTempEnd:
  * fairseq/optim/fused_adam.py `get_fused_adam_class` finds no FusedAdam) and, since `common.fp16:
  * true` (l. 7), the FP16Optimizer's clipping.
  */
-const OFFICIAL_ADAM = { b1: 0.9, b2: 0.95, eps: 1e-6, adamEps: 'fairseq', weightDecay: 0.05, clipNorm: 3.0, clip: 'fp16' } as const;
+const OFFICIAL_ADAM = {
+  b1: 0.9,
+  b2: 0.95,
+  eps: 1e-6,
+  adamEps: 'fairseq',
+  weightDecay: 0.05,
+  clipNorm: 3.0,
+  clip: 'fp16',
+} as const;
 
 /** The paper's model and training (ViT-B on AudioSet-2M, 300 epochs at batch 2048). */
 const base: MatpacConfig = {
@@ -388,19 +418,22 @@ const base: MatpacConfig = {
  * Peak learning rate is raised for the small batch and short run (small models tolerate it; M2D
  * and MAE scale lr with batch, base lr 1.5e-4·B/256 → 3e-4 at 2048 in MATPAC's choice).
  */
-function scaled(name: string, o: {
-  cropFrames: number;
-  encoder: TransformerConfig;
-  predictor: TransformerConfig;
-  head: MatpacConfig['head'];
-  batchSize: number;
-  totalSteps: number;
-  peakLr: number;
-  encoderEma: [number, number];
-  headEma: [number, number];
-  nMels?: number;
-  patchSize?: number;
-}): MatpacConfig {
+function scaled(
+  name: string,
+  o: {
+    cropFrames: number;
+    encoder: TransformerConfig;
+    predictor: TransformerConfig;
+    head: MatpacConfig['head'];
+    batchSize: number;
+    totalSteps: number;
+    peakLr: number;
+    encoderEma: [number, number];
+    headEma: [number, number];
+    nMels?: number;
+    patchSize?: number;
+  },
+): MatpacConfig {
   return {
     name,
     nMels: o.nMels ?? 80,
@@ -414,8 +447,19 @@ function scaled(name: string, o: {
     loss: { clsWeight: 0.5, predWeight: 0.5 },
     mcl: { heads: 0, ...OFFICIAL_MCL, decayRate: mclDecayRateFor(o.totalSteps) },
     cls: { ...OFFICIAL_CLS, teacherTempWarmupSteps: Math.round((o.totalSteps * 10) / 300) },
-    ema: { encoderStart: o.encoderEma[0], encoderEnd: o.encoderEma[1], headStart: o.headEma[0], headEnd: o.headEma[1], annealSteps: o.totalSteps },
-    optim: { ...OFFICIAL_ADAM, peakLr: o.peakLr, warmupSteps: Math.round((o.totalSteps * 20) / 300), totalSteps: o.totalSteps },
+    ema: {
+      encoderStart: o.encoderEma[0],
+      encoderEnd: o.encoderEma[1],
+      headStart: o.headEma[0],
+      headEnd: o.headEma[1],
+      annealSteps: o.totalSteps,
+    },
+    optim: {
+      ...OFFICIAL_ADAM,
+      peakLr: o.peakLr,
+      warmupSteps: Math.round((o.totalSteps * 20) / 300),
+      totalSteps: o.totalSteps,
+    },
     batchSize: o.batchSize,
     seed: 1337,
   };
@@ -472,12 +516,19 @@ const micro = scaled('micro', {
 const tinyPp: MatpacConfig = { ...structuredClone(tiny), name: 'tiny-pp', mcl: { ...tiny.mcl, heads: 5 } };
 
 /** The named configurations: base (the paper's), small, tiny (the default run), tiny-pp (tiny as MATPAC++), micro (tests). */
-export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'tiny-pp' | 'micro', MatpacConfig>> = { base, small, tiny, 'tiny-pp': tinyPp, micro };
+export const PRESETS: Readonly<Record<'base' | 'small' | 'tiny' | 'tiny-pp' | 'micro', MatpacConfig>> = {
+  base,
+  small,
+  tiny,
+  'tiny-pp': tinyPp,
+  micro,
+};
 /** The name of a preset. */
 export type PresetName = keyof typeof PRESETS;
 
 /** A preset by name (a deep copy, so callers may modify it), with optional overrides of top-level fields. */
 export function preset(name: string, overrides: Partial<MatpacConfig> = {}): MatpacConfig {
-  if (!(name in PRESETS)) throw new Error(`unknown MATPAC preset '${name}' (known: ${Object.keys(PRESETS).join(', ')})`);
+  if (!(name in PRESETS))
+    throw new Error(`unknown MATPAC preset '${name}' (known: ${Object.keys(PRESETS).join(', ')})`);
   return validateConfig({ ...structuredClone(PRESETS[name as PresetName]), ...overrides });
 }

@@ -50,7 +50,10 @@ function chunkTokens(params: EncoderPart, x: Tensor, c: MatpacConfig): { seq: Te
   if (!pe) return { seq: withCls(params.cls_token, mp.add(tok, sincos2d(D, F, T))), F, T };
   // extract_features: pos_embed[:, 1:] reshaped [F, T_max, D], cut to T columns; CLS gets pos_embed[:, :1]
   const Tmax = (pe.shape[1] - 1) / F;
-  const table = mp.reshape(mp.sliceAxis(mp.reshape(mp.sliceAxis(pe, 1, 1, pe.shape[1]), [F, Tmax, D]), 1, 0, T), [F * T, D]);
+  const table = mp.reshape(mp.sliceAxis(mp.reshape(mp.sliceAxis(pe, 1, 1, pe.shape[1]), [F, Tmax, D]), 1, 0, T), [
+    F * T,
+    D,
+  ]);
   const cls = mp.add(params.cls_token, mp.sliceAxis(pe, 1, 0, 1));
   return { seq: withCls(cls, mp.add(tok, table)), F, T };
 }
@@ -59,7 +62,9 @@ function chunkTokens(params: EncoderPart, x: Tensor, c: MatpacConfig): { seq: Te
 export function chunkFeatures(params: EncoderPart, x: Tensor, c: MatpacConfig, allLayers = false): Tensor {
   const { seq, F, T } = chunkTokens(params, x, c);
   const [n, , D] = seq.shape;
-  const outs = allLayers ? encoderLayers(params.student_encoder, seq, c.encoder.heads, c.lnEps) : [encoder(params.student_encoder, seq, c.encoder.heads, c.lnEps)];
+  const outs = allLayers
+    ? encoderLayers(params.student_encoder, seq, c.encoder.heads, c.lnEps)
+    : [encoder(params.student_encoder, seq, c.encoder.heads, c.lnEps)];
   const per = outs.map((z) => {
     const patches = mp.reshape(mp.sliceAxis(z, 1, 1, 1 + F * T), [n, F, T, D]);
     return mp.reshape(mp.transpose(patches, [0, 2, 1, 3]), [n, 1, T, F * D]);
@@ -100,10 +105,13 @@ export function embedBatch(params: EncoderPart, x: Tensor, c: MatpacConfig, opts
     const full = mp.sliceAxis(padded, 2, 0, nFull * L);
     const chunks = mp.reshape(mp.transpose(mp.reshape(full, [B, M, nFull, L]), [0, 2, 1, 3]), [B * nFull, M, L]);
     const feats: Tensor[] = [];
-    for (let i = 0; i < B * nFull; i += maxChunks) feats.push(chunkFeatures(params, mp.sliceAxis(chunks, 0, i, Math.min(B * nFull, i + maxChunks)), c, layers));
+    for (let i = 0; i < B * nFull; i += maxChunks)
+      feats.push(chunkFeatures(params, mp.sliceAxis(chunks, 0, i, Math.min(B * nFull, i + maxChunks)), c, layers));
     const f = mp.concat(feats, 0); // [B·nFull, Λ, L/p, F·D]
     const [, nl, tc, fd] = f.shape;
-    parts.push(mp.reshape(mp.transpose(mp.reshape(f, [B, nFull, nl, tc, fd]), [0, 2, 1, 3, 4]), [B, nl, nFull * tc, fd]));
+    parts.push(
+      mp.reshape(mp.transpose(mp.reshape(f, [B, nFull, nl, tc, fd]), [0, 2, 1, 3, 4]), [B, nl, nFull * tc, fd]),
+    );
   }
   if (rest > 0) parts.push(chunkFeatures(params, mp.sliceAxis(padded, 2, nFull * L, Tp), c, layers));
   let all = parts.length === 1 ? parts[0] : mp.concat(parts, 2); // [B, Λ, T_tot, F·D]
@@ -119,8 +127,14 @@ export function embed(
   config: MatpacConfig,
   opts: EmbedOptions = {},
 ): Float32Array {
-  const x = logmel instanceof mp.Tensor ? (logmel.rank === 2 ? mp.expandDims(logmel, 0) : logmel) : mp.tensor(logmel.data, [1, logmel.nMels, logmel.nFrames]);
+  const x =
+    logmel instanceof mp.Tensor
+      ? logmel.rank === 2
+        ? mp.expandDims(logmel, 0)
+        : logmel
+      : mp.tensor(logmel.data, [1, logmel.nMels, logmel.nFrames]);
   if (x.shape[0] !== 1) throw new Error(`embed: expects one clip, got a batch of ${x.shape[0]} (use embedBatch)`);
-  if (x.shape[1] !== config.nMels) throw new Error(`embed: the log-mel has ${x.shape[1]} bands, config '${config.name}' expects ${config.nMels}`);
+  if (x.shape[1] !== config.nMels)
+    throw new Error(`embed: the log-mel has ${x.shape[1]} bands, config '${config.name}' expects ${config.nMels}`);
   return Float32Array.from(embedBatch(params, x, config, opts).toArray());
 }

@@ -237,7 +237,11 @@ function bluesteinDft(plan: BluesteinPlan, re: Float64Array, im: Float64Array, o
  * Periodic Hann window of N_FFT, hop HOP_LENGTH, no centring. Two real frames are transformed at once
  * as z = x_a + i·x_b: X_a[k] = (Z[k] + conj Z[n−k])/2, X_b[k] = (Z[k] − conj Z[n−k])/(2i).
  */
-export function powerSpectrogram(wave: Float32Array | Float64Array): { data: Float64Array; nFreqs: number; nFrames: number } {
+export function powerSpectrogram(wave: Float32Array | Float64Array): {
+  data: Float64Array;
+  nFreqs: number;
+  nFrames: number;
+} {
   const n = N_FFT;
   const nFreqs = N_FREQS;
   const nFrames = numFrames(wave.length);
@@ -281,7 +285,11 @@ export function powerSpectrogram(wave: Float32Array | Float64Array): { data: Flo
 }
 
 /** Mel power spectrogram E = M·P, row-major [N_MELS, nFrames], float64 (before the log). */
-export function melSpectrogram(wave: Float32Array | Float64Array): { data: Float64Array; nMels: number; nFrames: number } {
+export function melSpectrogram(wave: Float32Array | Float64Array): {
+  data: Float64Array;
+  nMels: number;
+  nFrames: number;
+} {
   const power = powerSpectrogram(wave);
   const { nFreqs, nFrames } = power;
   const fb = melFilterbank();

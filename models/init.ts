@@ -61,10 +61,14 @@ export function normalInit(key: Key, shape: number[], std: number): Tensor {
   return mp.tensor(out, shape);
 }
 
-export const xavierUniform = (key: Key, out: number, inF: number): Tensor => uniformInit(key, [out, inF], Math.sqrt(6 / (inF + out)));
+export const xavierUniform = (key: Key, out: number, inF: number): Tensor =>
+  uniformInit(key, [out, inF], Math.sqrt(6 / (inF + out)));
 
 const zeros = (n: number) => mp.zeros([n]);
-const linearInit = (next: () => Key, out: number, inF: number): LinearParams => ({ weight: xavierUniform(next(), out, inF), bias: zeros(out) });
+const linearInit = (next: () => Key, out: number, inF: number): LinearParams => ({
+  weight: xavierUniform(next(), out, inF),
+  bias: zeros(out),
+});
 const layerNormInit = (d: number): LayerNormParams => ({ weight: mp.ones([d]), bias: zeros(d) });
 
 export function blockInit(next: () => Key, t: TransformerConfig): BlockParams {
@@ -88,7 +92,9 @@ export function patchEmbedInit(key: Key, c: MatpacConfig): PatchEmbedParams {
   const P = c.patchSize * c.patchSize;
   const D = c.encoder.dim;
   const w = xavierUniform(k1, D, P);
-  return { proj: { weight: mp.reshape(w, [D, 1, c.patchSize, c.patchSize]), bias: uniformInit(k2, [D], 1 / Math.sqrt(P)) } };
+  return {
+    proj: { weight: mp.reshape(w, [D, 1, c.patchSize, c.patchSize]), bias: uniformInit(k2, [D], 1 / Math.sqrt(P)) },
+  };
 }
 
 export function predictorInit(key: Key, c: MatpacConfig): PredictorParams {
@@ -115,7 +121,10 @@ export function mclHeadsInit(key: Key, c: MatpacConfig): MclHeadsParams {
 function headDims(c: MatpacConfig): [number, number][] {
   const { hiddenDim: h, bottleneckDim: bn, layers } = c.head;
   if (layers === 1) return [[c.encoder.dim, bn]];
-  return Array.from({ length: layers }, (_, i) => [i === 0 ? c.encoder.dim : h, i === layers - 1 ? bn : h] as [number, number]);
+  return Array.from(
+    { length: layers },
+    (_, i) => [i === 0 ? c.encoder.dim : h, i === layers - 1 ? bn : h] as [number, number],
+  );
 }
 
 /** Student and teacher heads with the official quirk (see the top of this file). */

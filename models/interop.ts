@@ -60,7 +60,11 @@ export function exportStudentEncoder(params: EncoderPart, config: MatpacConfig):
   const { F, T } = gridOf(config);
   const D = config.encoder.dim;
   return {
-    ...toNamed({ patch_embed: params.patch_embed, cls_token: params.cls_token, student_encoder: params.student_encoder }),
+    ...toNamed({
+      patch_embed: params.patch_embed,
+      cls_token: params.cls_token,
+      student_encoder: params.student_encoder,
+    }),
     pos_embed: params.pos_embed ?? posEmbedWithCls(D, F, T),
   };
 }
@@ -74,7 +78,10 @@ export const NESTED_TRAINING_KEYS = ['_ema', '_cls_head_ema'] as const;
  * `_cls_head_ema.` (nested dicts in a `.pt`). Optimizer moments are not part of the model's state
  * dict (fairseq keeps them in `last_optimizer_state`) and are not exported.
  */
-export function exportTrainingState(state: Pick<TrainState, 'student' | 'teacher' | 'centre'>, config: MatpacConfig): Record<string, Tensor> {
+export function exportTrainingState(
+  state: Pick<TrainState, 'student' | 'teacher' | 'centre'>,
+  config: MatpacConfig,
+): Record<string, Tensor> {
   const { F, T } = gridOf(config);
   const K = config.head.numClasses;
   return {
@@ -107,7 +114,14 @@ const BLOCK_LEAVES: [string, (D: number, H: number) => number[]][] = [
 
 /** The keys the encoder reads, for a given depth. */
 export function encoderKeys(depth: number): string[] {
-  const keys = ['patch_embed.proj.weight', 'patch_embed.proj.bias', 'cls_token', 'pos_embed', 'student_encoder.norm.weight', 'student_encoder.norm.bias'];
+  const keys = [
+    'patch_embed.proj.weight',
+    'patch_embed.proj.bias',
+    'cls_token',
+    'pos_embed',
+    'student_encoder.norm.weight',
+    'student_encoder.norm.bias',
+  ];
   for (let n = 0; n < depth; n++) for (const [leaf] of BLOCK_LEAVES) keys.push(`student_encoder.blocks.${n}.${leaf}`);
   return keys;
 }
@@ -134,8 +148,12 @@ export function inferEncoderConfig(shapes: Record<string, readonly number[]>, op
   const problems: string[] = [];
   const nMels = opts.nMels ?? 80;
   const w = shapes['patch_embed.proj.weight'];
-  if (!w) throw new InteropError([`patch_embed.proj.weight: missing (not a MATPAC/M2D encoder state dict; it has ${Object.keys(shapes).length} tensors${Object.keys(shapes).length ? `, e.g. ${Object.keys(shapes).slice(0, 3).join(', ')}` : ''})`]);
-  if (w.length !== 4 || w[1] !== 1 || w[2] !== w[3]) throw new InteropError([`patch_embed.proj.weight: shape [${w}], expected [D, 1, p, p]`]);
+  if (!w)
+    throw new InteropError([
+      `patch_embed.proj.weight: missing (not a MATPAC/M2D encoder state dict; it has ${Object.keys(shapes).length} tensors${Object.keys(shapes).length ? `, e.g. ${Object.keys(shapes).slice(0, 3).join(', ')}` : ''})`,
+    ]);
+  if (w.length !== 4 || w[1] !== 1 || w[2] !== w[3])
+    throw new InteropError([`patch_embed.proj.weight: shape [${w}], expected [D, 1, p, p]`]);
   const [D, , p] = w;
   const blockIdx = new Set<number>();
   for (const k of Object.keys(shapes)) {
@@ -146,21 +164,34 @@ export function inferEncoderConfig(shapes: Record<string, readonly number[]>, op
   if (depth === 0) problems.push('student_encoder.blocks.*: missing (the file has no encoder blocks)');
   const fc1 = shapes['student_encoder.blocks.0.mlp.fc1.weight'];
   const mlpRatio = fc1 && fc1.length === 2 ? fc1[0] / D : 4;
-  if (!Number.isInteger(mlpRatio) || mlpRatio < 1) problems.push(`student_encoder.blocks.0.mlp.fc1.weight: shape [${fc1}] is not [r·${D}, ${D}]`);
+  if (!Number.isInteger(mlpRatio) || mlpRatio < 1)
+    problems.push(`student_encoder.blocks.0.mlp.fc1.weight: shape [${fc1}] is not [r·${D}, ${D}]`);
   const F = nMels / p;
   const pos = shapes.pos_embed;
   let T = 0;
-  if (!Number.isInteger(F)) problems.push(`patch_embed.proj.weight: patch size ${p} does not divide ${nMels} mel bands`);
-  else if (!pos) problems.push('pos_embed: missing (the official model keeps its positions in the file; without them it would run with zeros)');
+  if (!Number.isInteger(F))
+    problems.push(`patch_embed.proj.weight: patch size ${p} does not divide ${nMels} mel bands`);
+  else if (!pos)
+    problems.push(
+      'pos_embed: missing (the official model keeps its positions in the file; without them it would run with zeros)',
+    );
   else if (pos.length !== 3 || pos[0] !== 1 || pos[2] !== D || (pos[1] - 1) % F !== 0 || pos[1] < 1 + F)
     problems.push(`pos_embed: shape [${pos}] is not [1, 1 + ${F}·T, ${D}]`);
   else T = (pos[1] - 1) / F;
   const heads = opts.heads ?? defaultHeads(D);
-  if (heads === undefined) problems.push(`the number of attention heads is not stored in the file and no preset has width ${D}: give --heads`);
+  if (heads === undefined)
+    problems.push(`the number of attention heads is not stored in the file and no preset has width ${D}: give --heads`);
   else if (D % heads !== 0) problems.push(`heads: width ${D} is not divisible by ${heads} heads`);
   if (problems.length) throw new InteropError(problems);
   const base = structuredClone(PRESETS.base);
-  return { ...base, name: opts.name ?? `official ${D}×${depth}`, nMels, patchSize: p, cropFrames: T * p, encoder: { dim: D, depth, heads: heads!, mlpRatio } };
+  return {
+    ...base,
+    name: opts.name ?? `official ${D}×${depth}`,
+    nMels,
+    patchSize: p,
+    cropFrames: T * p,
+    encoder: { dim: D, depth, heads: heads!, mlpRatio },
+  };
 }
 
 /**
@@ -170,7 +201,11 @@ export function inferEncoderConfig(shapes: Record<string, readonly number[]>, op
  * missing or mis-shaped tensor is reported (`InteropError`, one line each); other keys (teacher,
  * predictor, heads, probes) are not read — `unusedKeys` lists them.
  */
-export function importStudentEncoder(named: Record<string, Tensor>, config: MatpacConfig, tolerance = 1e-4): EncoderPart & { pos_embed: Tensor } {
+export function importStudentEncoder(
+  named: Record<string, Tensor>,
+  config: MatpacConfig,
+  tolerance = 1e-4,
+): EncoderPart & { pos_embed: Tensor } {
   const D = config.encoder.dim;
   const H = D * config.encoder.mlpRatio;
   const p = config.patchSize;
@@ -192,15 +227,24 @@ export function importStudentEncoder(named: Record<string, Tensor>, config: Matp
   const extraBlock = Object.keys(named).find((k) => k.startsWith(`student_encoder.blocks.${depth}.`));
   if (extraBlock) problems.push(`${extraBlock}: the checkpoint has more than encoder.depth = ${depth} blocks`);
   const blocks: BlockParams[] = Array.from({ length: depth }, (_, n) => {
-    const g = (leaf: string) => take(`student_encoder.blocks.${n}.${leaf}`, BLOCK_LEAVES.find(([l]) => l === leaf)![1](D, H));
+    const g = (leaf: string) =>
+      take(`student_encoder.blocks.${n}.${leaf}`, BLOCK_LEAVES.find(([l]) => l === leaf)![1](D, H));
     return {
       norm1: { weight: g('norm1.weight'), bias: g('norm1.bias') },
-      attn: { qkv: { weight: g('attn.qkv.weight'), bias: g('attn.qkv.bias') }, proj: { weight: g('attn.proj.weight'), bias: g('attn.proj.bias') } },
+      attn: {
+        qkv: { weight: g('attn.qkv.weight'), bias: g('attn.qkv.bias') },
+        proj: { weight: g('attn.proj.weight'), bias: g('attn.proj.bias') },
+      },
       norm2: { weight: g('norm2.weight'), bias: g('norm2.bias') },
-      mlp: { fc1: { weight: g('mlp.fc1.weight'), bias: g('mlp.fc1.bias') }, fc2: { weight: g('mlp.fc2.weight'), bias: g('mlp.fc2.bias') } },
+      mlp: {
+        fc1: { weight: g('mlp.fc1.weight'), bias: g('mlp.fc1.bias') },
+        fc2: { weight: g('mlp.fc2.weight'), bias: g('mlp.fc2.bias') },
+      },
     };
   });
-  const patch_embed = { proj: { weight: take('patch_embed.proj.weight', [D, 1, p, p]), bias: take('patch_embed.proj.bias', [D]) } };
+  const patch_embed = {
+    proj: { weight: take('patch_embed.proj.weight', [D, 1, p, p]), bias: take('patch_embed.proj.bias', [D]) },
+  };
   const cls_token = take('cls_token', [1, 1, D]);
   const norm = { weight: take('student_encoder.norm.weight', [D]), bias: take('student_encoder.norm.bias', [D]) };
   const pos = take('pos_embed', [1, 1 + F * T, D]);
@@ -210,7 +254,10 @@ export function importStudentEncoder(named: Record<string, Tensor>, config: Matp
     let worst = 0;
     for (let i = 0; i < D; i++) worst = Math.max(worst, Math.abs(got[i]));
     for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[D + i] - want[i]));
-    if (!(worst <= tolerance)) problems.push(`pos_embed: differs from the 2-D sin-cos table by ${worst.toExponential(2)} (not a MATPAC/M2D table, or positions in another order)`);
+    if (!(worst <= tolerance))
+      problems.push(
+        `pos_embed: differs from the 2-D sin-cos table by ${worst.toExponential(2)} (not a MATPAC/M2D table, or positions in another order)`,
+      );
   }
   const out = { patch_embed, cls_token, student_encoder: { blocks, norm }, pos_embed: pos };
   if (problems.length) throw new InteropError(problems);

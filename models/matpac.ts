@@ -155,10 +155,19 @@ function headMomentum(c: MatpacConfig): Schedule {
 export function schedules(c: MatpacConfig): Schedules {
   const o = c.optim;
   return {
-    learningRate: warmupCosine({ initValue: 0, peakValue: o.peakLr, warmupSteps: o.warmupSteps, decaySteps: o.totalSteps, endValue: 0 }),
+    learningRate: warmupCosine({
+      initValue: 0,
+      peakValue: o.peakLr,
+      warmupSteps: o.warmupSteps,
+      decaySteps: o.totalSteps,
+      endValue: 0,
+    }),
     encoderMomentum: linear(c.ema.encoderStart, c.ema.encoderEnd, c.ema.annealSteps),
     headMomentum: headMomentum(c),
-    teacherTemp: c.cls.teacherTempWarmupSteps > 0 ? linear(c.cls.teacherTempStart, c.cls.teacherTempEnd, c.cls.teacherTempWarmupSteps) : () => c.cls.teacherTempEnd,
+    teacherTemp:
+      c.cls.teacherTempWarmupSteps > 0
+        ? linear(c.cls.teacherTempStart, c.cls.teacherTempEnd, c.cls.teacherTempWarmupSteps)
+        : () => c.cls.teacherTempEnd,
   };
 }
 
@@ -178,7 +187,14 @@ export function optimizer(c: MatpacConfig): GradientTransformation<unknown[]> {
   const o = c.optim;
   return chain(
     clipByGlobalNorm(o.clipNorm, { eps: o.clip === 'fp32' ? FAIRSEQ_CLIP_EPS : 0 }),
-    adamw({ learningRate: schedules(c).learningRate, b1: o.b1, b2: o.b2, eps: o.eps, epsOnRawMoment: o.adamEps === 'fairseq', weightDecay: o.weightDecay }),
+    adamw({
+      learningRate: schedules(c).learningRate,
+      b1: o.b1,
+      b2: o.b2,
+      eps: o.eps,
+      epsOnRawMoment: o.adamEps === 'fairseq',
+      weightDecay: o.weightDecay,
+    }),
   );
 }
 
@@ -189,7 +205,11 @@ const FAIRSEQ_CLIP_EPS = 1e-6;
 // the loss
 
 /** Patch tokens with positions: [B, N, D], and the grid. */
-export function tokens(params: Pick<StudentParams, 'patch_embed'>, batch: Tensor, c: MatpacConfig): { x: Tensor; F: number; T: number } {
+export function tokens(
+  params: Pick<StudentParams, 'patch_embed'>,
+  batch: Tensor,
+  c: MatpacConfig,
+): { x: Tensor; F: number; T: number } {
   const { patches, F, T } = patchify(batch, c.patchSize);
   const x = mp.add(embedPatches(params.patch_embed, patches), sincos2d(c.encoder.dim, F, T));
   return { x, F, T };
@@ -210,7 +230,13 @@ export interface TeacherOutputs {
 }
 
 /** The teacher's outputs from the (stop-gradient) tokens, CLS token and masks. */
-export function teacherForward(teacher: TeacherParams, x: Tensor, cls: Tensor, m: Masking, c: MatpacConfig): TeacherOutputs {
+export function teacherForward(
+  teacher: TeacherParams,
+  x: Tensor,
+  cls: Tensor,
+  m: Masking,
+  c: MatpacConfig,
+): TeacherOutputs {
   const sg = <T>(t: T): T => treeMap(mp.stopGradient, t);
   const xm = gatherTokens(mp.stopGradient(x), m.maskedIdx);
   const out = encoder(sg(teacher.encoder), withCls(mp.stopGradient(cls), xm), c.encoder.heads, c.lnEps);
@@ -223,19 +249,35 @@ export interface HeldConstants {
   assignment?: Tensor;
 }
 
-function studentSide(params: StudentParams, x: Tensor, grid: { F: number; T: number }, m: Masking, teacher: TeacherOutputs, ts: Pick<TeacherState, 'centre' | 'step'>, c: MatpacConfig, held: HeldConstants = {}): LossOutput {
+function studentSide(
+  params: StudentParams,
+  x: Tensor,
+  grid: { F: number; T: number },
+  m: Masking,
+  teacher: TeacherOutputs,
+  ts: Pick<TeacherState, 'centre' | 'step'>,
+  c: MatpacConfig,
+  held: HeldConstants = {},
+): LossOutput {
   // student: visible tokens + CLS → encoder → predictor at the masked positions
-  const zv = encoder(params.student_encoder, withCls(params.cls_token, gatherTokens(x, m.visibleIdx)), c.encoder.heads, c.lnEps);
+  const zv = encoder(
+    params.student_encoder,
+    withCls(params.cls_token, gatherTokens(x, m.visibleIdx)),
+    c.encoder.heads,
+    c.lnEps,
+  );
   const hm = predictorHidden(params.decoder, zv, m, grid, c.predictor.heads, c.lnEps);
   let zHat: Tensor; // what the classification head receives
   let lPred: Tensor;
   let mcl: LossMetrics['mcl'];
   if (c.mcl.heads > 0) {
-    if (!params.mcl_heads) throw new Error(`config ${c.name}: mcl.heads is ${c.mcl.heads} but the parameters have no mcl_heads`);
+    if (!params.mcl_heads)
+      throw new Error(`config ${c.name}: mcl.heads is ${c.mcl.heads} but the parameters have no mcl_heads`);
     const r = mclPredLoss(mclPredictions(params.mcl_heads, hm), teacher.zm, c.mcl, ts.step, held.assignment);
     [zHat, lPred, mcl] = [r.best, r.lPred, { wins: r.wins, assignment: r.assignment, temperature: r.temperature }];
   } else {
-    if (!params.decoder.decoder_pred) throw new Error(`config ${c.name}: mcl.heads is 0 but the parameters have no decoder.decoder_pred`);
+    if (!params.decoder.decoder_pred)
+      throw new Error(`config ${c.name}: mcl.heads is 0 but the parameters have no decoder.decoder_pred`);
     zHat = dense(hm, params.decoder.decoder_pred);
     lPred = predLoss(zHat, teacher.zm);
   }
@@ -250,13 +292,20 @@ function studentSide(params: StudentParams, x: Tensor, grid: { F: number; T: num
   };
 }
 
-const masksFor = (x: Tensor, key: Key, c: MatpacConfig): Masking => randomMasking(key, x.shape[0], x.shape[1], c.maskRatio);
+const masksFor = (x: Tensor, key: Key, c: MatpacConfig): Masking =>
+  randomMasking(key, x.shape[0], x.shape[1], c.maskRatio);
 
 /**
  * The MATPAC loss of one batch [B, nMels, frames] with the masks drawn from `key`.
  * Pure: the same inputs give the same outputs; nothing is updated in place.
  */
-export function matpacLoss(params: StudentParams, teacherState: TeacherState, batch: Tensor, key: Key, config: MatpacConfig): LossOutput {
+export function matpacLoss(
+  params: StudentParams,
+  teacherState: TeacherState,
+  batch: Tensor,
+  key: Key,
+  config: MatpacConfig,
+): LossOutput {
   const { x, F, T } = tokens(params, batch, config);
   const m = masksFor(x, key, config);
   const teacher = teacherForward(teacherState, x, params.cls_token, m, config);
@@ -264,7 +313,13 @@ export function matpacLoss(params: StudentParams, teacherState: TeacherState, ba
 }
 
 /** The teacher's outputs matpacLoss uses for this (params, batch, key). */
-export function teacherOutputs(params: StudentParams, teacherState: TeacherParams, batch: Tensor, key: Key, config: MatpacConfig): TeacherOutputs {
+export function teacherOutputs(
+  params: StudentParams,
+  teacherState: TeacherParams,
+  batch: Tensor,
+  key: Key,
+  config: MatpacConfig,
+): TeacherOutputs {
   const { x } = tokens(params, batch, config);
   return teacherForward(teacherState, x, params.cls_token, masksFor(x, key, config), config);
 }
@@ -277,13 +332,27 @@ export function teacherOutputs(params: StudentParams, teacherState: TeacherParam
  * `held.assignment` holds the assignment weights too (they are stop-gradient functions of the
  * parameters, as the teacher's outputs are).
  */
-export function matpacLossGivenTeacher(params: StudentParams, teacher: TeacherOutputs, ts: Pick<TeacherState, 'centre' | 'step'>, batch: Tensor, key: Key, config: MatpacConfig, held: HeldConstants = {}): LossOutput {
+export function matpacLossGivenTeacher(
+  params: StudentParams,
+  teacher: TeacherOutputs,
+  ts: Pick<TeacherState, 'centre' | 'step'>,
+  batch: Tensor,
+  key: Key,
+  config: MatpacConfig,
+  held: HeldConstants = {},
+): LossOutput {
   const { x, F, T } = tokens(params, batch, config);
   return studentSide(params, x, { F, T }, masksFor(x, key, config), teacher, ts, config, held);
 }
 
 /** matpacLoss in the shape valueAndGrad(…, { hasAux: true }) wants: [loss, { metrics, newCentre }]. */
-export function matpacLossAux(params: StudentParams, teacherState: TeacherState, batch: Tensor, key: Key, config: MatpacConfig): [Tensor, Omit<LossOutput, 'loss'>] {
+export function matpacLossAux(
+  params: StudentParams,
+  teacherState: TeacherState,
+  batch: Tensor,
+  key: Key,
+  config: MatpacConfig,
+): [Tensor, Omit<LossOutput, 'loss'>] {
   const { loss, ...aux } = matpacLoss(params, teacherState, batch, key, config);
   return [loss, aux];
 }
@@ -292,7 +361,10 @@ export function matpacLossAux(params: StudentParams, teacherState: TeacherState,
 // state
 
 /** Student (patch embedding, CLS, encoder, predictor, head), teacher and centre, from a key. */
-export function initParams(config: MatpacConfig, key: Key): { student: StudentParams; teacher: TeacherParams; centre: Tensor } {
+export function initParams(
+  config: MatpacConfig,
+  key: Key,
+): { student: StudentParams; teacher: TeacherParams; centre: Tensor } {
   const c = validateConfig(config);
   const k = (i: number) => foldIn(key, i);
   const heads = headsInit(k(5), c);
@@ -337,7 +409,13 @@ export function trainStepTensors(state: TrainState, batch: Tensor, config: Matpa
   const t = state.step;
   const [nextKey, stepKey] = split(state.key);
   const teacherState: TeacherState = { ...state.teacher, centre: state.centre, step: t };
-  const [[loss, aux], grads] = valueAndGrad(matpacLossAux, { hasAux: true })(state.student, teacherState, batch, stepKey, c);
+  const [[loss, aux], grads] = valueAndGrad(matpacLossAux, { hasAux: true })(
+    state.student,
+    teacherState,
+    batch,
+    stepKey,
+    c,
+  );
 
   // EMA of the teacher towards the student as it was before this update (head first, as the official code)
   const head_ = emaStep(state.teacher.head, state.student.cls_student_head, t, sch.headMomentum);
@@ -347,9 +425,27 @@ export function trainStepTensors(state: TrainState, batch: Tensor, config: Matpa
   const [updates, optState] = optimizer(c).update(grads, state.optState as unknown[], state.student);
   const student = applyUpdates(state.student, updates);
 
-  const next: TrainState = { step: t + 1, key: nextKey, student, teacher: { encoder: encoder_, head: head_ }, optState, centre: aux.newCentre };
+  const next: TrainState = {
+    step: t + 1,
+    key: nextKey,
+    student,
+    teacher: { encoder: encoder_, head: head_ },
+    optState,
+    centre: aux.newCentre,
+  };
   const m = aux.metrics;
-  return [next, { loss, lPred: m.lPred, lCls: m.lCls, gradNorm, targetPerplexity: m.targetPerplexity, teacherTemp: m.teacherTemp, mcl: m.mcl }];
+  return [
+    next,
+    {
+      loss,
+      lPred: m.lPred,
+      lCls: m.lCls,
+      gradNorm,
+      targetPerplexity: m.targetPerplexity,
+      teacherTemp: m.teacherTemp,
+      mcl: m.mcl,
+    },
+  ];
 }
 
 /** The host metrics of step `t` from its tensors. */
@@ -381,7 +477,13 @@ export function trainStep(state: TrainState, batch: Tensor, config: MatpacConfig
  * compiled once per structure (the first step, which skips the EMA, and every later one), so
  * steps run a fused, memory-planned plan.
  */
-export function makeTrainStep(config: MatpacConfig, opts: { jit: boolean }): ((state: TrainState, batch: Tensor) => [TrainState, StepMetrics]) & { jitStats?: () => JitStats; lastPlan?: () => Plan | undefined } {
+export function makeTrainStep(
+  config: MatpacConfig,
+  opts: { jit: boolean },
+): ((state: TrainState, batch: Tensor) => [TrainState, StepMetrics]) & {
+  jitStats?: () => JitStats;
+  lastPlan?: () => Plan | undefined;
+} {
   if (!opts.jit) return (state, batch) => trainStep(state, batch, config);
   const compiled = jit((state: TrainState, batch: Tensor) => trainStepTensors(state, batch, config));
   const step = (state: TrainState, batch: Tensor): [TrainState, StepMetrics] => {
@@ -410,7 +512,13 @@ export function parameterCounts(config: MatpacConfig): {
 } {
   const c = config;
   const lin = (i: number, o: number) => i * o + o;
-  const blocks = (t: MatpacConfig['encoder']) => t.depth * (2 * 2 * t.dim + lin(t.dim, 3 * t.dim) + lin(t.dim, t.dim) + lin(t.dim, t.mlpRatio * t.dim) + lin(t.mlpRatio * t.dim, t.dim));
+  const blocks = (t: MatpacConfig['encoder']) =>
+    t.depth *
+    (2 * 2 * t.dim +
+      lin(t.dim, 3 * t.dim) +
+      lin(t.dim, t.dim) +
+      lin(t.dim, t.mlpRatio * t.dim) +
+      lin(t.mlpRatio * t.dim, t.dim));
   const D = c.encoder.dim;
   const Dp = c.predictor.dim;
   const { hiddenDim: h, bottleneckDim: bn, numClasses: K, layers } = c.head;

@@ -50,8 +50,14 @@ export interface MclHeadsParams {
 export function mclPredictions(p: MclHeadsParams, hm: Tensor): Tensor {
   const n = p.mcl_heads.length;
   const D = p.mcl_heads[0].weight.shape[0];
-  const weight = mp.concat(p.mcl_heads.map((h) => h.weight), 0); // [n·D, D_p]: row h·D + d is head h's row d
-  const bias = mp.concat(p.mcl_heads.map((h) => h.bias), 0);
+  const weight = mp.concat(
+    p.mcl_heads.map((h) => h.weight),
+    0,
+  ); // [n·D, D_p]: row h·D + d is head h's row d
+  const bias = mp.concat(
+    p.mcl_heads.map((h) => h.bias),
+    0,
+  );
   const [B, Nm] = hm.shape;
   return mp.reshape(dense(hm, { weight, bias }), [B, Nm, n, D]);
 }
@@ -68,7 +74,10 @@ export function firstArgminOneHot(x: Tensor): Tensor {
   const v = mp.stopGradient(x);
   const n = v.shape[v.rank - 1];
   const isMin = mp.greaterEqual(mp.min(v, -1, true), v); // 1 at every minimal entry
-  const rank = mp.tensor(Float32Array.from({ length: n }, (_, h) => n - h), [n]); // earlier heads rank higher
+  const rank = mp.tensor(
+    Float32Array.from({ length: n }, (_, h) => n - h),
+    [n],
+  ); // earlier heads rank higher
   const score = mp.mul(isMin, rank); // n − h at the minimal heads, 0 elsewhere
   return mp.equal(score, mp.max(score, -1, true));
 }
@@ -109,12 +118,24 @@ export interface MclPrediction {
  * way): with the weights of a point θ₀ held, the loss is the function whose finite differences the
  * gradient at θ₀ must match.
  */
-export function mclPredLoss(preds: Tensor, target: Tensor, m: MatpacConfig['mcl'], step: number, heldAssignment?: Tensor): MclPrediction {
+export function mclPredLoss(
+  preds: Tensor,
+  target: Tensor,
+  m: MatpacConfig['mcl'],
+  step: number,
+  heldAssignment?: Tensor,
+): MclPrediction {
   const losses = headLosses(preds, target);
   const w = heldAssignment ? mp.stopGradient(heldAssignment) : assignmentWeights(losses, m, step);
   const lPred = mp.mean(mp.sum(mp.mul(w, losses), -1));
   const winner = firstArgminOneHot(losses); // [B, N_m, n]
   const best = mp.sum(mp.mul(mp.expandDims(winner, -1), preds), 2);
   const n = winner.shape[2];
-  return { lPred, best, wins: mp.sum(mp.reshape(winner, [-1, n]), 0), assignment: w, temperature: mclTemperature(m, step) };
+  return {
+    lPred,
+    best,
+    wins: mp.sum(mp.reshape(winner, [-1, n]), 0),
+    assignment: w,
+    temperature: mclTemperature(m, step),
+  };
 }

@@ -77,7 +77,8 @@ export function inferenceMemory(c: MatpacConfig): MemoryEstimate {
   const state = BYTES * (p.student + p.teacher + 2 * p.student);
   const { N } = gridOf(c);
   const e = c.encoder;
-  const activations = (BYTES * (c.nMels * c.cropFrames * 4 + blockValues(1, N + 1, e.dim, e.mlpRatio, e.heads, e.depth))) / 3;
+  const activations =
+    (BYTES * (c.nMels * c.cropFrames * 4 + blockValues(1, N + 1, e.dim, e.mlpRatio, e.heads, e.depth))) / 3;
   return { state, activations, total: state + activations };
 }
 

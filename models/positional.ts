@@ -52,4 +52,5 @@ export function sincos2dWithCls(dim: number, F: number, T: number): Tensor {
 }
 
 /** The official `pos_embed` parameter: [1, 1 + F·T, D]. */
-export const posEmbedWithCls = (dim: number, F: number, T: number): Tensor => mp.reshape(sincos2dWithCls(dim, F, T), [1, 1 + F * T, dim]);
+export const posEmbedWithCls = (dim: number, F: number, T: number): Tensor =>
+  mp.reshape(sincos2dWithCls(dim, F, T), [1, 1 + F * T, dim]);

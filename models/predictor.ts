@@ -58,7 +58,14 @@ export function predictorIndices(m: Masking): { unshuffle: Tensor; readBack: Ten
  * H_m [B, N_m, D_p]: the predictor's final-LayerNorm outputs at the masked positions (in the
  * teacher's token order), before the output projection, from the student output Z_v [B, 1 + N_v, D].
  */
-export function predictorHidden(p: PredictorParams, zv: Tensor, m: Masking, grid: { F: number; T: number }, heads: number, eps: number): Tensor {
+export function predictorHidden(
+  p: PredictorParams,
+  zv: Tensor,
+  m: Masking,
+  grid: { F: number; T: number },
+  heads: number,
+  eps: number,
+): Tensor {
   const [B] = zv.shape;
   const Dp = p.decoder_embed.weight.shape[0];
   const y = dense(zv, p.decoder_embed); // [B, 1+Nv, Dp]
@@ -70,4 +77,3 @@ export function predictorHidden(p: PredictorParams, zv: Tensor, m: Masking, grid
   h = mp.layerNorm(h, p.decoder_norm.weight, p.decoder_norm.bias, eps);
   return mp.gather(h, readBack, 1); // [B, Nm, Dp]
 }
-

@@ -83,7 +83,8 @@ function agree(backend: string, numRuns: number) {
 }
 
 afterAll(() => {
-  for (const [b, w] of Object.entries(worst)) console.log(`${b}: worst error ${(w * 100).toFixed(1)}% of the tolerance budget (1e-5 + 1e-4·|ref|)`);
+  for (const [b, w] of Object.entries(worst))
+    console.log(`${b}: worst error ${(w * 100).toFixed(1)}% of the tolerance budget (1e-5 + 1e-4·|ref|)`);
 });
 
 const cpu = () => mp.getBackend('gpujs-cpu') as GpujsBackend;
@@ -104,9 +105,12 @@ describe('gpujs-cpu agrees with the float64 reference on every primitive', () =>
   agree('gpujs-cpu', 60);
 });
 
-describe.runIf(gpujsModeAvailable('webasm').ok)('gpujs-webasm agrees with the float64 reference on every primitive', () => {
-  agree('gpujs-webasm', 30);
-});
+describe.runIf(gpujsModeAvailable('webasm').ok)(
+  'gpujs-webasm agrees with the float64 reference on every primitive',
+  () => {
+    agree('gpujs-webasm', 30);
+  },
+);
 
 describe('headlessgl', () => {
   const avail = gpujsModeAvailable('headlessgl');
@@ -136,17 +140,54 @@ function traps(B: string, mathRtol: number, gl = false) {
 
   it('§4 loop cap: matmul and linear with K = 1500 and split-K (K = 5000), rows of 1500 in softmax/layerNormalize', () => {
     const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
-      ['matmul K=1500', (a, b) => mp.matmul(a, b), [[3, 1500], [1500, 2]]],
-      ['matmul K=5000 transA', (a, b) => mp.matmul(a, b, { transA: true }), [[5000, 3], [5000, 2]]],
-      ['matmul K=5000 batched transB', (a, b) => mp.matmul(a, b, { transB: true }), [[2, 2, 5000], [2, 3, 5000]]],
+      [
+        'matmul K=1500',
+        (a, b) => mp.matmul(a, b),
+        [
+          [3, 1500],
+          [1500, 2],
+        ],
+      ],
+      [
+        'matmul K=5000 transA',
+        (a, b) => mp.matmul(a, b, { transA: true }),
+        [
+          [5000, 3],
+          [5000, 2],
+        ],
+      ],
+      [
+        'matmul K=5000 batched transB',
+        (a, b) => mp.matmul(a, b, { transB: true }),
+        [
+          [2, 2, 5000],
+          [2, 3, 5000],
+        ],
+      ],
       ['linear K=1500 (bias in the matmul kernel)', (x, w, b) => mp.linear(x, w, b), [[3, 1500], [2, 1500], [2]]],
-      ['linear K=5000 (split K: matmul, then the bias)', (x, w, b) => mp.linear(x, w, b), [[2, 2, 5000], [3, 5000], [3]]],
+      [
+        'linear K=5000 (split K: matmul, then the bias)',
+        (x, w, b) => mp.linear(x, w, b),
+        [[2, 2, 5000], [3, 5000], [3]],
+      ],
       ['softmax D=1500', (x) => mp.softmax(x), [[2, 1500]]],
       ['layerNorm D=1500', (x) => mp.bind('layerNormalize', [x], { eps: 1e-6 }), [[2, 1500]]],
-      ['layerNormVjp D=1500', (x, g) => mp.bind('layerNormalizeVjp', [x, g], { eps: 1e-6 }), [[2, 1500], [2, 1500]]],
+      [
+        'layerNormVjp D=1500',
+        (x, g) => mp.bind('layerNormalizeVjp', [x, g], { eps: 1e-6 }),
+        [
+          [2, 1500],
+          [2, 1500],
+        ],
+      ],
     ];
     for (const [name, fn, shapes] of cases) {
-      const values = shapes.map((s, i) => rand(s.reduce((a, b) => a * b, 1), 17 + i));
+      const values = shapes.map((s, i) =>
+        rand(
+          s.reduce((a, b) => a * b, 1),
+          17 + i,
+        ),
+      );
       const { got, ref } = both(fn, values, shapes, B);
       close(got.data, ref.data, name, { atol: 1e-4, rtol: 1e-4 });
     }
@@ -158,7 +199,15 @@ function traps(B: string, mathRtol: number, gl = false) {
     try {
       for (const variant of ['naive', 'unroll4'] as const) {
         be.matmulVariant = variant;
-        for (const [K, ta, tb] of [[1, false, false], [5, true, false], [8, false, true], [13, true, true], [1001, false, false], [4097, true, false], [8193, false, true]] as const) {
+        for (const [K, ta, tb] of [
+          [1, false, false],
+          [5, true, false],
+          [8, false, true],
+          [13, true, true],
+          [1001, false, false],
+          [4097, true, false],
+          [8193, false, true],
+        ] as const) {
           const as = ta ? [2, K, 3] : [2, 3, K];
           const bs = tb ? [4, K] : [K, 4];
           const values = [rand(2 * 3 * K, K), rand(4 * K, K + 1)];
@@ -195,14 +244,56 @@ function traps(B: string, mathRtol: number, gl = false) {
     const cases: [string, (...xs: Tensor[]) => Tensor, number[][]][] = [
       ['transpose', (x) => mp.transpose(x), [[3, 7]]],
       ['transpose 3-d', (x) => mp.transpose(x, [2, 0, 1]), [[3, 7, 5]]],
-      ['broadcast add', (a, b) => mp.add(a, b), [[3, 1, 7], [5, 1]]],
-      ['matmul', (a, b) => mp.matmul(a, b), [[3, 5], [5, 7]]],
-      ['matmul both transposed', (a, b) => mp.matmul(a, b, { transA: true, transB: true }), [[5, 3], [7, 5]]],
-      ['matmul broadcast batch', (a, b) => mp.matmul(a, b), [[4, 1, 3, 5], [2, 5, 7]]],
+      [
+        'broadcast add',
+        (a, b) => mp.add(a, b),
+        [
+          [3, 1, 7],
+          [5, 1],
+        ],
+      ],
+      [
+        'matmul',
+        (a, b) => mp.matmul(a, b),
+        [
+          [3, 5],
+          [5, 7],
+        ],
+      ],
+      [
+        'matmul both transposed',
+        (a, b) => mp.matmul(a, b, { transA: true, transB: true }),
+        [
+          [5, 3],
+          [7, 5],
+        ],
+      ],
+      [
+        'matmul broadcast batch',
+        (a, b) => mp.matmul(a, b),
+        [
+          [4, 1, 3, 5],
+          [2, 5, 7],
+        ],
+      ],
       ['slice', (x) => mp.slice(x, [1, 2], [2, 4]), [[3, 7]]],
       ['pad', (x) => mp.pad(x, [0, 2], [1, 0]), [[3, 7]]],
-      ['gather', (x, i) => mp.gather(x, i, 1), [[3, 7, 2], [3, 5]]],
-      ['large odd dims', (a, b) => mp.mul(a, b), [[37, 53, 3], [53, 1]]],
+      [
+        'gather',
+        (x, i) => mp.gather(x, i, 1),
+        [
+          [3, 7, 2],
+          [3, 5],
+        ],
+      ],
+      [
+        'large odd dims',
+        (a, b) => mp.mul(a, b),
+        [
+          [37, 53, 3],
+          [53, 1],
+        ],
+      ],
     ];
     for (const [name, fn, shapes] of cases) {
       const values = shapes.map((s, i) => {
@@ -254,7 +345,10 @@ function traps(B: string, mathRtol: number, gl = false) {
     // gelu far in the negative tail is relatively accurate (Φ from erfc, not 1 + erf, which
     // cancels; reference values x·erfc(−x/√2)/2 from Python's math.erfc)
     const tail = mp.withBackend(B, () => mp.gelu(mp.tensor([-5, -7, -9], [3])).toArray());
-    close(tail, [-1.4332578593959731e-6, -8.958687807200846e-12, -1.015729565358458e-18], 'gelu tail', { atol: 0, rtol: mathRtol });
+    close(tail, [-1.4332578593959731e-6, -8.958687807200846e-12, -1.015729565358458e-18], 'gelu tail', {
+      atol: 0,
+      rtol: mathRtol,
+    });
     const a = Float32Array.from([-2, -2, -8, 0, 0, 0, 2.5]);
     const b = Float32Array.from([3, 2, 1 / 3, 2, 0, -1, 0.5]);
     const p = both(mp.pow, [a, b], [[7], [7]], B);
@@ -302,9 +396,15 @@ function traps(B: string, mathRtol: number, gl = false) {
 
 describe('gpu.js traps (gpujs-notes.md), as regression tests: gpujs-cpu', () => traps('gpujs-cpu', 1e-6));
 // webasm computes in float32 inside kernels: exp/tanh/erfc to a few float32 ulps
-describe.runIf(gpujsModeAvailable('webasm').ok)('gpu.js traps (gpujs-notes.md), as regression tests: gpujs-webasm', () => traps('gpujs-webasm', 1e-5));
+describe.runIf(gpujsModeAvailable('webasm').ok)(
+  'gpu.js traps (gpujs-notes.md), as regression tests: gpujs-webasm',
+  () => traps('gpujs-webasm', 1e-5),
+);
 // GLSL exp/log are good to ~1e-6 relative (gpujs-notes: llvmpipe exp 5.8e-7, log 1.1e-6)
-describe.runIf(gpujsModeAvailable('headlessgl').ok)('gpu.js traps (gpujs-notes.md), as regression tests: gpujs-headlessgl', () => traps('gpujs-headlessgl', 2e-5, true));
+describe.runIf(gpujsModeAvailable('headlessgl').ok)(
+  'gpu.js traps (gpujs-notes.md), as regression tests: gpujs-headlessgl',
+  () => traps('gpujs-headlessgl', 2e-5, true),
+);
 
 describe('the backend reports what really runs', () => {
   it('names the kernel classes that ran and the real mode', () => {
@@ -316,12 +416,17 @@ describe('the backend reports what really runs', () => {
     expect(b.describe()).toMatch(/gpu\.js cpu \(CPUKernel\)/);
   });
 
-  it.runIf(!GPU.isHeadlessGLSupported)("mode 'gpu' without headless-gl is reported as the backend gpu.js silently picked", () => {
-    const b = createGpujsBackend('gpu');
-    expect(b.describe()).toMatch(/gpu → runs as (webasm|cpu)/);
-    expect(b.textures).toBe(false);
-    expect(Array.from(mp.withBackend('gpujs-gpu', () => mp.mul(mp.tensor([1, 2], [2]), 3).toArray()))).toEqual([3, 6]);
-  });
+  it.runIf(!GPU.isHeadlessGLSupported)(
+    "mode 'gpu' without headless-gl is reported as the backend gpu.js silently picked",
+    () => {
+      const b = createGpujsBackend('gpu');
+      expect(b.describe()).toMatch(/gpu → runs as (webasm|cpu)/);
+      expect(b.textures).toBe(false);
+      expect(Array.from(mp.withBackend('gpujs-gpu', () => mp.mul(mp.tensor([1, 2], [2]), 3).toArray()))).toEqual([
+        3, 6,
+      ]);
+    },
+  );
 
   it('webgl2 outside a browser fails with the reason', () => {
     expect(() => createGpujsBackend('webgl2')).toThrow(/browser/);
@@ -367,7 +472,10 @@ describe('kernel cache and deterministic freeing', () => {
       const before = b.stats().liveStores;
       for (let i = 0; i < 3; i++) { gc(); await new Promise((r) => setTimeout(r, 20)); }
       console.log(JSON.stringify({ before, after: b.stats().liveStores, finalized: b.stats().finalized }));`;
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     const r = JSON.parse(out.trim().split('\n').pop() as string);
     expect(r.before).toBeGreaterThanOrEqual(200);
     expect(r.after).toBeLessThan(r.before);
@@ -541,7 +649,9 @@ describe('the GL code path on a fake WebGL context (no GPU needed)', () => {
         return;
       }
       const c = JSON.parse(r.stdout.trim().split('\n').pop() as string);
-      console.log(`${mode}: ${c.compiled} distinct shaders compiled and linked by Mesa (${c.renderer}), ${c.failed} failed`);
+      console.log(
+        `${mode}: ${c.compiled} distinct shaders compiled and linked by Mesa (${c.renderer}), ${c.failed} failed`,
+      );
       expect(c.failures).toEqual([]);
     });
   }

@@ -33,7 +33,9 @@ export function agree(backend: string, tol: { atol: number; rtol: number }, numR
             const r = ref.data[i];
             const g = got.data[i];
             if (!(Math.abs(g - r) <= tol.atol + tol.rtol * Math.abs(r))) {
-              throw new Error(`${spec.name} on ${backend}: element ${i} is ${g}, reference ${r} (shapes ${JSON.stringify(c.inputs.map((x) => x.shape))})`);
+              throw new Error(
+                `${spec.name} on ${backend}: element ${i} is ${g}, reference ${r} (shapes ${JSON.stringify(c.inputs.map((x) => x.shape))})`,
+              );
             }
           }
         }),
@@ -42,4 +44,3 @@ export function agree(backend: string, tol: { atol: number; rtol: number }, numR
     });
   }
 }
-

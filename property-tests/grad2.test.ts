@@ -5,7 +5,30 @@ import { withBackend } from '../src/index';
 import { SPECS } from './specs';
 import { checkSecondOrder } from './check';
 
-const SECOND_ORDER = ['tanh', 'exp', 'log', 'mul', 'div', 'matmul', 'linear', 'fused', 'softmax', 'logSoftmax', 'erf', 'gelu', 'layerNorm', 'sqrt', 'rsqrt', 'pow', 'l2Normalize', 'crossEntropy', 'sum', 'transpose', 'gather', 'concat'];
+const SECOND_ORDER = [
+  'tanh',
+  'exp',
+  'log',
+  'mul',
+  'div',
+  'matmul',
+  'linear',
+  'fused',
+  'softmax',
+  'logSoftmax',
+  'erf',
+  'gelu',
+  'layerNorm',
+  'sqrt',
+  'rsqrt',
+  'pow',
+  'l2Normalize',
+  'crossEntropy',
+  'sum',
+  'transpose',
+  'gather',
+  'concat',
+];
 
 describe('second-order gradients match central differences of the gradient', () => {
   for (const name of SECOND_ORDER) {

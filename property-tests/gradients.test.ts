@@ -29,7 +29,10 @@ describe('a wrong VJP rule is caught', () => {
   it('the check fails for a function whose recorded gradient is wrong', () => {
     // d/dx stopGradient(x)·x is x by the rules (only one factor is differentiated) but 2x numerically
     withBackend('ref64', () => {
-      const r = checkFirstOrder({ inputs: [{ shape: [3], domain: 'positive' }], fn: (x) => mul(stopGradient(x), x) }, 7);
+      const r = checkFirstOrder(
+        { inputs: [{ shape: [3], domain: 'positive' }], fn: (x) => mul(stopGradient(x), x) },
+        7,
+      );
       expect(Math.abs(r.analytic - r.numeric)).toBeGreaterThan(0.1);
     });
   });

@@ -6,7 +6,17 @@
  * A folder walk lists each real file once and nothing outside the folder.
  */
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import fc from 'fast-check';
@@ -27,7 +37,9 @@ const CASE_MS = 2000;
 
 async function withinLimit<T>(what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still running after ${CASE_MS} ms`)), CASE_MS)));
+  const limit = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still running after ${CASE_MS} ms`)), CASE_MS)),
+  );
   try {
     return await Promise.race([work, limit]);
   } finally {
@@ -39,23 +51,27 @@ async function withinLimit<T>(what: string, work: Promise<T>): Promise<T> {
 
 function wav(bits: string, channels: number, n: number): Uint8Array {
   const w = new wavefile.WaveFile();
-  const ch = Array.from({ length: channels }, (_, c) => Array.from({ length: n }, (_, i) => ((i * 37 + c * 11) % 200) - 100));
+  const ch = Array.from({ length: channels }, (_, c) =>
+    Array.from({ length: n }, (_, i) => ((i * 37 + c * 11) % 200) - 100),
+  );
   w.fromScratch(channels, 16000, bits, channels === 1 ? ch[0] : ch);
   return w.toBuffer();
 }
 
 /** A FLAC of VERBATIM 16-bit frames (STREAMINFO, then frames with their CRC-8 and CRC-16), small enough to mutate. */
 function flac(n: number, blockSize = 256): Uint8Array {
-  const crc8 = (b: number[]) => b.reduce((c, x) => {
-    c ^= x;
-    for (let k = 0; k < 8; k++) c = c & 0x80 ? ((c << 1) ^ 0x07) & 0xff : (c << 1) & 0xff;
-    return c;
-  }, 0);
-  const crc16 = (b: number[]) => b.reduce((c, x) => {
-    c ^= x << 8;
-    for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x8005) & 0xffff : (c << 1) & 0xffff;
-    return c;
-  }, 0);
+  const crc8 = (b: number[]) =>
+    b.reduce((c, x) => {
+      c ^= x;
+      for (let k = 0; k < 8; k++) c = c & 0x80 ? ((c << 1) ^ 0x07) & 0xff : (c << 1) & 0xff;
+      return c;
+    }, 0);
+  const crc16 = (b: number[]) =>
+    b.reduce((c, x) => {
+      c ^= x << 8;
+      for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x8005) & 0xffff : (c << 1) & 0xffff;
+      return c;
+    }, 0);
   const out = [0x66, 0x4c, 0x61, 0x43, 0x80, 0, 0, 34];
   const info = new Uint8Array(34);
   const v = new DataView(info.buffer);
@@ -73,7 +89,7 @@ function flac(n: number, blockSize = 256): Uint8Array {
     header.push(crc8(header));
     const body = [...header, 0x02];
     for (let i = 0; i < m; i++) {
-      const s = ((start + i) * 97) % 6000 - 3000;
+      const s = (((start + i) * 97) % 6000) - 3000;
       body.push((s >> 8) & 0xff, s & 0xff);
     }
     const c = crc16(body);
@@ -85,39 +101,52 @@ function flac(n: number, blockSize = 256): Uint8Array {
 const mutations = (base: Uint8Array) =>
   fc.oneof(
     // flip up to 8 bytes, mostly in the header
-    fc.array(fc.tuple(fc.nat({ max: Math.min(base.length - 1, 96) }), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
-      const b = base.slice();
-      for (const [i, x] of edits) b[i] = x;
-      return b;
-    }),
+    fc
+      .array(fc.tuple(fc.nat({ max: Math.min(base.length - 1, 96) }), fc.nat({ max: 255 })), {
+        minLength: 1,
+        maxLength: 8,
+      })
+      .map((edits) => {
+        const b = base.slice();
+        for (const [i, x] of edits) b[i] = x;
+        return b;
+      }),
     // anywhere
-    fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
-      const b = base.slice();
-      for (const [i, x] of edits) b[i] = x;
-      return b;
-    }),
+    fc
+      .array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 })
+      .map((edits) => {
+        const b = base.slice();
+        for (const [i, x] of edits) b[i] = x;
+        return b;
+      }),
     // cut short
     fc.nat({ max: base.length }).map((n) => base.slice(0, n)),
     // a header field set to an extreme 32-bit value
-    fc.tuple(fc.nat({ max: Math.min(base.length - 4, 60) }), fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff)).map(([at, x]) => {
-      const b = base.slice();
-      new DataView(b.buffer).setUint32(at, x, true);
-      return b;
-    }),
+    fc
+      .tuple(fc.nat({ max: Math.min(base.length - 4, 60) }), fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff))
+      .map(([at, x]) => {
+        const b = base.slice();
+        new DataView(b.buffer).setUint32(at, x, true);
+        return b;
+      }),
   );
 
 /** Decode in memory and from a file; each either gives sound audio within the bound or one AudioError line. */
 async function survives(bytes: Uint8Array, name: string): Promise<void> {
   const path = join(tmp, name);
   writeFileSync(path, bytes);
-  for (const attempt of [() => decodeAudio(bytes, name), () => readAudio(path).then((r) => ({ channels: [r.samples], sampleRate: r.sampleRate }))]) {
+  for (const attempt of [
+    () => decodeAudio(bytes, name),
+    () => readAudio(path).then((r) => ({ channels: [r.samples], sampleRate: r.sampleRate })),
+  ]) {
     try {
       const audio = await withinLimit(name, attempt());
       const frames = audio.channels[0].length;
       expect(audio.channels.every((c) => c.length === frames)).toBe(true);
       expect(frames).toBeGreaterThan(0);
       expect(frames).toBeLessThanOrEqual(MAX_AUDIO_FRAMES);
-      for (const c of audio.channels) for (const x of c) if (!Number.isFinite(x)) throw new Error('non-finite sample passed');
+      for (const c of audio.channels)
+        for (const x of c) if (!Number.isFinite(x)) throw new Error('non-finite sample passed');
     } catch (e) {
       if (!(e instanceof AudioError)) throw e;
       expect(e.message).not.toMatch(/\n/);
@@ -131,7 +160,11 @@ describe('audio decoding never throws anything but a one-line AudioError, never 
     const prefix = fc.constantFrom('', 'RIFF', 'RIFX', 'RF64', 'fLaC', 'ID3');
     await fc.assert(
       fc.asyncProperty(prefix, fc.uint8Array({ maxLength: 600 }), async (p, rest) => {
-        const bytes = new Uint8Array([...new TextEncoder().encode(p), ...(p.startsWith('R') ? [rest[0] ?? 0, 0, 0, 0, 0x57, 0x41, 0x56, 0x45] : []), ...rest]);
+        const bytes = new Uint8Array([
+          ...new TextEncoder().encode(p),
+          ...(p.startsWith('R') ? [rest[0] ?? 0, 0, 0, 0, 0x57, 0x41, 0x56, 0x45] : []),
+          ...rest,
+        ]);
         await survives(bytes, 'random.wav');
       }),
       { numRuns: 150 },
@@ -144,7 +177,10 @@ describe('audio decoding never throws anything but a one-line AudioError, never 
     alaw.toALaw();
     bases.push(alaw.toBuffer());
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...bases.keys()).chain((i) => mutations(bases[i])), (bytes) => survives(bytes, 'mutated.wav')),
+      fc.asyncProperty(
+        fc.constantFrom(...bases.keys()).chain((i) => mutations(bases[i])),
+        (bytes) => survives(bytes, 'mutated.wav'),
+      ),
       { numRuns: 200 },
     );
   });
@@ -152,21 +188,44 @@ describe('audio decoding never throws anything but a one-line AudioError, never 
   it('mutated FLAC files', async () => {
     const base = flac(1000);
     await survives(base, 'base.flac');
-    await fc.assert(fc.asyncProperty(mutations(base), (bytes) => survives(bytes, 'mutated.flac')), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(mutations(base), (bytes) => survives(bytes, 'mutated.flac')),
+      { numRuns: 150 },
+    );
   });
 });
 
 // ── config JSON ──────────────────────────────────────────────────────────────────────────────────
 
 describe('config files (--preset FILE.json) give a config or one line per problem', () => {
-  const key = fc.constantFrom('extends', 'name', 'nMels', 'width', 'depth', 'optim', 'lr', 'totalSteps', 'batchSize', 'cls', 'ema', 'loss', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '');
+  const key = fc.constantFrom(
+    'extends',
+    'name',
+    'nMels',
+    'width',
+    'depth',
+    'optim',
+    'lr',
+    'totalSteps',
+    'batchSize',
+    'cls',
+    'ema',
+    'loss',
+    '__proto__',
+    'constructor',
+    'toString',
+    'hasOwnProperty',
+    '',
+  );
   const value = fc.oneof(
     fc.jsonValue({ maxDepth: 2 }),
     fc.constantFrom('micro', 'tiny', 'base', 1e308, -1, 0, 0.5, 1e9, 2 ** 31, Number.MAX_SAFE_INTEGER + 2),
   );
   const doc = fc.oneof(
     fc.dictionary(key, value, { maxKeys: 6 }).map((o) => JSON.stringify(o)),
-    fc.dictionary(key, fc.dictionary(key, value, { maxKeys: 3 }), { maxKeys: 3 }).map((o) => JSON.stringify({ extends: 'micro', ...o })),
+    fc
+      .dictionary(key, fc.dictionary(key, value, { maxKeys: 3 }), { maxKeys: 3 })
+      .map((o) => JSON.stringify({ extends: 'micro', ...o })),
     fc.jsonValue().map((v) => JSON.stringify(v)),
     fc.string({ maxLength: 80 }),
   );
@@ -206,7 +265,11 @@ describe('config files (--preset FILE.json) give a config or one line per proble
 
 // ── folder trees with random symbolic links ─────────────────────────────────────────────────────
 
-type Node = { kind: 'dir' } | { kind: 'file' } | { kind: 'fifo' } | { kind: 'link'; target: number | 'up' | 'root' | 'outside' | 'missing' | 'self' };
+type Node =
+  | { kind: 'dir' }
+  | { kind: 'file' }
+  | { kind: 'fifo' }
+  | { kind: 'link'; target: number | 'up' | 'root' | 'outside' | 'missing' | 'self' };
 
 const treeArb = fc.array(
   fc.record({
@@ -215,7 +278,15 @@ const treeArb = fc.array(
       { weight: 3, arbitrary: fc.constant<Node>({ kind: 'dir' }) },
       { weight: 4, arbitrary: fc.constant<Node>({ kind: 'file' }) },
       { weight: 1, arbitrary: fc.constant<Node>({ kind: 'fifo' }) },
-      { weight: 4, arbitrary: fc.oneof(fc.nat().map((t) => t), fc.constantFrom('up', 'root', 'outside', 'missing', 'self')).map<Node>((target) => ({ kind: 'link', target: target as never })) },
+      {
+        weight: 4,
+        arbitrary: fc
+          .oneof(
+            fc.nat().map((t) => t),
+            fc.constantFrom('up', 'root', 'outside', 'missing', 'self'),
+          )
+          .map<Node>((target) => ({ kind: 'link', target: target as never })),
+      },
     ),
   }),
   { maxLength: 14 },
@@ -236,7 +307,12 @@ function build(spec: { parent: number; node: Node }[]): { root: string; real: Se
   const paths: string[] = [];
   spec.forEach(({ parent, node }, i) => {
     const at = dirs[parent % dirs.length];
-    const name = node.kind === 'dir' ? `d${i}` : node.kind === 'link' && typeof node.target === 'number' && node.target % 2 ? `l${i}` : `n${i}.wav`;
+    const name =
+      node.kind === 'dir'
+        ? `d${i}`
+        : node.kind === 'link' && typeof node.target === 'number' && node.target % 2
+          ? `l${i}`
+          : `n${i}.wav`;
     const path = join(at, name);
     paths.push(path);
     if (node.kind === 'dir') {
@@ -247,7 +323,19 @@ function build(spec: { parent: number; node: Node }[]): { root: string; real: Se
     else {
       const t = node.target;
       const target =
-        t === 'up' ? '..' : t === 'root' ? root : t === 'outside' ? outside : t === 'missing' ? join(root, 'gone') : t === 'self' ? path : paths.length > 1 ? paths[t % (paths.length - 1)] : root;
+        t === 'up'
+          ? '..'
+          : t === 'root'
+            ? root
+            : t === 'outside'
+              ? outside
+              : t === 'missing'
+                ? join(root, 'gone')
+                : t === 'self'
+                  ? path
+                  : paths.length > 1
+                    ? paths[t % (paths.length - 1)]
+                    : root;
       symlinkSync(target, path);
     }
   });

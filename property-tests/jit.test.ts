@@ -32,7 +32,8 @@ function expectClose(what: string, got: Tensor[], want: Tensor[], tol: { atol: n
     const a = got[k].toArray();
     const b = w.toArray();
     for (let i = 0; i < b.length; i++) {
-      const ok = Math.abs(a[i] - b[i]) <= tol.atol + tol.rtol * Math.abs(b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i]));
+      const ok =
+        Math.abs(a[i] - b[i]) <= tol.atol + tol.rtol * Math.abs(b[i]) || (Number.isNaN(a[i]) && Number.isNaN(b[i]));
       if (!ok) throw new Error(`${what}: output ${k} element ${i} is ${a[i]} under jit, ${b[i]} eager`);
     }
   });
@@ -67,7 +68,9 @@ describe('jit(f) equals f on every primitive and composite spec (value and gradi
       for (const spec of SPECS) {
         it(spec.name, () => {
           fc.assert(
-            fc.property(spec.gen, fc.integer({ min: 0, max: 1e6 }), (c, seed) => compareCase(backend, spec.name, c, seed, !!spec.zeroGrad)),
+            fc.property(spec.gen, fc.integer({ min: 0, max: 1e6 }), (c, seed) =>
+              compareCase(backend, spec.name, c, seed, !!spec.zeroGrad),
+            ),
             { numRuns: backend === 'ref64' ? 6 : 4, seed: 4242 },
           );
         });
@@ -103,45 +106,101 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
     const pair = (f: (a: Tensor, b: Tensor) => Tensor) => (canBroadcast(x.shape, y.shape) ? f(x, y) : f(x, mp.mean(y)));
     let r: Tensor | null = null;
     switch (kind % 25) {
-      case 0: r = mp.tanh(x); break;
-      case 1: r = mp.exp(mp.tanh(x)); break;
-      case 2: r = mp.sqrt(mp.add(mp.square(x), 1)); break;
-      case 3: r = mp.log(mp.add(mp.square(x), 0.5)); break;
-      case 4: r = mp.gelu(x); break;
-      case 5: r = mp.neg(mp.erf(x)); break;
-      case 6: r = pair(mp.add); break;
-      case 7: r = pair(mp.sub); break;
-      case 8: r = pair(mp.mul); break;
-      case 9: r = pair((a, b) => mp.div(a, mp.add(mp.square(b), 1))); break;
-      case 10: r = pair(mp.maximum); break;
-      case 11: r = pair((a, b) => mp.where(mp.greater(a, b), a, mp.mul(b, 0.5))); break;
-      case 12: r = x.rank ? mp.sum(x, ax, c % 2 === 0) : null; break;
-      case 13: r = x.rank ? mp.max(x, ax, true) : null; break;
-      case 14: r = x.rank >= 2 ? mp.transpose(x) : null; break;
-      case 15: r = mp.reshape(x, [x.size]); break;
-      case 16: r = x.rank && x.shape[ax] > 1 ? mp.sliceAxis(x, ax, c % 2, x.shape[ax] - ((c >> 1) % 2)) : null; break;
-      case 17: r = x.rank ? mp.pad(x, x.shape.map((_, i) => (i === ax ? 1 : 0)), x.shape.map((_, i) => (i === ax ? c % 2 : 0))) : null; break;
-      case 18: r = mp.broadcastTo(mp.expandDims(x, 0), [2, ...x.shape]); break;
+      case 0:
+        r = mp.tanh(x);
+        break;
+      case 1:
+        r = mp.exp(mp.tanh(x));
+        break;
+      case 2:
+        r = mp.sqrt(mp.add(mp.square(x), 1));
+        break;
+      case 3:
+        r = mp.log(mp.add(mp.square(x), 0.5));
+        break;
+      case 4:
+        r = mp.gelu(x);
+        break;
+      case 5:
+        r = mp.neg(mp.erf(x));
+        break;
+      case 6:
+        r = pair(mp.add);
+        break;
+      case 7:
+        r = pair(mp.sub);
+        break;
+      case 8:
+        r = pair(mp.mul);
+        break;
+      case 9:
+        r = pair((a, b) => mp.div(a, mp.add(mp.square(b), 1)));
+        break;
+      case 10:
+        r = pair(mp.maximum);
+        break;
+      case 11:
+        r = pair((a, b) => mp.where(mp.greater(a, b), a, mp.mul(b, 0.5)));
+        break;
+      case 12:
+        r = x.rank ? mp.sum(x, ax, c % 2 === 0) : null;
+        break;
+      case 13:
+        r = x.rank ? mp.max(x, ax, true) : null;
+        break;
+      case 14:
+        r = x.rank >= 2 ? mp.transpose(x) : null;
+        break;
+      case 15:
+        r = mp.reshape(x, [x.size]);
+        break;
+      case 16:
+        r = x.rank && x.shape[ax] > 1 ? mp.sliceAxis(x, ax, c % 2, x.shape[ax] - ((c >> 1) % 2)) : null;
+        break;
+      case 17:
+        r = x.rank
+          ? mp.pad(
+              x,
+              x.shape.map((_, i) => (i === ax ? 1 : 0)),
+              x.shape.map((_, i) => (i === ax ? c % 2 : 0)),
+            )
+          : null;
+        break;
+      case 18:
+        r = mp.broadcastTo(mp.expandDims(x, 0), [2, ...x.shape]);
+        break;
       case 19: {
         const m = x.rank >= 2 ? x : mp.reshape(x, [1, x.size]);
         r = c % 2 ? mp.matmul(m, m, { transB: true }) : mp.matmul(mp.mT(m), m);
         break;
       }
-      case 20: r = x.rank ? (c % 2 ? mp.softmax(x, ax) : mp.concat([x, mp.neg(x)], ax)) : null; break;
-      case 21: r = x.rank === 1 ? mp.mul(mp.expandDims(x, -1), mp.expandDims(mp.tanh(x), 0)) : mp.add(mp.expandDims(x, -1), 1); break; // outer product via trailing/leading size-1 axes
-      case 22: r = x.size % 2 === 0 && x.size > 2 ? mp.add(mp.reshape(x, [2, x.size / 2]), 0.5) : null; break; // a splitting reshape feeding elementwise
+      case 20:
+        r = x.rank ? (c % 2 ? mp.softmax(x, ax) : mp.concat([x, mp.neg(x)], ax)) : null;
+        break;
+      case 21:
+        r = x.rank === 1 ? mp.mul(mp.expandDims(x, -1), mp.expandDims(mp.tanh(x), 0)) : mp.add(mp.expandDims(x, -1), 1);
+        break; // outer product via trailing/leading size-1 axes
+      case 22:
+        r = x.size % 2 === 0 && x.size > 2 ? mp.add(mp.reshape(x, [2, x.size / 2]), 0.5) : null;
+        break; // a splitting reshape feeding elementwise
       case 24: {
         // two slices of one axis used apart: their gradients are zero-padded pieces added together
         // (tiling the axis, leaving borders, or leaving a gap in the middle)
         const d = x.rank ? x.shape[ax] : 0;
         if (d < 2) break;
         const k = 1 + (c % (d - 1));
-        const [a0, a1, b0, b1] = [[0, k, k, d], [0, k - 1, k, d], [Math.min(1, k - 1), k, k, d]][c % 3];
+        const [a0, a1, b0, b1] = [
+          [0, k, k, d],
+          [0, k - 1, k, d],
+          [Math.min(1, k - 1), k, k, d],
+        ][c % 3];
         if (a1 <= a0 || b1 <= b0) break;
         r = mp.add(mp.sum(mp.mul(mp.sliceAxis(x, ax, a0, a1), 2)), mp.sum(mp.tanh(mp.sliceAxis(x, ax, b0, b1))));
         break;
       }
-      case 23: r = x.rank === 3 ? mp.matmul(mp.transpose(x, [1, 0, 2]), mp.transpose(x, [1, 2, 0])) : null; break; // batch-axis transposes feeding matmul
+      case 23:
+        r = x.rank === 3 ? mp.matmul(mp.transpose(x, [1, 0, 2]), mp.transpose(x, [1, 2, 0])) : null;
+        break; // batch-axis transposes feeding matmul
     }
     if (r && r.size <= MAX_ELEMENTS && r.size > 0) nodes.push(r);
   }
@@ -149,20 +208,30 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
 }
 
 const programArb = fc.record({
-  shapes: fc.array(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 3 }), { minLength: 1, maxLength: 3 }),
+  shapes: fc.array(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 3 }), {
+    minLength: 1,
+    maxLength: 3,
+  }),
   genes: fc.array(geneArb, { minLength: 1, maxLength: 14 }),
   seed: fc.nat(1e6),
 });
 
-function checkProgram(backend: string, prog: { shapes: number[][]; genes: Gene[]; seed: number }, mutate?: (f: typeof randomProgram) => typeof randomProgram): void {
+function checkProgram(
+  backend: string,
+  prog: { shapes: number[][]; genes: Gene[]; seed: number },
+  mutate?: (f: typeof randomProgram) => typeof randomProgram,
+): void {
   mp.withBackend(backend, () => {
-    const xs = prog.shapes.map((s, i) => mp.tensor(Float32Array.from(drawValues({ shape: s, domain: 'any' }, prog.seed + i)), s));
+    const xs = prog.shapes.map((s, i) =>
+      mp.tensor(Float32Array.from(drawValues({ shape: s, domain: 'any' }, prog.seed + i)), s),
+    );
     const run = mutate ? mutate(randomProgram) : randomProgram;
     const outs = randomProgram(prog.genes, xs);
     if (!outs.length) return;
     const cts = outs.map((o, k) => randomLike(o, prog.seed + 100 + k));
     const f = (ins: Tensor[], ct: Tensor[]): Tensor[] => {
-      const loss = (p: Tensor[]) => run(prog.genes, p).reduce((acc: Tensor, o, k) => mp.add(acc, mp.sum(mp.mul(o, ct[k]))), mp.scalar(0));
+      const loss = (p: Tensor[]) =>
+        run(prog.genes, p).reduce((acc: Tensor, o, k) => mp.add(acc, mp.sum(mp.mul(o, ct[k]))), mp.scalar(0));
       const [value, grads] = mp.valueAndGrad(loss)(ins);
       return [...run(prog.genes, ins), value, ...grads];
     };

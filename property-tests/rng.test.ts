@@ -2,7 +2,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
-import { keyFromSeed, normalHost, permutationHost, randomBits, split, threefry2x32, uniformHost, foldIn } from '../src/random';
+import {
+  keyFromSeed,
+  normalHost,
+  permutationHost,
+  randomBits,
+  split,
+  threefry2x32,
+  uniformHost,
+  foldIn,
+} from '../src/random';
 import { uniform, normal } from '../src/rng-tensor';
 
 describe('threefry2x32', () => {
@@ -11,10 +20,12 @@ describe('threefry2x32', () => {
     expect(threefry2x32([0xffffffff, 0xffffffff], 0xffffffff, 0xffffffff)).toEqual([0x1cb996fc, 0xbb002be7]);
   });
   it('is deterministic', () => {
-    fc.assert(fc.property(fc.nat(), fc.nat({ max: 1000 }), (seed, n) => {
-      const k = keyFromSeed(seed);
-      expect(Array.from(randomBits(k, n))).toEqual(Array.from(randomBits(k, n)));
-    }));
+    fc.assert(
+      fc.property(fc.nat(), fc.nat({ max: 1000 }), (seed, n) => {
+        const k = keyFromSeed(seed);
+        expect(Array.from(randomBits(k, n))).toEqual(Array.from(randomBits(k, n)));
+      }),
+    );
   });
   it('split keys are distinct and their streams uncorrelated', () => {
     fc.assert(
@@ -48,10 +59,12 @@ describe('threefry2x32', () => {
     const v = z.reduce((a, b) => a + (b - m) ** 2, 0) / z.length;
     expect(Math.abs(m)).toBeLessThan(0.03);
     expect(Math.abs(v - 1)).toBeLessThan(0.05);
-    fc.assert(fc.property(fc.nat(), fc.integer({ min: 1, max: 300 }), (seed, n) => {
-      const p = Array.from(permutationHost(keyFromSeed(seed), n)).sort((a, b) => a - b);
-      return p.every((x, i) => x === i);
-    }));
+    fc.assert(
+      fc.property(fc.nat(), fc.integer({ min: 1, max: 300 }), (seed, n) => {
+        const p = Array.from(permutationHost(keyFromSeed(seed), n)).sort((a, b) => a - b);
+        return p.every((x, i) => x === i);
+      }),
+    );
   });
   it('gives the same stream on every backend', () => {
     const k = keyFromSeed(99);

@@ -47,7 +47,14 @@ export const shapeArb = (minRank = 0, maxRank = 3) => fc.array(dim, { minLength:
 /** An output shape and input shapes that broadcast to it (dims dropped or set to 1 at random). */
 export const broadcastPair = (n: number) =>
   fc
-    .tuple(shapeArb(0, 3), fc.array(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3, maxLength: 3 }), { minLength: n, maxLength: n }), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }))
+    .tuple(
+      shapeArb(0, 3),
+      fc.array(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 3, maxLength: 3 }), {
+        minLength: n,
+        maxLength: n,
+      }),
+      fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }),
+    )
     .map(([out, modes, drops]) =>
       modes.map((m, k) => {
         const s = out.map((d, i) => (m[i] === 0 ? 1 : d));
@@ -107,11 +114,23 @@ const unary = (name: PrimName, domain: Domain, fn: (x: Tensor) => Tensor): OpSpe
   covers: [name],
   gen: shapeArb().map((s) => ({ inputs: [{ shape: s, domain }], fn })),
 });
-const binary = (name: PrimName, da: Domain, db: Domain, fn: (a: Tensor, b: Tensor) => Tensor, zeroGrad = false): OpSpec => ({
+const binary = (
+  name: PrimName,
+  da: Domain,
+  db: Domain,
+  fn: (a: Tensor, b: Tensor) => Tensor,
+  zeroGrad = false,
+): OpSpec => ({
   name,
   covers: [name],
   zeroGrad,
-  gen: broadcastPair(2).map(([a, b]) => ({ inputs: [{ shape: a, domain: da }, { shape: b, domain: db }], fn })),
+  gen: broadcastPair(2).map(([a, b]) => ({
+    inputs: [
+      { shape: a, domain: da },
+      { shape: b, domain: db },
+    ],
+    fn,
+  })),
 });
 const axesArb = (rank: number) => fc.subarray([...Array(rank).keys()], { minLength: 1 });
 
@@ -129,7 +148,10 @@ export const SPECS: OpSpec[] = [
   {
     name: 'softmaxPrim',
     covers: ['softmax'],
-    gen: shapeArb(1, 3).map((s) => ({ inputs: [{ shape: s, domain: 'any' as Domain }], fn: (x: Tensor) => mp.bind('softmax', [x], {}) })),
+    gen: shapeArb(1, 3).map((s) => ({
+      inputs: [{ shape: s, domain: 'any' as Domain }],
+      fn: (x: Tensor) => mp.bind('softmax', [x], {}),
+    })),
   },
   {
     name: 'layerNormalize',
@@ -143,7 +165,10 @@ export const SPECS: OpSpec[] = [
     name: 'layerNormalizeVjp',
     covers: ['layerNormalizeVjp'],
     gen: fc.tuple(shapeArb(0, 2), fc.integer({ min: 2, max: 6 })).map(([lead, d]) => ({
-      inputs: [{ shape: [...lead, d], domain: 'any' as Domain }, { shape: [...lead, d], domain: 'any' as Domain }],
+      inputs: [
+        { shape: [...lead, d], domain: 'any' as Domain },
+        { shape: [...lead, d], domain: 'any' as Domain },
+      ],
       fn: (x: Tensor, g: Tensor) => mp.bind('layerNormalizeVjp', [x, g], { eps: 1e-6 }),
     })),
   },
@@ -163,7 +188,11 @@ export const SPECS: OpSpec[] = [
     name: 'where',
     covers: ['where'],
     gen: broadcastPair(3).map(([c, a, b]) => ({
-      inputs: [{ shape: c, domain: 'index', bound: 2 }, { shape: a, domain: 'any' }, { shape: b, domain: 'any' }],
+      inputs: [
+        { shape: c, domain: 'index', bound: 2 },
+        { shape: a, domain: 'any' },
+        { shape: b, domain: 'any' },
+      ],
       constant: [0],
       fn: mp.where,
     })),
@@ -171,25 +200,40 @@ export const SPECS: OpSpec[] = [
   {
     name: 'sum',
     covers: ['sum'],
-    gen: shapeArb(1, 4).chain((s) => axesArb(s.length).map((axes) => ({ inputs: [{ shape: s, domain: 'any' as Domain }], fn: (x: Tensor) => mp.sum(x, axes) }))),
+    gen: shapeArb(1, 4).chain((s) =>
+      axesArb(s.length).map((axes) => ({
+        inputs: [{ shape: s, domain: 'any' as Domain }],
+        fn: (x: Tensor) => mp.sum(x, axes),
+      })),
+    ),
   },
   {
     name: 'max',
     covers: ['max'],
-    gen: shapeArb(1, 4).chain((s) => axesArb(s.length).map((axes) => ({ inputs: [{ shape: s, domain: 'distinct' as Domain }], fn: (x: Tensor) => mp.max(x, axes) }))),
+    gen: shapeArb(1, 4).chain((s) =>
+      axesArb(s.length).map((axes) => ({
+        inputs: [{ shape: s, domain: 'distinct' as Domain }],
+        fn: (x: Tensor) => mp.max(x, axes),
+      })),
+    ),
   },
   {
     name: 'reshape',
     covers: ['reshape'],
     gen: shapeArb(1, 3).chain((s) =>
-      fc.shuffledSubarray(s, { minLength: s.length, maxLength: s.length }).map((t) => ({ inputs: [{ shape: s, domain: 'any' as Domain }], fn: (x: Tensor) => mp.reshape(x, [...t].reverse()) })),
+      fc.shuffledSubarray(s, { minLength: s.length, maxLength: s.length }).map((t) => ({
+        inputs: [{ shape: s, domain: 'any' as Domain }],
+        fn: (x: Tensor) => mp.reshape(x, [...t].reverse()),
+      })),
     ),
   },
   {
     name: 'transpose',
     covers: ['transpose'],
     gen: shapeArb(2, 4).chain((s) =>
-      fc.shuffledSubarray([...s.keys()], { minLength: s.length, maxLength: s.length }).map((perm) => ({ inputs: [{ shape: s, domain: 'any' as Domain }], fn: (x: Tensor) => mp.transpose(x, perm) })),
+      fc
+        .shuffledSubarray([...s.keys()], { minLength: s.length, maxLength: s.length })
+        .map((perm) => ({ inputs: [{ shape: s, domain: 'any' as Domain }], fn: (x: Tensor) => mp.transpose(x, perm) })),
     ),
   },
   {
@@ -206,30 +250,50 @@ export const SPECS: OpSpec[] = [
     name: 'slice',
     covers: ['slice'],
     gen: shapeArb(1, 3).chain((s) =>
-      fc.tuple(...s.map((d) => fc.integer({ min: 0, max: d - 1 }).chain((b) => fc.integer({ min: 1, max: d - b }).map((n) => [b, n] as const)))).map((bs) => ({
-        inputs: [{ shape: s, domain: 'any' as Domain }],
-        fn: (x: Tensor) => mp.slice(x, bs.map((b) => b[0]), bs.map((b) => b[1])),
-      })),
+      fc
+        .tuple(
+          ...s.map((d) =>
+            fc
+              .integer({ min: 0, max: d - 1 })
+              .chain((b) => fc.integer({ min: 1, max: d - b }).map((n) => [b, n] as const)),
+          ),
+        )
+        .map((bs) => ({
+          inputs: [{ shape: s, domain: 'any' as Domain }],
+          fn: (x: Tensor) =>
+            mp.slice(
+              x,
+              bs.map((b) => b[0]),
+              bs.map((b) => b[1]),
+            ),
+        })),
     ),
   },
   {
     name: 'pad',
     covers: ['pad'],
     gen: shapeArb(1, 3).chain((s) =>
-      fc.tuple(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: s.length, maxLength: s.length }), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: s.length, maxLength: s.length })).map(([lo, hi]) => ({
-        inputs: [{ shape: s, domain: 'any' as Domain }],
-        fn: (x: Tensor) => mp.bind('pad', [x], { lo, hi }),
-      })),
+      fc
+        .tuple(
+          fc.array(fc.integer({ min: 0, max: 2 }), { minLength: s.length, maxLength: s.length }),
+          fc.array(fc.integer({ min: 0, max: 2 }), { minLength: s.length, maxLength: s.length }),
+        )
+        .map(([lo, hi]) => ({
+          inputs: [{ shape: s, domain: 'any' as Domain }],
+          fn: (x: Tensor) => mp.bind('pad', [x], { lo, hi }),
+        })),
     ),
   },
   {
     name: 'concat',
     covers: ['concat'],
     gen: shapeArb(1, 3).chain((s) =>
-      fc.tuple(fc.integer({ min: 0, max: s.length - 1 }), fc.array(dim, { minLength: 2, maxLength: 3 })).map(([axis, sizes]) => ({
-        inputs: sizes.map((n) => ({ shape: s.map((d, i) => (i === axis ? n : d)), domain: 'any' as Domain })),
-        fn: (...xs: Tensor[]) => mp.concat(xs, axis),
-      })),
+      fc
+        .tuple(fc.integer({ min: 0, max: s.length - 1 }), fc.array(dim, { minLength: 2, maxLength: 3 }))
+        .map(([axis, sizes]) => ({
+          inputs: sizes.map((n) => ({ shape: s.map((d, i) => (i === axis ? n : d)), domain: 'any' as Domain })),
+          fn: (...xs: Tensor[]) => mp.concat(xs, axis),
+        })),
     ),
   },
   {
@@ -237,7 +301,10 @@ export const SPECS: OpSpec[] = [
     covers: ['gather'],
     gen: shapeArb(1, 3).chain((s) =>
       fc.tuple(fc.integer({ min: 0, max: s.length - 1 }), dim).map(([axis, m]) => ({
-        inputs: [{ shape: s, domain: 'any' as Domain }, { shape: [...s.slice(0, axis), m], domain: 'index' as Domain, bound: s[axis] }],
+        inputs: [
+          { shape: s, domain: 'any' as Domain },
+          { shape: [...s.slice(0, axis), m], domain: 'index' as Domain, bound: s[axis] },
+        ],
         constant: [1],
         fn: (x: Tensor, idx: Tensor) => mp.gather(x, idx, axis),
       })),
@@ -248,7 +315,10 @@ export const SPECS: OpSpec[] = [
     covers: ['scatterAdd'],
     gen: shapeArb(1, 3).chain((s) =>
       fc.tuple(fc.integer({ min: 0, max: s.length - 1 }), dim).map(([axis, n]) => ({
-        inputs: [{ shape: s, domain: 'any' as Domain }, { shape: s.slice(0, axis + 1), domain: 'index' as Domain, bound: n }],
+        inputs: [
+          { shape: s, domain: 'any' as Domain },
+          { shape: s.slice(0, axis + 1), domain: 'index' as Domain, bound: n },
+        ],
         constant: [1],
         fn: (x: Tensor, idx: Tensor) => mp.scatterAdd(x, idx, axis, n),
       })),
@@ -258,7 +328,15 @@ export const SPECS: OpSpec[] = [
     name: 'matmul',
     covers: ['matmul'],
     gen: fc
-      .tuple(dim, dim, dim, fc.boolean(), fc.boolean(), fc.constantFrom([] as number[], [2], [3, 1], [1, 2]), fc.constantFrom([] as number[], [2], [1], [3, 2]))
+      .tuple(
+        dim,
+        dim,
+        dim,
+        fc.boolean(),
+        fc.boolean(),
+        fc.constantFrom([] as number[], [2], [3, 1], [1, 2]),
+        fc.constantFrom([] as number[], [2], [1], [3, 2]),
+      )
       .filter(([, , , , , ba, bb]) => {
         const r = Math.max(ba.length, bb.length);
         for (let i = 0; i < r; i++) {
@@ -317,14 +395,21 @@ export const SPECS: OpSpec[] = [
     name,
     covers: [],
     composite: true,
-    gen: shapeArb(1, 3).map((s) => ({ inputs: [{ shape: s, domain: (name === 'relu' ? 'distinct' : 'any') as Domain }], fn })),
+    gen: shapeArb(1, 3).map((s) => ({
+      inputs: [{ shape: s, domain: (name === 'relu' ? 'distinct' : 'any') as Domain }],
+      fn,
+    })),
   })),
   {
     name: 'layerNorm',
     covers: [],
     composite: true,
     gen: fc.tuple(shapeArb(0, 2), fc.integer({ min: 2, max: 6 })).map(([lead, d]) => ({
-      inputs: [{ shape: [...lead, d], domain: 'any' as Domain }, { shape: [d], domain: 'any' as Domain }, { shape: [d], domain: 'any' as Domain }],
+      inputs: [
+        { shape: [...lead, d], domain: 'any' as Domain },
+        { shape: [d], domain: 'any' as Domain },
+        { shape: [d], domain: 'any' as Domain },
+      ],
       fn: (x: Tensor, g: Tensor, b: Tensor) => mp.layerNorm(x, g, b, 1e-6),
     })),
   },
@@ -333,11 +418,13 @@ export const SPECS: OpSpec[] = [
     covers: [],
     composite: true,
     gen: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 6 })).map(([n, k]) => ({
-      inputs: [{ shape: [n, k], domain: 'any' as Domain }, { shape: [n, k], domain: 'any' as Domain }],
+      inputs: [
+        { shape: [n, k], domain: 'any' as Domain },
+        { shape: [n, k], domain: 'any' as Domain },
+      ],
       fn: (t: Tensor, s: Tensor) => mp.crossEntropy(mp.softmax(t), mp.logSoftmax(s)),
     })),
   },
 ];
 
 export const COMPOSITES = ['softmax', 'logSoftmax', 'logsumexp', 'layerNorm', 'gelu', 'l2Normalize', 'crossEntropy'];
-

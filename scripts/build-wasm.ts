@@ -38,7 +38,13 @@ export const TARGETS: Target[] = [
   { out: 'rows.wasm', wat: 'rows.wat', features: { simd: true } },
 ];
 
-type Wabt = { parseWat(name: string, src: string, features?: Record<string, boolean>): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void } };
+type Wabt = {
+  parseWat(
+    name: string,
+    src: string,
+    features?: Record<string, boolean>,
+  ): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
+};
 
 /** Assemble every target: file name → bytes. */
 export async function assemble(): Promise<Map<string, Uint8Array>> {

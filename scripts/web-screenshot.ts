@@ -13,11 +13,21 @@ import { ensurePretrainSet } from '../src/data/render';
 import type { MatpacStatus } from '../web/src/main';
 
 const out = process.argv[2] ?? 'docs/img/web-page.png';
-const exe = [process.env.MATPAC_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p): p is string => !!p && existsSync(p));
+const exe = [process.env.MATPAC_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find(
+  (p): p is string => !!p && existsSync(p),
+);
 if (!exe) throw new Error('no Chromium: apt-get install chromium');
-const data = await ensurePretrainSet({ clips: 16, durationSec: 4, cacheRoot: join(mkdtempSync(join(tmpdir(), 'matpac-shot-')), 'cache'), quiet: true });
+const data = await ensurePretrainSet({
+  clips: 16,
+  durationSec: 4,
+  cacheRoot: join(mkdtempSync(join(tmpdir(), 'matpac-shot-')), 'cache'),
+  quiet: true,
+});
 const server = await startWebServer({ port: 0, data, quiet: true });
-const browser = await chromium.launch({ executablePath: exe, args: ['--use-gl=angle', '--use-angle=gl-egl', '--ignore-gpu-blocklist', '--no-sandbox', '--disable-dev-shm-usage'] });
+const browser = await chromium.launch({
+  executablePath: exe,
+  args: ['--use-gl=angle', '--use-angle=gl-egl', '--ignore-gpu-blocklist', '--no-sandbox', '--disable-dev-shm-usage'],
+});
 const page = await browser.newPage({ viewport: { width: 1240, height: 900 } });
 const status = () => page.evaluate(() => (window as unknown as { matpacStatus: MatpacStatus }).matpacStatus);
 const until = async (pred: (s: MatpacStatus) => boolean) => {

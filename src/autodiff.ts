@@ -46,7 +46,9 @@ function backprop(level: number, outputs: Tensor[], cotangents: (Tensor | null)[
       const g = grads[j];
       if (!p || !g) return;
       if (g.shape.length !== p.shape.length || g.shape.some((d, k) => d !== p.shape[k]))
-        throw new Error(`internal: VJP of ${prim} returned a cotangent of shape ${fmt(g.shape)} for an input of shape ${fmt(p.shape)}`);
+        throw new Error(
+          `internal: VJP of ${prim} returned a cotangent of shape ${fmt(g.shape)} for an input of shape ${fmt(p.shape)}`,
+        );
       const prev = cts.get(p.id);
       cts.set(p.id, prev ? add(prev, g) : g);
     });
@@ -84,11 +86,15 @@ export function vjp(f: (p: unknown) => unknown, primals: unknown, opts?: { hasAu
   const pullback = (cotangent: unknown): unknown => {
     const ctFlat = flatten(cotangent);
     if (ctFlat.leaves.length !== outFlat.leaves.length)
-      throw new ShapeError(`vjp: cotangent has ${ctFlat.leaves.length} leaves, the output has ${outFlat.leaves.length}`);
+      throw new ShapeError(
+        `vjp: cotangent has ${ctFlat.leaves.length} leaves, the output has ${outFlat.leaves.length}`,
+      );
     ctFlat.leaves.forEach((c, i) => {
       const o = outFlat.leaves[i];
       if (c.shape.length !== o.shape.length || c.shape.some((d, k) => d !== o.shape[k]))
-        throw new ShapeError(`vjp: cotangent ${fmt(c.shape)} does not match output ${fmt(o.shape)} at ${outFlat.paths[i] || '<root>'}`);
+        throw new ShapeError(
+          `vjp: cotangent ${fmt(c.shape)} does not match output ${fmt(o.shape)} at ${outFlat.paths[i] || '<root>'}`,
+        );
     });
     const cts = backprop(level, outFlat.leaves, ctFlat.leaves);
     return inFlat.rebuild(inTracers.map((t, i) => cts.get(t.id) ?? zerosLike(inFlat.leaves[i])));
@@ -99,14 +105,18 @@ export function vjp(f: (p: unknown) => unknown, primals: unknown, opts?: { hasAu
 
 function checkScalar(name: string, v: Tensor): void {
   if (!(v instanceof Tensor) || size(v.shape) !== 1)
-    throw new ShapeError(`${name}: the function must return a scalar tensor, got ${v instanceof Tensor ? fmt(v.shape) : typeof v}`);
+    throw new ShapeError(
+      `${name}: the function must return a scalar tensor, got ${v instanceof Tensor ? fmt(v.shape) : typeof v}`,
+    );
 }
 
 /**
  * valueAndGrad(f)(params, ...rest) = [f(params, ...rest), ∇_params f]. With `hasAux`, f returns
  * [loss, aux] and the result is [[loss, aux], grads].
  */
-export function valueAndGrad<P, R extends unknown[]>(f: (p: P, ...rest: R) => Tensor): (p: P, ...rest: R) => [Tensor, P];
+export function valueAndGrad<P, R extends unknown[]>(
+  f: (p: P, ...rest: R) => Tensor,
+): (p: P, ...rest: R) => [Tensor, P];
 export function valueAndGrad<P, R extends unknown[], A>(
   f: (p: P, ...rest: R) => [Tensor, A],
   opts: { hasAux: true },

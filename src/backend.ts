@@ -11,7 +11,12 @@ import type { PrimName, PrimParams } from './primitives';
 
 export type Buffer = unknown;
 
-export type Kernel<P extends PrimName> = (inputs: Buffer[], inShapes: Shape[], outShape: Shape, params: PrimParams[P]) => Buffer;
+export type Kernel<P extends PrimName> = (
+  inputs: Buffer[],
+  inShapes: Shape[],
+  outShape: Shape,
+  params: PrimParams[P],
+) => Buffer;
 
 export type KernelTable = { [P in PrimName]: Kernel<P> };
 
@@ -43,5 +48,12 @@ export interface Backend {
    * to `groupShape`, in one pass (keepdims). jit fuses an elementwise group into the reduction
    * that reads it where the backend has this (native).
    */
-  fusedReduce?(kind: 'sum' | 'max', src: string, inputs: Buffer[], inShapes: Shape[], groupShape: Shape, axes: number[]): Buffer;
+  fusedReduce?(
+    kind: 'sum' | 'max',
+    src: string,
+    inputs: Buffer[],
+    inShapes: Shape[],
+    groupShape: Shape,
+    axes: number[],
+  ): Buffer;
 }

@@ -43,7 +43,10 @@ export function defineRules<P extends PrimName>(name: P, r: PrimRules<PrimParams
 /** The rules of a primitive. */
 export function ruleOf<P extends PrimName>(name: P): PrimRules<PrimParams[P]> {
   const r = rules.get(name);
-  if (!r) throw new Error(`internal: primitive '${name}' has no rules (src/primitives.ts registers them; import the engine through src/index.ts)`);
+  if (!r)
+    throw new Error(
+      `internal: primitive '${name}' has no rules (src/primitives.ts registers them; import the engine through src/index.ts)`,
+    );
   return r as unknown as PrimRules<PrimParams[P]>;
 }
 
@@ -194,7 +197,8 @@ export abstract class Tensor {
   }
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new ShapeError(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, expected 1`);
+    if (this.size !== 1)
+      throw new ShapeError(`item: tensor of shape ${fmt(this.shape)} has ${this.size} elements, expected 1`);
     return this.toArray()[0];
   }
   toString(): string {
@@ -318,14 +322,18 @@ export function bind<P extends PrimName>(prim: P, inputs: Tensor[], params: Prim
   const def = ruleOf(prim);
   let outShape: Shape;
   try {
-    outShape = def.shape(inputs.map((t) => t.shape), params);
+    outShape = def.shape(
+      inputs.map((t) => t.shape),
+      params,
+    );
   } catch (e) {
     if (e instanceof ShapeError) throw new ShapeError(e.message + describeInputs(inputs));
     throw e;
   }
   let level = 0;
   for (const t of inputs) level = Math.max(level, levelOf(t));
-  if (level === 0) return stager ? stager.stage(prim, inputs, outShape, params) : launch(prim, inputs as Concrete[], outShape, params);
+  if (level === 0)
+    return stager ? stager.stage(prim, inputs, outShape, params) : launch(prim, inputs as Concrete[], outShape, params);
   const primals = inputs.map((t) => (t instanceof Tracer && t.level === level ? t.primal : t));
   const out = bind(prim, primals, params);
   const parents = inputs.map((t) => (t instanceof Tracer && t.level === level ? t : null));
@@ -335,7 +343,8 @@ export function bind<P extends PrimName>(prim: P, inputs: Tensor[], params: Prim
 function launch<P extends PrimName>(prim: P, inputs: Concrete[], outShape: Shape, params: PrimParams[P]): Concrete {
   const backend = inputs.length ? inputs[0].backend : getBackend();
   for (const t of inputs) {
-    if (t.backend !== backend) throw new Error(`${prim}: inputs live on different backends (${backend.name} and ${t.backend.name})`);
+    if (t.backend !== backend)
+      throw new Error(`${prim}: inputs live on different backends (${backend.name} and ${t.backend.name})`);
   }
   const kernel = backend.kernels[prim] as (i: unknown[], s: Shape[], o: Shape, p: PrimParams[P]) => unknown;
   const buf = kernel(
@@ -351,9 +360,14 @@ function launch<P extends PrimName>(prim: P, inputs: Concrete[], outShape: Shape
 }
 
 /** A concrete tensor from host data on the current (or given) backend. */
-export function fromHost(data: Float32Array | Float64Array | readonly number[], shape: Shape, backend?: Backend): Concrete {
+export function fromHost(
+  data: Float32Array | Float64Array | readonly number[],
+  shape: Shape,
+  backend?: Backend,
+): Concrete {
   const n = size(shape);
-  if (data.length !== n) throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${n} needed)`);
+  if (data.length !== n)
+    throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${n} needed)`);
   const b = backend ?? getBackend();
   const out = new Concrete(b, b.upload(data, shape), [...shape]);
   if (stager) stager.constant(out);
@@ -372,7 +386,8 @@ const scopes: Set<Concrete>[] = [];
 function forEachConcrete(value: unknown, f: (c: Concrete) => void): void {
   if (value instanceof Tensor) f(value.concrete());
   else if (Array.isArray(value)) for (const v of value) forEachConcrete(v, f);
-  else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) for (const v of Object.values(value)) forEachConcrete(v, f);
+  else if (value && typeof value === 'object' && !ArrayBuffer.isView(value))
+    for (const v of Object.values(value)) forEachConcrete(v, f);
 }
 
 /** Collect the buffers of the tensors reachable from a value. */

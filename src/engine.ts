@@ -8,7 +8,20 @@ export { loadGpujs } from './backends/gpujs-lib';
 
 export * from './ops';
 export { fused, E, evalExpr, exprSource, type Expr } from './fused';
-export { Tensor, Concrete, Tracer, scope, disposeTree, getBackend, setBackend, withBackend, listBackends, usableBackends, registerBackend, fromHost } from './core';
+export {
+  Tensor,
+  Concrete,
+  Tracer,
+  scope,
+  disposeTree,
+  getBackend,
+  setBackend,
+  withBackend,
+  listBackends,
+  usableBackends,
+  registerBackend,
+  fromHost,
+} from './core';
 export { vjp, grad, valueAndGrad } from './autodiff';
 export { jit, type Jitted, type JitStats } from './jit/jit';
 export { formatPlan, formatPlanStats } from './jit/format';

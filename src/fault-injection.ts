@@ -54,7 +54,12 @@ export function armWriteFault(...f: WriteFault[]): void {
 export const bytesWritten = (): Readonly<Record<FileKind | 'any', number>> => ({ ...written });
 
 export function enospc(path: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), { code: 'ENOSPC', errno: -28, syscall: 'write', path });
+  return Object.assign(new Error(`ENOSPC: no space left on device, write '${path}'`), {
+    code: 'ENOSPC',
+    errno: -28,
+    syscall: 'write',
+    path,
+  });
 }
 
 /** Write all of `buf` to `fd` at `position` (null: the file's current position), through any armed fault. */

@@ -17,7 +17,12 @@ import { flatten, leaves } from './tree';
 export function finiteProbe(tree: unknown): Tensor | undefined {
   const ls = leaves(tree);
   if (!ls.length) return undefined;
-  return sum(concat(ls.map((t) => reshape(sum(t), [1])), 0));
+  return sum(
+    concat(
+      ls.map((t) => reshape(sum(t), [1])),
+      0,
+    ),
+  );
 }
 
 /** Whether every value of every tensor in `tree` is finite (one reduction per tensor, one read-back). */

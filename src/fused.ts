@@ -26,8 +26,26 @@ import type { Tensor } from './core';
 import * as op from './ops';
 
 export type FusedOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'equal'
-  | 'neg' | 'square' | 'sqrt' | 'rsqrt' | 'exp' | 'log' | 'tanh' | 'erf' | 'gelu' | 'geluGrad'
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'greater'
+  | 'greaterEqual'
+  | 'equal'
+  | 'neg'
+  | 'square'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'exp'
+  | 'log'
+  | 'tanh'
+  | 'erf'
+  | 'gelu'
+  | 'geluGrad'
   | 'where';
 /** An elementwise expression over the inputs of a `fused` pass (built with `E`). */
 export type Expr = number | { readonly x: number } | { readonly op: FusedOp; readonly args: readonly Expr[] };
@@ -86,7 +104,9 @@ export const HELPER_NAMES = Object.keys(scalarHelpers(Math.abs)) as (keyof Scala
 /** A scalar function of x0, x1, … from a source, with the helpers in scope. */
 export function compileScalar(src: string, arity: number, helpers: ScalarHelpers): (...x: number[]) => number {
   const xs = Array.from({ length: arity }, (_, k) => `x${k}`);
-  return new Function(...HELPER_NAMES, `return function(${xs.join(', ')}) { return ${src}; };`)(...HELPER_NAMES.map((h) => helpers[h]));
+  return new Function(...HELPER_NAMES, `return function(${xs.join(', ')}) { return ${src}; };`)(
+    ...HELPER_NAMES.map((h) => helpers[h]),
+  );
 }
 
 const node = (o: FusedOp, ...args: Expr[]): Expr => ({ op: o, args });
@@ -94,11 +114,13 @@ const node = (o: FusedOp, ...args: Expr[]): Expr => ({ op: o, args });
 /** Builders for expressions: E.x(k) is input k; numbers are constants. */
 export const E = {
   x: (k: number): Expr => {
-    if (!(Number.isInteger(k) && k >= 0)) throw new RangeError(`fused: input index must be a non-negative integer, got ${k}`);
+    if (!(Number.isInteger(k) && k >= 0))
+      throw new RangeError(`fused: input index must be a non-negative integer, got ${k}`);
     return { x: k };
   },
   op: (o: FusedOp, ...args: Expr[]): Expr => {
-    if (!(o in SCALAR_OPS) || SCALAR_OPS[o].arity !== args.length) throw new Error(`fused: ${o} takes ${SCALAR_OPS[o]?.arity ?? '?'} operands, got ${args.length}`);
+    if (!(o in SCALAR_OPS) || SCALAR_OPS[o].arity !== args.length)
+      throw new Error(`fused: ${o} takes ${SCALAR_OPS[o]?.arity ?? '?'} operands, got ${args.length}`);
     return node(o, ...args);
   },
   add: (a: Expr, b: Expr) => node('add', a, b),
@@ -175,6 +197,11 @@ export function evalExpr(e: Expr, xs: readonly Tensor[]): Tensor | number {
  */
 export function fused(e: Expr, inputs: Tensor[], shape?: readonly number[]): Tensor {
   const arity = exprArity(e);
-  if (inputs.length === 0 || inputs.length < arity) throw new Error(`fused: the expression ${exprSource(e)} reads ${arity} inputs, got ${inputs.length}`);
-  return op.bind('fused', inputs, shape ? { expr: e, src: exprSource(e), shape: [...shape] } : { expr: e, src: exprSource(e) });
+  if (inputs.length === 0 || inputs.length < arity)
+    throw new Error(`fused: the expression ${exprSource(e)} reads ${arity} inputs, got ${inputs.length}`);
+  return op.bind(
+    'fused',
+    inputs,
+    shape ? { expr: e, src: exprSource(e), shape: [...shape] } : { expr: e, src: exprSource(e) },
+  );
 }

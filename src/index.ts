@@ -12,7 +12,15 @@
  */
 export * from './engine';
 export { trace, formatTrace, formatFlops, type Trace, type TraceEquation } from './trace';
-export { createTrainState, applyGradients, takeKey, runSteps, type TrainState, type TrainStep, type CreateTrainStateOptions } from './train-state';
+export {
+  createTrainState,
+  applyGradients,
+  takeKey,
+  runSteps,
+  type TrainState,
+  type TrainStep,
+  type CreateTrainStateOptions,
+} from './train-state';
 export {
   CheckpointError,
   encodeSafetensors,

@@ -28,7 +28,10 @@ const NONE = {} as Record<string, never>;
 // creation
 
 /** A tensor from a flat array (with a shape) or a nested array (shape inferred). */
-export function tensor(data: Float32Array | Float64Array | readonly number[] | unknown[] | number, shape?: Shape): Tensor {
+export function tensor(
+  data: Float32Array | Float64Array | readonly number[] | unknown[] | number,
+  shape?: Shape,
+): Tensor {
   if (typeof data === 'number') return fromHost([data], shape ?? []);
   if (shape) return fromHost(data as readonly number[], shape);
   if (data instanceof Float32Array || data instanceof Float64Array) return fromHost(data, [data.length]);
@@ -92,8 +95,10 @@ export const tanh = (x: Tensor) => bind('tanh', [x], NONE);
 /** The error function, elementwise. */
 export const erf = (x: Tensor) => bind('erf', [x], NONE);
 
-const binop = (name: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'equal') =>
-  (a: TensorLike, b: TensorLike): Tensor => bind(name, lift2(a, b), NONE);
+const binop =
+  (name: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'greater' | 'greaterEqual' | 'equal') =>
+  (a: TensorLike, b: TensorLike): Tensor =>
+    bind(name, lift2(a, b), NONE);
 /** a + b, elementwise with NumPy broadcasting (numbers are constants). */
 export const add = binop('add');
 /** a − b, elementwise with broadcasting. */
@@ -143,7 +148,12 @@ function axesOf(name: string, x: Tensor, axis?: number | number[]): number[] {
 function reduce(name: 'sum' | 'max', x: Tensor, axis?: number | number[], keepdims = false): Tensor {
   const axes = axesOf(name, x, axis);
   const r = bind(name, [x], { axes });
-  return keepdims ? r : reshape(r, x.shape.filter((_, i) => !axes.includes(i)));
+  return keepdims
+    ? r
+    : reshape(
+        r,
+        x.shape.filter((_, i) => !axes.includes(i)),
+      );
 }
 /** Sum over `axis` (one, several, or all when omitted), keeping reduced axes as size 1 with `keepdims`. */
 export const sum = (x: Tensor, axis?: number | number[], keepdims = false) => reduce('sum', x, axis, keepdims);
@@ -179,7 +189,11 @@ export function transpose(x: Tensor, perm?: number[]): Tensor {
   return bind('transpose', [x], { perm: p });
 }
 /** Swap the last two axes. */
-export const mT = (x: Tensor) => transpose(x, [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : i === x.rank - 2 ? x.rank - 1 : x.rank - 2)));
+export const mT = (x: Tensor) =>
+  transpose(
+    x,
+    [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : i === x.rank - 2 ? x.rank - 1 : x.rank - 2)),
+  );
 /** x broadcast to `shape` (NumPy rules). */
 export function broadcastTo(x: Tensor, shape: Shape): Tensor {
   if (shape.length === x.rank && shape.every((d, i) => d === x.shape[i])) return x;
@@ -204,7 +218,10 @@ export const expandDims = (x: Tensor, axis: number) => {
 export const squeeze = (x: Tensor, axis: number) => {
   const a = normAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${axis} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 };
 /** The block of `sizes` starting at `begin`. */
 export function slice(x: Tensor, begin: number[], sizes: Shape): Tensor {
@@ -214,7 +231,11 @@ export function slice(x: Tensor, begin: number[], sizes: Shape): Tensor {
 /** x[..., start:end, ...] along one axis. */
 export function sliceAxis(x: Tensor, axis: number, start: number, end: number): Tensor {
   const a = normAxis('sliceAxis', axis, x.rank);
-  return slice(x, x.shape.map((_, i) => (i === a ? start : 0)), x.shape.map((d, i) => (i === a ? end - start : d)));
+  return slice(
+    x,
+    x.shape.map((_, i) => (i === a ? start : 0)),
+    x.shape.map((d, i) => (i === a ? end - start : d)),
+  );
 }
 /** x padded with zeros: `lo[i]` before and `hi[i]` after along each axis. */
 export function pad(x: Tensor, lo: number[], hi: number[]): Tensor {
@@ -227,7 +248,11 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   return bind('concat', xs, { axis: normAxis('concat', axis, xs[0].rank) });
 }
 /** Tensors of one shape stacked along a new axis `axis`. */
-export const stack = (xs: Tensor[], axis = 0) => concat(xs.map((x) => expandDims(x, axis)), axis);
+export const stack = (xs: Tensor[], axis = 0) =>
+  concat(
+    xs.map((x) => expandDims(x, axis)),
+    axis,
+  );
 
 // ---------------------------------------------------------------------------------------------
 // indexing
@@ -295,7 +320,8 @@ export function crossEntropy(targetProbs: Tensor, logProbs: Tensor, axis = -1): 
   return mean(neg(sum(mul(targetProbs, logProbs), axis)));
 }
 /** Cross-entropy with integer class labels given as a one-hot or probability tensor of logits' shape. */
-export const softmaxCrossEntropy = (logits: Tensor, targetProbs: Tensor) => crossEntropy(targetProbs, logSoftmax(logits));
+export const softmaxCrossEntropy = (logits: Tensor, targetProbs: Tensor) =>
+  crossEntropy(targetProbs, logSoftmax(logits));
 
 /** One-hot rows for integer labels (a constant). */
 export function oneHot(labels: ArrayLike<number>, classes: number, like?: Tensor): Tensor {

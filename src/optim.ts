@@ -68,7 +68,10 @@ export const excludeBiasAndOneDim: DecayMask = (path, p) => !(p.rank <= 1 || pat
 const EMPTY: EmptyState = Object.freeze({}) as EmptyState;
 
 /** Build a transformation from an untyped update (the public type is generic over the tree). */
-function transformation<S>(init: (params: unknown) => S, update: (updates: unknown, state: S, params?: unknown) => UpdateResult<unknown, S>): GradientTransformation<S> {
+function transformation<S>(
+  init: (params: unknown) => S,
+  update: (updates: unknown, state: S, params?: unknown) => UpdateResult<unknown, S>,
+): GradientTransformation<S> {
   return { init, update: update as GradientTransformation<S>['update'] };
 }
 
@@ -113,7 +116,9 @@ export function chain(...txs: GradientTransformation<any>[]): GradientTransforma
     (params) => txs.map((tx) => tx.init(params)),
     (updates, state, params) => {
       if (!Array.isArray(state) || state.length !== txs.length)
-        throw new Error(`chain: state has ${Array.isArray(state) ? state.length : 'no'} entries, the chain has ${txs.length} transformations (was it made by this chain's init?)`);
+        throw new Error(
+          `chain: state has ${Array.isArray(state) ? state.length : 'no'} entries, the chain has ${txs.length} transformations (was it made by this chain's init?)`,
+        );
       let u = updates;
       const next: unknown[] = [];
       txs.forEach((tx, i) => {
@@ -250,9 +255,13 @@ export function addDecayedWeights(weightDecay: number, mask?: DecayMask): Gradie
       const fu = flatten(updates);
       const fp = flatten(params);
       if (fu.paths.length !== fp.paths.length || fu.paths.some((p, i) => p !== fp.paths[i]))
-        throw new Error(`addDecayedWeights: updates and params differ in structure (${fu.paths.length} vs ${fp.paths.length} leaves)`);
+        throw new Error(
+          `addDecayedWeights: updates and params differ in structure (${fu.paths.length} vs ${fp.paths.length} leaves)`,
+        );
       const decayed = E.add(X0, E.mul(weightDecay, X1)); // u + λθ, one fused pass
-      const out = fu.leaves.map((u, i) => (mask && !mask(fp.paths[i], fp.leaves[i]) ? u : fused(decayed, [u, fp.leaves[i]])));
+      const out = fu.leaves.map((u, i) =>
+        mask && !mask(fp.paths[i], fp.leaves[i]) ? u : fused(decayed, [u, fp.leaves[i]]),
+      );
       return [fu.rebuild(out), state];
     },
   );
@@ -327,7 +336,9 @@ export interface SgdOptions {
 /** SGD: θ ← θ − η·g, with optional (Nesterov) momentum. */
 export function sgd(o: SgdOptions): GradientTransformation<unknown[]> {
   const m = o.momentum ?? 0;
-  return m > 0 ? chain(trace(m, o.nesterov ?? false), scaleByLearningRate(o.learningRate)) : chain(scaleByLearningRate(o.learningRate));
+  return m > 0
+    ? chain(trace(m, o.nesterov ?? false), scaleByLearningRate(o.learningRate))
+    : chain(scaleByLearningRate(o.learningRate));
 }
 
 /** Options of adam. */

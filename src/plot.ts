@@ -28,7 +28,8 @@ export interface PlotOptions {
 
 const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#000000'];
 
-const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Tick values covering [lo, hi]: about `count` multiples of 1, 2 or 5 × 10^k. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
@@ -38,7 +39,8 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const step = ([1, 2, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
   const ticks: number[] = [];
   // integer multiples of the step, rounded so that 3·0.2 prints as 0.6
-  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(k === 0 ? 0 : Number((k * step).toPrecision(12)));
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++)
+    ticks.push(k === 0 ? 0 : Number((k * step).toPrecision(12)));
   return ticks;
 }
 
@@ -72,7 +74,10 @@ export function linePlotSvg(opts: PlotOptions): string {
   const ty = (v: number) => (opts.logY ? Math.log10(v) : v);
   const usable = (v: number) => Number.isFinite(v) && (!opts.logY || v > 0);
 
-  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  let x0 = Infinity,
+    x1 = -Infinity,
+    y0 = Infinity,
+    y1 = -Infinity;
   for (const s of opts.series) {
     for (let i = 0; i < s.x.length; i++) {
       if (!usable(s.y[i]) || !Number.isFinite(s.x[i])) continue;
@@ -92,16 +97,21 @@ export function linePlotSvg(opts: PlotOptions): string {
   const px = (x: number) => m.left + ((x - x0) / (x1 - x0)) * pw;
   const py = (y: number) => m.top + ph - ((y - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  if (opts.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
+  if (opts.title)
+    out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
 
   // grid and ticks
   const yTicks = opts.logY ? logTicks(y0, y1) : niceTicks(y0, y1);
   for (const v of yTicks) {
     const y = py(v).toFixed(1);
     out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
-    out.push(`<text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmtTick(opts.logY ? 10 ** v : v)}</text>`);
+    out.push(
+      `<text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmtTick(opts.logY ? 10 ** v : v)}</text>`,
+    );
   }
   for (const v of niceTicks(x0, x1, 6)) {
     const x = px(v).toFixed(1);
@@ -109,9 +119,12 @@ export function linePlotSvg(opts: PlotOptions): string {
     out.push(`<text x="${x}" y="${m.top + ph + 16}" text-anchor="middle">${fmtTick(v)}</text>`);
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
-  if (opts.xLabel) out.push(`<text x="${m.left + pw / 2}" y="${H - 8}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
+  if (opts.xLabel)
+    out.push(`<text x="${m.left + pw / 2}" y="${H - 8}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
   if (opts.yLabel)
-    out.push(`<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel + (opts.logY ? ' (log scale)' : ''))}</text>`);
+    out.push(
+      `<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel + (opts.logY ? ' (log scale)' : ''))}</text>`,
+    );
 
   // series: a polyline per run of usable points (a gap where a value is missing or not finite)
   const colors = opts.series.map((s, k) => s.color ?? PALETTE[k % PALETTE.length]);
@@ -119,7 +132,10 @@ export function linePlotSvg(opts: PlotOptions): string {
     let run: [string, string][] = [];
     const flush = () => {
       if (run.length === 1) out.push(`<circle cx="${run[0][0]}" cy="${run[0][1]}" r="2" fill="${colors[k]}"/>`);
-      else if (run.length > 1) out.push(`<polyline fill="none" stroke="${colors[k]}" stroke-width="1.5" points="${run.map((p) => p.join(',')).join(' ')}"/>`);
+      else if (run.length > 1)
+        out.push(
+          `<polyline fill="none" stroke="${colors[k]}" stroke-width="1.5" points="${run.map((p) => p.join(',')).join(' ')}"/>`,
+        );
       run = [];
     };
     for (let i = 0; i < s.x.length; i++) {
@@ -133,7 +149,9 @@ export function linePlotSvg(opts: PlotOptions): string {
   if (opts.series.length) {
     const lw = 40 + 7 * Math.max(...opts.series.map((s) => s.name.length));
     const lx = m.left + pw - lw - 8;
-    out.push(`<rect x="${lx}" y="${m.top + 6}" width="${lw}" height="${opts.series.length * 16 + 8}" fill="white" fill-opacity="0.8" stroke="#ccc"/>`);
+    out.push(
+      `<rect x="${lx}" y="${m.top + 6}" width="${lw}" height="${opts.series.length * 16 + 8}" fill="white" fill-opacity="0.8" stroke="#ccc"/>`,
+    );
     opts.series.forEach((s, k) => {
       const ly = m.top + 18 + k * 16;
       out.push(`<line x1="${lx + 8}" x2="${lx + 28}" y1="${ly}" y2="${ly}" stroke="${colors[k]}" stroke-width="2"/>`);
@@ -173,7 +191,13 @@ export interface Bar {
 }
 
 /** A bar chart with error bars, values and labels under the bars (y axis from 0, or from the data's minimum if negative). */
-export function barChartSvg(opts: { bars: Bar[]; title?: string; yLabel?: string; width?: number; height?: number }): string {
+export function barChartSvg(opts: {
+  bars: Bar[];
+  title?: string;
+  yLabel?: string;
+  width?: number;
+  height?: number;
+}): string {
   const W = opts.width ?? Math.max(360, 90 * opts.bars.length + 100);
   const H = opts.height ?? 420;
   const m = { left: 64, right: 16, top: opts.title ? 36 : 16, bottom: 72 };
@@ -186,16 +210,22 @@ export function barChartSvg(opts: { bars: Bar[]; title?: string; yLabel?: string
   if (y1 === y0) y1 = y0 + 1;
   const py = (v: number) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  if (opts.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
+  if (opts.title)
+    out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
   for (const v of niceTicks(y0, y1)) {
     const y = py(v).toFixed(1);
     out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${m.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmtTick(v)}</text>`);
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
-  if (opts.yLabel) out.push(`<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`);
+  if (opts.yLabel)
+    out.push(
+      `<text transform="translate(14 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`,
+    );
   const slot = pw / Math.max(1, opts.bars.length);
   opts.bars.forEach((b, k) => {
     const cx = m.left + slot * (k + 0.5);
@@ -203,14 +233,19 @@ export function barChartSvg(opts: { bars: Bar[]; title?: string; yLabel?: string
     const color = b.color ?? PALETTE[k % PALETTE.length];
     if (Number.isFinite(b.value)) {
       const [ya, yb] = [py(Math.max(0, b.value)), py(Math.min(0, b.value))];
-      out.push(`<rect x="${(cx - bw / 2).toFixed(1)}" y="${ya.toFixed(1)}" width="${bw.toFixed(1)}" height="${(yb - ya).toFixed(1)}" fill="${color}"/>`);
+      out.push(
+        `<rect x="${(cx - bw / 2).toFixed(1)}" y="${ya.toFixed(1)}" width="${bw.toFixed(1)}" height="${(yb - ya).toFixed(1)}" fill="${color}"/>`,
+      );
       const e = b.error ?? 0;
       if (e > 0) {
         const [ea, eb] = [py(b.value + e).toFixed(1), py(b.value - e).toFixed(1)];
         out.push(`<line x1="${cx}" x2="${cx}" y1="${ea}" y2="${eb}" stroke="#000" stroke-width="1.5"/>`);
-        for (const ey of [ea, eb]) out.push(`<line x1="${cx - 8}" x2="${cx + 8}" y1="${ey}" y2="${ey}" stroke="#000" stroke-width="1.5"/>`);
+        for (const ey of [ea, eb])
+          out.push(`<line x1="${cx - 8}" x2="${cx + 8}" y1="${ey}" y2="${ey}" stroke="#000" stroke-width="1.5"/>`);
       }
-      out.push(`<text x="${cx}" y="${(py(b.value + e) - 6).toFixed(1)}" text-anchor="middle">${fmtTick(b.value)}</text>`);
+      out.push(
+        `<text x="${cx}" y="${(py(b.value + e) - 6).toFixed(1)}" text-anchor="middle">${fmtTick(b.value)}</text>`,
+      );
     }
     out.push(`<text x="${cx}" y="${m.top + ph + 18}" text-anchor="middle">${escapeXml(b.label)}</text>`);
   });

@@ -84,11 +84,16 @@ export type { PrimRules } from './core';
 // ---------------------------------------------------------------------------------------------
 // helpers for rules
 
-const unaryShape = (name: string) => (s: Shape[]): Shape => {
-  if (s.length !== 1) throw new ShapeError(`${name}: expects 1 input, got ${s.length}`);
-  return s[0];
-};
-const binaryShape = (name: string) => (s: Shape[]): Shape => broadcastShapes(name, s);
+const unaryShape =
+  (name: string) =>
+  (s: Shape[]): Shape => {
+    if (s.length !== 1) throw new ShapeError(`${name}: expects 1 input, got ${s.length}`);
+    return s[0];
+  };
+const binaryShape =
+  (name: string) =>
+  (s: Shape[]): Shape =>
+    broadcastShapes(name, s);
 const elementwiseFlops = (_: Shape[], out: Shape) => size(out);
 const noFlops = () => 0;
 
@@ -96,7 +101,11 @@ function unary(name: string, vjp: (ct: Tensor, x: Tensor, out: Tensor) => Tensor
   return { shape: unaryShape(name), vjp: (ct, [x], out) => [vjp(ct, x, out)], flops: elementwiseFlops };
 }
 
-function binary(name: string, vjpA: (ct: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor, vjpB: (ct: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor): PrimRules<NoParams> {
+function binary(
+  name: string,
+  vjpA: (ct: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor,
+  vjpB: (ct: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor,
+): PrimRules<NoParams> {
   return {
     shape: binaryShape(name),
     vjp: (ct, [a, b], out, _, needs) => [
@@ -114,16 +123,19 @@ function compare(name: string): PrimRules<NoParams> {
 function checkAxes(name: string, axes: number[], rank: number): void {
   const seen = new Set<number>();
   for (const a of axes) {
-    if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`${name}: axis ${a} out of range for rank ${rank}`);
+    if (!Number.isInteger(a) || a < 0 || a >= rank)
+      throw new ShapeError(`${name}: axis ${a} out of range for rank ${rank}`);
     if (seen.has(a)) throw new ShapeError(`${name}: axis ${a} repeated`);
     seen.add(a);
   }
 }
 
-const reduceShape = (name: string) => ([s]: Shape[], p: { axes: number[] }): Shape => {
-  checkAxes(name, p.axes, s.length);
-  return s.map((d, i) => (p.axes.includes(i) ? 1 : d));
-};
+const reduceShape =
+  (name: string) =>
+  ([s]: Shape[], p: { axes: number[] }): Shape => {
+    checkAxes(name, p.axes, s.length);
+    return s.map((d, i) => (p.axes.includes(i) ? 1 : d));
+  };
 
 /** Shape of a matmul: [...batch, M, K] × [...batch, K, N] → [...broadcast(batch), M, N]. */
 export function matmulDims(a: Shape, b: Shape, p: { transA: boolean; transB: boolean }) {
@@ -197,10 +209,26 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     flops: ([s]) => 12 * size(s),
   },
 
-  add: binary('add', (ct) => ct, (ct) => ct),
-  sub: binary('sub', (ct) => ct, (ct) => op.neg(ct)),
-  mul: binary('mul', (ct, _a, b) => op.mul(ct, b), (ct, a) => op.mul(ct, a)),
-  div: binary('div', (ct, _a, b) => op.div(ct, b), (ct, _a, b, out) => op.neg(op.mul(ct, op.div(out, b)))),
+  add: binary(
+    'add',
+    (ct) => ct,
+    (ct) => ct,
+  ),
+  sub: binary(
+    'sub',
+    (ct) => ct,
+    (ct) => op.neg(ct),
+  ),
+  mul: binary(
+    'mul',
+    (ct, _a, b) => op.mul(ct, b),
+    (ct, a) => op.mul(ct, a),
+  ),
+  div: binary(
+    'div',
+    (ct, _a, b) => op.div(ct, b),
+    (ct, _a, b, out) => op.neg(op.mul(ct, op.div(out, b))),
+  ),
   // d a^b / da = b·a^(b−1); d a^b / db = a^b·log a (defined for a > 0; 0 elsewhere)
   pow: binary(
     'pow',
@@ -211,8 +239,16 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     },
   ),
   // ties send the gradient to b (so relu(x) = maximum(x, 0) has derivative 0 at 0, as PyTorch)
-  maximum: binary('maximum', (ct, a, b) => op.where(op.greater(a, b), ct, 0), (ct, a, b) => op.where(op.greater(a, b), 0, ct)),
-  minimum: binary('minimum', (ct, a, b) => op.where(op.greater(b, a), ct, 0), (ct, a, b) => op.where(op.greater(b, a), 0, ct)),
+  maximum: binary(
+    'maximum',
+    (ct, a, b) => op.where(op.greater(a, b), ct, 0),
+    (ct, a, b) => op.where(op.greater(a, b), 0, ct),
+  ),
+  minimum: binary(
+    'minimum',
+    (ct, a, b) => op.where(op.greater(b, a), ct, 0),
+    (ct, a, b) => op.where(op.greater(b, a), 0, ct),
+  ),
 
   greater: compare('greater'),
   greaterEqual: compare('greaterEqual'),
@@ -250,7 +286,10 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   reshape: {
     shape: ([s], p) => {
       checkShape('reshape', p.shape);
-      if (size(s) !== size(p.shape)) throw new ShapeError(`reshape: cannot reshape ${fmt(s)} (${size(s)} elements) to ${fmt(p.shape)} (${size(p.shape)})`);
+      if (size(s) !== size(p.shape))
+        throw new ShapeError(
+          `reshape: cannot reshape ${fmt(s)} (${size(s)} elements) to ${fmt(p.shape)} (${size(p.shape)})`,
+        );
       return p.shape;
     },
     vjp: (ct, [x]) => [op.reshape(ct, x.shape)],
@@ -286,17 +325,27 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
         throw new ShapeError(`slice: begin [${p.begin}] / size [${p.size}] do not match rank of ${fmt(s)}`);
       s.forEach((d, i) => {
         if (p.begin[i] < 0 || p.size[i] < 0 || p.begin[i] + p.size[i] > d)
-          throw new ShapeError(`slice: [${p.begin[i]}, ${p.begin[i] + p.size[i]}) out of range on axis ${i} of ${fmt(s)}`);
+          throw new ShapeError(
+            `slice: [${p.begin[i]}, ${p.begin[i] + p.size[i]}) out of range on axis ${i} of ${fmt(s)}`,
+          );
       });
       return p.size;
     },
-    vjp: (ct, [x], _o, p) => [op.pad(ct, p.begin, x.shape.map((d, i) => d - p.begin[i] - p.size[i]))],
+    vjp: (ct, [x], _o, p) => [
+      op.pad(
+        ct,
+        p.begin,
+        x.shape.map((d, i) => d - p.begin[i] - p.size[i]),
+      ),
+    ],
     flops: noFlops,
   },
   pad: {
     shape: ([s], p) => {
-      if (p.lo.length !== s.length || p.hi.length !== s.length) throw new ShapeError(`pad: widths do not match rank of ${fmt(s)}`);
-      if ([...p.lo, ...p.hi].some((w) => w < 0 || !Number.isInteger(w))) throw new ShapeError(`pad: widths must be non-negative integers`);
+      if (p.lo.length !== s.length || p.hi.length !== s.length)
+        throw new ShapeError(`pad: widths do not match rank of ${fmt(s)}`);
+      if ([...p.lo, ...p.hi].some((w) => w < 0 || !Number.isInteger(w)))
+        throw new ShapeError(`pad: widths must be non-negative integers`);
       return s.map((d, i) => d + p.lo[i] + p.hi[i]);
     },
     vjp: (ct, [x], _o, p) => [op.slice(ct, p.lo, x.shape)],
@@ -327,7 +376,9 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
       if (p.axis < 0 || p.axis >= s.length) throw new ShapeError(`gather: axis ${p.axis} out of range for ${fmt(s)}`);
       const batch = s.slice(0, p.axis);
       if (idx.length !== p.axis + 1 || batch.some((d, i) => d !== idx[i]))
-        throw new ShapeError(`gather: indices of shape ${fmt(idx)} must have shape [${batch.join(',')}${batch.length ? ',' : ''}M] for x ${fmt(s)} on axis ${p.axis}`);
+        throw new ShapeError(
+          `gather: indices of shape ${fmt(idx)} must have shape [${batch.join(',')}${batch.length ? ',' : ''}M] for x ${fmt(s)} on axis ${p.axis}`,
+        );
       return [...batch, idx[p.axis], ...s.slice(p.axis + 1)];
     },
     vjp: (ct, [x, idx], _o, p) => [op.scatterAdd(ct, idx, p.axis, x.shape[p.axis]), null],
@@ -335,7 +386,8 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
   },
   scatterAdd: {
     shape: ([s, idx], p) => {
-      if (p.axis < 0 || p.axis >= s.length) throw new ShapeError(`scatterAdd: axis ${p.axis} out of range for ${fmt(s)}`);
+      if (p.axis < 0 || p.axis >= s.length)
+        throw new ShapeError(`scatterAdd: axis ${p.axis} out of range for ${fmt(s)}`);
       if (idx.length !== p.axis + 1 || idx.some((d, i) => d !== s[i]))
         throw new ShapeError(`scatterAdd: indices ${fmt(idx)} must match the leading axes of the source ${fmt(s)}`);
       return s.map((d, i) => (i === p.axis ? p.size : d));
@@ -351,10 +403,16 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     // C = op(A)·op(B):  dA = dC·op(B)ᵀ (transposed back if A was stored transposed), dB likewise.
     vjp: (ct, [a, b], _o, p, needs) => [
       needs[0]
-        ? op.unbroadcast(p.transA ? op.matmul(b, ct, { transA: p.transB, transB: true }) : op.matmul(ct, b, { transB: !p.transB }), a.shape)
+        ? op.unbroadcast(
+            p.transA ? op.matmul(b, ct, { transA: p.transB, transB: true }) : op.matmul(ct, b, { transB: !p.transB }),
+            a.shape,
+          )
         : null,
       needs[1]
-        ? op.unbroadcast(p.transB ? op.matmul(ct, a, { transA: true, transB: p.transA }) : op.matmul(a, ct, { transA: !p.transA }), b.shape)
+        ? op.unbroadcast(
+            p.transB ? op.matmul(ct, a, { transA: true, transB: p.transA }) : op.matmul(a, ct, { transA: !p.transA }),
+            b.shape,
+          )
         : null,
     ],
     flops: ([a, b], out, p) => {
@@ -384,7 +442,8 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
       const b = broadcastShapes('fused', s);
       if (!p.shape) return b;
       const o = broadcastShapes('fused', [b, p.shape]);
-      if (o.length !== p.shape.length || o.some((d, i) => d !== p.shape![i])) throw new ShapeError(`fused: inputs ${s.map(fmt).join(', ')} do not broadcast to ${fmt(p.shape)}`);
+      if (o.length !== p.shape.length || o.some((d, i) => d !== p.shape![i]))
+        throw new ShapeError(`fused: inputs ${s.map(fmt).join(', ')} do not broadcast to ${fmt(p.shape)}`);
       return p.shape;
     },
     vjp: (ct, primals, out, p, needs) => {
@@ -405,7 +464,8 @@ export function linearShape(x: Shape, w: Shape, b: Shape): Shape {
   if (w.length !== 2 || b.length !== 1 || x.length < 1)
     throw new ShapeError(`linear: expects x [..., K], W [N, K] and b [N], got ${fmt(x)}, ${fmt(w)} and ${fmt(b)}`);
   const [N, K] = w;
-  if (x[x.length - 1] !== K) throw new ShapeError(`linear: x's last axis ${x[x.length - 1]} ≠ W's in-features ${K} (x ${fmt(x)}, W ${fmt(w)})`);
+  if (x[x.length - 1] !== K)
+    throw new ShapeError(`linear: x's last axis ${x[x.length - 1]} ≠ W's in-features ${K} (x ${fmt(x)}, W ${fmt(w)})`);
   if (b[0] !== N) throw new ShapeError(`linear: bias ${fmt(b)} ≠ W's out-features ${N} (W ${fmt(w)})`);
   return [...x.slice(0, -1), N];
 }

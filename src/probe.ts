@@ -162,7 +162,12 @@ export function probeLoss(p: LinearProbe, x: mp.Tensor, targets: mp.Tensor, l2: 
 }
 
 /** Train a softmax classifier on (already standardised) rows by full-batch Nesterov gradient descent. */
-export function trainLinearProbe(rows: Features, labels: ArrayLike<number>, nClasses: number, opts: ProbeOptions = {}): LinearProbe {
+export function trainLinearProbe(
+  rows: Features,
+  labels: ArrayLike<number>,
+  nClasses: number,
+  opts: ProbeOptions = {},
+): LinearProbe {
   if (rows.length !== labels.length) throw new Error(`probe: ${rows.length} feature rows but ${labels.length} labels`);
   if (!rows.length) throw new Error('probe: no training examples');
   const l2 = opts.l2 ?? 1e-2;
@@ -226,7 +231,11 @@ export interface Evaluation {
 /** Accuracy, predictions and confusion matrix of a trained probe on (standardised) rows. */
 export function evaluate(p: LinearProbe, rows: Features, labels: ArrayLike<number>): Evaluation {
   const predictions = predict(p, rows);
-  return { accuracy: accuracy(labels, predictions), predictions, confusion: confusionMatrix(labels, predictions, p.bias.size) };
+  return {
+    accuracy: accuracy(labels, predictions),
+    predictions,
+    confusion: confusionMatrix(labels, predictions, p.bias.size),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,15 +251,34 @@ export interface CrossValidation {
 }
 
 /** Stratified k-fold linear probe: standardise on each train fold, train, test on the held-out fold. */
-export function crossValidate(rows: Features, labels: ArrayLike<number>, nClasses: number, k: number, key: Key, opts: ProbeOptions = {}): CrossValidation {
+export function crossValidate(
+  rows: Features,
+  labels: ArrayLike<number>,
+  nClasses: number,
+  k: number,
+  key: Key,
+  opts: ProbeOptions = {},
+): CrossValidation {
   const folds = stratifiedFolds(labels, k, key);
   const confusion = Array.from({ length: nClasses }, () => new Array<number>(nClasses).fill(0));
   const foldAccuracies = folds.map(({ train, test }) => {
     const trainRows = train.map((i) => rows[i]);
     const s = fitStandardiser(trainRows);
-    const probe = trainLinearProbe(applyStandardiser(trainRows, s), train.map((i) => labels[i]), nClasses, opts);
+    const probe = trainLinearProbe(
+      applyStandardiser(trainRows, s),
+      train.map((i) => labels[i]),
+      nClasses,
+      opts,
+    );
     const testLabels = test.map((i) => labels[i]);
-    const ev = evaluate(probe, applyStandardiser(test.map((i) => rows[i]), s), testLabels);
+    const ev = evaluate(
+      probe,
+      applyStandardiser(
+        test.map((i) => rows[i]),
+        s,
+      ),
+      testLabels,
+    );
     ev.confusion.forEach((row, a) => row.forEach((n, b) => (confusion[a][b] += n)));
     return ev.accuracy;
   });

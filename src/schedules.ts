@@ -30,7 +30,8 @@ export const constant =
     value;
 
 function checkSteps(name: string, steps: number): void {
-  if (!(steps > 0) || !Number.isFinite(steps)) throw new RangeError(`${name}: steps must be a positive finite number, got ${steps}`);
+  if (!(steps > 0) || !Number.isFinite(steps))
+    throw new RangeError(`${name}: steps must be a positive finite number, got ${steps}`);
 }
 
 /**
@@ -121,7 +122,13 @@ export function matpacSchedules(o: MatpacScheduleOptions = {}): MatpacSchedules 
   const T = o.totalSteps ?? 294816;
   const W = o.warmupSteps ?? 19654;
   return {
-    learningRate: warmupCosine({ initValue: 0, peakValue: o.peakLearningRate ?? 3e-4, warmupSteps: W, decaySteps: T, endValue: 0 }),
+    learningRate: warmupCosine({
+      initValue: 0,
+      peakValue: o.peakLearningRate ?? 3e-4,
+      warmupSteps: W,
+      decaySteps: T,
+      endValue: 0,
+    }),
     encoderMomentum: linear(0.99995, 0.99999, T),
     headMomentum: untilThen(linear(0.998, 1.0, T), T, 0.99999),
     teacherTemperature: linear(0.04, 0.07, o.temperatureWarmupSteps ?? 9827),

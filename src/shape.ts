@@ -37,7 +37,10 @@ export function broadcastShapes(op: string, shapes: Shape[]): number[] {
       const d = s[i];
       if (d === out[j] || d === 1) continue;
       if (out[j] === 1) out[j] = d;
-      else throw new ShapeError(`${op}: shapes ${shapes.map(fmt).join(' and ')} cannot be broadcast together (axis ${j}: ${out[j]} vs ${d})`);
+      else
+        throw new ShapeError(
+          `${op}: shapes ${shapes.map(fmt).join(' and ')} cannot be broadcast together (axis ${j}: ${out[j]} vs ${d})`,
+        );
     }
   }
   return out;
@@ -79,7 +82,8 @@ export function collapse(out: Shape, strides: number[][]): { dims: number[]; str
 /** Normalise a possibly negative axis; throws naming the op. */
 export function normAxis(op: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`${op}: axis ${axis} out of range for rank ${rank}`);
+  if (!Number.isInteger(a) || a < 0 || a >= rank)
+    throw new ShapeError(`${op}: axis ${axis} out of range for rank ${rank}`);
   return a;
 }
 

@@ -54,7 +54,9 @@ function varName(i: number): string {
 /** An equation's params as the trace prints them, e.g. `[transB]` or `[axes=(1)]`. */
 export function fmtParams(params: unknown): string {
   // (objects such as a fused expression's tree are shown through their other params, e.g. its source)
-  const entries = Object.entries((params ?? {}) as Record<string, unknown>).filter(([, v]) => v !== false && !(v && typeof v === 'object' && !Array.isArray(v)));
+  const entries = Object.entries((params ?? {}) as Record<string, unknown>).filter(
+    ([, v]) => v !== false && !(v && typeof v === 'object' && !Array.isArray(v)),
+  );
   if (!entries.length) return '';
   return `[${entries.map(([k, v]) => (v === true ? k : `${k}=${Array.isArray(v) ? `(${v.join(',')})` : v}`)).join(' ')}]`;
 }
@@ -64,7 +66,11 @@ export function fmtParams(params: unknown): string {
  * With `keepInputs`, each equation also holds its input tensors (e.g. to check its gradient at
  * those values later).
  */
-export function trace<A, R>(fn: (args: A) => R, args: A, opts: { keepInputs?: boolean } = {}): { result: R; trace: Trace } {
+export function trace<A, R>(
+  fn: (args: A) => R,
+  args: A,
+  opts: { keepInputs?: boolean } = {},
+): { result: R; trace: Trace } {
   const names = new Map<number, string>();
   const inputs: Trace['inputs'] = [];
   const flat = flatten(args);
@@ -92,7 +98,15 @@ export function trace<A, R>(fn: (args: A) => R, args: A, opts: { keepInputs?: bo
     names.set(r.output.id, out);
     const inShapes = r.inputs.map((t) => [...t.shape]);
     const flops = ruleOf(r.prim).flops(inShapes, [...r.output.shape], r.params as never);
-    const eq: TraceEquation = { prim: r.prim, params: r.params, inputs: ins, inShapes, output: out, outShape: [...r.output.shape], flops };
+    const eq: TraceEquation = {
+      prim: r.prim,
+      params: r.params,
+      inputs: ins,
+      inShapes,
+      output: out,
+      outShape: [...r.output.shape],
+      flops,
+    };
     if (r.vjpOf) eq.vjpOf = { prim: r.vjpOf.prim, output: names.get(r.vjpOf.out.concrete().id) ?? '?' };
     if (opts.keepInputs) eq.inputTensors = r.inputs;
     equations.push(eq);
@@ -109,7 +123,10 @@ export function trace<A, R>(fn: (args: A) => R, args: A, opts: { keepInputs?: bo
     const sig = `${e.prim}${fmtParams(e.params)} ${e.inShapes.map(fmt).join(' ')}`;
     kernels.set(sig, (kernels.get(sig) ?? 0) + 1);
   }
-  return { result, trace: { inputs, equations, constants, kernels, flops: equations.reduce((a, e) => a + e.flops, 0) } };
+  return {
+    result,
+    trace: { inputs, equations, constants, kernels, flops: equations.reduce((a, e) => a + e.flops, 0) },
+  };
 }
 
 /** A FLOP count in human units (e.g. `1.2 GFLOP`). */
@@ -127,13 +144,21 @@ export function formatFlops(f: number): string {
 export function formatTrace(t: Trace, opts: { maxLines?: number } = {}): string {
   const lines: string[] = [];
   lines.push(`{ ${t.inputs.map((i) => `${i.name}:f32${fmt(i.shape)}`).join('\n  ')} }`);
-  const eqs = opts.maxLines !== undefined && t.equations.length > opts.maxLines ? t.equations.slice(0, opts.maxLines) : t.equations;
-  for (const e of eqs) lines.push(`  ${e.output}:f32${fmt(e.outShape)} = ${e.prim}${fmtParams(e.params)} ${e.inputs.join(' ')}`);
+  const eqs =
+    opts.maxLines !== undefined && t.equations.length > opts.maxLines
+      ? t.equations.slice(0, opts.maxLines)
+      : t.equations;
+  for (const e of eqs)
+    lines.push(`  ${e.output}:f32${fmt(e.outShape)} = ${e.prim}${fmtParams(e.params)} ${e.inputs.join(' ')}`);
   if (eqs.length < t.equations.length) lines.push(`  ... ${t.equations.length - eqs.length} more`);
   const byOp = new Map<string, number>();
   for (const e of t.equations) byOp.set(e.prim, (byOp.get(e.prim) ?? 0) + 1);
   lines.push(`kernels: ${t.equations.length} launches, ${t.kernels.size} distinct signatures, ${formatFlops(t.flops)}`);
-  lines.push(`by op: ${[...byOp.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}×${v}`).join(' ')}`);
+  lines.push(
+    `by op: ${[...byOp.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ')}`,
+  );
   return lines.join('\n');
 }
-

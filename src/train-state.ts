@@ -52,7 +52,11 @@ export function createTrainState<P, T, E>(o: CreateTrainStateOptions<P, T, E>): 
  * `tx.update`, applies the updates, and counts the step (flax's TrainState.apply_gradients).
  * Teacher, extra and key are left to the caller's trainStep.
  */
-export function applyGradients<P, T, E>(state: TrainState<P, T, E>, grads: P, tx: GradientTransformation<any>): TrainState<P, T, E> {
+export function applyGradients<P, T, E>(
+  state: TrainState<P, T, E>,
+  grads: P,
+  tx: GradientTransformation<any>,
+): TrainState<P, T, E> {
   const [updates, optState] = tx.update(grads, state.optState, state.params);
   return { ...state, params: applyUpdates(state.params, updates), optState, step: state.step + 1 };
 }

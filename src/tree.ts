@@ -59,7 +59,9 @@ export function treeMap<T>(f: (...xs: Tensor[]) => Tensor, tree: T, ...rest: unk
   const others = rest.map((r) => flatten(r));
   for (const [k, o] of others.entries())
     if (o.leaves.length !== a.leaves.length || o.paths.some((p, i) => p !== a.paths[i]))
-      throw new Error(`treeMap: tree ${k + 1} does not have the structure of the first (${o.leaves.length} vs ${a.leaves.length} leaves; first difference at ${o.paths.find((p, i) => p !== a.paths[i]) ?? a.paths[o.leaves.length]})`);
+      throw new Error(
+        `treeMap: tree ${k + 1} does not have the structure of the first (${o.leaves.length} vs ${a.leaves.length} leaves; first difference at ${o.paths.find((p, i) => p !== a.paths[i]) ?? a.paths[o.leaves.length]})`,
+      );
   return a.rebuild(a.leaves.map((l, i) => f(l, ...others.map((o) => o.leaves[i])))) as T;
 }
 

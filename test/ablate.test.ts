@@ -24,7 +24,13 @@ beforeAll(async () => {
   const pool = await ensurePretrainSet({ clips: 8, durationSec: 1, cacheRoot: cache, quiet: true });
   data = join(tmp, 'data');
   cpSync(pool, data, { recursive: true });
-  probeData = await ensureProbeSet({ clipsPerClass: 6, durationSec: 1, families: ['keyboard', 'bass', 'flute'], cacheRoot: cache, quiet: true });
+  probeData = await ensureProbeSet({
+    clipsPerClass: 6,
+    durationSec: 1,
+    families: ['keyboard', 'bass', 'flute'],
+    cacheRoot: cache,
+    quiet: true,
+  });
 }, 120_000);
 
 afterAll(() => {
@@ -44,7 +50,10 @@ describe('train --mcl', () => {
     expect(names.sort()).toEqual(['bias', 'weight']);
     const state = loadTrainState(join(out, LATEST));
     expect(state.student.mcl_heads!.mcl_heads).toHaveLength(2);
-    const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(4);
     for (const row of rows) {
       expect(row.headWins).toHaveLength(2);
@@ -73,9 +82,16 @@ describe('matpac ablate', () => {
     // same seeds across the variants; each run is a complete train run folder
     const trained = r.rows.filter((x) => x.runDir);
     expect(trained).toHaveLength(9);
-    for (const v of ['pred-only', 'matpac', 'matpac-pp']) expect(trained.filter((x) => x.variant === v).map((x) => x.seed)).toEqual([1337, 1338, 1339]);
-    const cfg = (v: string, s: number) => JSON.parse(readFileSync(join(out, 'runs', `${v}-seed${s}`, 'config.json'), 'utf8'));
-    expect(cfg('pred-only', 1338)).toMatchObject({ seed: 1338, loss: { clsWeight: 0 }, mcl: { heads: 0 }, optim: { totalSteps: 3 } });
+    for (const v of ['pred-only', 'matpac', 'matpac-pp'])
+      expect(trained.filter((x) => x.variant === v).map((x) => x.seed)).toEqual([1337, 1338, 1339]);
+    const cfg = (v: string, s: number) =>
+      JSON.parse(readFileSync(join(out, 'runs', `${v}-seed${s}`, 'config.json'), 'utf8'));
+    expect(cfg('pred-only', 1338)).toMatchObject({
+      seed: 1338,
+      loss: { clsWeight: 0 },
+      mcl: { heads: 0 },
+      optim: { totalSteps: 3 },
+    });
     expect(cfg('matpac', 1338)).toMatchObject({ seed: 1338, loss: { clsWeight: 0.5 }, mcl: { heads: 0 } });
     expect(cfg('matpac-pp', 1338)).toMatchObject({ seed: 1338, loss: { clsWeight: 0.5 }, mcl: { heads: 5 } });
     const table = readFileSync(join(out, 'ablation.md'), 'utf8');
@@ -89,7 +105,16 @@ describe('matpac ablate', () => {
     expect(existsSync(join(out, 'runs', 'matpac-pp-seed1339', LATEST))).toBe(true);
 
     // a second call continues from the run folders: nothing is retrained, the table is the same
-    const again = await ablate({ preset: 'micro', steps: 3, seeds: 3, out, data, probeData, folds: 3, backend: 'native' });
+    const again = await ablate({
+      preset: 'micro',
+      steps: 3,
+      seeds: 3,
+      out,
+      data,
+      probeData,
+      folds: 3,
+      backend: 'native',
+    });
     expect(again.summaries).toEqual(r.summaries);
   }, 300_000);
 });

@@ -16,7 +16,12 @@ function dominant(x: Float32Array, candidates: number[]): number {
   const power = (f: number) => {
     let c = 0;
     let s = 0;
-    x.forEach((v, i) => ((c += v * Math.cos((2 * Math.PI * f * i) / 16000)), (s += v * Math.sin((2 * Math.PI * f * i) / 16000))));
+    x.forEach(
+      (v, i) => (
+        (c += v * Math.cos((2 * Math.PI * f * i) / 16000)),
+        (s += v * Math.sin((2 * Math.PI * f * i) / 16000))
+      ),
+    );
     return c * c + s * s;
   };
   return candidates.reduce((a, b) => (power(b) > power(a) ? b : a));
@@ -53,13 +58,19 @@ describe('compressed audio input', () => {
 
   it('damaged or unsupported files: one line naming the problem', async () => {
     const opus = bytes('tone.opus');
-    await expectRefusal(opus.slice(0, 60), /^x: (Ogg\/Opus stream holds no decodable audio|corrupt Ogg\/Opus|not a readable Ogg\/Opus)/);
+    await expectRefusal(
+      opus.slice(0, 60),
+      /^x: (Ogg\/Opus stream holds no decodable audio|corrupt Ogg\/Opus|not a readable Ogg\/Opus)/,
+    );
     const vorbis = opus.slice();
     vorbis.set([0x01, ...Array.from('vorbis', (c) => c.charCodeAt(0))], 27 + vorbis[26]);
     await expectRefusal(vorbis, /^x: Ogg file with Vorbis audio: only Ogg\/Opus is supported \(convert with: ffmpeg/);
     const mp3 = bytes('tone.mp3');
     const garbage = mp3.slice();
     for (let i = 200; i < garbage.length; i++) garbage[i] = (i * 37) & 0xff;
-    await expectRefusal(garbage.slice(0, 400), /^x: (MP3 stream holds no decodable audio|corrupt MP3|not a readable MP3)/);
+    await expectRefusal(
+      garbage.slice(0, 400),
+      /^x: (MP3 stream holds no decodable audio|corrupt MP3|not a readable MP3)/,
+    );
   });
 });

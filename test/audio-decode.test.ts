@@ -49,7 +49,12 @@ function utf8Number(n: number): number[] {
 }
 
 /** Encode integer channels (values within the signed `bitsPerSample` range) as a FLAC file. */
-function encodeFlacVerbatim(channels: Int32Array[], sampleRate: number, bitsPerSample: 8 | 16 | 24, blockSize = 1024): Uint8Array {
+function encodeFlacVerbatim(
+  channels: Int32Array[],
+  sampleRate: number,
+  bitsPerSample: 8 | 16 | 24,
+  blockSize = 1024,
+): Uint8Array {
   const nCh = channels.length;
   const total = channels[0].length;
   const out: number[] = [0x66, 0x4c, 0x61, 0x43]; // "fLaC"
@@ -77,7 +82,16 @@ function encodeFlacVerbatim(channels: Int32Array[], sampleRate: number, bitsPerS
     const rateCode = sampleRate < 65536 ? 0b1101 : 0b1100;
     const rateBytes = rateCode === 0b1101 ? [(sampleRate >> 8) & 0xff, sampleRate & 0xff] : [sampleRate / 1000];
     const sizeCode = { 8: 0b001, 16: 0b100, 24: 0b110 }[bitsPerSample];
-    const header = [0xff, 0xf8, (0b0111 << 4) | rateCode, ((nCh - 1) << 4) | (sizeCode << 1), ...utf8Number(frame), ((n - 1) >> 8) & 0xff, (n - 1) & 0xff, ...rateBytes];
+    const header = [
+      0xff,
+      0xf8,
+      (0b0111 << 4) | rateCode,
+      ((nCh - 1) << 4) | (sizeCode << 1),
+      ...utf8Number(frame),
+      ((n - 1) >> 8) & 0xff,
+      (n - 1) & 0xff,
+      ...rateBytes,
+    ];
     header.push(crc8(header));
     const body: number[] = [...header];
     for (const ch of channels) {
@@ -117,12 +131,23 @@ function randomInts(channels: number, n: number, bits: number, seed: number): In
 
 function wavBytes(channels: ArrayLike<number>[], sampleRate: number, bitDepth: string): Uint8Array {
   const wav = new wavefile.WaveFile();
-  wav.fromScratch(channels.length, sampleRate, bitDepth, channels.length === 1 ? Array.from(channels[0]) : channels.map((c) => Array.from(c)));
+  wav.fromScratch(
+    channels.length,
+    sampleRate,
+    bitDepth,
+    channels.length === 1 ? Array.from(channels[0]) : channels.map((c) => Array.from(c)),
+  );
   return wav.toBuffer();
 }
 
 /** A WAVE_FORMAT_EXTENSIBLE file written by hand (wavefile does not write float as extensible). */
-function extensibleWav(interleaved: Uint8Array, channels: number, sampleRate: number, bits: number, subformat: 1 | 3): Uint8Array {
+function extensibleWav(
+  interleaved: Uint8Array,
+  channels: number,
+  sampleRate: number,
+  bits: number,
+  subformat: 1 | 3,
+): Uint8Array {
   const fmtSize = 40;
   const out = new Uint8Array(12 + 8 + fmtSize + 8 + interleaved.length);
   const v = new DataView(out.buffer);
@@ -175,7 +200,10 @@ describe('WAV round trips (written with wavefile)', () => {
       const path = file(`pcm${bits}-${channels}-${rate}.wav`, wavBytes(stored, rate, bits));
       const { samples, sampleRate } = await readAudio(path);
       expect(sampleRate).toBe(rate);
-      const expected = Float64Array.from({ length: 1000 }, (_, i) => ints.reduce((s, c) => s + c[i] / 2 ** (b - 1), 0) / channels);
+      const expected = Float64Array.from(
+        { length: 1000 },
+        (_, i) => ints.reduce((s, c) => s + c[i] / 2 ** (b - 1), 0) / channels,
+      );
       expect(maxAbsDiff(samples, expected)).toBeLessThan(1e-7);
     });
   }
@@ -248,14 +276,22 @@ describe('bad input gives one line naming the file and the problem', () => {
   const headerOnly = wavBytes([[]], 16000, '16');
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty.wav', new Uint8Array(0), /empty file/],
-    ['text.wav', new TextEncoder().encode('this is not audio at all\n'), /not a WAV, FLAC, MP3 or Ogg\/Opus file \(first bytes: 74 68 69 73/],
+    [
+      'text.wav',
+      new TextEncoder().encode('this is not audio at all\n'),
+      /not a WAV, FLAC, MP3 or Ogg\/Opus file \(first bytes: 74 68 69 73/,
+    ],
     ['truncated.wav', goodWav.subarray(0, 1000), /truncated: data chunk declares 2000 bytes, 956 present/],
     ['odd.wav', goodWav.subarray(0, goodWav.length - 1), /truncated/],
     ['riff-stub.wav', goodWav.subarray(0, 8), /truncated/],
     ['no-data.wav', headerOnly, /no audio samples/],
     ['nan.wav', nanWav, /NaN sample at index 3 of channel 0/],
     ['inf.wav', infWav, /infinite sample at index 1/],
-    ['truncated.flac', goodFlac.subarray(0, goodFlac.length - 500), /truncated FLAC: the file ends inside the frame at byte \d+ \(decoded 4096 of 5000 samples\)$/],
+    [
+      'truncated.flac',
+      goodFlac.subarray(0, goodFlac.length - 500),
+      /truncated FLAC: the file ends inside the frame at byte \d+ \(decoded 4096 of 5000 samples\)$/,
+    ],
     ['corrupt.flac', corruptFlac, /corrupt FLAC: bytes \d+–\d+ hold no frame whose checksum matches$/],
     ['metadata-cut.flac', goodFlac.subarray(0, 20), /truncated FLAC: the file ends inside its metadata blocks$/],
     ['stub.flac', goodFlac.subarray(0, 60), /truncated FLAC: the file ends inside its first frame/],
@@ -294,15 +330,23 @@ describe('paths that are not regular files', () => {
   });
 
   it('a name that was not valid UTF-8 says so, not "no such file"', async () => {
-    writeFileSync(Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]), new Uint8Array(10));
+    writeFileSync(
+      Buffer.concat([Buffer.from(join(dir, 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]),
+      new Uint8Array(10),
+    );
     const name = readdirSync(dir).find((n) => n.startsWith('caf'))!;
-    await expect(readAudio(join(dir, name))).rejects.toThrow(/caf\uFFFD\.wav: cannot open: the file name is not valid UTF-8 \(rename the file\)$/);
+    await expect(readAudio(join(dir, name))).rejects.toThrow(
+      /caf\uFFFD\.wav: cannot open: the file name is not valid UTF-8 \(rename the file\)$/,
+    );
   });
 });
 
 describe('FLAC scaling', () => {
   it('FLAC and WAV give the same float for every 16-bit integer and for 24-bit integers across the whole range', async () => {
-    for (const [bits, step] of [[16, 1], [24, 61]] as const) {
+    for (const [bits, step] of [
+      [16, 1],
+      [24, 61],
+    ] as const) {
       const max = 2 ** (bits - 1);
       const ints = new Int32Array(Math.ceil((2 * max) / step));
       for (let i = 0; i < ints.length; i++) ints[i] = -max + i * step;
@@ -310,7 +354,8 @@ describe('FLAC scaling', () => {
       const flac = await decodeAudio(encodeFlacVerbatim([ints], 16000, bits, 4096), 'all.flac');
       const wav = await decodeAudio(wavBytes([ints], 16000, String(bits)), 'all.wav');
       let wrong = 0;
-      for (let i = 0; i < ints.length; i++) if (flac.channels[0][i] !== wav.channels[0][i] || wav.channels[0][i] !== ints[i] / max) wrong++;
+      for (let i = 0; i < ints.length; i++)
+        if (flac.channels[0][i] !== wav.channels[0][i] || wav.channels[0][i] !== ints[i] / max) wrong++;
       expect(wrong, `${bits}-bit: samples that differ`).toBe(0);
     }
   });
@@ -347,7 +392,10 @@ describe('RF64', () => {
     const ints = randomInts(2, 3000, 16, 77);
     const riff = wavBytes(ints, 22050, '16');
     const expected = await decodeAudio(riff, 'x.wav');
-    for (const trailer of [new Uint8Array(0), new Uint8Array([...new TextEncoder().encode('LIST'), 4, 0, 0, 0, 1, 2, 3, 4])]) {
+    for (const trailer of [
+      new Uint8Array(0),
+      new Uint8Array([...new TextEncoder().encode('LIST'), 4, 0, 0, 0, 1, 2, 3, 4]),
+    ]) {
       const rf64 = await decodeAudio(toRf64(riff, trailer), 'big.wav');
       expect(rf64.sampleRate).toBe(22050);
       expect(rf64.channels).toEqual(expected.channels);
@@ -356,7 +404,9 @@ describe('RF64', () => {
 
   it('a cut-off RF64 file is still reported as truncated, with the ds64 size', async () => {
     const rf64 = toRf64(wavBytes(randomInts(1, 1000, 16, 78), 16000, '16'));
-    await expect(decodeAudio(rf64.subarray(0, rf64.length - 100), 'cut.wav')).rejects.toThrow('cut.wav: truncated: data chunk declares 2000 bytes, 1900 present');
+    await expect(decodeAudio(rf64.subarray(0, rf64.length - 100), 'cut.wav')).rejects.toThrow(
+      'cut.wav: truncated: data chunk declares 2000 bytes, 1900 present',
+    );
   });
 });
 
@@ -396,7 +446,10 @@ describe('large files (bounds of src/audio/limits.ts)', () => {
     const unknownTotal = bytes.slice();
     unknownTotal[8 + 13] &= 0xf0; // STREAMINFO total samples = 0: "unknown"
     unknownTotal.fill(0, 8 + 14, 8 + 18);
-    for (const [name, b] of [['three.flac', bytes], ['no-total.flac', unknownTotal]] as const) {
+    for (const [name, b] of [
+      ['three.flac', bytes],
+      ['no-total.flac', unknownTotal],
+    ] as const) {
       const r = await readAudio(file(name, b));
       expect(r.sampleRate).toBe(48000);
       expect(r.samples).toEqual(expected);
@@ -410,7 +463,10 @@ describe('large files (bounds of src/audio/limits.ts)', () => {
       const before = process.resourceUsage().maxRSS;
       const { samples } = await readAudio(${JSON.stringify(path)});
       console.log(JSON.stringify({ grewKiB: process.resourceUsage().maxRSS - before, n: samples.length }));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     const { grewKiB, n } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { grewKiB: number; n: number };
     expect(n).toBe(960000);
     expect(grewKiB / 1024).toBeLessThan(32); // reading it whole took ~170 MB (bytes, a copy, float64 interleaved, channels)
@@ -421,7 +477,9 @@ describe('large files (bounds of src/audio/limits.ts)', () => {
     const flac = join(dir, 'huge.flac');
     writeFileSync(flac, encodeFlacVerbatim(randomInts(1, 100, 16, 3), 16000, 16, 1024));
     truncateSync(flac, 600 * 2 ** 20);
-    await expect(readAudio(flac)).rejects.toThrow(`${flac}: 600 MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to 512 MiB (split the file, or convert it to PCM WAV)`);
+    await expect(readAudio(flac)).rejects.toThrow(
+      `${flac}: 600 MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to 512 MiB (split the file, or convert it to PCM WAV)`,
+    );
 
     const wav = wavBytes([[1, 2]], 16000, '16');
     const frames = 2 ** 28 + 1;
@@ -429,6 +487,8 @@ describe('large files (bounds of src/audio/limits.ts)', () => {
     const long = join(dir, 'long.wav');
     writeFileSync(long, wav);
     truncateSync(long, 44 + frames * 2);
-    await expect(readAudio(long)).rejects.toThrow(/long\.wav: too long: 268435457 frames \(279\.6 min\) exceed the limit of 268435456 frames per file \(280 min at 16000 Hz\); split the file$/);
+    await expect(readAudio(long)).rejects.toThrow(
+      /long\.wav: too long: 268435457 frames \(279\.6 min\) exceed the limit of 268435456 frames per file \(280 min at 16000 Hz\); split the file$/,
+    );
   });
 });

@@ -142,7 +142,8 @@ describe('mel filterbank', () => {
 
   it('equals the slaney formulas to 1e-12', () => {
     let maxErr = 0;
-    for (let m = 0; m < N_MELS; m++) for (let k = 0; k < N_FREQS; k++) maxErr = Math.max(maxErr, Math.abs(fb[m * N_FREQS + k] - ref[m][k]));
+    for (let m = 0; m < N_MELS; m++)
+      for (let k = 0; k < N_FREQS; k++) maxErr = Math.max(maxErr, Math.abs(fb[m * N_FREQS + k] - ref[m][k]));
     expect(maxErr).toBeLessThan(1e-12);
   });
 
@@ -199,7 +200,8 @@ describe('normalised log-mel', () => {
     expect(got.data.length).toBe(80 * ref.T);
     let maxErr = 0;
     for (let m = 0; m < N_MELS; m++) {
-      for (let t = 0; t < ref.T; t++) maxErr = Math.max(maxErr, Math.abs(got.data[m * got.nFrames + t] - ref.values[m][t]));
+      for (let t = 0; t < ref.T; t++)
+        maxErr = Math.max(maxErr, Math.abs(got.data[m * got.nFrames + t] - ref.values[m][t]));
     }
     expect(maxErr).toBeLessThan(1e-4);
     expect(maxErr).toBeLessThan(1e-5); // float32 rounding of values of order 1
@@ -218,7 +220,9 @@ describe('normalised log-mel', () => {
     let best = 0;
     for (let m = 1; m < N_MELS; m++) if (lm.data[m * lm.nFrames + t] > lm.data[best * lm.nFrames + t]) best = m;
     const mMin = refMel(F_MIN);
-    const centres = Array.from({ length: N_MELS }, (_, m) => refHz(mMin + ((m + 1) / (N_MELS + 1)) * (refMel(F_MAX) - mMin)));
+    const centres = Array.from({ length: N_MELS }, (_, m) =>
+      refHz(mMin + ((m + 1) / (N_MELS + 1)) * (refMel(F_MAX) - mMin)),
+    );
     const nearest = centres.reduce((b, c, m) => (Math.abs(c - 1000) < Math.abs(centres[b] - 1000) ? m : b), 0);
     expect(Math.abs(best - nearest)).toBeLessThanOrEqual(1);
   });

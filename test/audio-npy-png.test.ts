@@ -32,7 +32,10 @@ describe('.npy', () => {
     const back = await readNpy(path);
     expect(back.shape).toEqual([80, 5]);
     expect(back.data).toEqual(lm.data);
-    expect(decodeNpy(encodeNpy(new Float32Array([1, 2, 3]), [3]))).toEqual({ data: new Float32Array([1, 2, 3]), shape: [3] });
+    expect(decodeNpy(encodeNpy(new Float32Array([1, 2, 3]), [3]))).toEqual({
+      data: new Float32Array([1, 2, 3]),
+      shape: [3],
+    });
     expect(decodeNpy(encodeNpy(new Float32Array(0), [80, 0])).shape).toEqual([80, 0]);
   });
 
@@ -84,7 +87,8 @@ describe('log-mel picture', () => {
   const data = new Float32Array(nMels * nFrames).fill(-2);
   for (let t = 0; t < nFrames; t++) data[t] = 3;
   const lm = { data, nMels, nFrames };
-  const pixel = (img: { width: number; rgba: Uint8Array }, x: number, y: number) => Array.from(img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
+  const pixel = (img: { width: number; rgba: Uint8Array }, x: number, y: number) =>
+    Array.from(img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4));
 
   it('puts low frequencies at the bottom, time left to right, scaled by `scale`', () => {
     const img = logMelImage(lm, { scale: 3 });

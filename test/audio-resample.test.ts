@@ -35,7 +35,8 @@ function directResample(x: Float64Array, orig: number, next: number, outIndex: n
   return acc;
 }
 
-const sine = (f: number, sr: number, n: number, phase = 0) => Float32Array.from({ length: n }, (_, i) => Math.sin(2 * Math.PI * f * (i / sr) + phase));
+const sine = (f: number, sr: number, n: number, phase = 0) =>
+  Float32Array.from({ length: n }, (_, i) => Math.sin(2 * Math.PI * f * (i / sr) + phase));
 
 function rms(y: Float32Array, from: number, to: number): number {
   let s = 0;
@@ -45,7 +46,8 @@ function rms(y: Float32Array, from: number, to: number): number {
 
 describe('besselI0', () => {
   it('matches the integral form of I0 and known values', () => {
-    for (const x of [0, 0.5, 1, 3, 7.5, beta, 20]) expect(Math.abs(besselI0(x) / i0Integral(x) - 1)).toBeLessThan(1e-13);
+    for (const x of [0, 0.5, 1, 3, 7.5, beta, 20])
+      expect(Math.abs(besselI0(x) / i0Integral(x) - 1)).toBeLessThan(1e-13);
     expect(besselI0(0)).toBe(1);
     expect(besselI0(1)).toBeCloseTo(1.2660658777520082, 14);
   });

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
-import { CheckpointError, decodeMetadata, decodeSafetensors, decodeState, encodeSafetensors, encodeState } from '../src/checkpoint/codec';
+import {
+  CheckpointError,
+  decodeMetadata,
+  decodeSafetensors,
+  decodeState,
+  encodeSafetensors,
+  encodeState,
+} from '../src/checkpoint/codec';
 import { loadState, saveSafetensors, saveState } from '../src/checkpoint/file';
 import { sha256 } from '../src/checkpoint/sha256';
 import type { Tensor } from '../src/core';
@@ -40,7 +47,12 @@ describe('portable SHA-256', () => {
 });
 
 describe('checkpoint bytes', () => {
-  const state = { step: 3, key: [1, 2], w: mp.tensor([1.5, -2, 3.25, 0], [2, 2]), nested: { b: [mp.scalar(7), 'x', null, NaN] } };
+  const state = {
+    step: 3,
+    key: [1, 2],
+    w: mp.tensor([1.5, -2, 3.25, 0], [2, 2]),
+    nested: { b: [mp.scalar(7), 'x', null, NaN] },
+  };
 
   it('bytes and files are the same format, byte for byte', () => {
     const file = join(dir, 's.safetensors');
@@ -48,8 +60,13 @@ describe('checkpoint bytes', () => {
     const fromFile = new Uint8Array(readFileSync(file));
     const bytes = encodeState(state, { config: '{}' });
     expect(Buffer.from(bytes).equals(Buffer.from(fromFile))).toBe(true);
-    const back = decodeState<typeof state>(fromFile.buffer.slice(fromFile.byteOffset, fromFile.byteOffset + fromFile.byteLength));
-    expect(back.w.toNested()).toEqual([[1.5, -2], [3.25, 0]]);
+    const back = decodeState<typeof state>(
+      fromFile.buffer.slice(fromFile.byteOffset, fromFile.byteOffset + fromFile.byteLength),
+    );
+    expect(back.w.toNested()).toEqual([
+      [1.5, -2],
+      [3.25, 0],
+    ]);
     expect((back.nested.b[0] as Tensor).item()).toBe(7);
     expect(back.nested.b.slice(1)).toEqual(['x', null, NaN]);
     expect(decodeMetadata(bytes).step).toBe('3');
@@ -64,18 +81,23 @@ describe('checkpoint bytes', () => {
     const bytes = encodeSafetensors({ a: mp.tensor([1, 2, 3]) });
     const dataStart = bytes.length - 12;
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.boolean(), (pos, x, cut) => {
-        const copy = cut ? bytes.slice(0, pos) : bytes.slice();
-        if (!cut) copy[dataStart + (pos % 12)] ^= x;
-        let err: unknown;
-        try {
-          decodeSafetensors(copy, { name: 'upload.safetensors' });
-        } catch (e) {
-          err = e;
-        }
-        expect(err).toBeInstanceOf(CheckpointError);
-        expect((err as Error).message).toMatch(/^checkpoint upload\.safetensors: [^\n]+$/);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: bytes.length - 1 }),
+        fc.integer({ min: 1, max: 255 }),
+        fc.boolean(),
+        (pos, x, cut) => {
+          const copy = cut ? bytes.slice(0, pos) : bytes.slice();
+          if (!cut) copy[dataStart + (pos % 12)] ^= x;
+          let err: unknown;
+          try {
+            decodeSafetensors(copy, { name: 'upload.safetensors' });
+          } catch (e) {
+            err = e;
+          }
+          expect(err).toBeInstanceOf(CheckpointError);
+          expect((err as Error).message).toMatch(/^checkpoint upload\.safetensors: [^\n]+$/);
+        },
+      ),
       { numRuns: 150, seed: 5 },
     );
   });

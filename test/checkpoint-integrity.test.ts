@@ -71,7 +71,9 @@ describe('files matpac-ts wrote', () => {
 
   it('a file without its checksum is refused (a flipped bit would load silently)', () => {
     const file = variant('no-checksum', () => {}, { checksum: false });
-    expect(() => loadState(file)).toThrow(/no-checksum\.safetensors: corrupted or edited: no matpac_ts_sha256 checksum/);
+    expect(() => loadState(file)).toThrow(
+      /no-checksum\.safetensors: corrupted or edited: no matpac_ts_sha256 checksum/,
+    );
     const flipped = Buffer.from(readFileSync(file));
     flipped[flipped.length - 3] ^= 4;
     writeFileSync(file, flipped);
@@ -80,7 +82,11 @@ describe('files matpac-ts wrote', () => {
 
   it('files written elsewhere need no checksum', () => {
     const t = mp.tensor([1, 2, 3], [3]);
-    const pt = Buffer.concat([Buffer.alloc(8), Buffer.from('{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'), Buffer.from(new Float32Array(t.toArray()).buffer)]);
+    const pt = Buffer.concat([
+      Buffer.alloc(8),
+      Buffer.from('{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'),
+      Buffer.from(new Float32Array(t.toArray()).buffer),
+    ]);
     pt.writeBigUInt64LE(BigInt(pt.length - 8 - 12));
     const file = join(dir, 'pt.safetensors');
     writeFileSync(file, pt);
@@ -91,7 +97,9 @@ describe('files matpac-ts wrote', () => {
     const file = variant('i32', (h) => {
       (h['student.cls_token'] as { dtype: string }).dtype = 'I32';
     });
-    expect(() => loadState(file)).toThrow(/i32\.safetensors: corrupted or edited: tensor 'student\.cls_token' is labelled I32, but matpac-ts writes F32 and F64 only/);
+    expect(() => loadState(file)).toThrow(
+      /i32\.safetensors: corrupted or edited: tensor 'student\.cls_token' is labelled I32, but matpac-ts writes F32 and F64 only/,
+    );
   });
 
   for (const [what, step] of [
@@ -102,14 +110,23 @@ describe('files matpac-ts wrote', () => {
   ])
     it(`metadata step ${what} is refused`, () => {
       const file = variant(`step-${what}`, (h) => void (h.__metadata__.step = step));
-      expect(() => loadState(file)).toThrow(/corrupted or edited: __metadata__\.step is .*, not a non-negative integer/);
+      expect(() => loadState(file)).toThrow(
+        /corrupted or edited: __metadata__\.step is .*, not a non-negative integer/,
+      );
     });
 
   it('a tree step that is NaN, a string or disagrees with the metadata copy is refused', () => {
-    const tree = (step: string) => (h: Header) => void (h.__metadata__.tree = h.__metadata__.tree.replace(/"step":0/, `"step":${step}`));
-    expect(() => loadState(variant('tree-nan', tree('"N:NaN"'), {}))).toThrow(/the state's step is NaN|__metadata__\.step/);
-    expect(() => loadState(variant('tree-str', tree('"S:7"')))).toThrow(/the state's step is "7", not a non-negative integer/);
-    expect(() => loadState(variant('tree-7', tree('7')))).toThrow(/__metadata__\.step 0 differs from the state's step 7/);
+    const tree = (step: string) => (h: Header) =>
+      void (h.__metadata__.tree = h.__metadata__.tree.replace(/"step":0/, `"step":${step}`));
+    expect(() => loadState(variant('tree-nan', tree('"N:NaN"'), {}))).toThrow(
+      /the state's step is NaN|__metadata__\.step/,
+    );
+    expect(() => loadState(variant('tree-str', tree('"S:7"')))).toThrow(
+      /the state's step is "7", not a non-negative integer/,
+    );
+    expect(() => loadState(variant('tree-7', tree('7')))).toThrow(
+      /__metadata__\.step 0 differs from the state's step 7/,
+    );
   });
 
   it('a step beyond the run length is refused', () => {
@@ -121,7 +138,10 @@ describe('files matpac-ts wrote', () => {
   });
 
   it('a stored config edited to disagree with the tensor shapes is refused', () => {
-    const file = variant('wide', (h) => void (h.__metadata__.config = JSON.stringify({ ...config, encoder: { ...config.encoder, dim: 16 } })));
+    const file = variant(
+      'wide',
+      (h) => void (h.__metadata__.config = JSON.stringify({ ...config, encoder: { ...config.encoder, dim: 16 } })),
+    );
     expect(() => loadTrainState(file)).toThrow(/does not match the expected structure: '.*' has shape/);
   });
 
@@ -167,12 +187,19 @@ describe('hostile bytes (fast-check)', () => {
 
   it('a real checkpoint with random bytes overwritten, or cut short', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(goodBytes.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(goodBytes.length), (edits, cut) => {
-        const b = Uint8Array.from(goodBytes);
-        for (const [at, v] of edits) b[at] = v;
-        decodesSafely(b);
-        decodesSafely(goodBytes.subarray(0, cut));
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(goodBytes.length - 1), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        fc.nat(goodBytes.length),
+        (edits, cut) => {
+          const b = Uint8Array.from(goodBytes);
+          for (const [at, v] of edits) b[at] = v;
+          decodesSafely(b);
+          decodesSafely(goodBytes.subarray(0, cut));
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -181,18 +208,41 @@ describe('hostile bytes (fast-check)', () => {
     const { header, data } = split(goodBytes);
     const names = Object.keys(header).filter((k) => k !== '__metadata__');
     const value = fc.oneof(
-      fc.constantFrom(-1, 0, 1, 2 ** 53, 1e308, Number.NaN, null, 'F32', 'I64', 'BOOL', [], [2 ** 40, 2 ** 40], [0, 1e15], {}, '1e9'),
+      fc.constantFrom(
+        -1,
+        0,
+        1,
+        2 ** 53,
+        1e308,
+        Number.NaN,
+        null,
+        'F32',
+        'I64',
+        'BOOL',
+        [],
+        [2 ** 40, 2 ** 40],
+        [0, 1e15],
+        {},
+        '1e9',
+      ),
       fc.array(fc.integer({ min: -5, max: 2 ** 31 }), { maxLength: 4 }),
     );
     fc.assert(
-      fc.property(fc.constantFrom(...names), fc.constantFrom('dtype', 'shape', 'data_offsets'), value, fc.constantFrom('step', 'rng_key', 'tree', 'format_version', 'config'), fc.string({ maxLength: 40 }), (name, field, v, metaKey, metaValue) => {
-        const h = structuredClone(header);
-        (h[name] as Record<string, unknown>)[field] = v;
-        decodesSafely(join8(h, data));
-        const m = structuredClone(header);
-        m.__metadata__[metaKey] = metaValue;
-        decodesSafely(join8(m, data));
-      }),
+      fc.property(
+        fc.constantFrom(...names),
+        fc.constantFrom('dtype', 'shape', 'data_offsets'),
+        value,
+        fc.constantFrom('step', 'rng_key', 'tree', 'format_version', 'config'),
+        fc.string({ maxLength: 40 }),
+        (name, field, v, metaKey, metaValue) => {
+          const h = structuredClone(header);
+          (h[name] as Record<string, unknown>)[field] = v;
+          decodesSafely(join8(h, data));
+          const m = structuredClone(header);
+          m.__metadata__[metaKey] = metaValue;
+          decodesSafely(join8(m, data));
+        },
+      ),
       { numRuns: 80 },
     );
   });
@@ -203,7 +253,13 @@ describe('hostile metrics lines (fast-check)', () => {
     const line = fc.oneof(
       fc.string({ maxLength: 200 }),
       fc.json({ maxDepth: 3 }),
-      fc.record({ step: fc.oneof(fc.integer(), fc.double(), fc.string()), loss: fc.oneof(fc.double(), fc.string(), fc.constant(null)), run: fc.oneof(fc.string(), fc.integer()) }).map((r) => JSON.stringify(r)),
+      fc
+        .record({
+          step: fc.oneof(fc.integer(), fc.double(), fc.string()),
+          loss: fc.oneof(fc.double(), fc.string(), fc.constant(null)),
+          run: fc.oneof(fc.string(), fc.integer()),
+        })
+        .map((r) => JSON.stringify(r)),
     );
     fc.assert(
       fc.property(line, (l) => {
@@ -212,7 +268,8 @@ describe('hostile metrics lines (fast-check)', () => {
         else {
           expect(Number.isSafeInteger(r.step) && r.step >= 0).toBe(true);
           const isNum = (v: unknown) => v === null || typeof v === 'number';
-          for (const [k, v] of Object.entries(r)) if (k !== 'run') expect(isNum(v) || (Array.isArray(v) && v.every(isNum))).toBe(true);
+          for (const [k, v] of Object.entries(r))
+            if (k !== 'run') expect(isNum(v) || (Array.isArray(v) && v.every(isNum))).toBe(true);
         }
       }),
       { numRuns: 500 },

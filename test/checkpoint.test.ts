@@ -4,19 +4,42 @@
  * files, crash safety of writes, and resume = uninterrupted.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
 import type { Tensor } from '../src/core';
-import { CheckpointError, loadSafetensors, loadState, readMetadata, saveSafetensors, saveState } from '../src/checkpoint/file';
+import {
+  CheckpointError,
+  loadSafetensors,
+  loadState,
+  readMetadata,
+  saveSafetensors,
+  saveState,
+} from '../src/checkpoint/file';
 import { emaStep } from '../src/ema';
 import { adamw, chain, clipByGlobalNorm } from '../src/optim';
 import { keyFromSeed, normalHost, permutationHost, split, type Key } from '../src/random';
 import { linear, warmupCosine } from '../src/schedules';
-import { applyGradients, createTrainState, runSteps, takeKey, type TrainState, type TrainStep } from '../src/train-state';
+import {
+  applyGradients,
+  createTrainState,
+  runSteps,
+  takeKey,
+  type TrainState,
+  type TrainStep,
+} from '../src/train-state';
 
 const REPO = resolve(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'matpac-ckpt-'));
@@ -24,7 +47,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let fileNo = 0;
 const fresh = (ext = 'safetensors') => join(dir, `f${fileNo++}.${ext}`);
 
-const randTensor = (key: Key, shape: number[]) => mp.tensor(normalHost(key, shape.reduce((a, b) => a * b, 1)), shape);
+const randTensor = (key: Key, shape: number[]) =>
+  mp.tensor(
+    normalHost(
+      key,
+      shape.reduce((a, b) => a * b, 1),
+    ),
+    shape,
+  );
 
 /** Same structure, same non-tensor leaves, and every tensor bit-for-bit equal with the same shape. */
 function expectIdentical(a: unknown, b: unknown, path = ''): void {
@@ -35,7 +65,10 @@ function expectIdentical(a: unknown, b: unknown, path = ''): void {
     expect(y.shape, path).toEqual(x.shape);
     const [dx, dy] = [x.toArray(), y.toArray()];
     expect(dy.constructor, path).toBe(dx.constructor);
-    expect(Buffer.from(dy.buffer, dy.byteOffset, dy.byteLength).equals(Buffer.from(dx.buffer, dx.byteOffset, dx.byteLength)), `${path} bits`).toBe(true);
+    expect(
+      Buffer.from(dy.buffer, dy.byteOffset, dy.byteLength).equals(Buffer.from(dx.buffer, dx.byteOffset, dx.byteLength)),
+      `${path} bits`,
+    ).toBe(true);
     return;
   }
   if (Array.isArray(a)) {
@@ -47,7 +80,8 @@ function expectIdentical(a: unknown, b: unknown, path = ''): void {
   if (typeof a === 'object' && a !== null) {
     expect(typeof b === 'object' && b !== null && !Array.isArray(b), path).toBe(true);
     expect(Object.keys(b as object).sort(), path).toEqual(Object.keys(a).sort());
-    for (const k of Object.keys(a)) expectIdentical((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+    for (const k of Object.keys(a))
+      expectIdentical((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
     return;
   }
   expect(Object.is(a, b), `${path}: ${String(a)} vs ${String(b)}`).toBe(true);
@@ -56,14 +90,21 @@ function expectIdentical(a: unknown, b: unknown, path = ''): void {
 // ---------------------------------------------------------------------------------------------
 // an independent minimal safetensors reader (the spec, nothing from src/checkpoint/)
 
-function minimalRead(file: string): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; metadata: Record<string, string>; data: Record<string, number[]> } {
+function minimalRead(file: string): {
+  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  metadata: Record<string, string>;
+  data: Record<string, number[]>;
+} {
   const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   const metadata = header.__metadata__ ?? {};
   delete header.__metadata__;
   const data: Record<string, number[]> = {};
-  for (const [name, info] of Object.entries(header) as [string, { dtype: string; shape: number[]; data_offsets: [number, number] }][]) {
+  for (const [name, info] of Object.entries(header) as [
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] },
+  ][]) {
     expect(info.dtype).toBe('F32');
     const [b, e] = info.data_offsets;
     const count = info.shape.reduce((x, y) => x * y, 1);
@@ -96,7 +137,12 @@ function foreignWrite(file: string): void {
 describe('safetensors files', () => {
   it('a file written here is parsed by an independent minimal reader', () => {
     const k = split(keyFromSeed(1), 3);
-    const named = { 'patch_embed.proj.weight': randTensor(k[0], [4, 1, 2, 2]), cls_token: randTensor(k[1], [1, 1, 4]), 'norm.bias': randTensor(k[2], [4]), scalar: mp.scalar(2.5) };
+    const named = {
+      'patch_embed.proj.weight': randTensor(k[0], [4, 1, 2, 2]),
+      cls_token: randTensor(k[1], [1, 1, 4]),
+      'norm.bias': randTensor(k[2], [4]),
+      scalar: mp.scalar(2.5),
+    };
     const file = fresh();
     saveSafetensors(file, named, { config: '{"depth":2}' });
     const { header, metadata, data } = minimalRead(file);
@@ -143,18 +189,33 @@ const leafArb: fc.Arbitrary<Node> = fc.oneof(
   fc.constant(undefined),
 );
 const nodeArb = (depth: number): fc.Arbitrary<Node> =>
-  depth === 0 ? leafArb : fc.oneof(leafArb, fc.array(nodeArb(depth - 1), { maxLength: 3 }), fc.dictionary(fc.constantFrom('params', 'mu', 'count', 'w', 'b', 'x y', 'é'), nodeArb(depth - 1), { maxKeys: 3 }));
+  depth === 0
+    ? leafArb
+    : fc.oneof(
+        leafArb,
+        fc.array(nodeArb(depth - 1), { maxLength: 3 }),
+        fc.dictionary(fc.constantFrom('params', 'mu', 'count', 'w', 'b', 'x y', 'é'), nodeArb(depth - 1), {
+          maxKeys: 3,
+        }),
+      );
 
 function build(node: Node, key: Key): unknown {
   let k = key;
   const go = (n: Node): unknown => {
-    if (n !== null && typeof n === 'object' && !Array.isArray(n) && Array.isArray((n as { t?: unknown }).t) && Object.keys(n).length === 1) {
+    if (
+      n !== null &&
+      typeof n === 'object' &&
+      !Array.isArray(n) &&
+      Array.isArray((n as { t?: unknown }).t) &&
+      Object.keys(n).length === 1
+    ) {
       const [a, b] = split(k);
       k = a;
       return randTensor(b, (n as { t: number[] }).t);
     }
     if (Array.isArray(n)) return n.map(go);
-    if (n !== null && typeof n === 'object') return Object.fromEntries(Object.keys(n).map((x) => [x, go((n as Record<string, Node>)[x])]));
+    if (n !== null && typeof n === 'object')
+      return Object.fromEntries(Object.keys(n).map((x) => [x, go((n as Record<string, Node>)[x])]));
     return n;
   };
   return go(node);
@@ -183,7 +244,12 @@ describe('saveState / loadState', () => {
   });
 
   it('names tensors by tree path; writes step, RNG key, versions and the caller metadata into __metadata__', () => {
-    const state = { step: 3, key: [1, 2] as const, params: { blocks: [{ w: mp.ones([2, 2]) }] }, optState: [{ count: 3, mu: { blocks: [{ w: mp.zeros([2, 2]) }] } }] };
+    const state = {
+      step: 3,
+      key: [1, 2] as const,
+      params: { blocks: [{ w: mp.ones([2, 2]) }] },
+      optState: [{ count: 3, mu: { blocks: [{ w: mp.zeros([2, 2]) }] } }],
+    };
     const file = fresh();
     saveState(file, state, { config: JSON.stringify({ depth: 1 }) });
     const { header, metadata } = minimalRead(file);
@@ -193,7 +259,12 @@ describe('saveState / loadState', () => {
     expect(JSON.parse(metadata.config)).toEqual({ depth: 1 });
     expect(metadata.format).toBe('matpac-ts.tree');
     expect(metadata.engine).toMatch(/^matpac-ts /);
-    expect(JSON.parse(metadata.tree)).toEqual({ key: [1, 2], optState: [{ count: 3, mu: { blocks: [{ w: 'T:optState.0.mu.blocks.0.w' }] } }], params: { blocks: [{ w: 'T:params.blocks.0.w' }] }, step: 3 });
+    expect(JSON.parse(metadata.tree)).toEqual({
+      key: [1, 2],
+      optState: [{ count: 3, mu: { blocks: [{ w: 'T:optState.0.mu.blocks.0.w' }] } }],
+      params: { blocks: [{ w: 'T:params.blocks.0.w' }] },
+      step: 3,
+    });
     expect(readMetadata(file)).toEqual(metadata);
     expect(loadState(file, { like: state })).toBeDefined();
   });
@@ -202,7 +273,9 @@ describe('saveState / loadState', () => {
     const file = fresh();
     expect(() => saveState(file, { f: () => 1 })).toThrow(/cannot store the function at 'f'/);
     expect(() => saveState(file, { m: new Map() })).toThrow(/cannot store the Map at 'm'/);
-    expect(() => saveState(file, { a: { b: mp.ones([1]) }, 'a.b': mp.ones([1]) })).toThrow(/two tensors are named 'a.b'/);
+    expect(() => saveState(file, { a: { b: mp.ones([1]) }, 'a.b': mp.ones([1]) })).toThrow(
+      /two tensors are named 'a.b'/,
+    );
     expect(() => saveState(file, {}, { tree: 'x' })).toThrow(/reserved/);
     expect(existsSync(file)).toBe(false);
     saveState(file, { w: mp.ones([2]) });
@@ -219,7 +292,11 @@ describe('saveState / loadState', () => {
 
 describe('damaged files give one clear line naming the file', () => {
   const original = fresh();
-  saveState(original, { step: 5, key: [3, 4], params: { w: mp.tensor([1, 2, 3, 4, 5, 6], [2, 3]), b: mp.tensor([0.5]) } }, { config: '{}' });
+  saveState(
+    original,
+    { step: 5, key: [3, 4], params: { w: mp.tensor([1, 2, 3, 4, 5, 6], [2, 3]), b: mp.tensor([0.5]) } },
+    { config: '{}' },
+  );
   const bytes = readFileSync(original);
 
   const expectClear = (file: string, re?: RegExp) => {
@@ -280,12 +357,17 @@ describe('a crash while writing leaves the previous checkpoint loadable', () => 
     const file = fresh();
     saveState(file, { v: 1, w: mp.full([4], 1) });
     expect(() =>
-      saveState(file, { v: 2, w: mp.full([4], 2) }, {}, {
-        beforeRename: (tmp) => {
-          expect(existsSync(tmp)).toBe(true);
-          throw new Error('simulated crash');
+      saveState(
+        file,
+        { v: 2, w: mp.full([4], 2) },
+        {},
+        {
+          beforeRename: (tmp) => {
+            expect(existsSync(tmp)).toBe(true);
+            throw new Error('simulated crash');
+          },
         },
-      }),
+      ),
     ).toThrow('simulated crash');
     const back = loadState<{ v: number; w: Tensor }>(file);
     expect(back.v).toBe(1);
@@ -299,12 +381,29 @@ describe('a crash while writing leaves the previous checkpoint loadable', () => 
     const file = ${JSON.stringify(file)};
     ${body}
   `;
-  const runChild = (code: string) => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const runChild = (code: string) =>
+    spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
 
   it('a child process SIGKILLed after its temp file is written and before the rename', () => {
     const file = fresh();
     saveState(file, { v: 1, w: mp.full([1000], 1) });
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', childCode(file, `saveState(file, { v: 2, w: mp.full([1000], 2) }, {}, { beforeRename: () => process.kill(process.pid, 'SIGKILL') });`)], { cwd: REPO, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        childCode(
+          file,
+          `saveState(file, { v: 2, w: mp.full([1000], 2) }, {}, { beforeRename: () => process.kill(process.pid, 'SIGKILL') });`,
+        ),
+      ],
+      { cwd: REPO, encoding: 'utf8' },
+    );
     expect(r.signal, r.stderr).toBe('SIGKILL');
     const back = loadState<{ v: number; w: Tensor }>(file);
     expect(back.v).toBe(1);
@@ -358,10 +457,23 @@ describe('resume equals uninterrupted', () => {
   const Y = mp.tanh(mp.matmul(X, mp.tensor([1, -1, 0.5, 2, 0, 1, -0.5, 0.25], [4, 2])));
   const init = (k: Key): Mlp => {
     const [a, b, c, d] = split(k, 4);
-    return { l1: { weight: mp.mul(randTensor(a, [8, 4]), 0.5), bias: mp.mul(randTensor(b, [8]), 0.1) }, l2: { weight: mp.mul(randTensor(c, [2, 8]), 0.5), bias: mp.mul(randTensor(d, [2]), 0.1) } };
+    return {
+      l1: { weight: mp.mul(randTensor(a, [8, 4]), 0.5), bias: mp.mul(randTensor(b, [8]), 0.1) },
+      l2: { weight: mp.mul(randTensor(c, [2, 8]), 0.5), bias: mp.mul(randTensor(d, [2]), 0.1) },
+    };
   };
-  const forward = (p: Mlp, x: Tensor) => mp.linear(mp.gelu(mp.linear(x, p.l1.weight, p.l1.bias)), p.l2.weight, p.l2.bias);
-  const tx = chain(clipByGlobalNorm(1.0), adamw({ learningRate: warmupCosine({ peakValue: 0.05, warmupSteps: 2, decaySteps: 6 }), b1: 0.9, b2: 0.95, eps: 1e-6, weightDecay: 0.05 }));
+  const forward = (p: Mlp, x: Tensor) =>
+    mp.linear(mp.gelu(mp.linear(x, p.l1.weight, p.l1.bias)), p.l2.weight, p.l2.bias);
+  const tx = chain(
+    clipByGlobalNorm(1.0),
+    adamw({
+      learningRate: warmupCosine({ peakValue: 0.05, warmupSteps: 2, decaySteps: 6 }),
+      b1: 0.9,
+      b2: 0.95,
+      eps: 1e-6,
+      weightDecay: 0.05,
+    }),
+  );
   const momentum = linear(0.9, 0.99, 6);
 
   /** A MATPAC-shaped step: random minibatch from the state's key, EMA before the update, a centre, AdamW. */
@@ -376,7 +488,8 @@ describe('resume equals uninterrupted', () => {
     const next = applyGradients({ ...s1, teacher, extra: { center } }, grads, tx);
     return [next, { loss: loss.item() }];
   };
-  const start = (): State => createTrainState({ params: init(kInit), teacher: init(kTeacher), tx, key: kRun, extra: { center: mp.zeros([2]) } });
+  const start = (): State =>
+    createTrainState({ params: init(kInit), teacher: init(kTeacher), tx, key: kRun, extra: { center: mp.zeros([2]) } });
   const batches = (n: number) => Array<null>(n).fill(null);
 
   it('6 steps straight = 3 steps, save, load, 3 steps (bit for bit, every leaf)', () => {

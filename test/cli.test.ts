@@ -7,13 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATPAC_ARGS } from './cli-process';
 import { NonFiniteError, train } from '../src/cli/train';
 import { ensurePretrainSet, ensureProbeSet } from '../src/data/render';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 let tmp = '';
 let data = '';
@@ -37,11 +34,24 @@ function cli(...args: string[]): Result {
 }
 
 const lines = (s: string) => s.split('\n').filter((l) => l.trim());
-const metrics = (dir: string) => lines(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).map((l) => JSON.parse(l) as Record<string, number>);
+const metrics = (dir: string) =>
+  lines(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).map((l) => JSON.parse(l) as Record<string, number>);
 const withoutTime = (rows: Record<string, number>[]) => rows.map(({ time: _, ...r }) => r);
 
 /** A short micro run: 30 steps of 8 crops, numbered checkpoints every 10. */
-const TRAIN = ['train', '--preset', 'micro', '--steps', '30', '--batch', '8', '--seed', '1', '--checkpoint-every', '10'];
+const TRAIN = [
+  'train',
+  '--preset',
+  'micro',
+  '--steps',
+  '30',
+  '--batch',
+  '8',
+  '--seed',
+  '1',
+  '--checkpoint-every',
+  '10',
+];
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'matpac-cli-'));
@@ -50,8 +60,17 @@ beforeAll(async () => {
   data = join(tmp, 'data');
   cpSync(pool, data, { recursive: true });
   // a file that claims to be a WAV but is not one
-  writeFileSync(join(data, 'corrupt.wav'), Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt '), Buffer.alloc(7, 0xff)]));
-  probeData = await ensureProbeSet({ clipsPerClass: 6, durationSec: 1, families: ['keyboard', 'bass', 'flute'], cacheRoot: cache, quiet: true });
+  writeFileSync(
+    join(data, 'corrupt.wav'),
+    Buffer.concat([Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt '), Buffer.alloc(7, 0xff)]),
+  );
+  probeData = await ensureProbeSet({
+    clipsPerClass: 6,
+    durationSec: 1,
+    families: ['keyboard', 'bass', 'flute'],
+    cacheRoot: cache,
+    quiet: true,
+  });
   run = join(tmp, 'run');
 });
 
@@ -78,7 +97,15 @@ describe('matpac train', () => {
   });
 
   it('writes the run folder: config, checkpoints, metrics, plot, picture, probe', () => {
-    for (const f of ['config.json', 'run.json', 'checkpoint-latest.safetensors', 'checkpoint-000010.safetensors', 'checkpoint-000020.safetensors', 'checkpoint-000030.safetensors', 'probe.json'])
+    for (const f of [
+      'config.json',
+      'run.json',
+      'checkpoint-latest.safetensors',
+      'checkpoint-000010.safetensors',
+      'checkpoint-000020.safetensors',
+      'checkpoint-000030.safetensors',
+      'probe.json',
+    ])
       expect(existsSync(join(run, f)), f).toBe(true);
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     expect(config).toMatchObject({ name: 'micro', batchSize: 8, seed: 1, optim: { totalSteps: 30 } });
@@ -95,7 +122,9 @@ describe('matpac train', () => {
   it('logs every step with finite values, and the loss decreases', () => {
     const rows = metrics(run);
     expect(rows.map((r) => r.step)).toEqual(Array.from({ length: 30 }, (_, i) => i));
-    for (const r of rows) for (const k of ['loss', 'lPred', 'lCls', 'lr', 'emaMomentum', 'teacherTemp', 'gradNorm']) expect(Number.isFinite(r[k]), `${k} at step ${r.step}`).toBe(true);
+    for (const r of rows)
+      for (const k of ['loss', 'lPred', 'lCls', 'lr', 'emaMomentum', 'teacherTemp', 'gradNorm'])
+        expect(Number.isFinite(r[k]), `${k} at step ${r.step}`).toBe(true);
     const mean = (rs: typeof rows) => rs.reduce((a, r) => a + r.loss, 0) / rs.length;
     expect(mean(rows.slice(-8))).toBeLessThan(0.8 * mean(rows.slice(0, 8)));
   });
@@ -104,21 +133,31 @@ describe('matpac train', () => {
     const split = join(tmp, 'run-split');
     const first = cli(...TRAIN, '--data', data, '--out', split, '--no-probe', '--stop-at', '13');
     expect(first.status).toBe(0);
-    expect(first.stdout).toMatch(/stopped as asked \(--stop-at\) at step 13 of 30; continue with: matpac train --resume/);
+    expect(first.stdout).toMatch(
+      /stopped as asked \(--stop-at\) at step 13 of 30; continue with: matpac train --resume/,
+    );
     const second = cli('train', '--resume', '--out', split, '--no-probe');
     expect(second.stderr).toMatch(/resuming .* at step 13/);
     expect(second.status).toBe(0);
-    expect(readFileSync(join(split, 'checkpoint-latest.safetensors')).equals(readFileSync(join(run, 'checkpoint-latest.safetensors')))).toBe(true);
+    expect(
+      readFileSync(join(split, 'checkpoint-latest.safetensors')).equals(
+        readFileSync(join(run, 'checkpoint-latest.safetensors')),
+      ),
+    ).toBe(true);
     expect(withoutTime(metrics(split))).toEqual(withoutTime(metrics(run)));
   });
 
   it('refuses to overwrite a run, and to change a run on --resume', () => {
     const again = cli(...TRAIN, '--data', data, '--out', run);
     expect(again.status).toBe(1);
-    expect(lines(again.stderr)).toEqual([expect.stringMatching(/^matpac: .*already holds a run: continue it with --resume/)]);
+    expect(lines(again.stderr)).toEqual([
+      expect.stringMatching(/^matpac: .*already holds a run: continue it with --resume/),
+    ]);
     const changed = cli('train', '--resume', '--out', run, '--batch', '4');
     expect(changed.status).toBe(1);
-    expect(lines(changed.stderr)).toEqual([expect.stringMatching(/^matpac: --resume continues a run exactly as it was configured; drop --batch/)]);
+    expect(lines(changed.stderr)).toEqual([
+      expect.stringMatching(/^matpac: --resume continues a run exactly as it was configured; drop --batch/),
+    ]);
   });
 });
 
@@ -148,14 +187,20 @@ describe('matpac embed and probe', () => {
   });
 
   it('probe: accuracy ± std and a confusion matrix, for the checkpoint, random init and the log-mel baseline', () => {
-    for (const extra of [['--checkpoint', ckpt()], ['--checkpoint', ckpt(), '--random-init'], ['--baseline', 'logmel']]) {
+    for (const extra of [
+      ['--checkpoint', ckpt()],
+      ['--checkpoint', ckpt(), '--random-init'],
+      ['--baseline', 'logmel'],
+    ]) {
       const r = cli('probe', ...extra, '--data', probeData, '--folds', '3');
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/accuracy \d+\.\d% ± \d+\.\d% over 3 folds \(chance 33\.3%\)/);
       const table = r.stdout.slice(r.stdout.indexOf('true \\ predicted'));
       expect(lines(table)).toHaveLength(4);
       // the confusion matrix counts every clip once
-      const counts = lines(table).slice(1).flatMap((l) => l.trim().split(/\s+/).slice(1).map(Number));
+      const counts = lines(table)
+        .slice(1)
+        .flatMap((l) => l.trim().split(/\s+/).slice(1).map(Number));
       expect(counts.reduce((a, b) => a + b, 0)).toBe(18);
     }
   });
@@ -169,7 +214,11 @@ describe('matpac logmel, trace and bench', () => {
   });
 
   it('logmel writes a [80, T] .npy and a PNG', () => {
-    const wav = join(probeData, 'flute', lines(spawnSync('ls', [join(probeData, 'flute')], { encoding: 'utf8' }).stdout)[0]);
+    const wav = join(
+      probeData,
+      'flute',
+      lines(spawnSync('ls', [join(probeData, 'flute')], { encoding: 'utf8' }).stdout)[0],
+    );
     const r = cli('logmel', wav, '--out', join(tmp, 'x.npy'), '--png', join(tmp, 'x.png'));
     expect(r.status).toBe(0);
     const npy = readFileSync(join(tmp, 'x.npy'));
@@ -191,15 +240,40 @@ describe('errors: one line, non-zero exit, no stack trace', () => {
   const cases: [string, string[], RegExp, number][] = [
     ['unknown option', ['train', '--stpes', '3'], /^matpac: unknown option '--stpes' \(Did you mean --steps\?\)$/, 2],
     ['bad number', ['train', '--steps', '0'], /^matpac: option '--steps <n>' argument '0' is invalid/, 2],
-    ['conflicting options', ['train', '--steps', '3', '--minutes', '1'], /^matpac: option '--steps <n>' cannot be used with option '--minutes <m>'$/, 2],
+    [
+      'conflicting options',
+      ['train', '--steps', '3', '--minutes', '1'],
+      /^matpac: option '--steps <n>' cannot be used with option '--minutes <m>'$/,
+      2,
+    ],
     ['unknown command', ['frobnicate'], /^matpac: unknown command 'frobnicate'/, 2],
     ['missing required option', ['embed', 'a.wav'], /^matpac: required option '--checkpoint <file>' not specified$/, 2],
     ['unknown preset', ['train', '--preset', 'huge'], /^matpac: unknown preset 'huge'/, 1],
-    ['unknown backend', ['trace', '--backend', 'quantum'], /^matpac: unknown backend 'quantum' \(available: native, ref64/, 1],
-    ['missing checkpoint', ['embed', '--checkpoint', 'nope.safetensors', 'a.wav'], /^matpac: nope\.safetensors: checkpoint not found$/, 1],
+    [
+      'unknown backend',
+      ['trace', '--backend', 'quantum'],
+      /^matpac: unknown backend 'quantum' \(available: native, ref64/,
+      1,
+    ],
+    [
+      'missing checkpoint',
+      ['embed', '--checkpoint', 'nope.safetensors', 'a.wav'],
+      /^matpac: nope\.safetensors: checkpoint not found$/,
+      1,
+    ],
     ['missing audio file', ['logmel', 'nope.wav', '--out', 'x.npy'], /^matpac: nope\.wav: audio file not found$/, 1],
-    ['missing data folder', ['train', '--preset', 'micro', '--data', 'nowhere', '--out', 'r'], /^matpac: nowhere: no such folder$/, 1],
-    ['nothing to probe', ['probe', '--data', '.'], /^matpac: say what to probe: --checkpoint FILE, --random-init, or --baseline logmel$/, 1],
+    [
+      'missing data folder',
+      ['train', '--preset', 'micro', '--data', 'nowhere', '--out', 'r'],
+      /^matpac: nowhere: no such folder$/,
+      1,
+    ],
+    [
+      'nothing to probe',
+      ['probe', '--data', '.'],
+      /^matpac: say what to probe: --checkpoint FILE, --random-init, or --baseline logmel$/,
+      1,
+    ],
   ];
   for (const [what, args, message, status] of cases) {
     it(what, () => {
@@ -217,7 +291,10 @@ describe('errors: one line, non-zero exit, no stack trace', () => {
 
   it('a config file with problems: one line per problem, each naming its field', () => {
     const file = join(tmp, 'bad.json');
-    writeFileSync(file, JSON.stringify({ extends: 'micro', encoder: { dim: 10, heads: 3 }, maskRatio: 1.5, learningRate: 1 }));
+    writeFileSync(
+      file,
+      JSON.stringify({ extends: 'micro', encoder: { dim: 10, heads: 3 }, maskRatio: 1.5, learningRate: 1 }),
+    );
     const r = cli('train', '--preset', file, '--data', data, '--out', join(tmp, 'bad-run'));
     expect(r.status).toBe(1);
     const errs = lines(r.stderr);
@@ -246,7 +323,9 @@ describe('NaN in a batch', () => {
       { batch: (step, x) => step === 3 && (x[5] = NaN) },
     );
     await expect(poisoned).rejects.toThrow(NonFiniteError);
-    await expect(poisoned).rejects.toThrow(/^training stopped at step 3: first non-finite tensor: loss = NaN .*the input batch holds 1 non-finite value \(clips: .*\.wav/);
+    await expect(poisoned).rejects.toThrow(
+      /^training stopped at step 3: first non-finite tensor: loss = NaN .*the input batch holds 1 non-finite value \(clips: .*\.wav/,
+    );
     // the last good state is kept
     expect(existsSync(join(out, 'checkpoint-latest.safetensors'))).toBe(true);
     expect(metrics(out)).toHaveLength(3);

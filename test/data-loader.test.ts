@@ -6,7 +6,14 @@ import wavefile from 'wavefile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logMelSpectrogram } from '../models/frontend';
 import { loadAudio16k } from '../src/audio/read';
-import { describeSkipped, listAudioFiles, listClassFolders, loadLogMelDataset, type LogMelItem, type SkippedFile } from '../src/data/dataset';
+import {
+  describeSkipped,
+  listAudioFiles,
+  listClassFolders,
+  loadLogMelDataset,
+  type LogMelItem,
+  type SkippedFile,
+} from '../src/data/dataset';
 import { cropBatch, epochBatches, type HasLogMel } from '../src/data/loader';
 import { keyFromSeed } from '../src/random';
 
@@ -16,7 +23,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 function toneWav(freq: number, seconds: number, sampleRate: number, channels = 1, bits = '16'): Uint8Array {
   const n = Math.round(seconds * sampleRate);
   const scale = bits === '32f' ? 1 : 2 ** (Number(bits) - 1) - 1;
-  const ch = Array.from({ length: channels }, (_, c) => Array.from({ length: n }, (_, i) => Math.round(0.3 * scale * Math.sin((2 * Math.PI * freq * (c + 1) * i) / sampleRate))));
+  const ch = Array.from({ length: channels }, (_, c) =>
+    Array.from({ length: n }, (_, i) =>
+      Math.round(0.3 * scale * Math.sin((2 * Math.PI * freq * (c + 1) * i) / sampleRate)),
+    ),
+  );
   const wav = new wavefile.WaveFile();
   wav.fromScratch(channels, sampleRate, bits, channels === 1 ? ch[0] : ch);
   return wav.toBuffer();
@@ -71,7 +82,11 @@ describe('loadLogMelDataset', () => {
   it('keeps good files with their labels, skips bad and short ones with a reason, and reports them', async () => {
     const seen: SkippedFile[] = [];
     const progress: number[] = [];
-    const ds = await loadLogMelDataset(join(root, 'set'), { minFrames: 50, onSkip: (s) => seen.push(s), onProgress: (d) => progress.push(d) });
+    const ds = await loadLogMelDataset(join(root, 'set'), {
+      minFrames: 50,
+      onSkip: (s) => seen.push(s),
+      onProgress: (d) => progress.push(d),
+    });
     expect(ds.items.map((it) => [it.file.slice(root.length + 5), it.label])).toEqual([
       ['flute/a.wav', 'flute'],
       ['flute/deeper/b.WAV', 'flute'],
@@ -87,7 +102,9 @@ describe('loadLogMelDataset', () => {
       ['toplevel.flac', expect.stringMatching(/not a WAV, FLAC, MP3 or Ogg\/Opus file/)],
     ]);
     expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(describeSkipped(ds.skipped, 8, 2)).toMatch(/^skipped 4 of 8 files: .*empty\.wav \(empty file \(0 bytes\)\), .*fake\.wav .*, and 2 more$/);
+    expect(describeSkipped(ds.skipped, 8, 2)).toMatch(
+      /^skipped 4 of 8 files: .*empty\.wav \(empty file \(0 bytes\)\), .*fake\.wav .*, and 2 more$/,
+    );
   });
 
   it('computes each log-mel from the 16 kHz mono signal', async () => {
@@ -104,7 +121,14 @@ describe('loadLogMelDataset', () => {
 describe('crops', () => {
   /** Items whose log-mel values encode (item, band, frame), so every crop can be traced back. */
   const fake = (nFrames: number, id: number): HasLogMel => ({
-    logmel: { data: Float32Array.from({ length: 80 * nFrames }, (_, i) => id * 1e6 + Math.floor(i / nFrames) * 1000 + (i % nFrames)), nMels: 80, nFrames },
+    logmel: {
+      data: Float32Array.from(
+        { length: 80 * nFrames },
+        (_, i) => id * 1e6 + Math.floor(i / nFrames) * 1000 + (i % nFrames),
+      ),
+      nMels: 80,
+      nFrames,
+    },
   });
   const items = [fake(300, 0), fake(100, 1), fake(64, 2), fake(500, 3)];
 
@@ -146,7 +170,8 @@ describe('crops', () => {
 
   it('draws crop starts over the whole range', () => {
     const starts = new Set<number>();
-    for (let s = 0; s < 40; s++) for (const src of cropBatch([items[1]], keyFromSeed(s), 8, 96).sources) starts.add(src.start);
+    for (let s = 0; s < 40; s++)
+      for (const src of cropBatch([items[1]], keyFromSeed(s), 8, 96).sources) starts.add(src.start);
     expect(starts).toEqual(new Set([0, 1, 2, 3, 4])); // 100 − 96 + 1 possible starts
   });
 

@@ -72,12 +72,14 @@ describe('clip plans', () => {
   });
 
   it('probe classes use their own programs', () => {
-    for (const clip of probe) expect((PROBE_FAMILIES as Record<string, readonly number[]>)[clip.family]).toContain(clip.program);
+    for (const clip of probe)
+      expect((PROBE_FAMILIES as Record<string, readonly number[]>)[clip.family]).toContain(clip.program);
     expect(probe.every((c) => c.file.startsWith(`${c.family}/`))).toBe(true);
   });
 
   it('holds the probe set out of the pool: no (program, pitch, velocity) note in both', () => {
-    const notes = (clips: typeof pool) => new Set(clips.flatMap((c) => c.notes.map((n) => `${c.program}/${n.pitch}/${n.velocity}`)));
+    const notes = (clips: typeof pool) =>
+      new Set(clips.flatMap((c) => c.notes.map((n) => `${c.program}/${n.pitch}/${n.velocity}`)));
     const inPool = notes(pool);
     for (const n of notes(probe)) expect(inPool.has(n)).toBe(false);
   });
@@ -116,10 +118,15 @@ describe('rendering', () => {
 
   it('writes 16 kHz mono 16-bit WAV files of the requested length that are not silent, with labels', () => {
     const dir = join(root, 'a');
-    const labels = readFileSync(join(dir, 'labels.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const labels = readFileSync(join(dir, 'labels.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(labels.length).toBe(3);
     for (const label of labels) {
-      expect(Object.keys(label)).toEqual(expect.arrayContaining(['file', 'family', 'program', 'programName', 'pitch', 'notes']));
+      expect(Object.keys(label)).toEqual(
+        expect.arrayContaining(['file', 'family', 'program', 'programName', 'pitch', 'notes']),
+      );
       const wav = new wavefile.WaveFile();
       wav.fromBuffer(readFileSync(join(dir, label.file)));
       const fmt = wav.fmt as { numChannels: number; sampleRate: number; bitsPerSample: number; audioFormat: number };
@@ -130,12 +137,23 @@ describe('rendering', () => {
       expect(typeof label.programName).toBe('string');
     }
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ name: 'pretrain', clips: 3, audioSec: 1.5, config: { seed: 7, clips: 3, durationSec: 0.5 } });
+    expect(manifest).toMatchObject({
+      name: 'pretrain',
+      clips: 3,
+      audioSec: 1.5,
+      config: { seed: 7, clips: 3, durationSec: 0.5 },
+    });
   });
 
   it('renders the probe set as one folder per class', async () => {
     const dir = join(root, 'probe');
-    const summary = await renderProbeSet({ families: ['flute', 'bass'], clipsPerClass: 2, durationSec: 0.3, quiet: true, outDir: dir });
+    const summary = await renderProbeSet({
+      families: ['flute', 'bass'],
+      clipsPerClass: 2,
+      durationSec: 0.3,
+      quiet: true,
+      outDir: dir,
+    });
     expect(summary.clips).toBe(4);
     expect(await listClassFolders(dir)).toEqual(['bass', 'flute']);
     expect(readdirSync(join(dir, 'flute')).length).toBe(2);
@@ -152,7 +170,13 @@ describe('on-disk cache', () => {
     expect(statSync(join(dir, 'manifest.json')).mtimeMs).toBe(stamp);
     const other = await ensurePretrainSet({ ...tiny, seed: 3, cacheRoot });
     expect(other).not.toBe(dir);
-    const probe = await ensureProbeSet({ families: ['reed'], clipsPerClass: 1, durationSec: 0.3, quiet: true, cacheRoot });
+    const probe = await ensureProbeSet({
+      families: ['reed'],
+      clipsPerClass: 1,
+      durationSec: 0.3,
+      quiet: true,
+      cacheRoot,
+    });
     expect(relative(cacheRoot, probe)).toMatch(/^probe-[0-9a-f]{12}$/);
     expect(readdirSync(cacheRoot).filter((n) => n.includes('.partial-'))).toEqual([]);
   });

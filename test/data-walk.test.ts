@@ -24,14 +24,22 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 function tone(freq: number): Uint8Array {
   const wav = new wavefile.WaveFile();
-  wav.fromScratch(1, 16000, '16', Array.from({ length: 8000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / 16000))));
+  wav.fromScratch(
+    1,
+    16000,
+    '16',
+    Array.from({ length: 8000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * freq * i) / 16000))),
+  );
   return wav.toBuffer();
 }
 
 /** A fresh folder `name` under the test folder with two classes of two clips each. */
 function classes(name: string): string {
   const root = join(base, name);
-  for (const [cls, f] of [['flute', 880], ['organ', 220]] as const) {
+  for (const [cls, f] of [
+    ['flute', 880],
+    ['organ', 220],
+  ] as const) {
     mkdirSync(join(root, cls), { recursive: true });
     writeFileSync(join(root, cls, 'a.wav'), tone(f));
     writeFileSync(join(root, cls, 'b.wav'), tone(f * 1.5));
@@ -42,7 +50,10 @@ function classes(name: string): string {
 async function walk(root: string, followLinks = false): Promise<{ files: string[]; skipped: SkippedFile[] }> {
   const skipped: SkippedFile[] = [];
   const files = await listAudioFiles(root, { followLinks, onSkip: (s) => skipped.push(s) });
-  return { files: files.map((f) => f.slice(root.length + 1)), skipped: skipped.map((s) => ({ ...s, file: s.file.slice(root.length + 1) })) };
+  return {
+    files: files.map((f) => f.slice(root.length + 1)),
+    skipped: skipped.map((s) => ({ ...s, file: s.file.slice(root.length + 1) })),
+  };
 }
 
 const REAL = ['flute/a.wav', 'flute/b.wav', 'organ/a.wav', 'organ/b.wav'];
@@ -58,17 +69,26 @@ describe('symbolic links', () => {
     for (const s of skipped) expect(s.reason).toMatch(/^symbolic link to a folder already reached as /);
   });
 
-  it('a link up out of the data folder (up -> ..) is not followed: a probe sees the 4 real clips under their own classes', { timeout: 20_000 }, async () => {
-    const root = classes('up');
-    symlinkSync('..', join(root, 'flute', 'up')); // back to the data folder: a loop
-    symlinkSync('..', join(root, 'up')); // out of it, to a folder holding more audio
-    const ds = await loadLogMelDataset(root);
-    expect(ds.items.map((it) => [it.file.slice(root.length + 1), it.label])).toEqual(REAL.map((f) => [f, f.split('/')[0]]));
-    expect(ds.skipped.map((s) => [s.file.slice(root.length + 1), s.reason])).toEqual([
-      ['flute/up', `symbolic link to a folder already reached as ${root}`],
-      ['up', expect.stringMatching(/^symbolic link leads outside .* not followed \(--follow-links follows such links\)$/)],
-    ]);
-  });
+  it(
+    'a link up out of the data folder (up -> ..) is not followed: a probe sees the 4 real clips under their own classes',
+    { timeout: 20_000 },
+    async () => {
+      const root = classes('up');
+      symlinkSync('..', join(root, 'flute', 'up')); // back to the data folder: a loop
+      symlinkSync('..', join(root, 'up')); // out of it, to a folder holding more audio
+      const ds = await loadLogMelDataset(root);
+      expect(ds.items.map((it) => [it.file.slice(root.length + 1), it.label])).toEqual(
+        REAL.map((f) => [f, f.split('/')[0]]),
+      );
+      expect(ds.skipped.map((s) => [s.file.slice(root.length + 1), s.reason])).toEqual([
+        ['flute/up', `symbolic link to a folder already reached as ${root}`],
+        [
+          'up',
+          expect.stringMatching(/^symbolic link leads outside .* not followed \(--follow-links follows such links\)$/),
+        ],
+      ]);
+    },
+  );
 
   it('links out of the folder are followed only when asked, and still each real file once', async () => {
     const outside = classes('outside-target');
@@ -78,7 +98,9 @@ describe('symbolic links', () => {
     expect((await walk(root)).files).toEqual(REAL);
     const followed = await walk(root, true);
     expect(followed.files).toEqual([...REAL.slice(0, 2), 'flute/more/a.wav', 'flute/more/b.wav', ...REAL.slice(2)]);
-    expect(followed.skipped.map((s) => [s.file, s.reason])).toEqual([['flute/one.wav', `same file already reached as ${join(root, 'flute/more/a.wav')}`]]);
+    expect(followed.skipped.map((s) => [s.file, s.reason])).toEqual([
+      ['flute/one.wav', `same file already reached as ${join(root, 'flute/more/a.wav')}`],
+    ]);
   });
 
   it('a link inside the folder to another class does not move files between classes', async () => {
@@ -132,11 +154,15 @@ describe('unreadable folders', () => {
     const original = readdir.getMockImplementation()!;
     // as root (CI) chmod cannot make a folder unreadable: fail its readdir the way a user's EACCES does
     readdir.mockImplementation(((path: string, ...rest: unknown[]) =>
-      String(path).endsWith('organ') ? Promise.reject(Object.assign(new Error(`EACCES: permission denied, scandir '${path}'`), { code: 'EACCES' })) : (original as (...a: unknown[]) => unknown)(path, ...rest)) as typeof original);
+      String(path).endsWith('organ')
+        ? Promise.reject(Object.assign(new Error(`EACCES: permission denied, scandir '${path}'`), { code: 'EACCES' }))
+        : (original as (...a: unknown[]) => unknown)(path, ...rest)) as typeof original);
     try {
       const ds = await loadLogMelDataset(root);
       expect(ds.items.map((it) => it.file.slice(root.length + 1))).toEqual(REAL.slice(0, 2));
-      expect(ds.skipped).toEqual([{ file: join(root, 'organ'), reason: 'cannot read folder (EACCES): skipped with everything in it' }]);
+      expect(ds.skipped).toEqual([
+        { file: join(root, 'organ'), reason: 'cannot read folder (EACCES): skipped with everything in it' },
+      ]);
     } finally {
       readdir.mockImplementation(original);
     }
@@ -146,10 +172,18 @@ describe('unreadable folders', () => {
 describe('file names', () => {
   it('a file whose name is not valid UTF-8 is reported as such (not as a missing file)', async () => {
     const root = classes('latin1');
-    writeFileSync(Buffer.concat([Buffer.from(join(root, 'flute', 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]), tone(440));
+    writeFileSync(
+      Buffer.concat([Buffer.from(join(root, 'flute', 'caf')), Buffer.from([0xe9]), Buffer.from('.wav')]),
+      tone(440),
+    );
     const { files, skipped } = await walk(root);
     expect(files).toEqual(REAL);
-    expect(skipped).toEqual([{ file: 'flute/caf\uFFFD.wav', reason: 'the name is not valid UTF-8, so it cannot be opened by name (rename it)' }]);
+    expect(skipped).toEqual([
+      {
+        file: 'flute/caf\uFFFD.wav',
+        reason: 'the name is not valid UTF-8, so it cannot be opened by name (rename it)',
+      },
+    ]);
   });
 });
 
@@ -163,7 +197,9 @@ describe('probe folders', () => {
     const readdir = vi.mocked(fsp.readdir);
     const original = readdir.getMockImplementation()!;
     readdir.mockImplementation(((path: string, ...rest: unknown[]) =>
-      String(path).endsWith('bass') ? Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' })) : (original as (...a: unknown[]) => unknown)(path, ...rest)) as typeof original);
+      String(path).endsWith('bass')
+        ? Promise.reject(Object.assign(new Error('EACCES'), { code: 'EACCES' }))
+        : (original as (...a: unknown[]) => unknown)(path, ...rest)) as typeof original);
     const said: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
     try {
@@ -175,7 +211,15 @@ describe('probe folders', () => {
       readdir.mockImplementation(original);
     }
     const lines = said.join('').trim().split('\n');
-    expect(lines).toContainEqual(expect.stringMatching(/^matpac: skipped 1 of 6 files: .*bass \(cannot read folder \(EACCES\): skipped with everything in it\)$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^matpac: .*probe: 1 audio file at the top of the folder not used \(a probe reads one sub-folder per class\): .*loose\.wav$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^matpac: skipped 1 of 6 files: .*bass \(cannot read folder \(EACCES\): skipped with everything in it\)$/,
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^matpac: .*probe: 1 audio file at the top of the folder not used \(a probe reads one sub-folder per class\): .*loose\.wav$/,
+      ),
+    );
   });
 });

@@ -26,7 +26,10 @@ describe('transforms over parameter trees', () => {
   });
   it('stopGradient blocks gradients; unused leaves get zeros', () => {
     mp.withBackend('ref64', () => {
-      const g = mp.grad((p: { a: mp.Tensor; b: mp.Tensor }) => mp.sum(mp.mul(mp.stopGradient(p.a), p.a)))({ a: mp.tensor([3]), b: mp.tensor([1, 1]) });
+      const g = mp.grad((p: { a: mp.Tensor; b: mp.Tensor }) => mp.sum(mp.mul(mp.stopGradient(p.a), p.a)))({
+        a: mp.tensor([3]),
+        b: mp.tensor([1, 1]),
+      });
       close(g.a.toArray(), [3]);
       close(g.b.toArray(), [0, 0]);
     });
@@ -36,13 +39,20 @@ describe('transforms over parameter trees', () => {
       const f = (x: mp.Tensor) => mp.sum(mp.pow(x, 4));
       const d1 = (x: mp.Tensor) => mp.sum(mp.grad(f)(x));
       const d2 = (x: mp.Tensor) => mp.sum(mp.grad(d1)(x));
-      close(mp.grad(d2)(mp.tensor([0.5, -2])).toArray(), [12, -48]);
+      close(
+        mp
+          .grad(d2)(mp.tensor([0.5, -2]))
+          .toArray(),
+        [12, -48],
+      );
     });
   });
   it('nested grads do not confuse perturbations (d/dx x·(d/dy x+y) = 1)', () => {
     mp.withBackend('ref64', () => {
       // the inner derivative d/dy (x + y) is 1 whatever x is, so the outer derivative is 1
-      const g = mp.grad((x: mp.Tensor) => mp.sum(mp.mul(x, mp.grad((y: mp.Tensor) => mp.sum(mp.add(x, y)))(mp.tensor(1)))));
+      const g = mp.grad((x: mp.Tensor) =>
+        mp.sum(mp.mul(x, mp.grad((y: mp.Tensor) => mp.sum(mp.add(x, y)))(mp.tensor(1)))),
+      );
       close(g(mp.tensor(3)).toArray(), [1]);
     });
   });
@@ -76,9 +86,13 @@ describe('errors name the op, the shapes and the parameter path', () => {
 
 describe('trace', () => {
   it('prints the graph of a small MLP loss and of its gradient, with kernel and FLOP counts', () => {
-    const params = { l1: { weight: mp.ones([8, 4]), bias: mp.zeros([8]) }, l2: { weight: mp.ones([2, 8]), bias: mp.zeros([2]) } };
+    const params = {
+      l1: { weight: mp.ones([8, 4]), bias: mp.zeros([8]) },
+      l2: { weight: mp.ones([2, 8]), bias: mp.zeros([2]) },
+    };
     const x = mp.ones([16, 4]);
-    const loss = (p: typeof params) => mp.mean(mp.square(mp.linear(mp.gelu(mp.linear(x, p.l1.weight, p.l1.bias)), p.l2.weight, p.l2.bias)));
+    const loss = (p: typeof params) =>
+      mp.mean(mp.square(mp.linear(mp.gelu(mp.linear(x, p.l1.weight, p.l1.bias)), p.l2.weight, p.l2.bias)));
     const fwd = trace(loss, params).trace;
     const bwd = trace(mp.grad(loss), params).trace;
     const text = formatTrace(bwd);
@@ -90,7 +104,12 @@ describe('trace', () => {
     // backward: two matmuls per layer (dW, dx) except the input gradient of the first layer
     expect(bwd.equations.filter((e) => e.prim === 'linear').length).toBe(2);
     expect(bwd.equations.filter((e) => e.prim === 'matmul').length).toBe(3);
-    expect(fwd.flops).toBe(2 * 16 * 4 * 8 + 16 * 8 + (2 * 16 * 8 * 2 + 16 * 2) + fwd.equations.filter((e) => e.prim !== 'linear').reduce((a, e) => a + e.flops, 0));
+    expect(fwd.flops).toBe(
+      2 * 16 * 4 * 8 +
+        16 * 8 +
+        (2 * 16 * 8 * 2 + 16 * 2) +
+        fwd.equations.filter((e) => e.prim !== 'linear').reduce((a, e) => a + e.flops, 0),
+    );
     expect(bwd.kernels.size).toBeGreaterThan(fwd.kernels.size);
   });
 });
@@ -153,7 +172,11 @@ describe('scope', () => {
     const { registerBackend, withBackend, disposeTree, getBackend } = await import('../src/core');
     const base = getBackend('native');
     const disposed: unknown[] = [];
-    registerBackend('counting2', () => ({ ...base, name: 'counting2', dispose: (b: unknown) => void disposed.push(b) }));
+    registerBackend('counting2', () => ({
+      ...base,
+      name: 'counting2',
+      dispose: (b: unknown) => void disposed.push(b),
+    }));
     withBackend('counting2', () => {
       const a = mp.tensor([1, 2]);
       const b = mp.tensor([3, 4]);

@@ -41,7 +41,10 @@ describe('add a model component: an MLP block', () => {
   it('keeps the shape and its gradient matches central differences (ref64)', () => {
     mp.withBackend('ref64', () => {
       const p = mlpInit(keyFromSeed(3), 4, 8);
-      const x = mp.tensor(Array.from({ length: 12 }, (_, i) => Math.sin(i)), [3, 4]);
+      const x = mp.tensor(
+        Array.from({ length: 12 }, (_, i) => Math.sin(i)),
+        [3, 4],
+      );
       expect(mlp(p, x).shape).toEqual([3, 4]);
       const loss = (q: MlpParams) => mp.sum(mp.square(mlp(q, x)));
       const [, g] = mp.valueAndGrad(loss)(p);

@@ -32,8 +32,30 @@ let ref = '';
 /** Bytes the reference run wrote to each kind of file. */
 let written: Record<FileKind | 'any', number>;
 
-const ARGS = ['--preset', 'micro', '--steps', String(STEPS), '--batch', '2', '--seed', '5', '--checkpoint-every', '2', '--no-probe'];
-const fresh = (out: string): TrainOptions => ({ preset: 'micro', steps: STEPS, batch: 2, seed: 5, checkpointEvery: 2, data, out, backend: 'native', probe: false });
+const ARGS = [
+  '--preset',
+  'micro',
+  '--steps',
+  String(STEPS),
+  '--batch',
+  '2',
+  '--seed',
+  '5',
+  '--checkpoint-every',
+  '2',
+  '--no-probe',
+];
+const fresh = (out: string): TrainOptions => ({
+  preset: 'micro',
+  steps: STEPS,
+  batch: 2,
+  seed: 5,
+  checkpointEvery: 2,
+  data,
+  out,
+  backend: 'native',
+  probe: false,
+});
 const resume = (out: string): TrainOptions => ({ resume: true, out, backend: 'native', probe: false });
 
 const quiet = () => {
@@ -61,7 +83,8 @@ function expectWhole(dir: string, afterCrash: boolean): void {
       continue;
     }
     if (f.endsWith('.safetensors')) expect(() => loadState(p), f).not.toThrow();
-    else if (f === 'config.json' || f === 'run.json' || f === 'run.lock') expect(() => JSON.parse(readFileSync(p, 'utf8')), f).not.toThrow();
+    else if (f === 'config.json' || f === 'run.json' || f === 'run.lock')
+      expect(() => JSON.parse(readFileSync(p, 'utf8')), f).not.toThrow();
     else if (f === 'loss.svg') expect(readFileSync(p, 'utf8').trimEnd().endsWith('</svg>'), f).toBe(true);
     else if (f === 'input-mask.png') expect(readFileSync(p).subarray(-8, -4).toString('latin1'), f).toBe('IEND');
     else if (f === 'metrics.jsonl') {
@@ -80,24 +103,37 @@ async function continueAndCompare(dir: string): Promise<void> {
   await train(existsSync(join(dir, LATEST)) ? resume(dir) : fresh(dir));
   vi.restoreAllMocks();
   expectWhole(dir, false);
-  expect(readdirSync(dir).filter((f) => f.includes('.tmp-') || f === 'run.lock'), 'temporary files and lock cleaned').toEqual([]);
-  expect(readFileSync(join(dir, LATEST)).equals(readFileSync(join(ref, LATEST))), `${dir}: final checkpoint differs from the reference`).toBe(true);
+  expect(
+    readdirSync(dir).filter((f) => f.includes('.tmp-') || f === 'run.lock'),
+    'temporary files and lock cleaned',
+  ).toEqual([]);
+  expect(
+    readFileSync(join(dir, LATEST)).equals(readFileSync(join(ref, LATEST))),
+    `${dir}: final checkpoint differs from the reference`,
+  ).toBe(true);
   expect(withoutTime(metricLines(dir))).toEqual(withoutTime(metricLines(ref)));
 }
 
 /** A pid no process has now. */
 const deadPid = () => spawnSync('true').pid!;
 
-function child(out: string, env: Record<string, string> = {}, stdio: 'pipe' | 'ignore-stdout' = 'pipe'): ChildProcess & { done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+function child(
+  out: string,
+  env: Record<string, string> = {},
+  stdio: 'pipe' | 'ignore-stdout' = 'pipe',
+): ChildProcess & { done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
   const c = spawn(process.execPath, [...MATPAC_ARGS, 'train', ...ARGS, '--data', data, '--out', out], {
     env: { ...process.env, MATPAC_DEBUG: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  if (stdio === 'ignore-stdout') c.stdout!.destroy(); // the reader goes away: writes get EPIPE
+  if (stdio === 'ignore-stdout')
+    c.stdout!.destroy(); // the reader goes away: writes get EPIPE
   else c.stdout!.resume();
   let stderr = '';
   c.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) => c.on('close', (code, signal) => r({ code, signal, stderr })));
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) =>
+    c.on('close', (code, signal) => r({ code, signal, stderr })),
+  );
   return Object.assign(c, { done });
 }
 
@@ -134,15 +170,24 @@ describe('crashes at random points (in-process snapshots)', () => {
       const to = join(tmp, `snap-${String(i).padStart(2, '0')}`);
       cpSync(run, to, { recursive: true });
       // as a kill would leave it: the lock and the temporary files belong to a process that is gone
-      for (const f of readdirSync(to)) if (f.includes(`.tmp-${process.pid}-`)) renameSync(join(to, f), join(to, f.replace(`.tmp-${process.pid}-`, `.tmp-${dead}-`)));
-      if (existsSync(join(to, 'run.lock'))) writeFileSync(join(to, 'run.lock'), JSON.stringify({ ...JSON.parse(readFileSync(join(to, 'run.lock'), 'utf8')), pid: dead }));
+      for (const f of readdirSync(to))
+        if (f.includes(`.tmp-${process.pid}-`))
+          renameSync(join(to, f), join(to, f.replace(`.tmp-${process.pid}-`, `.tmp-${dead}-`)));
+      if (existsSync(join(to, 'run.lock')))
+        writeFileSync(
+          join(to, 'run.lock'),
+          JSON.stringify({ ...JSON.parse(readFileSync(join(to, 'run.lock'), 'utf8')), pid: dead }),
+        );
       snaps.push(to);
     };
     armWriteFault(...points.map((p, i) => ({ ...p, action: snapshot(i) })));
     quiet();
     await train(fresh(run));
     vi.restoreAllMocks();
-    expect(written.checkpoint * written.metrics * written.other, 'the reference run wrote each kind of file').toBeGreaterThan(0);
+    expect(
+      written.checkpoint * written.metrics * written.other,
+      'the reference run wrote each kind of file',
+    ).toBeGreaterThan(0);
     expect(snaps).toHaveLength(points.length);
     let tornMetrics = 0;
     let tempFiles = 0;
@@ -186,7 +231,10 @@ describe('a full disk (ENOSPC at byte N)', () => {
       expect(err).toBeInstanceOf(Error);
       expect(err.message).toMatch(message);
       expect(err.message).not.toMatch(/\n/);
-      expect(readdirSync(out).filter((f) => f.includes('.tmp-') || f === 'run.lock'), 'a failed write cleans up after itself').toEqual([]);
+      expect(
+        readdirSync(out).filter((f) => f.includes('.tmp-') || f === 'run.lock'),
+        'a failed write cleans up after itself',
+      ).toEqual([]);
       expectWhole(out, false);
       await continueAndCompare(out);
     });

@@ -24,7 +24,8 @@ function tsFiles(dir: string): string[] {
 export function runtimeImports(source: string): string[] {
   const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
   const out: string[] = [];
-  const re = /(?:^|;|\n)\s*(import|export)\s+(type\s+)?([^'";]*?)\s*from\s*['"]([^'"]+)['"]|(?:^|;|\n)\s*import\s*['"]([^'"]+)['"]/g;
+  const re =
+    /(?:^|;|\n)\s*(import|export)\s+(type\s+)?([^'";]*?)\s*from\s*['"]([^'"]+)['"]|(?:^|;|\n)\s*import\s*['"]([^'"]+)['"]/g;
   for (let m = re.exec(code); m; m = re.exec(code)) {
     if (m[5]) {
       out.push(m[5]); // side-effect import
@@ -34,7 +35,10 @@ export function runtimeImports(source: string): string[] {
     const clause = m[3];
     const braces = /^\{([\s\S]*)\}$/.exec(clause.trim());
     if (braces) {
-      const specs = braces[1].split(',').map((x) => x.trim()).filter(Boolean);
+      const specs = braces[1]
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
       if (specs.length && specs.every((x) => x.startsWith('type '))) continue;
     }
     out.push(m[4]);
@@ -113,7 +117,14 @@ describe('import graph', () => {
       ['d', ['a']],
     ]);
     expect(findCycles(g)).toEqual([['a', 'b', 'c']]);
-    expect(findCycles(new Map([['a', ['b']], ['b', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it('src/, kernels/ and models/ have no runtime import cycle', () => {

@@ -29,7 +29,13 @@ const FIX = join(ROOT, 'test', 'fixtures', 'interop');
 let tmp = '';
 let cwd = '';
 /** The installed command in a child process (for what the user sees exactly: status, one-line errors). */
-const spawnCli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: tmp, encoding: 'utf8', env: { ...process.env, MATPAC_DEBUG: '' }, timeout: 120_000 });
+const spawnCli = (...args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], {
+    cwd: tmp,
+    encoding: 'utf8',
+    env: { ...process.env, MATPAC_DEBUG: '' },
+    timeout: 120_000,
+  });
 /** The same command line run in this process (fast: no start-up), with stdout and stderr captured. */
 async function cli(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   const out: string[] = [];
@@ -92,7 +98,10 @@ beforeAll(() => {
   ckpt = join(tmp, 'run.safetensors');
   const state = initTrainState(micro);
   // perturb the zero biases / unit gains of the init so that every tensor matters
-  const student = mp.treeMap((t) => mp.add(t, mp.mul(mp.normal(mp.random.keyFromSeed(t.size), t.shape as number[]), 0.1)), state.student);
+  const student = mp.treeMap(
+    (t) => mp.add(t, mp.mul(mp.normal(mp.random.keyFromSeed(t.size), t.shape as number[]), 0.1)),
+    state.student,
+  );
   saveState(ckpt, { ...state, student }, { config: JSON.stringify(micro) });
   writeWav(join(tmp, 'a.wav'), 1.3, 0);
   writeWav(join(tmp, 'b.wav'), 0.7, 1);
@@ -102,7 +111,8 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-const bits = (t: mp.Tensor | { data: ArrayLike<number> }) => Array.from(new Uint32Array(Float32Array.from(t instanceof mp.Tensor ? t.toArray() : t.data).buffer));
+const bits = (t: mp.Tensor | { data: ArrayLike<number> }) =>
+  Array.from(new Uint32Array(Float32Array.from(t instanceof mp.Tensor ? t.toArray() : t.data).buffer));
 
 describe('matpac export', () => {
   it('writes the official inference state dict (.safetensors and .pt) that imports back bit for bit', async () => {
@@ -124,7 +134,8 @@ describe('matpac export', () => {
     }
     // the same embeddings from the training checkpoint and from both exports (text-identical JSON lines)
     const lines: { status: number; stdout: string; stderr: string }[] = [];
-    for (const c of ['run.safetensors', 'enc.safetensors', 'enc.pt']) lines.push(await cli('embed', '--checkpoint', c, 'a.wav'));
+    for (const c of ['run.safetensors', 'enc.safetensors', 'enc.pt'])
+      lines.push(await cli('embed', '--checkpoint', c, 'a.wav'));
     for (const r of lines) expect(r.status, r.stderr).toBe(0);
     expect(lines[1].stdout).toBe(lines[0].stdout);
     expect(lines[2].stdout).toBe(lines[0].stdout);
@@ -138,7 +149,15 @@ describe('matpac export', () => {
     expect(r.status, r.stderr).toBe(0);
     const sd = readTorchFile(join(tmp, 'full.pt'));
     const names = Object.keys(sd.tensors);
-    for (const k of ['pos_embed', 'decoder.decoder_pos_embed', 'decoder.mask_token', 'cls_student_head.last_layer.weight_g', '_ema.blocks.0.attn.qkv.weight', '_ema.norm.weight', '_cls_head_ema.mlp.0.weight'])
+    for (const k of [
+      'pos_embed',
+      'decoder.decoder_pos_embed',
+      'decoder.mask_token',
+      'cls_student_head.last_layer.weight_g',
+      '_ema.blocks.0.attn.qkv.weight',
+      '_ema.norm.weight',
+      '_cls_head_ema.mlp.0.weight',
+    ])
       expect(names, k).toContain(k);
     expect(sd.tensors['cls_head_loss.center'].shape).toEqual([1, 1, micro.head.numClasses]);
     expect(sd.tensors.pos_embed.data.some((v) => v !== 0)).toBe(true); // positions are exported, not zeros
@@ -149,33 +168,51 @@ describe('matpac export', () => {
     const ppNames = Object.keys(readTorchFile(join(tmp, 'pp.pt')).tensors);
     expect(ppNames).toContain('mcl_heads.mcl_heads.2.weight');
     expect(ppNames.some((k) => k.startsWith('decoder.decoder_pred'))).toBe(false);
-    const e = spawnCli('export', '--checkpoint', FIX + '/official-w32-d2.pt', '--heads', '4', '--out', 'x.pt', '--full');
+    const e = spawnCli(
+      'export',
+      '--checkpoint',
+      FIX + '/official-w32-d2.pt',
+      '--heads',
+      '4',
+      '--out',
+      'x.pt',
+      '--full',
+    );
     expect(e.status).toBe(1);
     expect(e.stderr).toMatch(/^matpac: .*--full exports a training checkpoint/);
-    expect((await cli('export', '--checkpoint', ckpt, '--out', 'x.bin')).stderr).toMatch(/^matpac: x\.bin: unknown output format '\.bin'; use \.safetensors or \.pt\n$/);
+    expect((await cli('export', '--checkpoint', ckpt, '--out', 'x.bin')).stderr).toMatch(
+      /^matpac: x\.bin: unknown output format '\.bin'; use \.safetensors or \.pt\n$/,
+    );
   });
 
-  it.skipIf(!PY_TORCH)('PyTorch loads the .pt export (weights_only, strict) and computes the same embeddings', async () => {
-    const c = { ...micro, encoder: { ...micro.encoder } };
-    const lmPath = join(tmp, 'lm.npy');
-    const T = 75;
-    const x = mp.mul(mp.normal(mp.random.keyFromSeed(5), [1, c.nMels, T]), 1.5);
-    const { encodeNpy } = await import('../src/audio/npy');
-    writeFileSync(lmPath, encodeNpy(Float32Array.from(x.toArray()), [c.nMels, T]));
-    const r = spawnSync(PY_TORCH!, [join(ROOT, 'scripts', 'check_export.py'), join(tmp, 'enc.pt'), lmPath], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const py = JSON.parse(r.stdout) as { precise: number[]; fast: number[]; precise_layers: number[][] };
-    const model = await loadModel(join(tmp, 'enc.pt'));
-    const rel = (got: ArrayLike<number>, want: number[]) => {
-      let d = 0;
-      let m = 0;
-      want.forEach((w, i) => ((d = Math.max(d, Math.abs(got[i] - w))), (m = Math.max(m, Math.abs(w)))));
-      return d / m;
-    };
-    expect(rel(embedBatch(model.student, x, model.config).toArray(), py.precise)).toBeLessThan(1e-4);
-    expect(rel(embedBatch(model.student, x, model.config, { mode: 'fast' }).toArray(), py.fast)).toBeLessThan(1e-4);
-    expect(rel(embedBatch(model.student, x, model.config, { layers: true }).toArray(), py.precise_layers.flat())).toBeLessThan(1e-4);
-  });
+  it.skipIf(!PY_TORCH)(
+    'PyTorch loads the .pt export (weights_only, strict) and computes the same embeddings',
+    async () => {
+      const c = { ...micro, encoder: { ...micro.encoder } };
+      const lmPath = join(tmp, 'lm.npy');
+      const T = 75;
+      const x = mp.mul(mp.normal(mp.random.keyFromSeed(5), [1, c.nMels, T]), 1.5);
+      const { encodeNpy } = await import('../src/audio/npy');
+      writeFileSync(lmPath, encodeNpy(Float32Array.from(x.toArray()), [c.nMels, T]));
+      const r = spawnSync(PY_TORCH!, [join(ROOT, 'scripts', 'check_export.py'), join(tmp, 'enc.pt'), lmPath], {
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const py = JSON.parse(r.stdout) as { precise: number[]; fast: number[]; precise_layers: number[][] };
+      const model = await loadModel(join(tmp, 'enc.pt'));
+      const rel = (got: ArrayLike<number>, want: number[]) => {
+        let d = 0;
+        let m = 0;
+        want.forEach((w, i) => ((d = Math.max(d, Math.abs(got[i] - w))), (m = Math.max(m, Math.abs(w)))));
+        return d / m;
+      };
+      expect(rel(embedBatch(model.student, x, model.config).toArray(), py.precise)).toBeLessThan(1e-4);
+      expect(rel(embedBatch(model.student, x, model.config, { mode: 'fast' }).toArray(), py.fast)).toBeLessThan(1e-4);
+      expect(
+        rel(embedBatch(model.student, x, model.config, { layers: true }).toArray(), py.precise_layers.flat()),
+      ).toBeLessThan(1e-4);
+    },
+  );
 });
 
 describe('matpac embed: official files and output formats', () => {
@@ -185,8 +222,13 @@ describe('matpac embed: official files and output formats', () => {
     expect(bad.stderr).toMatch(/\nmatpac: \S*official-w32-d2\.pt: the number of attention heads .* give --heads\n$/);
     const r = await cli('embed', '--checkpoint', join(FIX, 'official-w32-d2.pt'), '--heads', '4', 'a.wav', 'b.wav');
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr.match(/ignored 4 tensors the encoder does not use: decoder\.\*, cls_head_loss\.\*, _ema\.\* \(2\)/g)).toHaveLength(1);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; embedding: number[] });
+    expect(
+      r.stderr.match(/ignored 4 tensors the encoder does not use: decoder\.\*, cls_head_loss\.\*, _ema\.\* \(2\)/g),
+    ).toHaveLength(1);
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { file: string; embedding: number[] });
     expect(rows.map((x) => x.file)).toEqual(['a.wav', 'b.wav']);
     expect(rows[0].embedding).toHaveLength(5 * 32);
   });
@@ -206,7 +248,10 @@ describe('matpac embed: official files and output formats', () => {
     expect(decodeNpy(new Uint8Array(readFileSync(join(tmp, 'e.npy')))).data).toEqual(emb.data);
     expect(readFileSync(join(tmp, 'e.files.txt'), 'utf8')).toBe('a.wav\nb.wav\n');
     await run('--out', 'e.jsonl');
-    const jl = readFileSync(join(tmp, 'e.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).embedding as number[]);
+    const jl = readFileSync(join(tmp, 'e.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).embedding as number[]);
     expect(Float32Array.from(jl.flat())).toEqual(emb.data); // shortest float32 decimals read back exactly
 
     // 1.3 s → 128 frames → 8 columns; 0.7 s → 68 frames → 5 columns
@@ -218,7 +263,10 @@ describe('matpac embed: official files and output formats', () => {
     const side = readFileSync(join(tmp, 'f.files.txt'), 'utf8').trim().split('\n');
     expect(side.slice(0, 3)).toEqual(['a.wav\t80', 'a.wav\t240', 'a.wav\t400']);
     expect(side[8]).toBe('b.wav\t80');
-    const fj = JSON.parse((await run('--frames')).stdout.split('\n')[0]) as { timestamps: number[]; embeddings: number[][] };
+    const fj = JSON.parse((await run('--frames')).stdout.split('\n')[0]) as {
+      timestamps: number[];
+      embeddings: number[][];
+    };
     expect(fj.timestamps).toEqual([80, 240, 400, 560, 720, 880, 1040, 1200]);
     expect(fj.embeddings).toHaveLength(8);
 
@@ -230,19 +278,31 @@ describe('matpac embed: official files and output formats', () => {
   it.skipIf(!PY_NUMPY)('NumPy reads the .npz and .npy (allow_pickle=False)', () => {
     const code = [
       'import numpy as np, json, sys',
-      "d = np.load(sys.argv[1], allow_pickle=False); e = np.load(sys.argv[2], allow_pickle=False); f = np.load(sys.argv[3], allow_pickle=False)",
+      'd = np.load(sys.argv[1], allow_pickle=False); e = np.load(sys.argv[2], allow_pickle=False); f = np.load(sys.argv[3], allow_pickle=False)',
       "print(json.dumps({'shape': list(d['embeddings'].shape), 'dtype': str(d['embeddings'].dtype), 'files': d['files'].tolist(), 'same': bool((d['embeddings'] == e).all()), 'ts': f['timestamps'][:3].tolist(), 'ff': f['frame_file'].tolist()}))",
     ].join('\n');
-    const r = spawnSync(PY_NUMPY!, ['-c', code, join(tmp, 'e.npz'), join(tmp, 'e.npy'), join(tmp, 'f.npz')], { encoding: 'utf8' });
+    const r = spawnSync(PY_NUMPY!, ['-c', code, join(tmp, 'e.npz'), join(tmp, 'e.npy'), join(tmp, 'f.npz')], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ shape: [2, 160], dtype: 'float32', files: ['a.wav', 'b.wav'], same: true, ts: [80, 240, 400], ff: [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1] });
+    expect(JSON.parse(r.stdout)).toEqual({
+      shape: [2, 160],
+      dtype: 'float32',
+      files: ['a.wav', 'b.wav'],
+      same: true,
+      ts: [80, 240, 400],
+      ff: [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1],
+    });
   });
 });
 
 describe('--json for scripts', () => {
   it('probe --json and trace --json print parseable results', async () => {
     const { mkdirSync } = await import('node:fs');
-    for (const [cls, seed] of [['low', 0], ['high', 3]] as const) {
+    for (const [cls, seed] of [
+      ['low', 0],
+      ['high', 3],
+    ] as const) {
       mkdirSync(join(tmp, 'classes', cls), { recursive: true });
       for (let i = 0; i < 4; i++) writeWav(join(tmp, 'classes', cls, `${i}.wav`), 0.4 + 0.05 * i, seed + 0.1 * i);
     }
@@ -253,7 +313,10 @@ describe('--json for scripts', () => {
     expect(report.accuracy).toBeGreaterThanOrEqual(0);
     const t = await cli('trace', '--preset', 'micro', '--json');
     expect(t.status, t.stderr).toBe(0);
-    const tr = JSON.parse(t.stdout) as { forward: { launches: number; flops: number }; forwardBackward: { launches: number; flops: number } };
+    const tr = JSON.parse(t.stdout) as {
+      forward: { launches: number; flops: number };
+      forwardBackward: { launches: number; flops: number };
+    };
     expect(tr.forwardBackward.launches).toBeGreaterThan(tr.forward.launches);
     expect(tr.forwardBackward.flops).toBeGreaterThan(tr.forward.flops);
   });

@@ -41,7 +41,12 @@ describe.each(['official-w32-d2', 'enconly-w32-d3'])('official-layout checkpoint
   const fx = fixture(name);
   it('infers the architecture and equals PyTorch in precise and fast modes, per layer and per frame', async () => {
     const model = await loadModel(join(DIR, `${name}.pt`), { heads: fx.config.heads });
-    expect(model.config.encoder).toMatchObject({ dim: fx.config.dim, depth: fx.config.depth, heads: fx.config.heads, mlpRatio: 4 });
+    expect(model.config.encoder).toMatchObject({
+      dim: fx.config.dim,
+      depth: fx.config.depth,
+      heads: fx.config.heads,
+      mlpRatio: 4,
+    });
     expect(model.config.cropFrames).toBe(fx.config.n_t);
     const c = model.config;
     const run = (opts: Parameters<typeof embedBatch>[3]) => embedBatch(model.student, x, c, opts).toArray();
@@ -62,10 +67,14 @@ describe('official checkpoints: what is refused', () => {
 
   it('missing encoder keys and a wrong pos_embed: one line each, naming them', async () => {
     const sd = readTorchFile(join(DIR, 'official-w32-d2.pt'));
-    const kept = Object.fromEntries(Object.entries(sd.tensors).filter(([k]) => k !== 'cls_token' && !k.startsWith('student_encoder.blocks.1.mlp')));
+    const kept = Object.fromEntries(
+      Object.entries(sd.tensors).filter(([k]) => k !== 'cls_token' && !k.startsWith('student_encoder.blocks.1.mlp')),
+    );
     const pos = kept.pos_embed;
     kept.pos_embed = { ...pos, data: pos.data.map((v, i) => (i === 40 ? v + 0.01 : v)) };
-    const tree = Object.fromEntries(Object.entries(kept).map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }]));
+    const tree = Object.fromEntries(
+      Object.entries(kept).map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }]),
+    );
     const dir = mkdtempSync(join(tmpdir(), 'matpac-official-'));
     try {
       writeFileSync(join(dir, 'bad.pt'), encodeTorchSave(tree));

@@ -11,11 +11,36 @@ import { defaultCacheRoot } from '../src/data/render';
 
 describe('public API', () => {
   it('`.` exports the engine, tracing, checkpoint bytes and the model; `./node` adds the files', () => {
-    for (const name of ['grad', 'valueAndGrad', 'tensor', 'trace', 'formatTrace', 'encodeState', 'decodeState', 'encodeSafetensors', 'decodeSafetensors', 'embed', 'logMelSpectrogram', 'exportStudentEncoder', 'importStudentEncoder', 'useBackend', 'loadGpujs', 'createTrainState'])
+    for (const name of [
+      'grad',
+      'valueAndGrad',
+      'tensor',
+      'trace',
+      'formatTrace',
+      'encodeState',
+      'decodeState',
+      'encodeSafetensors',
+      'decodeSafetensors',
+      'embed',
+      'logMelSpectrogram',
+      'exportStudentEncoder',
+      'importStudentEncoder',
+      'useBackend',
+      'loadGpujs',
+      'createTrainState',
+    ])
       expect(typeof (mp as Record<string, unknown>)[name], name).toBe('function');
     expect(typeof mp.matpac.initTrainState).toBe('function');
     expect(typeof mp.matpac.trainStep).toBe('function');
-    for (const name of ['saveState', 'loadState', 'saveSafetensors', 'loadSafetensors', 'readMetadata', 'readAudio', 'ensurePretrainSet'])
+    for (const name of [
+      'saveState',
+      'loadState',
+      'saveSafetensors',
+      'loadSafetensors',
+      'readMetadata',
+      'readAudio',
+      'ensurePretrainSet',
+    ])
       expect(typeof (node as Record<string, unknown>)[name], name).toBe('function');
     expect('saveState' in mp).toBe(false);
     expect(node.grad).toBe(mp.grad); // one engine, one backend registry

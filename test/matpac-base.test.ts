@@ -39,7 +39,13 @@ describe('base preset', () => {
     expect(named.pos_embed.shape).toEqual([1, 191, 768]);
     expect(Object.values(named).reduce((a, t) => a + t.size, 0)).toBe(85_400_832);
     const batch = mp.tensor(Float32Array.from(normalHost(keyFromSeed(3), 80 * 64)), [1, 80, 64]);
-    const [[loss, aux], grads] = mp.valueAndGrad(matpacLossAux, { hasAux: true })(student, { ...teacher, centre, step: 0 }, batch, keyFromSeed(1), c);
+    const [[loss, aux], grads] = mp.valueAndGrad(matpacLossAux, { hasAux: true })(
+      student,
+      { ...teacher, centre, step: 0 },
+      batch,
+      keyFromSeed(1),
+      c,
+    );
     expect(Number.isFinite(loss.item())).toBe(true);
     expect(aux.metrics.lCls.item()).toBeGreaterThan(0);
     const g = leaves(grads);

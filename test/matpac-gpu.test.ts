@@ -35,7 +35,10 @@ function run(backend: string, onStep?: (i: number) => void): { state: TrainState
   });
 }
 
-const hostLeaves = (s: TrainState): Float32Array[] => leaves({ student: s.student, teacher: s.teacher, centre: s.centre }).map((t) => Float32Array.from((t as Tensor).toArray()));
+const hostLeaves = (s: TrainState): Float32Array[] =>
+  leaves({ student: s.student, teacher: s.teacher, centre: s.centre }).map((t) =>
+    Float32Array.from((t as Tensor).toArray()),
+  );
 
 const reference = run('native');
 
@@ -57,15 +60,20 @@ function agreesWithNative(backend: string): void {
       const a = metrics[i][k];
       const b = reference.metrics[i][k];
       expect(Number.isFinite(a), `${backend} step ${i} ${k}`).toBe(true);
-      expect(Math.abs(a - b), `${backend} step ${i} ${k}: ${a} vs native ${b}`).toBeLessThanOrEqual(1e-4 + 1e-3 * Math.abs(b));
+      expect(Math.abs(a - b), `${backend} step ${i} ${k}: ${a} vs native ${b}`).toBeLessThanOrEqual(
+        1e-4 + 1e-3 * Math.abs(b),
+      );
     }
   }
   const got = hostLeaves(state);
   const want = hostLeaves(reference.state);
   expect(got.length).toBe(want.length);
   let worst = 0;
-  for (let l = 0; l < got.length; l++) for (let i = 0; i < got[l].length; i++) worst = Math.max(worst, Math.abs(got[l][i] - want[l][i]));
-  console.log(`${backend}: ${STEPS} micro steps, losses ${metrics.map((m) => m.loss.toFixed(5)).join(' ')} (native ${reference.metrics.map((m) => m.loss.toFixed(5)).join(' ')}); worst parameter difference ${worst.toExponential(2)}; live stores after each step ${stores.join(' ')}; kernels compiled ${compiles.join(' ')}; elements read back per step ${downloads.join(' ')}`);
+  for (let l = 0; l < got.length; l++)
+    for (let i = 0; i < got[l].length; i++) worst = Math.max(worst, Math.abs(got[l][i] - want[l][i]));
+  console.log(
+    `${backend}: ${STEPS} micro steps, losses ${metrics.map((m) => m.loss.toFixed(5)).join(' ')} (native ${reference.metrics.map((m) => m.loss.toFixed(5)).join(' ')}); worst parameter difference ${worst.toExponential(2)}; live stores after each step ${stores.join(' ')}; kernels compiled ${compiles.join(' ')}; elements read back per step ${downloads.join(' ')}`,
+  );
   expect(worst).toBeLessThan(1e-3);
   // no buffer (texture) leaks across steps, and the kernel cache holds a whole step: no recompiles
   // once every kernel has been seen (step 1 skips the EMA arithmetic: momentum 1 returns the teacher)
@@ -78,5 +86,9 @@ function agreesWithNative(backend: string): void {
 describe('a MATPAC training step on the gpu.js backend equals the native one', () => {
   it('gpujs-webasm (CPU, everywhere)', () => agreesWithNative('gpujs-webasm'), 120_000);
   const gl = gpujsModeAvailable('headlessgl');
-  it.runIf(gl.ok)('gpujs-headlessgl (GL: textures stay on the device, only the progress scalars are read back)', () => agreesWithNative('gpujs-headlessgl'), 300_000);
+  it.runIf(gl.ok)(
+    'gpujs-headlessgl (GL: textures stay on the device, only the progress scalars are read back)',
+    () => agreesWithNative('gpujs-headlessgl'),
+    300_000,
+  );
 });

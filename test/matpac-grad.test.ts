@@ -14,12 +14,21 @@ import type { Tensor } from '../src/index';
 import { flatten } from '../src/tree';
 import { keyFromSeed, normalHost, foldIn } from '../src/random';
 import { preset } from '../models/config';
-import { initParams, matpacLossAux, matpacLossGivenTeacher, teacherOutputs, type StudentParams } from '../models/matpac';
+import {
+  initParams,
+  matpacLossAux,
+  matpacLossGivenTeacher,
+  teacherOutputs,
+  type StudentParams,
+} from '../models/matpac';
 
 const EPS = 1e-5;
 
 const randomLike = (t: Tensor, seed: number, scale = 1): Tensor =>
-  mp.tensor(Float64Array.from(normalHost(keyFromSeed(seed), t.size), (z) => z * scale), t.shape);
+  mp.tensor(
+    Float64Array.from(normalHost(keyFromSeed(seed), t.size), (z) => z * scale),
+    t.shape,
+  );
 const dot = (a: Tensor, b: Tensor): number => {
   const x = a.toArray();
   const y = b.toArray();
@@ -36,9 +45,14 @@ describe('MATPAC loss gradient (micro, float64)', () => {
       // move every leaf off its structured init (zero biases, unit LayerNorm gains) so that no
       // term of the gradient vanishes by symmetry
       const flat0 = flatten(init.student);
-      const student = flat0.rebuild(flat0.leaves.map((l, i) => mp.add(l, randomLike(l, 1000 + i, 0.05)))) as StudentParams;
+      const student = flat0.rebuild(
+        flat0.leaves.map((l, i) => mp.add(l, randomLike(l, 1000 + i, 0.05))),
+      ) as StudentParams;
       const K = c.head.numClasses;
-      const centre = mp.tensor(Float64Array.from({ length: K }, (_, k) => 0.02 * (k + 1)), [K]);
+      const centre = mp.tensor(
+        Float64Array.from({ length: K }, (_, k) => 0.02 * (k + 1)),
+        [K],
+      );
       const ts = { ...init.teacher, centre, step: 1 };
       const batch = mp.tensor(normalHost(keyFromSeed(3), 2 * c.nMels * c.cropFrames), [2, c.nMels, c.cropFrames]);
       const key = foldIn(keyFromSeed(5), 1);
@@ -59,11 +73,14 @@ describe('MATPAC loss gradient (micro, float64)', () => {
       fp.leaves.forEach((leaf, i) => {
         const u = randomLike(leaf, 2000 + i);
         const analytic = dot(fg.leaves[i], u);
-        const shifted = (s: number) => f(fp.rebuild(fp.leaves.map((l, j) => (j === i ? mp.add(l, mp.mul(u, s)) : l))) as StudentParams);
+        const shifted = (s: number) =>
+          f(fp.rebuild(fp.leaves.map((l, j) => (j === i ? mp.add(l, mp.mul(u, s)) : l))) as StudentParams);
         const numeric = (shifted(EPS) - shifted(-EPS)) / (2 * EPS);
         const err = Math.abs(analytic - numeric) / (1e-3 + Math.abs(numeric));
         worst = Math.max(worst, err);
-        report.push(`${fp.paths[i].padEnd(44)} analytic ${analytic.toExponential(6).padStart(14)} numeric ${numeric.toExponential(6).padStart(14)} rel.err ${err.toExponential(1)}`);
+        report.push(
+          `${fp.paths[i].padEnd(44)} analytic ${analytic.toExponential(6).padStart(14)} numeric ${numeric.toExponential(6).padStart(14)} rel.err ${err.toExponential(1)}`,
+        );
         expect(Math.abs(analytic), `${fp.paths[i]} gets no gradient`).toBeGreaterThan(1e-8);
       });
       if (worst > 1e-6 || process.env.MATPAC_GRAD_REPORT) console.log(report.join('\n'));

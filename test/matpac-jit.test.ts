@@ -22,7 +22,15 @@ describe('jit of the MATPAC train step', () => {
         const c = { ...preset('micro'), optim: { ...preset('micro').optim, warmupSteps: 2, totalSteps: 40 } };
         const batch = (i: number): Tensor => {
           const shape = [c.batchSize, c.nMels, c.cropFrames];
-          return mp.tensor(Float32Array.from(normalHost(keyFromSeed(100 + i), shape.reduce((a, b) => a * b, 1))), shape);
+          return mp.tensor(
+            Float32Array.from(
+              normalHost(
+                keyFromSeed(100 + i),
+                shape.reduce((a, b) => a * b, 1),
+              ),
+            ),
+            shape,
+          );
         };
         const eager = makeTrainStep(c, { jit: false });
         const jitted = makeTrainStep(c, { jit: true });

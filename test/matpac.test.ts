@@ -34,7 +34,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const randn = (shape: number[], seed: number): Tensor =>
-  mp.tensor(Float32Array.from(normalHost(keyFromSeed(seed), shape.reduce((a, b) => a * b, 1))), shape);
+  mp.tensor(
+    Float32Array.from(
+      normalHost(
+        keyFromSeed(seed),
+        shape.reduce((a, b) => a * b, 1),
+      ),
+    ),
+    shape,
+  );
 const maxAbsDiff = (a: Tensor, b: Tensor): number => {
   const x = a.toArray();
   const y = b.toArray();
@@ -128,16 +136,31 @@ describe('positions and patches', () => {
     expect(P[D + 2 * Q]).toBe(0); // frequency 0
     // a shorter input's table is the longer one cut along time (official model.py l. 389-396)
     const long = sincos2dHost(D, F, 9);
-    for (let f = 0; f < F; f++) for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) expect(long[(f * 9 + t) * D + d]).toBe(P[(f * T + t) * D + d]);
+    for (let f = 0; f < F; f++)
+      for (let t = 0; t < T; t++)
+        for (let d = 0; d < D; d++) expect(long[(f * 9 + t) * D + d]).toBe(P[(f * T + t) * D + d]);
   });
 
   it('patches are frequency-major 16×16 blocks, flattened (bin, frame)', () => {
-    const x = mp.tensor(Float32Array.from({ length: 32 * 48 }, (_, i) => i), [1, 32, 48]);
+    const x = mp.tensor(
+      Float32Array.from({ length: 32 * 48 }, (_, i) => i),
+      [1, 32, 48],
+    );
     const { patches, F, T } = patchify(x, 16);
     expect([F, T]).toEqual([2, 3]);
     const p = patches.toArray();
-    for (const [f, t] of [[0, 0], [1, 2], [0, 2], [1, 0]])
-      for (const [i, j] of [[0, 0], [3, 7], [15, 15]]) expect(p[(f * T + t) * 256 + i * 16 + j]).toBe((f * 16 + i) * 48 + t * 16 + j);
+    for (const [f, t] of [
+      [0, 0],
+      [1, 2],
+      [0, 2],
+      [1, 0],
+    ])
+      for (const [i, j] of [
+        [0, 0],
+        [3, 7],
+        [15, 15],
+      ])
+        expect(p[(f * T + t) * 256 + i * 16 + j]).toBe((f * 16 + i) * 48 + t * 16 + j);
   });
 });
 
@@ -186,8 +209,16 @@ describe('training step', () => {
     expect(treeMaxDiff(s2.student, s1.student)).toBeGreaterThan(0);
     const mE = sch.encoderMomentum(1);
     const mH = sch.headMomentum(1);
-    const wantEnc = treeMap((t, s) => mp.add(mp.mul(t, mE), mp.mul(s, 1 - mE)), s1.teacher.encoder, s1.student.student_encoder);
-    const wantHead = treeMap((t, s) => mp.add(mp.mul(t, mH), mp.mul(s, 1 - mH)), s1.teacher.head, s1.student.cls_student_head);
+    const wantEnc = treeMap(
+      (t, s) => mp.add(mp.mul(t, mE), mp.mul(s, 1 - mE)),
+      s1.teacher.encoder,
+      s1.student.student_encoder,
+    );
+    const wantHead = treeMap(
+      (t, s) => mp.add(mp.mul(t, mH), mp.mul(s, 1 - mH)),
+      s1.teacher.head,
+      s1.student.cls_student_head,
+    );
     expect(treeMaxDiff(s2.teacher.encoder, wantEnc)).toBeLessThan(1e-7);
     expect(treeMaxDiff(s2.teacher.head, wantHead)).toBeLessThan(1e-7);
     // the centre: c_{t+1} = 0.9 c_t + 0.1·mean(p_t), so (probabilities) Σ_k c_t,k = 1 − 0.9^t
@@ -211,7 +242,10 @@ describe('training step', () => {
     // through host memory, as a checkpoint would
     const copy = (s: TrainState): TrainState => {
       const f = flatten(s);
-      return { ...(f.rebuild(f.leaves.map((t) => mp.tensor(Float32Array.from(t.toArray()), t.shape))) as TrainState), key: [s.key[0], s.key[1]] };
+      return {
+        ...(f.rebuild(f.leaves.map((t) => mp.tensor(Float32Array.from(t.toArray()), t.shape))) as TrainState),
+        key: [s.key[0], s.key[1]],
+      };
     };
     r = copy(r);
     for (const b of batches.slice(2)) [r] = trainStep(r, b, c);
@@ -241,7 +275,14 @@ describe('training step', () => {
 
 type Named = Record<string, Float64Array>;
 
-function officialEmbedding(sd: Named, shapes: Record<string, number[]>, x: Float64Array, M: number, Tin: number, c: MatpacConfig): Float64Array {
+function officialEmbedding(
+  sd: Named,
+  shapes: Record<string, number[]>,
+  x: Float64Array,
+  M: number,
+  Tin: number,
+  c: MatpacConfig,
+): Float64Array {
   const D = c.encoder.dim;
   const H = c.encoder.heads;
   const hd = D / H;
@@ -282,7 +323,9 @@ function officialEmbedding(sd: Named, shapes: Record<string, number[]>, x: Float
         seq.push(
           Float64Array.from({ length: D }, (_, d) => {
             let s = sd['patch_embed.proj.bias'][d];
-            for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) s += sd['patch_embed.proj.weight'][((d * 1 + 0) * p + i) * p + j] * X(f * p + i, t0 + t * p + j);
+            for (let i = 0; i < p; i++)
+              for (let j = 0; j < p; j++)
+                s += sd['patch_embed.proj.weight'][((d * 1 + 0) * p + i) * p + j] * X(f * p + i, t0 + t * p + j);
             // pos_embed[:, 1:] reshaped [F, Tfull, D] and cut to T columns
             return s + pos[(1 + f * Tfull + t) * D + d];
           }),
@@ -303,11 +346,17 @@ function officialEmbedding(sd: Named, shapes: Record<string, number[]>, x: Float
           const mx = Math.max(...sc);
           const e = sc.map((z) => Math.exp(z - mx));
           const z = e.reduce((u, v) => u + v, 0);
-          for (let b = 0; b < Ntok; b++) for (let d = 0; d < hd; d++) att[a][hh * hd + d] += (e[b] / z) * qkv[b][2 * D + hh * hd + d]; // (attn@v).transpose(1,2).reshape
+          for (let b = 0; b < Ntok; b++)
+            for (let d = 0; d < hd; d++) att[a][hh * hd + d] += (e[b] / z) * qkv[b][2 * D + hh * hd + d]; // (attn@v).transpose(1,2).reshape
         }
       seq = seq.map((v, a) => {
         const y = lin(att[a], `${pre}.attn.proj`).map((z, i) => z + v[i]);
-        const m = lin(lin(ln(y, sd[`${pre}.norm2.weight`], sd[`${pre}.norm2.bias`]), `${pre}.mlp.fc1`).map((u) => 0.5 * u * (1 + erf(u / Math.SQRT2))), `${pre}.mlp.fc2`);
+        const m = lin(
+          lin(ln(y, sd[`${pre}.norm2.weight`], sd[`${pre}.norm2.bias`]), `${pre}.mlp.fc1`).map(
+            (u) => 0.5 * u * (1 + erf(u / Math.SQRT2)),
+          ),
+          `${pre}.mlp.fc2`,
+        );
         return y.map((u, i) => u + m[i]);
       });
     }
@@ -338,13 +387,20 @@ describe('interop and embeddings', () => {
       'student_encoder.norm.weight': [D],
       'student_encoder.norm.bias': [D],
     };
-    for (const leaf of ['norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2']) for (const wb of ['weight', 'bias']) expected[`student_encoder.blocks.0.${leaf}.${wb}`] = [];
+    for (const leaf of ['norm1', 'attn.qkv', 'attn.proj', 'norm2', 'mlp.fc1', 'mlp.fc2'])
+      for (const wb of ['weight', 'bias']) expected[`student_encoder.blocks.0.${leaf}.${wb}`] = [];
     expect(Object.keys(named).sort()).toEqual(Object.keys(expected).sort());
     for (const [k, s] of Object.entries(expected)) if (s.length) expect(named[k].shape).toEqual(s);
     expect(named['student_encoder.blocks.0.attn.qkv.weight'].shape).toEqual([3 * D, D]);
     expect(named['student_encoder.blocks.0.mlp.fc1.weight'].shape).toEqual([D * c.encoder.mlpRatio, D]); // [out, in]
     const { pos_embed, ...back } = importStudentEncoder(named, c);
-    expect(treeMaxDiff(back, { patch_embed: student.patch_embed, cls_token: student.cls_token, student_encoder: student.student_encoder })).toBe(0);
+    expect(
+      treeMaxDiff(back, {
+        patch_embed: student.patch_embed,
+        cls_token: student.cls_token,
+        student_encoder: student.student_encoder,
+      }),
+    ).toBe(0);
     expect(maxAbsDiff(pos_embed, named.pos_embed)).toBe(0);
     const { cls_token: _, ...missing } = named;
     const bad = { ...missing, pos_embed: mp.mul(named.pos_embed, 2) };
@@ -372,7 +428,9 @@ describe('interop and embeddings', () => {
       const c: MatpacConfig = { ...base, encoder: { ...base.encoder, dim: 8, heads: 2, depth: 2 } };
       const flat = flatten(initParams(c, keyFromSeed(6)).student);
       // perturb away from the init's zero biases / unit gains
-      const student = flat.rebuild(flat.leaves.map((l, i) => mp.add(l, randn(l.shape as number[], 50 + i)))) as StudentParams;
+      const student = flat.rebuild(
+        flat.leaves.map((l, i) => mp.add(l, randn(l.shape as number[], 50 + i))),
+      ) as StudentParams;
       const named = exportStudentEncoder(student, c);
       const sd: Named = {};
       const shapes: Record<string, number[]> = {};
@@ -383,7 +441,11 @@ describe('interop and embeddings', () => {
       const Tin = 75; // → padded to 80: chunks of 32, 32, 16 frames
       const x = Float64Array.from(normalHost(keyFromSeed(8), c.nMels * Tin));
       const want = officialEmbedding(sd, shapes, x, c.nMels, Tin, c);
-      const got = embed(importStudentEncoder(named, c), { data: Float32Array.from(x), nMels: c.nMels, nFrames: Tin }, c);
+      const got = embed(
+        importStudentEncoder(named, c),
+        { data: Float32Array.from(x), nMels: c.nMels, nFrames: Tin },
+        c,
+      );
       // the engine's input is float32 (as the front end's output); compare at float32 precision
       let worst = 0;
       want.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got[i]))));
@@ -402,7 +464,9 @@ describe('interop and embeddings', () => {
     expect(maxAbsDiff(m, mp.mean(e, 1))).toBeLessThan(1e-6);
     // one clip alone gives the same as within the batch
     const one = embed(student, mp.sliceAxis(x, 0, 1, 2), c);
-    expect(maxAbsDiff(mp.tensor(one, [one.length]), mp.reshape(mp.sliceAxis(m, 0, 1, 2), [one.length]))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(mp.tensor(one, [one.length]), mp.reshape(mp.sliceAxis(m, 0, 1, 2), [one.length]))).toBeLessThan(
+      1e-5,
+    );
   });
 });
 
@@ -412,12 +476,20 @@ describe('trace', () => {
     const { student, teacher, centre } = initParams(c, keyFromSeed(1));
     const batch = randn([2, c.nMels, c.cropFrames], 2);
     const ts = { ...teacher, centre, step: 0 };
-    const { trace: t } = trace((p: StudentParams) => mp.valueAndGrad(matpacLossAux, { hasAux: true })(p, ts, batch, foldIn(keyFromSeed(3), 0), c), student);
+    const { trace: t } = trace(
+      (p: StudentParams) =>
+        mp.valueAndGrad(matpacLossAux, { hasAux: true })(p, ts, batch, foldIn(keyFromSeed(3), 0), c),
+      student,
+    );
     const text = formatTrace(t, { maxLines: 40 });
     console.log(text);
-    console.log([...t.kernels.keys()].length, 'distinct kernels, e.g.\n  ' + [...t.kernels.keys()].slice(0, 12).join('\n  '));
+    console.log(
+      [...t.kernels.keys()].length,
+      'distinct kernels, e.g.\n  ' + [...t.kernels.keys()].slice(0, 12).join('\n  '),
+    );
     const prims = new Set(t.equations.map((e) => e.prim));
-    for (const p of ['matmul', 'gather', 'scatterAdd', 'transpose', 'concat', 'slice', 'pad']) expect(prims.has(p as never), p).toBe(true);
+    for (const p of ['matmul', 'gather', 'scatterAdd', 'transpose', 'concat', 'slice', 'pad'])
+      expect(prims.has(p as never), p).toBe(true);
     expect(t.inputs.length).toBe(leaves(student).length);
     expect(t.flops).toBeGreaterThan(1e8);
     expect(text).toMatch(/kernels: \d+ launches/);

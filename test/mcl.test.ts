@@ -17,7 +17,14 @@ import { flatten, leaves, treeSize } from '../src/tree';
 import { foldIn, keyFromSeed, normalHost, split } from '../src/random';
 import { trace } from '../src/trace';
 import { completeStoredConfig, configProblems, preset, type MatpacConfig } from '../models/config';
-import { assignmentWeights, firstArgminOneHot, headLosses, mclIsSoft, mclPredLoss, mclTemperature } from '../models/mcl';
+import {
+  assignmentWeights,
+  firstArgminOneHot,
+  headLosses,
+  mclIsSoft,
+  mclPredLoss,
+  mclTemperature,
+} from '../models/mcl';
 import {
   initParams,
   initTrainState,
@@ -38,7 +45,16 @@ import { withRunLength } from '../models/run';
 
 const EPS = 1e-5;
 const randn = (shape: readonly number[], seed: number, scale = 1): Tensor =>
-  mp.tensor(Float64Array.from(normalHost(keyFromSeed(seed), shape.reduce((a, b) => a * b, 1)), (z) => z * scale), [...shape]);
+  mp.tensor(
+    Float64Array.from(
+      normalHost(
+        keyFromSeed(seed),
+        shape.reduce((a, b) => a * b, 1),
+      ),
+      (z) => z * scale,
+    ),
+    [...shape],
+  );
 const dot = (a: Tensor, b: Tensor): number => {
   const [x, y] = [a.toArray(), b.toArray()];
   let s = 0;
@@ -52,10 +68,18 @@ const microPp = (o: Partial<MatpacConfig> = {}): MatpacConfig => {
   const c = preset('micro');
   return { ...c, name: 'micro-pp', mcl: { ...c.mcl, heads: 3 }, ...o };
 };
-const mclOf = (decayRate: number, start = 1): MatpacConfig['mcl'] => ({ heads: 3, temperatureStart: start, temperatureEnd: 1e-4, decayRate });
+const mclOf = (decayRate: number, start = 1): MatpacConfig['mcl'] => ({
+  heads: 3,
+  temperatureStart: start,
+  temperatureEnd: 1e-4,
+  decayRate,
+});
 
 describe('MCL loss (models/mcl.ts)', () => {
-  const B = 2, Nm = 3, n = 3, D = 4;
+  const B = 2,
+    Nm = 3,
+    n = 3,
+    D = 4;
 
   for (const [phase, m, step] of [
     ['soft', mclOf(0.9, 1), 2],
@@ -79,7 +103,11 @@ describe('MCL loss (models/mcl.ts)', () => {
         // soft phase Σ softmax(−ℓ/T)ℓ moves with its weights too, and the gradient leaves that out
         const full = (P: Tensor) => {
           const l = headLosses(P, z);
-          return (phase === 'hard' ? mp.mean(mp.min(l, -1)) : mp.mean(mp.sum(mp.mul(mp.softmax(mp.div(mp.neg(l), mclTemperature(m, step)), -1), l), -1))).item();
+          return (
+            phase === 'hard'
+              ? mp.mean(mp.min(l, -1))
+              : mp.mean(mp.sum(mp.mul(mp.softmax(mp.div(mp.neg(l), mclTemperature(m, step)), -1), l), -1))
+          ).item();
         };
         const u = randn([B, Nm, n, D], 20);
         const numericFull = (full(mp.add(P0, mp.mul(u, EPS))) - full(mp.add(P0, mp.mul(u, -EPS)))) / (2 * EPS);
@@ -94,26 +122,35 @@ describe('MCL loss (models/mcl.ts)', () => {
       const P0 = randn([B, Nm, n, D], 3);
       const z = randn([B, Nm, D], 4);
       for (const step of [0, 200]) {
-        const g = mp.grad((P: Tensor) => mp.sum(mp.mul(assignmentWeights(headLosses(P, z), mclOf(0.95), step), randn([B, Nm, n], 5))))(P0);
+        const g = mp.grad((P: Tensor) =>
+          mp.sum(mp.mul(assignmentWeights(headLosses(P, z), mclOf(0.95), step), randn([B, Nm, n], 5))),
+        )(P0);
         expect(g.toArray().every((x) => x === 0)).toBe(true);
         const w = Array.from(assignmentWeights(headLosses(P0, z), mclOf(0.95), step).toArray());
-        for (let t = 0; t < B * Nm; t++) expect(Math.abs(w.slice(t * n, t * n + n).reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-15);
+        for (let t = 0; t < B * Nm; t++)
+          expect(Math.abs(w.slice(t * n, t * n + n).reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-15);
       }
     });
   });
 
   it('selects the best head per token (argmin ℓ, ties to the first), and only it feeds on', () => {
     mp.withBackend('ref64', () => {
-      expect(Array.from(firstArgminOneHot(mp.tensor([3, 1, 1, 2, 0, 5, 0, 0], [2, 4])).toArray())).toEqual([0, 1, 0, 0, 1, 0, 0, 0]);
+      expect(Array.from(firstArgminOneHot(mp.tensor([3, 1, 1, 2, 0, 5, 0, 0], [2, 4])).toArray())).toEqual([
+        0, 1, 0, 0, 1, 0, 0, 0,
+      ]);
       const z = mp.tensor([1, 0, 0, 1, 1, 1], [1, 3, 2]);
       // token 0: head 2 points along z; token 1: heads 0 and 1 both do (tie → 0); token 2: head 1 is closest
       const P = mp.tensor([0, 1, 1, 0.1, 2, 0, /**/ 0, 3, 0, 1, 1, 0, /**/ 1, 0, 1, 1.2, -1, -1], [1, 3, 3, 2]);
       const r = mclPredLoss(P, z, mclOf(0.9), 0);
       expect(Array.from(r.best.toArray())).toEqual([2, 0, 0, 3, 1, 1.2]);
       expect(Array.from(r.wins.toArray())).toEqual([1, 1, 1]);
-      const g = mp.grad((Q: Tensor) => mp.sum(mclPredLoss(Q, z, mclOf(0.9), 0).best))(P).toArray();
+      const g = mp
+        .grad((Q: Tensor) => mp.sum(mclPredLoss(Q, z, mclOf(0.9), 0).best))(P)
+        .toArray();
       const winner = [2, 0, 1];
-      for (let t = 0; t < 3; t++) for (let h = 0; h < 3; h++) for (let d = 0; d < 2; d++) expect(g[(t * 3 + h) * 2 + d]).toBe(h === winner[t] ? 1 : 0);
+      for (let t = 0; t < 3; t++)
+        for (let h = 0; h < 3; h++)
+          for (let d = 0; d < 2; d++) expect(g[(t * 3 + h) * 2 + d]).toBe(h === winner[t] ? 1 : 0);
     });
   });
 
@@ -156,7 +193,14 @@ describe('MATPAC++ config', () => {
       const { student } = initParams(c, keyFromSeed(0));
       expect(student.decoder.decoder_pred).toBeUndefined();
       const names = flatten(student).paths.filter((p) => p.startsWith('mcl_heads'));
-      expect(names).toEqual(Array.from({ length: c.mcl.heads }, (_, h) => [`mcl_heads.mcl_heads.${h}.bias`, `mcl_heads.mcl_heads.${h}.weight`]).flat().sort());
+      expect(names).toEqual(
+        Array.from({ length: c.mcl.heads }, (_, h) => [
+          `mcl_heads.mcl_heads.${h}.bias`,
+          `mcl_heads.mcl_heads.${h}.weight`,
+        ])
+          .flat()
+          .sort(),
+      );
       expect(student.mcl_heads!.mcl_heads[0].weight.shape).toEqual([c.encoder.dim, c.predictor.dim]);
       expect(treeSize(student)).toBe(parameterCounts(c).student);
       expect(treeSize(student.mcl_heads)).toBe(parameterCounts(c).mclHeads);
@@ -171,7 +215,10 @@ function gradSetting(step: number) {
   const flat0 = flatten(init.student);
   const student = flat0.rebuild(flat0.leaves.map((l, i) => mp.add(l, randn(l.shape, 1000 + i, 0.05)))) as StudentParams;
   const K = c.head.numClasses;
-  const centre = mp.tensor(Float64Array.from({ length: K }, (_, k) => 0.02 * (k + 1)), [K]);
+  const centre = mp.tensor(
+    Float64Array.from({ length: K }, (_, k) => 0.02 * (k + 1)),
+    [K],
+  );
   const ts = { ...init.teacher, centre, step };
   const batch = randn([2, c.nMels, c.cropFrames], 3);
   const key = foldIn(keyFromSeed(5), 1);
@@ -200,7 +247,8 @@ describe('MATPAC++ loss gradient (micro, 3 heads, float64)', () => {
         fp.leaves.forEach((leaf, i) => {
           const u = randn(leaf.shape, 2000 + i);
           const analytic = dot(fg.leaves[i], u);
-          const shifted = (s: number) => f(fp.rebuild(fp.leaves.map((l, j) => (j === i ? mp.add(l, mp.mul(u, s)) : l))) as StudentParams);
+          const shifted = (s: number) =>
+            f(fp.rebuild(fp.leaves.map((l, j) => (j === i ? mp.add(l, mp.mul(u, s)) : l))) as StudentParams);
           const numeric = (shifted(EPS) - shifted(-EPS)) / (2 * EPS);
           worst = Math.max(worst, rel(analytic, numeric));
           const head = /^mcl_heads\.mcl_heads\.(\d+)\./.exec(fp.paths[i]);
@@ -228,10 +276,15 @@ describe('a micro MATPAC++ step by hand (float64)', () => {
       const stepKey = split(s0.key)[1];
       const { x, F, T } = tokens(s0.student, batch, c);
       const m = randomMasking(stepKey, c.batchSize, x.shape[1], c.maskRatio);
-      const zv = encoder(s0.student.student_encoder, withCls(s0.student.cls_token, gatherTokens(x, m.visibleIdx)), c.encoder.heads, c.lnEps);
+      const zv = encoder(
+        s0.student.student_encoder,
+        withCls(s0.student.cls_token, gatherTokens(x, m.visibleIdx)),
+        c.encoder.heads,
+        c.lnEps,
+      );
       const hm = predictorHidden(s0.student.decoder, zv, m, { F, T }, c.predictor.heads, c.lnEps).toArray(); // [B·Nm, Dp]
       const zm = teacherOutputs(s0.student, s0.teacher, batch, stepKey, c).zm.toArray(); // [B·Nm, D]
-      const [D, Dp, n, tokensN] = [c.encoder.dim, c.predictor.dim, c.mcl.heads, c.batchSize * m.nMasked];
+      const [D, Dp, tokensN] = [c.encoder.dim, c.predictor.dim, c.batchSize * m.nMasked];
       const W = s0.student.mcl_heads!.mcl_heads.map((h) => ({ w: h.weight.toArray(), b: h.bias.toArray() }));
 
       // forward by hand
@@ -241,7 +294,13 @@ describe('a micro MATPAC++ step by hand (float64)', () => {
       for (let t = 0; t < tokensN; t++) {
         const zt = Array.from({ length: D }, (_, d) => zm[t * D + d]);
         const zn = Math.hypot(...zt);
-        const preds = W.map(({ w, b }) => Array.from({ length: D }, (_, d) => b[d] + Array.from({ length: Dp }, (_, k) => w[d * Dp + k] * hm[t * Dp + k]).reduce((a, v) => a + v, 0)));
+        const preds = W.map(({ w, b }) =>
+          Array.from(
+            { length: D },
+            (_, d) =>
+              b[d] + Array.from({ length: Dp }, (_, k) => w[d * Dp + k] * hm[t * Dp + k]).reduce((a, v) => a + v, 0),
+          ),
+        );
         const ells = preds.map((p) => {
           const pn = Math.hypot(...p);
           return 2 - 2 * p.reduce((a, v, d) => a + (v / pn) * (zt[d] / zn), 0);
@@ -306,7 +365,14 @@ describe('MATPAC++ training state', () => {
       [a] = [next];
       ma.push(m);
     }
-    expect(ma.map((m) => (m as { mclTemperature: number }).mclTemperature > cfg.mcl.temperatureEnd)).toEqual([true, true, true, true, false, false]);
+    expect(ma.map((m) => (m as { mclTemperature: number }).mclTemperature > cfg.mcl.temperatureEnd)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+    ]);
     let r = initTrainState(cfg, keyFromSeed(9));
     const mr: unknown[] = [];
     for (const b of batches.slice(0, 3)) {
@@ -316,7 +382,10 @@ describe('MATPAC++ training state', () => {
     }
     const copy = (s: TrainState): TrainState => {
       const f = flatten(s);
-      return { ...(f.rebuild(f.leaves.map((t) => mp.tensor(Float32Array.from(t.toArray()), t.shape))) as TrainState), key: [s.key[0], s.key[1]] };
+      return {
+        ...(f.rebuild(f.leaves.map((t) => mp.tensor(Float32Array.from(t.toArray()), t.shape))) as TrainState),
+        key: [s.key[0], s.key[1]],
+      };
     };
     r = copy(r);
     for (const b of batches.slice(3)) {
@@ -336,7 +405,14 @@ describe('MATPAC++ training state', () => {
     const s = initTrainState(c);
     const batch = randn([c.batchSize, c.nMels, c.cropFrames], 5);
     const t = trace(
-      (a: { student: StudentParams }) => mp.valueAndGrad(matpacLossAux, { hasAux: true })(a.student, { ...s.teacher, centre: s.centre, step: 0 }, mp.tensor(Float32Array.from(batch.toArray()), batch.shape), split(s.key)[1], c),
+      (a: { student: StudentParams }) =>
+        mp.valueAndGrad(matpacLossAux, { hasAux: true })(
+          a.student,
+          { ...s.teacher, centre: s.centre, step: 0 },
+          mp.tensor(Float32Array.from(batch.toArray()), batch.shape),
+          split(s.key)[1],
+          c,
+        ),
       { student: s.student },
     ).trace;
     const names = t.inputs.map((i) => i.name);
@@ -345,7 +421,9 @@ describe('MATPAC++ training state', () => {
     const n = c.mcl.heads;
     expect(t.equations.some((e) => e.prim === 'softmax' && e.outShape[e.outShape.length - 1] === n)).toBe(true);
     expect(t.equations.some((e) => e.prim === 'equal' && e.outShape[e.outShape.length - 1] === n)).toBe(true);
-    expect(t.equations.some((e) => e.prim === 'linear' && e.outShape[e.outShape.length - 1] === n * c.encoder.dim)).toBe(true);
+    expect(
+      t.equations.some((e) => e.prim === 'linear' && e.outShape[e.outShape.length - 1] === n * c.encoder.dim),
+    ).toBe(true);
   });
 });
 
@@ -368,7 +446,10 @@ describe('MATPAC++ on every backend', () => {
     const ref = run('ref64');
     for (const backend of ['native', 'gpujs-webasm'].filter((b) => mp.usableBackends().includes(b))) {
       run(backend).forEach((m, i) => {
-        for (const k of ['loss', 'lPred', 'lCls', 'gradNorm'] as const) expect(Math.abs(m[k] - ref[i][k]), `${backend} step ${i} ${k}`).toBeLessThan(1e-4 * (1 + Math.abs(ref[i][k])));
+        for (const k of ['loss', 'lPred', 'lCls', 'gradNorm'] as const)
+          expect(Math.abs(m[k] - ref[i][k]), `${backend} step ${i} ${k}`).toBeLessThan(
+            1e-4 * (1 + Math.abs(ref[i][k])),
+          );
         expect(m.headWins, `${backend} step ${i} winners`).toEqual(ref[i].headWins);
         expect(m.mclTemperature).toBe(ref[i].mclTemperature);
       });

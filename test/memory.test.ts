@@ -29,7 +29,11 @@ function measuredStepBytes(c: MatpacConfig): number {
   return mp.withBackend('native', () => {
     const state = initTrainState(c);
     const stateBytes = mp.leaves(state).reduce((a, t) => a + 4 * t.size, 0);
-    const x = mp.tensor(Float32Array.from(normalHost(keyFromSeed(1), c.batchSize * c.nMels * c.cropFrames)), [c.batchSize, c.nMels, c.cropFrames]);
+    const x = mp.tensor(Float32Array.from(normalHost(keyFromSeed(1), c.batchSize * c.nMels * c.cropFrames)), [
+      c.batchSize,
+      c.nMels,
+      c.cropFrames,
+    ]);
     clearPool();
     const before = allocStats();
     const [next] = mp.scope(() => trainStep(state, x, c));
@@ -45,9 +49,17 @@ describe('the memory estimate', () => {
     ['micro, batch 16', preset('micro', { batchSize: 16 })],
     [
       'a wider micro (2 blocks, width 32, crop 64)',
-      { ...preset('micro', { batchSize: 4, cropFrames: 64 }), encoder: { dim: 32, depth: 2, heads: 4, mlpRatio: 4 }, predictor: { dim: 16, depth: 2, heads: 2, mlpRatio: 4 }, head: { hiddenDim: 64, bottleneckDim: 16, numClasses: 64, layers: 3 } },
+      {
+        ...preset('micro', { batchSize: 4, cropFrames: 64 }),
+        encoder: { dim: 32, depth: 2, heads: 4, mlpRatio: 4 },
+        predictor: { dim: 16, depth: 2, heads: 2, mlpRatio: 4 },
+        head: { hiddenDim: 64, bottleneckDim: 16, numClasses: 64, layers: 3 },
+      },
     ],
-    ['micro, batch 4, K 2048', preset('micro', { batchSize: 4, head: { hiddenDim: 12, bottleneckDim: 8, numClasses: 2048, layers: 3 } })],
+    [
+      'micro, batch 4, K 2048',
+      preset('micro', { batchSize: 4, head: { hiddenDim: 12, bottleneckDim: 8, numClasses: 2048, layers: 3 } }),
+    ],
   ];
   for (const [what, c] of configs)
     it(`is within a factor of 2 of a measured step: ${what}`, () => {
@@ -59,7 +71,10 @@ describe('the memory estimate', () => {
 
   it('grows with batch, width and K as the allocations do', () => {
     const t = preset('tiny');
-    expect(trainingMemory({ ...t, batchSize: 64 }).activations).toBeCloseTo(2 * trainingMemory({ ...t, batchSize: 32 }).activations, -3);
+    expect(trainingMemory({ ...t, batchSize: 64 }).activations).toBeCloseTo(
+      2 * trainingMemory({ ...t, batchSize: 32 }).activations,
+      -3,
+    );
     expect(trainingMemory({ ...t, encoder: { ...t.encoder, dim: 100_000 } }).total).toBeGreaterThan(1e12);
     expect(trainingMemory({ ...t, head: { ...t.head, numClasses: 1e8 } }).total).toBeGreaterThan(1e10);
   });
@@ -67,7 +82,8 @@ describe('the memory estimate', () => {
 
 describe('refusals', () => {
   const opts = { data: tmp, out: join(tmp, 'never'), backend: 'native', probe: false };
-  const oneLine = /^config \S+: a training step needs about [\d.]+ [kMGTPE]B \(parameters and optimizer state [\d.]+ \S+, activations for batch \d+ [\d.]+ \S+\), more than /;
+  const oneLine =
+    /^config \S+: a training step needs about [\d.]+ [kMGTPE]B \(parameters and optimizer state [\d.]+ \S+, activations for batch \d+ [\d.]+ \S+\), more than /;
 
   it('batch 1e6 is refused before anything is allocated', async () => {
     const rss = process.memoryUsage().rss;
@@ -88,14 +104,18 @@ describe('refusals', () => {
 
   it('--max-memory lowers the limit, and names itself', async () => {
     setMemoryLimit(parseBytes('100k'));
-    await expect(train({ ...opts, preset: 'micro' })).rejects.toThrow(/more than --max-memory 100 kB; lower batchSize or the model's sizes, or raise --max-memory$/);
+    await expect(train({ ...opts, preset: 'micro' })).rejects.toThrow(
+      /more than --max-memory 100 kB; lower batchSize or the model's sizes, or raise --max-memory$/,
+    );
   });
 
   it('a checkpoint whose stored config claims huge sizes is refused before loading', async () => {
     const file = join(tmp, 'huge.safetensors');
     const c = preset('micro');
     saveState(file, initTrainState(c), { config: JSON.stringify({ ...c, encoder: { ...c.encoder, dim: 100_000 } }) });
-    await expect(loadCheckpointModel(file)).rejects.toThrow(/huge\.safetensors: its config \(micro\) needs about [\d.]+ [TPE]B to load and run .*more than this machine's/);
+    await expect(loadCheckpointModel(file)).rejects.toThrow(
+      /huge\.safetensors: its config \(micro\) needs about [\d.]+ [TPE]B to load and run .*more than this machine's/,
+    );
   });
 
   it('parses sizes', () => {

@@ -69,7 +69,8 @@ describe('native SIMD kernels (rows.wat)', () => {
       }
     }
     // odd lengths: the padding never leaks into the output
-    for (const n of [1, 2, 3, 5, 7]) expect(Array.from(rowsWasm.elementwise('gelu', x.subarray(0, n))!)).toHaveLength(n);
+    for (const n of [1, 2, 3, 5, 7])
+      expect(Array.from(rowsWasm.elementwise('gelu', x.subarray(0, n))!)).toHaveLength(n);
   });
 
   const rowsArb = fc.record({
@@ -90,14 +91,17 @@ describe('native SIMD kernels (rows.wat)', () => {
         const x = f32(draw(rows * d, seed).map((v) => offset + scale * v));
         for (const on of [true, false]) {
           setRowsWasm(on);
-          const got = on ? rowsWasm.softmax(x, d)! : mp.withBackend('native', () => mp.softmax(mp.tensor(x, [rows, d])).toArray());
+          const got = on
+            ? rowsWasm.softmax(x, d)!
+            : mp.withBackend('native', () => mp.softmax(mp.tensor(x, [rows, d])).toArray());
           for (let r = 0; r < rows; r++) {
             const row = Array.from(x.subarray(r * d, r * d + d));
             const m = Math.max(...row);
             const z = row.reduce((a, v) => a + Math.exp(v - m), 0);
             for (let i = 0; i < d; i++) {
               const want = Math.exp(row[i] - m) / z;
-              if (!close(got[r * d + i], want, 1e-7, 2e-6)) throw new Error(`${on ? 'wasm' : 'js'} softmax row ${r} [${i}] = ${got[r * d + i]}, float64 ${want}`);
+              if (!close(got[r * d + i], want, 1e-7, 2e-6))
+                throw new Error(`${on ? 'wasm' : 'js'} softmax row ${r} [${i}] = ${got[r * d + i]}, float64 ${want}`);
             }
           }
         }
@@ -119,8 +123,12 @@ describe('native SIMD kernels (rows.wat)', () => {
         const g = f32(draw(rows * d, seed + 99));
         for (const on of [true, false]) {
           setRowsWasm(on);
-          const y = mp.withBackend('native', () => mp.bind('layerNormalize', [mp.tensor(x, [rows, d])], { eps }).toArray());
-          const vjp = mp.withBackend('native', () => mp.bind('layerNormalizeVjp', [mp.tensor(x, [rows, d]), mp.tensor(g, [rows, d])], { eps }).toArray());
+          const y = mp.withBackend('native', () =>
+            mp.bind('layerNormalize', [mp.tensor(x, [rows, d])], { eps }).toArray(),
+          );
+          const vjp = mp.withBackend('native', () =>
+            mp.bind('layerNormalizeVjp', [mp.tensor(x, [rows, d]), mp.tensor(g, [rows, d])], { eps }).toArray(),
+          );
           for (let r = 0; r < rows; r++) {
             const row = Array.from(x.subarray(r * d, r * d + d));
             const gr = Array.from(g.subarray(r * d, r * d + d));
@@ -132,10 +140,13 @@ describe('native SIMD kernels (rows.wat)', () => {
             for (let i = 0; i < d; i++) {
               // float32 inputs: x̂ is known to a few ulps of |x|·s, the VJP to s times that
               const tolY = 4e-7 * (1 + Math.abs(row[i]) * s);
-              if (!(Math.abs(y[r * d + i] - xh[i]) <= tolY)) throw new Error(`${on ? 'wasm' : 'js'} layerNormalize [${r},${i}] = ${y[r * d + i]}, float64 ${xh[i]}`);
+              if (!(Math.abs(y[r * d + i] - xh[i]) <= tolY))
+                throw new Error(`${on ? 'wasm' : 'js'} layerNormalize [${r},${i}] = ${y[r * d + i]}, float64 ${xh[i]}`);
               const want = s * (gr[i] - mg - xh[i] * mgx);
               if (!(Math.abs(vjp[r * d + i] - want) <= tolY * s * (1 + Math.abs(mgx)) + 1e-6 * Math.abs(want)))
-                throw new Error(`${on ? 'wasm' : 'js'} layerNormalizeVjp [${r},${i}] = ${vjp[r * d + i]}, float64 ${want}`);
+                throw new Error(
+                  `${on ? 'wasm' : 'js'} layerNormalizeVjp [${r},${i}] = ${vjp[r * d + i]}, float64 ${want}`,
+                );
             }
           }
         }
@@ -150,8 +161,16 @@ describe('native SIMD kernels (rows.wat)', () => {
     expect(rowsInfo().impl).toBe('js');
     expect(rowsWasm.elementwise('gelu', x)).toBeNull();
     for (const name of ['exp', 'gelu', 'geluGrad'] as const) {
-      const got = mp.withBackend('native', () => (name === 'geluGrad' ? mp.bind('geluGrad', [mp.tensor(x)], {}) : name === 'exp' ? mp.exp(mp.tensor(x)) : mp.gelu(mp.tensor(x))).toArray());
-      for (let i = 0; i < x.length; i++) expect(close(got[i], ref[name](x[i]), 2e-7, 2e-6), `${name}(${x[i]})`).toBe(true);
+      const got = mp.withBackend('native', () =>
+        (name === 'geluGrad'
+          ? mp.bind('geluGrad', [mp.tensor(x)], {})
+          : name === 'exp'
+            ? mp.exp(mp.tensor(x))
+            : mp.gelu(mp.tensor(x))
+        ).toArray(),
+      );
+      for (let i = 0; i < x.length; i++)
+        expect(close(got[i], ref[name](x[i]), 2e-7, 2e-6), `${name}(${x[i]})`).toBe(true);
     }
   });
 });

@@ -31,7 +31,9 @@ import { constant, linear, matpacSchedules, warmupCosine, type Schedule } from '
 // random trees
 
 type ShapeTree = { shape: number[] } | ShapeTree[] | { [k: string]: ShapeTree };
-const leafArb: fc.Arbitrary<ShapeTree> = fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 3 }).map((shape) => ({ shape }));
+const leafArb: fc.Arbitrary<ShapeTree> = fc
+  .array(fc.integer({ min: 1, max: 3 }), { maxLength: 3 })
+  .map((shape) => ({ shape }));
 const keyArb = fc.constantFrom('w', 'bias', 'blocks', 'norm', 'a', 'b');
 const treeArb = (depth: number): fc.Arbitrary<ShapeTree> =>
   depth === 0
@@ -42,7 +44,8 @@ const treeArb = (depth: number): fc.Arbitrary<ShapeTree> =>
         fc.dictionary(keyArb, treeArb(depth - 1), { minKeys: 1, maxKeys: 3 }).filter((o) => !('shape' in o)),
       );
 
-const isLeaf = (s: ShapeTree): s is { shape: number[] } => !Array.isArray(s) && Array.isArray((s as { shape?: unknown }).shape);
+const isLeaf = (s: ShapeTree): s is { shape: number[] } =>
+  !Array.isArray(s) && Array.isArray((s as { shape?: unknown }).shape);
 
 /** A tensor tree of shape `s` with N(0, σ²) values, rounded to float32 so both backends see the same inputs. */
 function materialise(s: ShapeTree, seed: number, sigma = 1): unknown {
@@ -52,10 +55,17 @@ function materialise(s: ShapeTree, seed: number, sigma = 1): unknown {
       const [a, b] = split(k);
       k = a;
       const size = n.shape.reduce((x, y) => x * y, 1);
-      return mp.tensor(Float64Array.from(normalHost(b, size), (v) => Math.fround(v * sigma)), n.shape);
+      return mp.tensor(
+        Float64Array.from(normalHost(b, size), (v) => Math.fround(v * sigma)),
+        n.shape,
+      );
     }
     if (Array.isArray(n)) return n.map(build);
-    return Object.fromEntries(Object.keys(n).sort().map((key) => [key, build((n as Record<string, ShapeTree>)[key])]));
+    return Object.fromEntries(
+      Object.keys(n)
+        .sort()
+        .map((key) => [key, build((n as Record<string, ShapeTree>)[key])]),
+    );
   };
   return build(s);
 }
@@ -66,7 +76,9 @@ const paths = (tree: unknown): string[] => mp.flatten(tree).paths;
 const bitsEqual = (a: unknown, b: unknown): boolean => {
   const x = host(a);
   const y = host(b);
-  return x.length === y.length && x.every((v, i) => v.length === y[i].length && v.every((e, j) => Object.is(e, y[i][j])));
+  return (
+    x.length === y.length && x.every((v, i) => v.length === y[i].length && v.every((e, j) => Object.is(e, y[i][j])))
+  );
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -88,7 +100,16 @@ const hyperArb: fc.Arbitrary<Hyper> = fc.record({
 });
 
 /** One AdamW step in float64 on the host: the formula of optax/PyTorch. */
-function adamwReference(h: Hyper, t: number, g: Float64Array, m: Float64Array, v: Float64Array, theta: Float64Array, decay: boolean, epsOnRaw = false) {
+function adamwReference(
+  h: Hyper,
+  t: number,
+  g: Float64Array,
+  m: Float64Array,
+  v: Float64Array,
+  theta: Float64Array,
+  decay: boolean,
+  epsOnRaw = false,
+) {
   const m2 = m.map((mi, i) => h.b1 * mi + (1 - h.b1) * g[i]);
   const v2 = v.map((vi, i) => h.b2 * vi + (1 - h.b2) * g[i] * g[i]);
   const bc1 = 1 - h.b1 ** t;
@@ -104,32 +125,42 @@ describe('AdamW equals its formula', () => {
   it('float64 (ref64): an independent multi-step trajectory on random trees and hyper-parameters', () => {
     mp.withBackend('ref64', () => {
       fc.assert(
-        fc.property(treeArb(2), hyperArb, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 1e6 }), fc.boolean(), (shape, h, steps, seed, useMask) => {
-          const mask = useMask ? excludeBiasAndOneDim : undefined;
-          const tx = adamw({ learningRate: h.lr, b1: h.b1, b2: h.b2, eps: h.eps, weightDecay: h.wd, mask });
-          let params = materialise(shape, seed);
-          let state = tx.init(params);
-          const ps = paths(params);
-          const decay = mp.leaves(params).map((p, i) => !mask || mask(ps[i], p));
-          let theta = host(params);
-          let m = theta.map((x) => new Float64Array(x.length));
-          let v = theta.map((x) => new Float64Array(x.length));
-          for (let t = 1; t <= steps; t++) {
-            const grads = materialise(shape, seed + 1000 * t);
-            const [updates, next] = tx.update(grads, state, params);
-            state = next;
-            const g = host(grads);
-            const refs = g.map((gi, i) => adamwReference(h, t, gi, m[i], v[i], theta[i], decay[i]));
-            const got = host(updates);
-            for (let i = 0; i < refs.length; i++)
-              for (let j = 0; j < refs[i].u.length; j++) if (!(Math.abs(got[i][j] - refs[i].u[j]) <= 1e-12 * refs[i].scale[j])) return false;
-            m = refs.map((r) => r.m);
-            v = refs.map((r) => r.v);
-            theta = theta.map((x, i) => x.map((xi, j) => xi + refs[i].u[j]));
-            params = applyUpdates(params, updates);
-          }
-          return host(params).every((x, i) => x.every((xi, j) => Math.abs(xi - theta[i][j]) <= 1e-12 * (1 + Math.abs(xi))));
-        }),
+        fc.property(
+          treeArb(2),
+          hyperArb,
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 0, max: 1e6 }),
+          fc.boolean(),
+          (shape, h, steps, seed, useMask) => {
+            const mask = useMask ? excludeBiasAndOneDim : undefined;
+            const tx = adamw({ learningRate: h.lr, b1: h.b1, b2: h.b2, eps: h.eps, weightDecay: h.wd, mask });
+            let params = materialise(shape, seed);
+            let state = tx.init(params);
+            const ps = paths(params);
+            const decay = mp.leaves(params).map((p, i) => !mask || mask(ps[i], p));
+            let theta = host(params);
+            let m = theta.map((x) => new Float64Array(x.length));
+            let v = theta.map((x) => new Float64Array(x.length));
+            for (let t = 1; t <= steps; t++) {
+              const grads = materialise(shape, seed + 1000 * t);
+              const [updates, next] = tx.update(grads, state, params);
+              state = next;
+              const g = host(grads);
+              const refs = g.map((gi, i) => adamwReference(h, t, gi, m[i], v[i], theta[i], decay[i]));
+              const got = host(updates);
+              for (let i = 0; i < refs.length; i++)
+                for (let j = 0; j < refs[i].u.length; j++)
+                  if (!(Math.abs(got[i][j] - refs[i].u[j]) <= 1e-12 * refs[i].scale[j])) return false;
+              m = refs.map((r) => r.m);
+              v = refs.map((r) => r.v);
+              theta = theta.map((x, i) => x.map((xi, j) => xi + refs[i].u[j]));
+              params = applyUpdates(params, updates);
+            }
+            return host(params).every((x, i) =>
+              x.every((xi, j) => Math.abs(xi - theta[i][j]) <= 1e-12 * (1 + Math.abs(xi))),
+            );
+          },
+        ),
         { numRuns: 100, seed: 1 },
       );
     });
@@ -146,10 +177,13 @@ describe('AdamW equals its formula', () => {
           const adamState = (state as unknown[])[0] as { mu: unknown; nu: unknown; count: number };
           const before = { m: host(adamState.mu), v: host(adamState.nu), theta: host(params) };
           const [updates, next] = full.update(grads, state, params);
-          const refs = host(grads).map((g, i) => adamwReference(h, t, g, before.m[i], before.v[i], before.theta[i], true));
+          const refs = host(grads).map((g, i) =>
+            adamwReference(h, t, g, before.m[i], before.v[i], before.theta[i], true),
+          );
           const got = host(updates);
           for (let i = 0; i < refs.length; i++)
-            for (let j = 0; j < refs[i].u.length; j++) if (!(Math.abs(got[i][j] - refs[i].u[j]) <= 2e-5 * refs[i].scale[j])) return false;
+            for (let j = 0; j < refs[i].u.length; j++)
+              if (!(Math.abs(got[i][j] - refs[i].u[j]) <= 2e-5 * refs[i].scale[j])) return false;
           state = next;
           params = applyUpdates(params, updates);
         }
@@ -195,7 +229,9 @@ describe('AdamW equals its formula', () => {
   });
 
   it('the mask selects which leaves decay (M2D: not biases nor 1-D parameters)', () => {
-    const params = { blocks: [{ attn: { qkv: { weight: mp.ones([2, 2]), bias: mp.ones([2]) } }, norm1: { weight: mp.ones([2]) } }] };
+    const params = {
+      blocks: [{ attn: { qkv: { weight: mp.ones([2, 2]), bias: mp.ones([2]) } }, norm1: { weight: mp.ones([2]) } }],
+    };
     const zeros = mp.treeMap(mp.zerosLike, params);
     const all = addDecayedWeights(0.5);
     const m2d = addDecayedWeights(0.5, excludeBiasAndOneDim);
@@ -219,22 +255,34 @@ describe('SGD', () => {
   it('decreases a convex quadratic for a small learning rate', () => {
     mp.withBackend('ref64', () => {
       fc.assert(
-        fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 1e6 }), fc.double({ min: 0.01, max: 1, noNaN: true }), (n, seed, frac) => {
-          // f(x) = ½ xᵀAx − bᵀx, A = MᵀM + I; η ≤ 1/trace(A) ≤ 1/λ_max guarantees descent
-          const [k1, k2, k3] = split(keyFromSeed(seed), 3);
-          const M = mp.tensor(normalHost(k1, n * n), [n, n]);
-          const A = mp.add(mp.matmul(M, M, { transA: true }), mp.tensor(Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)), [n, n]));
-          const b = mp.tensor(normalHost(k2, n), [n, 1]);
-          const f = (p: { x: Tensor }) => mp.sub(mp.mul(mp.sum(mp.mul(p.x, mp.matmul(A, p.x))), 0.5), mp.sum(mp.mul(b, p.x)));
-          const params = { x: mp.tensor(normalHost(k3, n), [n, 1]) };
-          const trace = Array.from({ length: n }, (_, i) => A.toArray()[i * n + i]).reduce((x, y) => x + y, 0);
-          const tx = sgd({ learningRate: frac / trace });
-          const [l0, g] = mp.valueAndGrad(f)(params);
-          const [u] = tx.update(g, tx.init(params), params);
-          const l1 = f(applyUpdates(params, u));
-          const gn = globalNorm(g).item();
-          return gn === 0 ? l1.item() === l0.item() : l1.item() < l0.item();
-        }),
+        fc.property(
+          fc.integer({ min: 1, max: 5 }),
+          fc.integer({ min: 0, max: 1e6 }),
+          fc.double({ min: 0.01, max: 1, noNaN: true }),
+          (n, seed, frac) => {
+            // f(x) = ½ xᵀAx − bᵀx, A = MᵀM + I; η ≤ 1/trace(A) ≤ 1/λ_max guarantees descent
+            const [k1, k2, k3] = split(keyFromSeed(seed), 3);
+            const M = mp.tensor(normalHost(k1, n * n), [n, n]);
+            const A = mp.add(
+              mp.matmul(M, M, { transA: true }),
+              mp.tensor(
+                Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0)),
+                [n, n],
+              ),
+            );
+            const b = mp.tensor(normalHost(k2, n), [n, 1]);
+            const f = (p: { x: Tensor }) =>
+              mp.sub(mp.mul(mp.sum(mp.mul(p.x, mp.matmul(A, p.x))), 0.5), mp.sum(mp.mul(b, p.x)));
+            const params = { x: mp.tensor(normalHost(k3, n), [n, 1]) };
+            const trace = Array.from({ length: n }, (_, i) => A.toArray()[i * n + i]).reduce((x, y) => x + y, 0);
+            const tx = sgd({ learningRate: frac / trace });
+            const [l0, g] = mp.valueAndGrad(f)(params);
+            const [u] = tx.update(g, tx.init(params), params);
+            const l1 = f(applyUpdates(params, u));
+            const gn = globalNorm(g).item();
+            return gn === 0 ? l1.item() === l0.item() : l1.item() < l0.item();
+          },
+        ),
         { numRuns: 40, seed: 4 },
       );
     });
@@ -286,28 +334,43 @@ describe('chain order laws', () => {
 
   it('associativity: chain(chain(a, b), c) = chain(a, chain(b, c)) = chain(a, b, c)', () => {
     fc.assert(
-      fc.property(treeArb(1), hyperArb, fc.integer({ min: 0, max: 1e6 }), fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 3, maxLength: 3 }), (shape, h, seed, idx) => {
-        const ps = pieces(h);
-        const [a, b, c] = idx.map((i) => ps[i]);
-        const flat = trajectory(chain(a, b, c), shape, seed);
-        return sameTrajectory(trajectory(chain(chain(a, b), c), shape, seed), flat) && sameTrajectory(trajectory(chain(a, chain(b, c)), shape, seed), flat);
-      }),
+      fc.property(
+        treeArb(1),
+        hyperArb,
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 3, maxLength: 3 }),
+        (shape, h, seed, idx) => {
+          const ps = pieces(h);
+          const [a, b, c] = idx.map((i) => ps[i]);
+          const flat = trajectory(chain(a, b, c), shape, seed);
+          return (
+            sameTrajectory(trajectory(chain(chain(a, b), c), shape, seed), flat) &&
+            sameTrajectory(trajectory(chain(a, chain(b, c)), shape, seed), flat)
+          );
+        },
+      ),
       { numRuns: 25, seed: 5 },
     );
   });
 
   it('identity is a unit on both sides, and fp-ts concatAll folds a list like chain', () => {
     fc.assert(
-      fc.property(treeArb(1), hyperArb, fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 0, max: 4 }), (shape, h, seed, i) => {
-        const a = pieces(h)[i];
-        const ref = trajectory(a, shape, seed);
-        const folded = concatAll(monoidTransformation)(pieces(h));
-        return (
-          sameTrajectory(trajectory(chain(identity(), a), shape, seed), ref) &&
-          sameTrajectory(trajectory(chain(a, identity()), shape, seed), ref) &&
-          sameTrajectory(trajectory(folded, shape, seed), trajectory(chain(...pieces(h)), shape, seed))
-        );
-      }),
+      fc.property(
+        treeArb(1),
+        hyperArb,
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.integer({ min: 0, max: 4 }),
+        (shape, h, seed, i) => {
+          const a = pieces(h)[i];
+          const ref = trajectory(a, shape, seed);
+          const folded = concatAll(monoidTransformation)(pieces(h));
+          return (
+            sameTrajectory(trajectory(chain(identity(), a), shape, seed), ref) &&
+            sameTrajectory(trajectory(chain(a, identity()), shape, seed), ref) &&
+            sameTrajectory(trajectory(folded, shape, seed), trajectory(chain(...pieces(h)), shape, seed))
+          );
+        },
+      ),
       { numRuns: 25, seed: 6 },
     );
   });
@@ -331,7 +394,8 @@ describe('chain order laws', () => {
 });
 
 describe('clipByGlobalNorm', () => {
-  const globalNormHost = (tree: unknown) => Math.sqrt(host(tree).reduce((acc, x) => acc + x.reduce((s, v) => s + v * v, 0), 0));
+  const globalNormHost = (tree: unknown) =>
+    Math.sqrt(host(tree).reduce((acc, x) => acc + x.reduce((s, v) => s + v * v, 0), 0));
 
   it('globalNorm is √Σg² over every leaf', () => {
     fc.assert(
@@ -349,14 +413,21 @@ describe('clipByGlobalNorm', () => {
       const slack = backend === 'ref64' ? 1e-14 : 1e-6;
       mp.withBackend(backend, () => {
         fc.assert(
-          fc.property(treeArb(2), fc.integer({ min: 0, max: 1e6 }), fc.double({ min: 0.01, max: 100, noNaN: true }), fc.double({ min: 0.001, max: 30, noNaN: true }), fc.constantFrom(0, 1e-6), (shape, seed, maxNorm, sigma, eps) => {
-            const g = materialise(shape, seed, sigma);
-            const tx = clipByGlobalNorm(maxNorm, { eps });
-            const [c] = tx.update(g, tx.init(g));
-            const n = globalNormHost(g);
-            if (n + eps <= maxNorm && !bitsEqual(c, g)) return false;
-            return globalNormHost(c) <= maxNorm * (1 + slack);
-          }),
+          fc.property(
+            treeArb(2),
+            fc.integer({ min: 0, max: 1e6 }),
+            fc.double({ min: 0.01, max: 100, noNaN: true }),
+            fc.double({ min: 0.001, max: 30, noNaN: true }),
+            fc.constantFrom(0, 1e-6),
+            (shape, seed, maxNorm, sigma, eps) => {
+              const g = materialise(shape, seed, sigma);
+              const tx = clipByGlobalNorm(maxNorm, { eps });
+              const [c] = tx.update(g, tx.init(g));
+              const n = globalNormHost(g);
+              if (n + eps <= maxNorm && !bitsEqual(c, g)) return false;
+              return globalNormHost(c) <= maxNorm * (1 + slack);
+            },
+          ),
           { numRuns: 100, seed: 8 },
         );
       });
@@ -491,16 +562,26 @@ describe('schedules', () => {
 describe('EMA', () => {
   it('m = 0 copies the student, m = 1 keeps the teacher, otherwise m·θ_t + (1−m)·θ_s', () => {
     fc.assert(
-      fc.property(treeArb(2), fc.integer({ min: 0, max: 1e6 }), fc.double({ min: 0, max: 1, noNaN: true }), (shape, seed, m) => {
-        const teacher = materialise(shape, seed);
-        const student = materialise(shape, seed + 1);
-        if (!bitsEqual(emaUpdate(teacher, student, 0), student)) return false;
-        if (!bitsEqual(emaUpdate(teacher, student, 1), teacher)) return false;
-        const got = host(emaUpdate(teacher, student, m));
-        const t = host(teacher);
-        const s = host(student);
-        return got.every((x, i) => x.every((v, j) => Math.abs(v - (m * t[i][j] + (1 - m) * s[i][j])) <= 1e-6 * (1 + Math.abs(t[i][j]) + Math.abs(s[i][j]))));
-      }),
+      fc.property(
+        treeArb(2),
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (shape, seed, m) => {
+          const teacher = materialise(shape, seed);
+          const student = materialise(shape, seed + 1);
+          if (!bitsEqual(emaUpdate(teacher, student, 0), student)) return false;
+          if (!bitsEqual(emaUpdate(teacher, student, 1), teacher)) return false;
+          const got = host(emaUpdate(teacher, student, m));
+          const t = host(teacher);
+          const s = host(student);
+          return got.every((x, i) =>
+            x.every(
+              (v, j) =>
+                Math.abs(v - (m * t[i][j] + (1 - m) * s[i][j])) <= 1e-6 * (1 + Math.abs(t[i][j]) + Math.abs(s[i][j])),
+            ),
+          );
+        },
+      ),
       { numRuns: 40, seed: 11 },
     );
   });
@@ -531,7 +612,9 @@ describe('optimizers minimise logistic regression to its known optimum', () => {
   const X = Float64Array.from(normalHost(kx, n * d));
   const noise = normalHost(ky, n);
   const wTrue = [1.5, -2, 0.5];
-  const y = Float64Array.from({ length: n }, (_, i) => (wTrue.reduce((s, w, j) => s + w * X[i * d + j], 0.3) + noise[i] > 0 ? 1 : 0));
+  const y = Float64Array.from({ length: n }, (_, i) =>
+    wTrue.reduce((s, w, j) => s + w * X[i * d + j], 0.3) + noise[i] > 0 ? 1 : 0,
+  );
 
   // Newton on θ = (w, b): ∇ = Xᵀ(σ(z) − y)/n + λ(w, 0); H = Xᵀ diag(σ(1−σ)) X/n + λ diag(1,..,1,0)
   const optimum = (() => {
@@ -562,7 +645,8 @@ describe('optimizers minimise logistic regression to its known optimum', () => {
           for (let k = c; k <= p; k++) A[r][k] -= f * A[c][k];
         }
       const delta = new Float64Array(p);
-      for (let r = p - 1; r >= 0; r--) delta[r] = (A[r][p] - A[r].slice(r + 1, p).reduce((s, v, k) => s + v * delta[r + 1 + k], 0)) / A[r][r];
+      for (let r = p - 1; r >= 0; r--)
+        delta[r] = (A[r][p] - A[r].slice(r + 1, p).reduce((s, v, k) => s + v * delta[r + 1 + k], 0)) / A[r][r];
       theta.forEach((_, j) => (theta[j] -= delta[j]));
     }
     return theta;
@@ -578,8 +662,32 @@ describe('optimizers minimise logistic regression to its known optimum', () => {
     ['sgd', () => sgd({ learningRate: 1 }), 400],
     ['sgd + momentum', () => sgd({ learningRate: 0.2, momentum: 0.9 }), 300],
     ['sgd + nesterov', () => sgd({ learningRate: 0.2, momentum: 0.9, nesterov: true }), 300],
-    ['adam + warm-up/cosine', () => adam({ learningRate: warmupCosine({ peakValue: 0.1, warmupSteps: 20, decaySteps: 400, endValue: 1e-4 }), b1: 0.9, b2: 0.95 }), 400],
-    ['clip + adamw (no decayed leaves)', () => chain(clipByGlobalNorm(3), adamw({ learningRate: warmupCosine({ peakValue: 0.1, warmupSteps: 20, decaySteps: 400 }), b1: 0.9, b2: 0.95, eps: 1e-6, weightDecay: 0.05, mask: () => false })), 400],
+    [
+      'adam + warm-up/cosine',
+      () =>
+        adam({
+          learningRate: warmupCosine({ peakValue: 0.1, warmupSteps: 20, decaySteps: 400, endValue: 1e-4 }),
+          b1: 0.9,
+          b2: 0.95,
+        }),
+      400,
+    ],
+    [
+      'clip + adamw (no decayed leaves)',
+      () =>
+        chain(
+          clipByGlobalNorm(3),
+          adamw({
+            learningRate: warmupCosine({ peakValue: 0.1, warmupSteps: 20, decaySteps: 400 }),
+            b1: 0.9,
+            b2: 0.95,
+            eps: 1e-6,
+            weightDecay: 0.05,
+            mask: () => false,
+          }),
+        ),
+      400,
+    ],
   ];
   for (const [name, make, steps] of cases) {
     it(name, () => {

@@ -20,7 +20,13 @@ import { storedConfig } from '../src/cli/model';
 type Host = Record<string, number[]>;
 
 /** fairseq Adam.step for one parameter, in its own operation order (adam.py l. 212-234), float64. */
-function fairseqAdamStep(p: number[], g: number[], st: { step: number; m: number[]; v: number[] }, lr: number, c: MatpacConfig['optim']): number[] {
+function fairseqAdamStep(
+  p: number[],
+  g: number[],
+  st: { step: number; m: number[]; v: number[] },
+  lr: number,
+  c: MatpacConfig['optim'],
+): number[] {
   const [beta1, beta2] = [c.b1, c.b2];
   st.step += 1;
   st.m = st.m.map((m, i) => m * beta1 + g[i] * (1 - beta1)); // exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
@@ -35,7 +41,13 @@ function fairseqAdamStep(p: number[], g: number[], st: { step: number; m: number
 }
 
 /** torch.optim.AdamW's step (ε on the bias-corrected √v̂), float64: the 'pytorch' alternative. */
-function pytorchAdamWStep(p: number[], g: number[], st: { step: number; m: number[]; v: number[] }, lr: number, c: MatpacConfig['optim']): number[] {
+function pytorchAdamWStep(
+  p: number[],
+  g: number[],
+  st: { step: number; m: number[]; v: number[] },
+  lr: number,
+  c: MatpacConfig['optim'],
+): number[] {
   st.step += 1;
   st.m = st.m.map((m, i) => c.b1 * m + (1 - c.b1) * g[i]);
   st.v = st.v.map((v, i) => c.b2 * v + (1 - c.b2) * g[i] * g[i]);
@@ -73,10 +85,14 @@ const PARAMS: Host = { a: [0.5, -0.25, 1.5], b: [0.1, -0.7, 0.3, 2] };
 function ours(config: MatpacConfig, norms: number[]): Host {
   return mp.withBackend('ref64', () => {
     const tx = optimizer(config);
-    let params: Record<string, mp.Tensor> = Object.fromEntries(Object.entries(PARAMS).map(([k, v]) => [k, mp.tensor(Float64Array.from(v), [v.length])]));
+    let params: Record<string, mp.Tensor> = Object.fromEntries(
+      Object.entries(PARAMS).map(([k, v]) => [k, mp.tensor(Float64Array.from(v), [v.length])]),
+    );
     let state = tx.init(params);
     norms.forEach((n, t) => {
-      const g = Object.fromEntries(Object.entries(gradients(n, t)).map(([k, v]) => [k, mp.tensor(Float64Array.from(v), [v.length])]));
+      const g = Object.fromEntries(
+        Object.entries(gradients(n, t)).map(([k, v]) => [k, mp.tensor(Float64Array.from(v), [v.length])]),
+      );
       const [u, next] = tx.update(g, state, params);
       params = applyUpdates(params, u);
       state = next;
@@ -88,7 +104,9 @@ function ours(config: MatpacConfig, norms: number[]): Host {
 /** The same steps by the transcribed reference rules. */
 function reference(config: MatpacConfig, norms: number[], adam = fairseqAdamStep, clip = clipFp16): Host {
   const lr = schedules(config).learningRate;
-  const st = Object.fromEntries(Object.entries(PARAMS).map(([k, v]) => [k, { step: 0, m: v.map(() => 0), v: v.map(() => 0) }]));
+  const st = Object.fromEntries(
+    Object.entries(PARAMS).map(([k, v]) => [k, { step: 0, m: v.map(() => 0), v: v.map(() => 0) }]),
+  );
   let p = { ...PARAMS };
   norms.forEach((n, t) => {
     const g = clip(gradients(n, t), config.optim.clipNorm);
@@ -97,7 +115,8 @@ function reference(config: MatpacConfig, norms: number[], adam = fairseqAdamStep
   return p;
 }
 
-const maxRel = (a: Host, b: Host) => Math.max(...Object.keys(a).flatMap((k) => a[k].map((x, i) => Math.abs(x - b[k][i]) / Math.abs(b[k][i]))));
+const maxRel = (a: Host, b: Host) =>
+  Math.max(...Object.keys(a).flatMap((k) => a[k].map((x, i) => Math.abs(x - b[k][i]) / Math.abs(b[k][i]))));
 
 /** micro's rules with a run long enough for a non-zero learning rate at every tested step. */
 const config = (o: Partial<MatpacConfig['optim']> = {}): MatpacConfig => {
@@ -147,8 +166,14 @@ describe("MATPAC's optimizer step: the official run's rules by default", () => {
   });
 
   it('rejects unknown rule names, one line naming the field', () => {
-    const bad = { ...config(), optim: { ...config().optim, adamEps: 'adamax', clip: 'none' } } as unknown as MatpacConfig;
-    expect(configProblems(bad)).toEqual([`optim.adamEps: must be one of 'fairseq', 'pytorch', got "adamax"`, `optim.clip: must be one of 'fp16', 'fp32', got "none"`]);
+    const bad = {
+      ...config(),
+      optim: { ...config().optim, adamEps: 'adamax', clip: 'none' },
+    } as unknown as MatpacConfig;
+    expect(configProblems(bad)).toEqual([
+      `optim.adamEps: must be one of 'fairseq', 'pytorch', got "adamax"`,
+      `optim.clip: must be one of 'fp16', 'fp32', got "none"`,
+    ]);
   });
 });
 
@@ -168,18 +193,30 @@ describe('head EMA after annealing (official do_ema_step)', () => {
 
   it('a step past the annealing length moves the teacher head with that momentum', () => {
     const c = preset('micro');
-    const batch = mp.tensor(Float32Array.from(normalHost(keyFromSeed(3), c.batchSize * c.nMels * c.cropFrames)), [c.batchSize, c.nMels, c.cropFrames]);
+    const batch = mp.tensor(Float32Array.from(normalHost(keyFromSeed(3), c.batchSize * c.nMels * c.cropFrames)), [
+      c.batchSize,
+      c.nMels,
+      c.cropFrames,
+    ]);
     const s0 = { ...initTrainState(c, keyFromSeed(5)), step: c.ema.annealSteps + 2 };
     const [s1, m] = trainStep(s0, batch, c);
     const mH = c.ema.encoderEnd;
     expect(m.emaMomentumHead).toBe(mH);
-    const want = mp.treeMap((t, s) => mp.add(mp.mul(t, mH), mp.mul(s, 1 - mH)), s0.teacher.head, s0.student.cls_student_head);
+    const want = mp.treeMap(
+      (t, s) => mp.add(mp.mul(t, mH), mp.mul(s, 1 - mH)),
+      s0.teacher.head,
+      s0.student.cls_student_head,
+    );
     const got = mp.leaves(s1.teacher.head);
     mp.leaves(want).forEach((w, i) => {
       const [a, b] = [w.toArray(), got[i].toArray()];
       for (let j = 0; j < a.length; j++) expect(Math.abs(a[j] - b[j])).toBeLessThan(1e-6);
     });
-    expect(mp.leaves(s1.teacher.head).some((t, i) => t.toArray().some((x, j) => x !== mp.leaves(s0.teacher.head)[i].toArray()[j]))).toBe(true);
+    expect(
+      mp
+        .leaves(s1.teacher.head)
+        .some((t, i) => t.toArray().some((x, j) => x !== mp.leaves(s0.teacher.head)[i].toArray()[j])),
+    ).toBe(true);
   });
 });
 
@@ -194,6 +231,9 @@ describe('configs recorded by earlier runs', () => {
     expect({ ...loaded, optim: oldOptim }).toEqual({ ...c, optim: oldOptim });
     // present fields are kept
     expect(completeStoredConfig(c)).toEqual(c);
-    expect(completeStoredConfig({ ...c, optim: { ...c.optim, clip: 'fp32' } }).optim).toEqual({ ...c.optim, clip: 'fp32' });
+    expect(completeStoredConfig({ ...c, optim: { ...c.optim, clip: 'fp32' } }).optim).toEqual({
+      ...c.optim,
+      clip: 'fp32',
+    });
   });
 });

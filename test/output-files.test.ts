@@ -4,7 +4,16 @@
  * and standard output closed early each give one line naming the file (EPIPE: nothing), never a stack.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import wavefile from 'wavefile';
@@ -27,7 +36,12 @@ beforeAll(() => {
   audio = join(tmp, 'audio');
   mkdirSync(audio);
   const wav = new wavefile.WaveFile();
-  wav.fromScratch(1, 16000, '16', Array.from({ length: 4000 }, (_, i) => Math.round(9000 * Math.sin(i / 7))));
+  wav.fromScratch(
+    1,
+    16000,
+    '16',
+    Array.from({ length: 4000 }, (_, i) => Math.round(9000 * Math.sin(i / 7))),
+  );
   for (let i = 0; i < 60; i++) writeFileSync(join(audio, `clip${String(i).padStart(2, '0')}.wav`), wav.toBuffer());
 });
 
@@ -80,7 +94,9 @@ describe('writeFileAtomic / createAtomicFile', () => {
   it('one line for a missing folder or a folder in the way, before anything is written', () => {
     const missing = join(tmp, 'no', 'such', 'dir', 'x.jsonl');
     expect(() => createAtomicFile(missing)).toThrow(OutputError);
-    expect(() => createAtomicFile(missing)).toThrow(`${missing}: cannot write: the folder ${join(tmp, 'no', 'such', 'dir')} does not exist`);
+    expect(() => createAtomicFile(missing)).toThrow(
+      `${missing}: cannot write: the folder ${join(tmp, 'no', 'such', 'dir')} does not exist`,
+    );
     expect(() => writeFileAtomic(tmp, 'x')).toThrow(`${tmp}: cannot write: it is a folder (give a file name)`);
   });
 
@@ -110,13 +126,25 @@ describe('matpac embed --out', () => {
   });
 
   it('writes the whole file on success', async () => {
-    const r = await matpac('embed', '--checkpoint', ckpt, '--out', join(tmp, 'ok.jsonl'), join(audio, 'clip00.wav'), join(audio, 'clip01.wav'));
+    const r = await matpac(
+      'embed',
+      '--checkpoint',
+      ckpt,
+      '--out',
+      join(tmp, 'ok.jsonl'),
+      join(audio, 'clip00.wav'),
+      join(audio, 'clip01.wav'),
+    );
     expect(r.status).toBe(0);
     expect(readFileSync(join(tmp, 'ok.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
   it.each([
-    ['in a missing folder', 'nowhere/e.jsonl', `nowhere/e.jsonl: cannot write: the folder ${join(tmp, 'nowhere')} does not exist`],
+    [
+      'in a missing folder',
+      'nowhere/e.jsonl',
+      `nowhere/e.jsonl: cannot write: the folder ${join(tmp, 'nowhere')} does not exist`,
+    ],
     ['that is a folder', 'audio', 'audio: cannot write: it is a folder (give a file name)'],
   ])('--out %s: one line naming the file', async (_, out, message) => {
     const r = await matpac('embed', '--checkpoint', ckpt, '--out', join(tmp, out), join(audio, 'clip00.wav'));
@@ -126,7 +154,9 @@ describe('matpac embed --out', () => {
   });
 
   it('standard output closed early (| head): quiet, status 141', () => {
-    const r = sh(`set -o pipefail; matpac embed --checkpoint micro.safetensors audio 2>err.txt | head -c 100 >/dev/null; echo "status $?"`);
+    const r = sh(
+      `set -o pipefail; matpac embed --checkpoint micro.safetensors audio 2>err.txt | head -c 100 >/dev/null; echo "status $?"`,
+    );
     expect(r.stdout.trim()).toBe('status 141');
     const err = readFileSync(join(tmp, 'err.txt'), 'utf8');
     expect(err).not.toMatch(/EPIPE/);
@@ -149,7 +179,9 @@ describe('matpac embed --out', () => {
     writeFileSync(join(full, 'e.jsonl'), 'previous\n');
     const r = sh(`matpac embed --checkpoint micro.safetensors --out full/e.jsonl audio`);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim().split('\n').at(-1)).toBe('matpac: full/e.jsonl: cannot write: no space left on the device (disk full); an existing file was left as it was');
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      'matpac: full/e.jsonl: cannot write: no space left on the device (disk full); an existing file was left as it was',
+    );
     noStack(r.stderr);
     expect(readFileSync(join(full, 'e.jsonl'), 'utf8')).toBe('previous\n');
     expect(leftovers(full)).toEqual([]);
@@ -160,6 +192,8 @@ describe('matpac logmel --out', () => {
   it('a missing folder: one line', async () => {
     const r = await matpac('logmel', join(audio, 'clip00.wav'), '--out', join(tmp, 'nowhere/x.npy'));
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`matpac: ${join(tmp, 'nowhere/x.npy')}: cannot write: the folder ${join(tmp, 'nowhere')} does not exist`);
+    expect(r.stderr.trim()).toBe(
+      `matpac: ${join(tmp, 'nowhere/x.npy')}: cannot write: the folder ${join(tmp, 'nowhere')} does not exist`,
+    );
   });
 });

@@ -19,13 +19,23 @@ const dir = mkdtempSync(join(tmpdir(), 'matpac-pack-'));
 const app = join(dir, 'app');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const run = (cmd: string, args: string[], cwd: string, timeout = 240_000) => execFileSync(cmd, args, { cwd, encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
+const run = (cmd: string, args: string[], cwd: string, timeout = 240_000) =>
+  execFileSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    timeout,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
 const npm = (args: string[], cwd: string) => run(process.platform === 'win32' ? 'npm.cmd' : 'npm', args, cwd);
 
 let files: string[] = [];
 beforeAll(() => {
   run(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], ROOT);
-  const packed = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as { filename: string; files: { path: string }[] }[];
+  const packed = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   files = packed[0].files.map((f) => f.path);
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
@@ -34,9 +44,25 @@ beforeAll(() => {
 
 describe('the packed package', () => {
   it('holds the compiled library, the kernels, the bin and the licence — no tests, benches, CI or TypeScript sources', () => {
-    for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/node.js', 'dist/kernels/native/matmul.wasm', 'dist/kernels/native/matmul-single.wasm', 'dist/kernels/native/rows.wasm', 'bin/matpac.mjs', 'LICENSE', 'README.md'])
+    for (const f of [
+      'dist/src/index.js',
+      'dist/src/index.d.ts',
+      'dist/src/node.js',
+      'dist/kernels/native/matmul.wasm',
+      'dist/kernels/native/matmul-single.wasm',
+      'dist/kernels/native/rows.wasm',
+      'bin/matpac.mjs',
+      'LICENSE',
+      'README.md',
+    ])
       expect(files, f).toContain(f);
-    expect(files.filter((f) => /^(test|bench|property-tests|\.ci|scripts|src|kernels|models|docs)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
+    expect(
+      files.filter(
+        (f) =>
+          /^(test|bench|property-tests|\.ci|scripts|src|kernels|models|docs)\//.test(f) ||
+          (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      ),
+    ).toEqual([]);
     expect(existsSync(join(app, 'node_modules', 'tsx')), 'tsx is not a runtime dependency').toBe(false);
     expect(existsSync(join(app, 'node_modules', 'wabt')), 'wabt is not a runtime dependency').toBe(false);
   });
@@ -69,7 +95,20 @@ describe('the packed package', () => {
        // @ts-expect-error grad takes a function: an error here means the types resolved (not any)
        grad(3);`,
     );
-    const tsconfig = { compilerOptions: { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: true, lib: ['ES2022', 'DOM'], types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] }, files: ['use.ts'] };
+    const tsconfig = {
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        lib: ['ES2022', 'DOM'],
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+      },
+      files: ['use.ts'],
+    };
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfig));
     expect(run(process.execPath, [TSC, '-p', '.'], app)).toBe('');
   });

@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEV_LANGUAGES, DEV_SOUND_BANKS, DEV_TEXTURE_FAMILIES, DEV_VARIANTS, soundRuns } from '../src/data/devsets';
-import { allocate, planShard, POOL_SOURCES, renderShard, resolvePoolConfig, type PoolConfig } from '../src/data/pool/pool';
+import {
+  allocate,
+  planShard,
+  POOL_SOURCES,
+  renderShard,
+  resolvePoolConfig,
+  type PoolConfig,
+} from '../src/data/pool/pool';
 import { rms } from '../src/data/pool/mix';
 import { POOL_LANGUAGES, POOL_VARIANTS } from '../src/data/pool/speech';
 import { POOL_TEXTURE_FAMILIES } from '../src/data/pool/textures';
@@ -26,11 +33,20 @@ describe('pool plan', () => {
         expect(c[s]).toBeLessThanOrEqual(Math.ceil(p[s] * n));
       }
     }
-    expect(allocate(10, { speech: 0, music: 1, percussion: 0, textures: 3, mixtures: 0 })).toEqual({ speech: 0, music: 3, percussion: 0, textures: 7, mixtures: 0 });
+    expect(allocate(10, { speech: 0, music: 1, percussion: 0, textures: 3, mixtures: 0 })).toEqual({
+      speech: 0,
+      music: 3,
+      percussion: 0,
+      textures: 7,
+      mixtures: 0,
+    });
   });
 
   it('gives every shard its sources in the configured proportions', () => {
-    for (const proportions of [resolvePoolConfig().proportions, { speech: 1, music: 0, percussion: 1, textures: 2, mixtures: 0 }]) {
+    for (const proportions of [
+      resolvePoolConfig().proportions,
+      { speech: 1, music: 0, percussion: 1, textures: 2, mixtures: 0 },
+    ]) {
       const cfg = resolvePoolConfig({ proportions });
       const want = allocate(cfg.shardClips, cfg.proportions);
       for (const s of [0, 1, 7]) {
@@ -71,9 +87,13 @@ describe('pool plan', () => {
     }
     expect(parts).toBeGreaterThan(40 * cfg.shardClips);
     // and a config that asks for them is refused, naming what overlaps
-    expect(() => resolvePoolConfig({ languages: ['fr-fr', 'en-us'] })).toThrow(/languages: en-us belong to the development sets/);
+    expect(() => resolvePoolConfig({ languages: ['fr-fr', 'en-us'] })).toThrow(
+      /languages: en-us belong to the development sets/,
+    );
     expect(() => resolvePoolConfig({ soundBank: 'FluidR3Mono' })).toThrow(/soundBank: FluidR3Mono/);
-    expect(() => resolvePoolConfig({ proportions: { speech: -1 } as PoolConfig['proportions'] })).toThrow(/proportions.speech must be ≥ 0/);
+    expect(() => resolvePoolConfig({ proportions: { speech: -1 } as PoolConfig['proportions'] })).toThrow(
+      /proportions.speech must be ≥ 0/,
+    );
   });
 });
 
@@ -94,7 +114,11 @@ describe('pool rendering', () => {
   }, 120_000);
 
   it('reports clips that fail to render and keeps the others', async () => {
-    const cfg = resolvePoolConfig({ ...SMALL, languages: ['xx-no-such-language'], proportions: { speech: 1, music: 0, percussion: 0, textures: 1, mixtures: 0 } });
+    const cfg = resolvePoolConfig({
+      ...SMALL,
+      languages: ['xx-no-such-language'],
+      proportions: { speech: 1, music: 0, percussion: 0, textures: 1, mixtures: 0 },
+    });
     const r = await renderShard(cfg, 0);
     expect(r.errors.length).toBe(6);
     for (const e of r.errors) {
@@ -106,14 +130,27 @@ describe('pool rendering', () => {
 
   it('splits spoken words at silences', () => {
     const x = new Float32Array(16000 * 3);
-    for (const [a, b] of [[0.1, 0.4], [0.5, 0.6], [1.2, 1.5], [2.5, 2.9]]) for (let i = a * 16000; i < b * 16000; i++) x[i] = Math.sin(i / 5);
-    expect(soundRuns(x, 0.35).map((r) => [r.start / 160, r.end / 160])).toEqual([[10, 60], [120, 150], [250, 290]]);
+    for (const [a, b] of [
+      [0.1, 0.4],
+      [0.5, 0.6],
+      [1.2, 1.5],
+      [2.5, 2.9],
+    ])
+      for (let i = a * 16000; i < b * 16000; i++) x[i] = Math.sin(i / 5);
+    expect(soundRuns(x, 0.35).map((r) => [r.start / 160, r.end / 160])).toEqual([
+      [10, 60],
+      [120, 150],
+      [250, 290],
+    ]);
   });
 });
 
 describe('pool batches', () => {
   it('depend on the step only: a fresh producer started at step 5 gives the same batches', async () => {
-    const cfg = resolvePoolConfig({ ...SMALL, proportions: { speech: 0, music: 1, percussion: 1, textures: 2, mixtures: 1 } });
+    const cfg = resolvePoolConfig({
+      ...SMALL,
+      proportions: { speech: 0, music: 1, percussion: 1, textures: 2, mixtures: 1 },
+    });
     const opts = { batchSize: 4, cropFrames: 64, reuse: 2 };
     const first = new PoolBatches(new ShardProducer(cfg, { inline: true, ahead: 0 }), keyFromSeed(9), opts);
     const later = new PoolBatches(new ShardProducer(cfg, { inline: true, ahead: 0 }), keyFromSeed(9), opts);

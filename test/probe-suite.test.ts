@@ -27,7 +27,11 @@ describe('probe suite on micro', () => {
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).data).toBe('pool');
 
     const sets = [];
-    for (const name of DEV_SET_NAMES) sets.push({ name, dir: await ensureDevSet(name, { clipsPerClass: 2, durationSec: 1, cacheRoot: join(tmp, 'cache') }) });
+    for (const name of DEV_SET_NAMES)
+      sets.push({
+        name,
+        dir: await ensureDevSet(name, { clipsPerClass: 2, durationSec: 1, cacheRoot: join(tmp, 'cache') }),
+      });
     const model = await loadCheckpointModel(join(out, 'checkpoint-latest.safetensors'));
     const sources = [
       { name: 'micro step 4', features: embedder(model) },
@@ -43,9 +47,12 @@ describe('probe suite on micro', () => {
       for (const p of row) expect(p.result.mean).toBeGreaterThanOrEqual(0);
     });
     const table = formatSuiteTable(suite);
-    for (const name of DEV_SET_NAMES) expect(table).toMatch(new RegExp(`^${name}\\s+\\d+\\s+\\d+\\s+\\d+\\.\\d ± \\d+\\.\\d`, 'm'));
+    for (const name of DEV_SET_NAMES)
+      expect(table).toMatch(new RegExp(`^${name}\\s+\\d+\\s+\\d+\\s+\\d+\\.\\d ± \\d+\\.\\d`, 'm'));
     expect(table.split('\n')[0]).toMatch(/micro step 4 \(%\)\s+untrained micro \(%\)\s+log-mel mean\+std \(%\)/);
-    expect(suiteVerdict(suite)).toMatch(/^micro step 4 beats untrained micro and log-mel mean\+std on \d of 4 development sets/);
+    expect(suiteVerdict(suite)).toMatch(
+      /^micro step 4 beats untrained micro and log-mel mean\+std on \d of 4 development sets/,
+    );
     await writeSuiteJson(join(tmp, 'suite.json'), suite);
     const json = JSON.parse(readFileSync(join(tmp, 'suite.json'), 'utf8'));
     expect(json.sets.map((s: { name: string }) => s.name)).toEqual([...DEV_SET_NAMES]);

@@ -23,11 +23,19 @@ function unevenLabels(): number[] {
   });
   // a fixed shuffle so classes are not contiguous
   const u = uniformHost(keyFromSeed(9), labels.length);
-  return labels.map((l, i) => [l, u[i]] as const).sort((a, b) => a[1] - b[1]).map(([l]) => l);
+  return labels
+    .map((l, i) => [l, u[i]] as const)
+    .sort((a, b) => a[1] - b[1])
+    .map(([l]) => l);
 }
 
 /** Gaussian blobs around well-separated class centres: linearly separable with a wide margin. */
-function blobs(nPerClass: number, classes: number, dim: number, seed: number): { rows: Float32Array[]; labels: number[] } {
+function blobs(
+  nPerClass: number,
+  classes: number,
+  dim: number,
+  seed: number,
+): { rows: Float32Array[]; labels: number[] } {
   const centres = normalHost(keyFromSeed(seed), classes * dim);
   const noise = normalHost(keyFromSeed(seed + 1), nPerClass * classes * dim);
   const rows: Float32Array[] = [];

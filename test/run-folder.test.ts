@@ -6,7 +6,16 @@
  * killed writes cleaned. Every resumed run is compared with one uninterrupted reference run.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -22,8 +31,25 @@ let tmp = '';
 let data = '';
 let ref = '';
 const LATEST = 'checkpoint-latest.safetensors';
-const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({ preset: 'micro', steps: 8, batch: 2, seed: 3, checkpointEvery: 2, data, out, backend: 'native', probe: false, ...extra });
-const resume = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({ resume: true, out, backend: 'native', probe: false, ...extra });
+const base = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  preset: 'micro',
+  steps: 8,
+  batch: 2,
+  seed: 3,
+  checkpointEvery: 2,
+  data,
+  out,
+  backend: 'native',
+  probe: false,
+  ...extra,
+});
+const resume = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  resume: true,
+  out,
+  backend: 'native',
+  probe: false,
+  ...extra,
+});
 const metricRows = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
     .split('\n')
@@ -69,7 +95,9 @@ describe('one process per run folder', () => {
     const dir = await stoppedAt(2);
     const lock = lockRunFolder(dir); // this (live) process owns it now
     try {
-      await expect(train(resume(dir))).rejects.toThrow(/^\S+ is in use by another matpac run \(pid \d+, since [^)]+\); wait for it to end or choose another --out/);
+      await expect(train(resume(dir))).rejects.toThrow(
+        /^\S+ is in use by another matpac run \(pid \d+, since [^)]+\); wait for it to end or choose another --out/,
+      );
       await expect(train(base(join(dir, 'x')))).resolves.toBeDefined(); // other folders are free
     } finally {
       lock.release();
@@ -82,10 +110,15 @@ describe('one process per run folder', () => {
 
   it('a stale lock (its process is gone) is taken over with a message', async () => {
     const dir = await stoppedAt(4);
-    writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: deadPid(), host: (await import('node:os')).hostname(), startedAt: '2026-01-01T00:00:00Z' }));
+    writeFileSync(
+      join(dir, 'run.lock'),
+      JSON.stringify({ pid: deadPid(), host: (await import('node:os')).hostname(), startedAt: '2026-01-01T00:00:00Z' }),
+    );
     spyStderr();
     await train(resume(dir));
-    expect(stderr.join('')).toMatch(/taking over the lock of pid \d+ \(since 2026-01-01T00:00:00Z\), which is no longer running/);
+    expect(stderr.join('')).toMatch(
+      /taking over the lock of pid \d+ \(since 2026-01-01T00:00:00Z\), which is no longer running/,
+    );
     expectSameAsReference(dir);
   });
 
@@ -109,7 +142,9 @@ describe('resume checks that config, checkpoint and metrics belong together', ()
     const cfgPath = join(dir, 'config.json');
     const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
     writeFileSync(cfgPath, JSON.stringify({ ...cfg, optim: { ...cfg.optim, peakLr: 0.5, totalSteps: 20 } }));
-    await expect(train(resume(dir))).rejects.toThrow(/config\.json differs from the config in checkpoint-latest\.safetensors: optim\.peakLr 0\.001 → 0\.5; optim\.totalSteps 8 → 20; a resumed run continues exactly/);
+    await expect(train(resume(dir))).rejects.toThrow(
+      /config\.json differs from the config in checkpoint-latest\.safetensors: optim\.peakLr 0\.001 → 0\.5; optim\.totalSteps 8 → 20; a resumed run continues exactly/,
+    );
   });
 
   it('a checkpoint from another run is refused', async () => {
@@ -117,7 +152,9 @@ describe('resume checks that config, checkpoint and metrics belong together', ()
     const other = join(tmp, 'other');
     await train(base(other, { seed: 4, stopAt: 4 }));
     cpSync(join(other, LATEST), join(a, LATEST));
-    await expect(train(resume(a))).rejects.toThrow(/checkpoint-latest\.safetensors belongs to another run \(run id [0-9a-f]{16}; \S+run\.json says [0-9a-f]{16}\)|differs from the config/);
+    await expect(train(resume(a))).rejects.toThrow(
+      /checkpoint-latest\.safetensors belongs to another run \(run id [0-9a-f]{16}; \S+run\.json says [0-9a-f]{16}\)|differs from the config/,
+    );
   });
 
   it('metrics lines from another run are refused, naming the line', async () => {
@@ -125,7 +162,9 @@ describe('resume checks that config, checkpoint and metrics belong together', ()
     const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n');
     lines[1] = lines[1].replace(/"run":"[0-9a-f]+"/, '"run":"0123456789abcdef"');
     writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n'));
-    await expect(train(resume(dir))).rejects.toThrow(/metrics\.jsonl: line 2 belongs to another run \(run 0123456789abcdef/);
+    await expect(train(resume(dir))).rejects.toThrow(
+      /metrics\.jsonl: line 2 belongs to another run \(run 0123456789abcdef/,
+    );
   });
 });
 
@@ -169,7 +208,9 @@ describe('non-finite states', () => {
     const run = train(base(dir, { preset: cfg, steps: 6 }));
     await expect(run).rejects.toThrow(NonFiniteError);
     // the first update (learning rate 1e39 from step 0: the short run has no warm-up) overflows
-    await expect(run).rejects.toThrow(/^training stopped at step 0: first non-finite tensor: the updated \S+ \(\d+ values?; \d+ in the whole state\): the update diverged/);
+    await expect(run).rejects.toThrow(
+      /^training stopped at step 0: first non-finite tensor: the updated \S+ \(\d+ values?; \d+ in the whole state\): the update diverged/,
+    );
     const state = loadTrainState(join(dir, LATEST));
     expect(state.step).toBe(0);
     expect(allFinite(state)).toBe(true);
@@ -177,17 +218,24 @@ describe('non-finite states', () => {
 
   it('embed and probe refuse a checkpoint holding NaN', async () => {
     const state = loadTrainState(join(ref, LATEST));
-    const poisoned = { ...state, student: { ...state.student, cls_token: mp.full(state.student.cls_token.shape, NaN) } };
+    const poisoned = {
+      ...state,
+      student: { ...state.student, cls_token: mp.full(state.student.cls_token.shape, NaN) },
+    };
     const file = join(tmp, 'nan.safetensors');
     saveState(file, poisoned, { config: readMetadata(join(ref, LATEST)).config });
-    await expect(loadCheckpointModel(file)).rejects.toThrow(/nan\.safetensors: holds \d+ non-finite values \(first: student\.cls_token\): not a usable model/);
+    await expect(loadCheckpointModel(file)).rejects.toThrow(
+      /nan\.safetensors: holds \d+ non-finite values \(first: student\.cls_token\): not a usable model/,
+    );
   });
 });
 
 describe('paths are checked before the first step', () => {
   it('a missing --probe-data fails before anything is trained or written', async () => {
     const dir = join(tmp, 'bad-probe');
-    await expect(train({ ...base(dir), probe: true, probeData: join(tmp, 'nowhere') })).rejects.toThrow(/nowhere: no such folder \(--probe-data\)/);
+    await expect(train({ ...base(dir), probe: true, probeData: join(tmp, 'nowhere') })).rejects.toThrow(
+      /nowhere: no such folder \(--probe-data\)/,
+    );
     expect(existsSync(dir)).toBe(false);
   });
 

@@ -20,10 +20,17 @@ it('--minutes 0.0001: one line, no run folder written', async () => {
   const data = join(tmp, 'data');
   mkdirSync(data);
   const wav = new wavefile.WaveFile();
-  wav.fromScratch(1, 16000, '16', Array.from({ length: 16000 }, (_, i) => Math.round(8000 * Math.sin(i / 5))));
+  wav.fromScratch(
+    1,
+    16000,
+    '16',
+    Array.from({ length: 16000 }, (_, i) => Math.round(8000 * Math.sin(i / 5))),
+  );
   for (let i = 0; i < 4; i++) writeFileSync(join(data, `t${i}.wav`), wav.toBuffer());
   const out = join(tmp, 'run');
   const run = train({ preset: 'micro', minutes: 0.0001, data, out, backend: 'native', probe: false });
-  await expect(run).rejects.toThrow(/^--minutes 0\.0001: no time left to train: reading the data and timing a step took [\d.]+s of the 0\.006s budget \(one step takes [\d.]+ m?s\); give more minutes or use --steps$/);
+  await expect(run).rejects.toThrow(
+    /^--minutes 0\.0001: no time left to train: reading the data and timing a step took [\d.]+s of the 0\.006s budget \(one step takes [\d.]+ m?s\); give more minutes or use --steps$/,
+  );
   expect(existsSync(out)).toBe(false);
 });

@@ -23,9 +23,21 @@ import { ensurePretrainSet } from '../src/data/render';
 import type { MatpacStatus } from '../web/src/main';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = [process.env.MATPAC_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p): p is string => !!p && existsSync(p));
+const CHROMIUM = [process.env.MATPAC_CHROMIUM, '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find(
+  (p): p is string => !!p && existsSync(p),
+);
 /** WebGL2 on Mesa llvmpipe without a GPU; --no-sandbox because CI runs as root. Never --disable-gpu. */
-const FLAGS = ['--use-gl=angle', '--use-angle=gl-egl', '--ignore-gpu-blocklist', '--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-extensions'];
+const FLAGS = [
+  '--use-gl=angle',
+  '--use-angle=gl-egl',
+  '--ignore-gpu-blocklist',
+  '--no-sandbox',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-extensions',
+];
 const STEPS = 10;
 /**
  * Page (gpu.js WebGL2, float32 GLSL) vs Node (native SIMD wasm, float32): the kernels round
@@ -42,14 +54,16 @@ let page: Page;
 let close: () => Promise<void> = async () => {};
 const consoleErrors: string[] = [];
 
-const status = (): Promise<MatpacStatus> => page.evaluate(() => (window as unknown as { matpacStatus: MatpacStatus }).matpacStatus);
+const status = (): Promise<MatpacStatus> =>
+  page.evaluate(() => (window as unknown as { matpacStatus: MatpacStatus }).matpacStatus);
 async function waitFor(what: string, pred: (s: MatpacStatus) => boolean, timeoutMs = 60_000): Promise<MatpacStatus> {
   const t0 = Date.now();
   for (;;) {
     const s = await status();
     if (s.error) throw new Error(`page error while waiting for ${what}: ${s.error}`);
     if (pred(s)) return s;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what} (status: ${JSON.stringify(s).slice(0, 300)})`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`timed out waiting for ${what} (status: ${JSON.stringify(s).slice(0, 300)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -81,7 +95,10 @@ describe('matpac web: the server', () => {
   });
 
   it('serves the training clips as a log-mel pack', async () => {
-    const index = (await (await fetch(url + 'data/pretrain.json')).json()) as { nMels: number; items: { nFrames: number; offset: number }[] };
+    const index = (await (await fetch(url + 'data/pretrain.json')).json()) as {
+      nMels: number;
+      items: { nFrames: number; offset: number }[];
+    };
     const blob = await (await fetch(url + 'data/pretrain.bin')).arrayBuffer();
     expect(index.nMels).toBe(80);
     expect(index.items).toHaveLength(3);
@@ -91,7 +108,8 @@ describe('matpac web: the server', () => {
   it('serves the docs with anchors, and nothing outside the page and the docs', async () => {
     const doc = await (await fetch(url + 'docs/primitives.md')).text();
     expect(doc).toContain('<b id="layernormalize">');
-    for (const p of ['../package.json', '%2e%2e/package.json', 'docs/../../package.json', 'nope.js']) expect((await fetch(url + p)).status, p).toBe(404);
+    for (const p of ['../package.json', '%2e%2e/package.json', 'docs/../../package.json', 'nope.js'])
+      expect((await fetch(url + p)).status, p).toBe(404);
   });
 });
 
@@ -129,9 +147,16 @@ describe.skipIf(!CHROMIUM)('the web page in Chromium (WebGL2 on llvmpipe)', () =
     expect(s.losses).toHaveLength(STEPS);
     const out = join(tmp, 'node-run');
     await train({ preset: 'micro', steps: STEPS, data, out, backend: 'native', probe: false });
-    const node = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const node = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { loss: number }).loss);
     expect(node).toHaveLength(STEPS);
-    s.losses.forEach((l, i) => expect(Math.abs(l - node[i]), `step ${i}: page ${l}, node ${node[i]}`).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(node[i])));
+    s.losses.forEach((l, i) =>
+      expect(Math.abs(l - node[i]), `step ${i}: page ${l}, node ${node[i]}`).toBeLessThanOrEqual(
+        LOSS_RTOL * Math.abs(node[i]),
+      ),
+    );
   });
 
   it('draws the loss curves and the masked input', async () => {
@@ -140,7 +165,8 @@ describe.skipIf(!CHROMIUM)('the web page in Chromium (WebGL2 on llvmpipe)', () =
         const c = document.getElementById(id) as HTMLCanvasElement;
         const px = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
         const colours = new Set<number>();
-        for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0) colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+        for (let i = 0; i < px.length; i += 4)
+          if (px[i + 3] > 0) colours.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
         return { width: c.width, colours: colours.size };
       }, id);
     const loss = await inked('chart-loss');
@@ -185,11 +211,17 @@ describe.skipIf(!CHROMIUM)('the web page in Chromium (WebGL2 on llvmpipe)', () =
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
     const ckpt = join(tmp, 'page.safetensors');
     await download.saveAs(ckpt);
-    const clip = join(data, readdirSync(data).find((f) => f.endsWith('.wav') || f.endsWith('.flac'))!);
+    const clip = join(
+      data,
+      readdirSync(data).find((f) => f.endsWith('.wav') || f.endsWith('.flac'))!,
+    );
     await page.setInputFiles('#audio', clip);
     const inPage = (await waitFor('the embedding', (s) => !!s.embedding)).embedding!;
     expect(inPage.step).toBe(STEPS);
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'matpac.mjs'), 'embed', '--checkpoint', ckpt, clip], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'matpac.mjs'), 'embed', '--checkpoint', ckpt, clip], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.stderr).not.toMatch(/^matpac: (?!backend)/m);
     expect(r.status).toBe(0);
     const cli = (JSON.parse(r.stdout.trim().split('\n')[0]) as { embedding: number[] }).embedding;
@@ -198,13 +230,20 @@ describe.skipIf(!CHROMIUM)('the web page in Chromium (WebGL2 on llvmpipe)', () =
   });
 
   it("continues a CLI run from its checkpoint with the CLI run's losses", async () => {
-    const node = readFileSync(join(tmp, 'node-run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const node = readFileSync(join(tmp, 'node-run', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { loss: number }).loss);
     await page.setInputFiles('#load', join(tmp, 'node-run', 'checkpoint-000005.safetensors'));
     await waitFor('the loaded checkpoint', (s) => s.step === 5 && !s.done && s.losses.length === 0);
     await page.click('#resume');
     const s = await waitFor('the continued run', (s) => s.done);
     expect(s.losses).toHaveLength(STEPS - 5);
-    s.losses.forEach((l, i) => expect(Math.abs(l - node[5 + i]), `step ${5 + i}: page ${l}, node ${node[5 + i]}`).toBeLessThanOrEqual(LOSS_RTOL * Math.abs(node[5 + i])));
+    s.losses.forEach((l, i) =>
+      expect(Math.abs(l - node[5 + i]), `step ${5 + i}: page ${l}, node ${node[5 + i]}`).toBeLessThanOrEqual(
+        LOSS_RTOL * Math.abs(node[5 + i]),
+      ),
+    );
   });
 
   it('logged no console errors', () => {

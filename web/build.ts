@@ -27,7 +27,9 @@ export const WEB_DIR = join(ROOT, 'web');
 export const DIST = join(WEB_DIR, 'dist');
 
 /** Each primitive's entry of the PRIMITIVES table, as source text. */
-export function vjpRuleSources(source = readFileSync(join(ROOT, 'src', 'primitives.ts'), 'utf8')): Record<string, string> {
+export function vjpRuleSources(
+  source = readFileSync(join(ROOT, 'src', 'primitives.ts'), 'utf8'),
+): Record<string, string> {
   const lines = source.split('\n');
   const start = lines.findIndex((l) => l.startsWith('export const PRIMITIVES'));
   const out: Record<string, string> = {};

@@ -21,13 +21,51 @@ import { literal, type Expr } from '../../src/fused';
 import { collapse, indexVars, type KernelSource, linear, lit } from './common';
 
 export type ElementwiseOp =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'square' | 'tanh' | 'erf' | 'gelu' | 'geluGrad'
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'greater' | 'greaterEqual' | 'equal' | 'where' | 'identity';
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'square'
+  | 'tanh'
+  | 'erf'
+  | 'gelu'
+  | 'geluGrad'
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'greater'
+  | 'greaterEqual'
+  | 'equal'
+  | 'where'
+  | 'identity';
 
 export const ARITY: Record<ElementwiseOp, number> = {
-  neg: 1, exp: 1, log: 1, sqrt: 1, rsqrt: 1, square: 1, tanh: 1, erf: 1, gelu: 1, geluGrad: 1, identity: 1,
-  add: 2, sub: 2, mul: 2, div: 2, pow: 2, maximum: 2, minimum: 2, greater: 2, greaterEqual: 2, equal: 2,
+  neg: 1,
+  exp: 1,
+  log: 1,
+  sqrt: 1,
+  rsqrt: 1,
+  square: 1,
+  tanh: 1,
+  erf: 1,
+  gelu: 1,
+  geluGrad: 1,
+  identity: 1,
+  add: 2,
+  sub: 2,
+  mul: 2,
+  div: 2,
+  pow: 2,
+  maximum: 2,
+  minimum: 2,
+  greater: 2,
+  greaterEqual: 2,
+  equal: 2,
   where: 3,
 };
 
@@ -42,7 +80,10 @@ const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 // erf(x) = 2/√π · x · Σ_n (−1)ⁿ z^n / (n!(2n+1)),  z = x²
 const ERF_SERIES = [1, -1 / 3, 1 / 10, -1 / 42, 1 / 216, -1 / 1320, 1 / 9360, -1 / 75600];
 // erfc(z) ≈ t·exp(−z² + P(t)), t = 1/(1 + z/2), z ≥ 0 (Numerical Recipes, erfcc)
-const ERFC_P = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+const ERFC_P = [
+  -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223,
+  0.17087277,
+];
 // tanh(x) = x · (1 − z/3 + 2z²/15 − 17z³/315 + 62z⁴/2835 − 1382z⁵/155925 + 21844z⁶/6081075),  z = x²
 const TANH_SERIES = [1, -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075];
 
@@ -131,7 +172,10 @@ const BODY: Record<ElementwiseOp, string> = {
 /** A kernel that loads x0, x1, … from inputs broadcast to `outShape`, then runs `body` (statements ending in `return`). */
 function broadcastKernel(body: string, inShapes: Shape[], outShape: Shape): KernelSource {
   const n = outShape.reduce((a, b) => a * b, 1);
-  const { dims, strides } = collapse(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
+  const { dims, strides } = collapse(
+    outShape,
+    inShapes.map((s) => broadcastStrides(s, outShape)),
+  );
   const { code, vars } = indexVars(dims);
   const args = inShapes.map((_, k) => `a${k}`);
   const loads = args.map((a, k) => `const x${k} = ${a}[${linear(vars.map((v, d) => [v, strides[k][d]]))}];`).join('\n');

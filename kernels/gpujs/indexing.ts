@@ -24,7 +24,11 @@ export interface AxisView {
   R: number;
 }
 
-export const axisView = (s: Shape, axis: number): AxisView => ({ Bt: prod(s.slice(0, axis)), N: s[axis], R: prod(s.slice(axis + 1)) });
+export const axisView = (s: Shape, axis: number): AxisView => ({
+  Bt: prod(s.slice(0, axis)),
+  N: s[axis],
+  R: prod(s.slice(axis + 1)),
+});
 
 /** gather(x: [Bt, N, R], idx: [Bt, M]) → [Bt, M, R]. */
 export function gatherKernel({ Bt, N, R }: AxisView, M: number): KernelSource {
@@ -32,18 +36,31 @@ export function gatherKernel({ Bt, N, R }: AxisView, M: number): KernelSource {
   const [vb, vm, vr] = vars;
   const source =
     `function(x, idx) {\n${code}` +
-    `const row = Math.floor(idx[${linear([[vb, M], [vm, 1]])}] + 0.5);\n` +
-    `return x[${linear([[vb, N * R], ['row', R], [vr, 1]])}];\n}`;
+    `const row = Math.floor(idx[${linear([
+      [vb, M],
+      [vm, 1],
+    ])}] + 0.5);\n` +
+    `return x[${linear([
+      [vb, N * R],
+      ['row', R],
+      [vr, 1],
+    ])}];\n}`;
   return { source, n: Bt * M * R, loopMax: 0 };
 }
 
 /** Inverse index of idx [Bt, M] (values in [0, size)) as CSR over the Bt·size output rows. */
-export function inverseIndex(idx: ArrayLike<number>, Bt: number, M: number, size: number): { offsets: Float32Array; rows: Float32Array; maxCount: number } {
+export function inverseIndex(
+  idx: ArrayLike<number>,
+  Bt: number,
+  M: number,
+  size: number,
+): { offsets: Float32Array; rows: Float32Array; maxCount: number } {
   const counts = new Int32Array(Bt * size + 1);
   for (let b = 0; b < Bt; b++)
     for (let m = 0; m < M; m++) {
       const v = idx[b * M + m];
-      if (!(Number.isInteger(v) && v >= 0 && v < size)) throw new RangeError(`scatterAdd: index ${v} out of range [0, ${size})`);
+      if (!(Number.isInteger(v) && v >= 0 && v < size))
+        throw new RangeError(`scatterAdd: index ${v} out of range [0, ${size})`);
       counts[b * size + v + 1]++;
     }
   let maxCount = 0;
@@ -72,7 +89,10 @@ export function scatterAddKernel({ Bt, R }: AxisView, size: number, bound: numbe
   const rowAt = (e: string) => (R === 1 ? `src[${e}]` : `src[${e} * ${lit(R)}${vr ? ` + ${vr}` : ''}]`);
   const source =
     `function(src, offsets, rows) {\n${code}` +
-    `const bj = ${linear([[vb, size], [vj, 1]])};\n` +
+    `const bj = ${linear([
+      [vb, size],
+      [vj, 1],
+    ])};\n` +
     `const start = offsets[bj];\n` +
     `const count = offsets[bj + 1] - start;\n` +
     `let acc = 0;\n` +

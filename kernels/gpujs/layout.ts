@@ -11,20 +11,31 @@ import { collapse, contiguous, indexVars, type KernelSource, linear, lit, prod }
 export function stridedKernel(outShape: Shape, inStrides: number[], base: number): KernelSource {
   const { dims, strides } = collapse(outShape, [inStrides]);
   const { code, vars } = indexVars(dims);
-  const at = linear(vars.map((v, d) => [v, strides[0][d]]), base);
+  const at = linear(
+    vars.map((v, d) => [v, strides[0][d]]),
+    base,
+  );
   return { source: `function(x) {\n${code}return x[${at}];\n}`, n: prod(outShape), loopMax: 0 };
 }
 
 export const transposeKernel = (s: Shape, perm: number[]): KernelSource => {
   const st = contiguous(s);
-  return stridedKernel(perm.map((a) => s[a]), perm.map((a) => st[a]), 0);
+  return stridedKernel(
+    perm.map((a) => s[a]),
+    perm.map((a) => st[a]),
+    0,
+  );
 };
 
 export const broadcastKernel = (s: Shape, out: Shape): KernelSource => stridedKernel(out, broadcastStrides(s, out), 0);
 
 export const sliceKernel = (s: Shape, begin: number[], sizes: number[]): KernelSource => {
   const st = contiguous(s);
-  return stridedKernel(sizes, st, begin.reduce((acc, b, i) => acc + b * st[i], 0));
+  return stridedKernel(
+    sizes,
+    st,
+    begin.reduce((acc, b, i) => acc + b * st[i], 0),
+  );
 };
 
 /** Zero padding: out[i] = x[i − lo] where 0 ≤ i − lo < s on every axis, else 0. */
@@ -58,7 +69,8 @@ export const CONCAT_MAX_INPUTS = 8;
 
 /** Concatenation of inputs (all non-empty along `axis`, at most CONCAT_MAX_INPUTS) into `out`. */
 export function concatKernel(shapes: Shape[], axis: number, out: Shape): KernelSource {
-  if (shapes.length > CONCAT_MAX_INPUTS) throw new Error(`gpujs concat: at most ${CONCAT_MAX_INPUTS} inputs per kernel`);
+  if (shapes.length > CONCAT_MAX_INPUTS)
+    throw new Error(`gpujs concat: at most ${CONCAT_MAX_INPUTS} inputs per kernel`);
   const A = prod(out.slice(0, axis));
   const C = out[axis];
   const B = prod(out.slice(axis + 1));
@@ -69,10 +81,18 @@ export function concatKernel(shapes: Shape[], axis: number, out: Shape): KernelS
   const branches = shapes.map((s, k) => {
     const Ck = s[axis];
     const cExpr = off === 0 ? vc : `(${vc ?? '0'} - ${lit(off)})`;
-    const read = `y = ${args[k]}[${linear([[va, Ck * B], [cExpr, B], [vb, 1]])}];`;
+    const read = `y = ${args[k]}[${linear([
+      [va, Ck * B],
+      [cExpr, B],
+      [vb, 1],
+    ])}];`;
     off += Ck;
     if (k === shapes.length - 1) return `{ ${read} }`;
     return `if (${vc ?? '0'} < ${lit(off)}) { ${read} }`;
   });
-  return { source: `function(${args.join(', ')}) {\n${code}let y = 0;\n${branches.join(' else ')}\nreturn y;\n}`, n: prod(out), loopMax: 0 };
+  return {
+    source: `function(${args.join(', ')}) {\n${code}let y = 0;\n${branches.join(' else ')}\nreturn y;\n}`,
+    n: prod(out),
+    loopMax: 0,
+  };
 }

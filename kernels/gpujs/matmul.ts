@@ -53,14 +53,25 @@ export function planMatmul(as: Shape, bs: Shape, transA: boolean, transB: boolea
  * returns op(A)·op(B) + c[n]: the `linear` primitive's bias, fused (no second kernel, no
  * intermediate texture).
  */
-export function matmulKernel(as: Shape, bs: Shape, transA: boolean, transB: boolean, plan: MatmulPlan, variant: MatmulVariant, bias = false): KernelSource {
+export function matmulKernel(
+  as: Shape,
+  bs: Shape,
+  transA: boolean,
+  transB: boolean,
+  plan: MatmulPlan,
+  variant: MatmulVariant,
+  bias = false,
+): KernelSource {
   const { batch, M, K, N, S, KC } = plan;
   if (bias && S !== 1) throw new Error('matmulKernel: a fused bias needs an unsplit K (S = 1)');
   const aMat = as[as.length - 1] * as[as.length - 2];
   const bMat = bs[bs.length - 1] * bs[bs.length - 2];
   const aSt = broadcastStrides(as.slice(0, -2), batch).map((v) => v * aMat);
   const bSt = broadcastStrides(bs.slice(0, -2), batch).map((v) => v * bMat);
-  const { dims: bd, strides: [abs, bbs] } = collapse(batch, [aSt, bSt]);
+  const {
+    dims: bd,
+    strides: [abs, bbs],
+  } = collapse(batch, [aSt, bSt]);
   // element strides of op(A)[m, k] and op(B)[k, n]
   const [am, ak] = transA ? [1, M] : [K, 1];
   const [bk, bn] = transB ? [1, K] : [N, 1];
@@ -98,12 +109,18 @@ export function matmulKernel(as: Shape, bs: Shape, transA: boolean, transB: bool
       lines.push(`for (let k = 0; k < ${trips}; k++) {\nif (kp + ${U} <= ${K}) {\n${group}\nkp = kp + ${U};\n}\n}`);
       // (the tail stays inside this chunk: only the last chunk ends before a whole group)
       lines.push(`const kend = ${vs} * ${KC} + ${KC};`);
-      lines.push(`for (let r = 0; r < ${U - 1}; r++) {\nif (kp < ${K} && kp < kend) {\nacc0 = acc0 + ${term(0)};\n${step(1)}\nkp = kp + 1;\n}\n}`);
+      lines.push(
+        `for (let r = 0; r < ${U - 1}; r++) {\nif (kp < ${K} && kp < kend) {\nacc0 = acc0 + ${term(0)};\n${step(1)}\nkp = kp + 1;\n}\n}`,
+      );
     }
     lines.push(`return (acc0 + acc1) + (acc2 + acc3)${bias ? ` + c[${linear([[vn, 1]])}]` : ''};`);
   }
   const loopMax = KC;
-  return { source: `function(a, b${bias ? ', c' : ''}) {\n${code}${lines.join('\n')}\n}`, n: S * prod(batch) * M * N, loopMax };
+  return {
+    source: `function(a, b${bias ? ', c' : ''}) {\n${code}${lines.join('\n')}\n}`,
+    n: S * prod(batch) * M * N,
+    loopMax,
+  };
 }
 
 /**

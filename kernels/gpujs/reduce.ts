@@ -65,7 +65,11 @@ export function reduceKernel(kind: ReduceKind, { A, R, B, C }: ReducePass): Kern
   const J = Math.ceil(R / C);
   const { code, vars } = indexVars([A, J, B]);
   const [va, vj, vb] = vars;
-  const base = linear([[va, R * B], [vj, C * B], [vb, 1]]);
+  const base = linear([
+    [va, R * B],
+    [vj, C * B],
+    [vb, 1],
+  ]);
   const ragged = R % C !== 0; // the last chunk is short
   const guard = (i: string) => (ragged ? `${vj ?? '0'} * ${C} + ${i} < ${R}` : '');
   const at = (i: string) => (B === 1 ? `base + ${i}` : `base + ${i} * ${B}`);

@@ -24,7 +24,9 @@ function loads(args: ArgKind[], vr: string | null, D: number, c: string, which: 
   return args
     .map((k, i) => {
       if (k !== which) return '';
-      return k === 'row' ? `const x${i} = a${i}[${vr ?? '0'}];\n` : `const x${i} = a${i}[${linear([[vr, D]])} + ${c}];\n`;
+      return k === 'row'
+        ? `const x${i} = a${i}[${vr ?? '0'}];\n`
+        : `const x${i} = a${i}[${linear([[vr, D]])} + ${c}];\n`;
     })
     .join('');
 }
@@ -33,7 +35,15 @@ function loads(args: ArgKind[], vr: string | null, D: number, c: string, which: 
  * out[row, j] = reduce over c ∈ [j·C, min(D, (j+1)·C)) of `expr`; then `post` (in `acc`) when the
  * row is done in one chunk (C ≥ D). Output [rows, ⌈D/C⌉].
  */
-export function rowReduceKernel(kind: 'sum' | 'max', rows: number, D: number, C: number, args: ArgKind[], expr: string, post: string | null): KernelSource {
+export function rowReduceKernel(
+  kind: 'sum' | 'max',
+  rows: number,
+  D: number,
+  C: number,
+  args: ArgKind[],
+  expr: string,
+  post: string | null,
+): KernelSource {
   const J = Math.ceil(D / C);
   const { code, vars } = indexVars([rows, J]);
   const [vr, vj] = vars;
@@ -54,7 +64,8 @@ export function rowReduceKernel(kind: 'sum' | 'max', rows: number, D: number, C:
     body = `${first}let acc = ${expr};\nfor (let i = 1; i < ${C}; i++) {\n${ragged ? `if (${start} + i < ${D}) {\n${upd}\n}` : upd}\n}\n`;
   }
   // row inputs named y too when used inside the max loop
-  const rowY = kind === 'max' ? rowLoads.replace(/const x(\d+) = (.*);\n/g, 'const x$1 = $2;\nconst y$1 = x$1;\n') : rowLoads;
+  const rowY =
+    kind === 'max' ? rowLoads.replace(/const x(\d+) = (.*);\n/g, 'const x$1 = $2;\nconst y$1 = x$1;\n') : rowLoads;
   const ret = J === 1 && post ? `return ${post};` : 'return acc;';
   return { source: `function(${argList}) {\n${code}${rowY}${body}${ret}\n}`, n: rows * J, loopMax: C };
 }
@@ -65,7 +76,14 @@ export function rowMapKernel(rows: number, D: number, args: ArgKind[], expr: str
   const [vr, vc] = vars;
   const argList = args.map((_, i) => `a${i}`).join(', ');
   const ld = args
-    .map((k, i) => (k === 'row' ? `const x${i} = a${i}[${vr ?? '0'}];\n` : `const x${i} = a${i}[${linear([[vr, D], [vc, 1]])}];\n`))
+    .map((k, i) =>
+      k === 'row'
+        ? `const x${i} = a${i}[${vr ?? '0'}];\n`
+        : `const x${i} = a${i}[${linear([
+            [vr, D],
+            [vc, 1],
+          ])}];\n`,
+    )
     .join('');
   return { source: `function(${argList}) {\n${code}${ld}return ${expr};\n}`, n: rows * D, loopMax: 0 };
 }

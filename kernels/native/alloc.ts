@@ -38,7 +38,13 @@ export function zerosF32(n: number): Float32Array {
 
 export function releaseF32(a: Float32Array): void {
   // only whole, unshared buffers of their own ArrayBuffer are recycled (never views)
-  if (a.length === 0 || a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength || (typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer)) return;
+  if (
+    a.length === 0 ||
+    a.byteOffset !== 0 ||
+    a.buffer.byteLength !== a.byteLength ||
+    (typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer)
+  )
+    return;
   if (pooledBytes + a.byteLength > MAX_POOLED) {
     stats.dropped++;
     return;
@@ -51,7 +57,13 @@ export function releaseF32(a: Float32Array): void {
 }
 
 /** Counters (allocations, how many reused a released buffer) and the bytes pooled now. */
-export function allocStats(): { allocs: number; reused: number; released: number; dropped: number; pooledBytes: number } {
+export function allocStats(): {
+  allocs: number;
+  reused: number;
+  released: number;
+  dropped: number;
+  pooledBytes: number;
+} {
   return { ...stats, pooledBytes };
 }
 

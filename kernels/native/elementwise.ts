@@ -20,7 +20,10 @@ import { allocF32 } from './alloc';
  */
 const X = ['x0', 'x1', 'x2'];
 export const ELEMENTWISE_EXPR = {
-  ...(Object.fromEntries(FUSED_OPS.map((o) => [o, SCALAR_OPS[o].js(...X.slice(0, SCALAR_OPS[o].arity))])) as Record<FusedOp, string>),
+  ...(Object.fromEntries(FUSED_OPS.map((o) => [o, SCALAR_OPS[o].js(...X.slice(0, SCALAR_OPS[o].arity))])) as Record<
+    FusedOp,
+    string
+  >),
   identity: 'x0',
 };
 const HELPERS = scalarHelpers(erf);
@@ -32,7 +35,16 @@ export type ElementwiseName = keyof typeof ELEMENTWISE_EXPR;
  * other stride. One loop is generated and cached per (primitive, pattern).
  */
 type Access = 'c' | 'b' | 's';
-type InnerLoop = (ins: Float32Array[], out: Float32Array, outer: number, inner: number, offs: Int32Array, strides: Int32Array[], innerStrides: Int32Array, dims: Int32Array) => void;
+type InnerLoop = (
+  ins: Float32Array[],
+  out: Float32Array,
+  outer: number,
+  inner: number,
+  offs: Int32Array,
+  strides: Int32Array[],
+  innerStrides: Int32Array,
+  dims: Int32Array,
+) => void;
 
 const cache = new Map<string, InnerLoop>();
 /** Inner loops are unrolled by this much: V8 re-checks typed arrays on every loop trip. */
@@ -42,9 +54,16 @@ function generate(expr: string, pattern: Access[]): InnerLoop {
   const xs = pattern.map((_, k) => k);
   // running indices: out at p, contiguous inputs at i<k> (constant offsets inside an unrolled
   // block fold into the address), strided inputs step by s<k> after each read
-  const read = (k: number, u: number) => (pattern[k] === 'b' ? `v${k}` : pattern[k] === 'c' ? `a${k}[i${k} + ${u}]` : `a${k}[i${k} + ${u} * s${k}]`);
+  const read = (k: number, u: number) =>
+    pattern[k] === 'b' ? `v${k}` : pattern[k] === 'c' ? `a${k}[i${k} + ${u}]` : `a${k}[i${k} + ${u} * s${k}]`;
   const body = (u: number) => `{ ${xs.map((k) => `const x${k} = ${read(k, u)};`).join(' ')} out[p + ${u}] = ${expr}; }`;
-  const advance = (by: number) => [`p += ${by};`, ...xs.filter((k) => pattern[k] !== 'b').map((k) => (pattern[k] === 'c' ? `i${k} += ${by};` : `i${k} += ${by} * s${k};`))].join(' ');
+  const advance = (by: number) =>
+    [
+      `p += ${by};`,
+      ...xs
+        .filter((k) => pattern[k] !== 'b')
+        .map((k) => (pattern[k] === 'c' ? `i${k} += ${by};` : `i${k} += ${by} * s${k};`)),
+    ].join(' ');
   const unrolled = Array.from({ length: UNROLL }, (_, u) => body(u)).join('\n          ');
   return new Function(
     ...HELPER_NAMES,
@@ -89,7 +108,12 @@ function loopFor(expr: string, pattern: Access[]): InnerLoop {
 const NO_DIMS = new Int32Array(0);
 
 /** Run elementwise `name` over inputs broadcast to `outShape`. */
-export function elementwise(name: ElementwiseName, ins: Float32Array[], inShapes: Shape[], outShape: Shape): Float32Array {
+export function elementwise(
+  name: ElementwiseName,
+  ins: Float32Array[],
+  inShapes: Shape[],
+  outShape: Shape,
+): Float32Array {
   return elementwiseExpr(ELEMENTWISE_EXPR[name], ins, inShapes, outShape);
 }
 
@@ -110,12 +134,24 @@ export function elementwiseExpr(expr: string, ins: Float32Array[], inShapes: Sha
     return out;
   }
   // collapse adjacent output axes whose strides are contiguous for every input
-  const { dims, strides } = collapse(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
+  const { dims, strides } = collapse(
+    outShape,
+    inShapes.map((s) => broadcastStrides(s, outShape)),
+  );
   const inner = dims[dims.length - 1];
   const innerStrides = Int32Array.from(strides, (s) => s[s.length - 1]);
   const pattern = Array.from(innerStrides, (s): Access => (s === 1 ? 'c' : s === 0 ? 'b' : 's'));
   const outerDims = Int32Array.from(dims.slice(0, -1));
   const outer = size([...outerDims]);
-  loopFor(expr, pattern)(ins, out, outer, inner, zeros, strides.map((s) => Int32Array.from(s.slice(0, -1))), innerStrides, outerDims);
+  loopFor(expr, pattern)(
+    ins,
+    out,
+    outer,
+    inner,
+    zeros,
+    strides.map((s) => Int32Array.from(s.slice(0, -1))),
+    innerStrides,
+    outerDims,
+  );
   return out;
 }

@@ -5,7 +5,15 @@ import { size, stridesOf, type Shape } from '../../src/shape';
 import { allocF32, releaseF32, zerosF32 } from './alloc';
 
 /** out[i] for i over `outShape` = x at input offset base + Σ idx_d·stride_d (a strided view copy). */
-export function stridedCopy(x: Float32Array, base: number, outShape: Shape, inStrides: number[], out = allocF32(size(outShape)), outBase = 0, outStrides?: number[]): Float32Array {
+export function stridedCopy(
+  x: Float32Array,
+  base: number,
+  outShape: Shape,
+  inStrides: number[],
+  out = allocF32(size(outShape)),
+  outBase = 0,
+  outStrides?: number[],
+): Float32Array {
   const r = outShape.length;
   const n = size(outShape);
   if (n === 0) return out;
@@ -58,7 +66,12 @@ export function stridedCopy(x: Float32Array, base: number, outShape: Shape, inSt
 
 export function transpose(x: Float32Array, s: Shape, perm: number[]): Float32Array {
   const st = stridesOf(s);
-  return stridedCopy(x, 0, perm.map((a) => s[a]), perm.map((a) => st[a]));
+  return stridedCopy(
+    x,
+    0,
+    perm.map((a) => s[a]),
+    perm.map((a) => st[a]),
+  );
 }
 
 /** Σ x[o .. o+n) in float64, four independent partial sums (unrolled: see elementwise.ts). */
@@ -157,7 +170,8 @@ export function concat(xs: Float32Array[], shapes: Shape[], axis: number, outSha
 }
 
 function checkRow(op: string, row: number, n: number): void {
-  if (!(row >= 0 && row < n && Number.isInteger(row))) throw new RangeError(`${op}: index ${row} out of range [0, ${n})`);
+  if (!(row >= 0 && row < n && Number.isInteger(row)))
+    throw new RangeError(`${op}: index ${row} out of range [0, ${n})`);
 }
 
 /** out[b, m, :] = x[b, idx[b, m], :] with x viewed as [B, N, R], idx as [B, M]. */

@@ -59,7 +59,8 @@ export type MatmulFn = (
 // ---------------------------------------------------------------------------
 
 function checkDim(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`matmulF32: ${name} must be a non-negative integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 0)
+    throw new RangeError(`matmulF32: ${name} must be a non-negative integer, got ${v}`);
 }
 
 interface Norm {
@@ -81,7 +82,8 @@ function normalize(
   checkDim('M', M);
   checkDim('K', K);
   checkDim('N', N);
-  if (opts?.bias && opts.bias.length !== N) throw new RangeError(`matmulF32: bias has ${opts.bias.length} elements, needs N = ${N}`);
+  if (opts?.bias && opts.bias.length !== N)
+    throw new RangeError(`matmulF32: bias has ${opts.bias.length} elements, needs N = ${N}`);
   const aStride = opts?.aBatchStride ?? M * K;
   const bStride = opts?.bBatchStride ?? K * N;
   if (!Number.isInteger(aStride) || aStride < 0 || !Number.isInteger(bStride) || bStride < 0) {
@@ -271,7 +273,10 @@ try {
 } catch (e) {
   loadError = e;
   wasm = null;
-  warnFallback('native matmul: the WebAssembly SIMD kernel did not load; plain-JS loops run instead (several times slower)', e);
+  warnFallback(
+    'native matmul: the WebAssembly SIMD kernel did not load; plain-JS loops run instead (several times slower)',
+    e,
+  );
 }
 if (wasm) {
   // V8 first runs wasm on its baseline compiler (Liftoff, several times slower here) and
@@ -286,7 +291,10 @@ if (wasm) {
   } catch (e) {
     loadError = e;
     wasm = null;
-    warnFallback('native matmul: the WebAssembly SIMD kernel failed its first run; plain-JS loops run instead (several times slower)', e);
+    warnFallback(
+      'native matmul: the WebAssembly SIMD kernel failed its first run; plain-JS loops run instead (several times slower)',
+      e,
+    );
   }
 }
 
@@ -518,7 +526,8 @@ export function matmulF32(
   // instead when that pads less, and transpose on the way out.
   const swap = N < NR && roundUp(N, MR) * roundUp(M, NR) < roundUp(M, MR) * roundUp(N, NR);
   if (swap) {
-    const t0 = rsA, t1 = csA;
+    const t0 = rsA,
+      t1 = csA;
     rsA = csB;
     csA = rsB;
     rsB = t1;

@@ -13,14 +13,22 @@ import { HELPER_NAMES, scalarHelpers } from '../../src/fused';
 import { erf32 } from '../../src/math';
 import { allocF32 } from './alloc';
 
-type Loop = (ins: Float32Array[], acc: Float64Array, outer: number, inner: number, strides: Int32Array[], dims: Int32Array) => void;
+type Loop = (
+  ins: Float32Array[],
+  acc: Float64Array,
+  outer: number,
+  inner: number,
+  strides: Int32Array[],
+  dims: Int32Array,
+) => void;
 const HELPERS = scalarHelpers(erf32);
 const cache = new Map<string, Loop>();
 
 function generate(expr: string, n: number, kind: 'sum' | 'max'): Loop {
   const xs = Array.from({ length: n }, (_, k) => k);
   const o = n; // the output's strides come last
-  const combine = (r: string, v: string) => (kind === 'sum' ? `${r} + ${v}` : `((${v} > ${r} || ${v} !== ${v}) ? ${v} : ${r})`);
+  const combine = (r: string, v: string) =>
+    kind === 'sum' ? `${r} + ${v}` : `((${v} > ${r} || ${v} !== ${v}) ? ${v} : ${r})`;
   const reads = xs.map((k) => `const x${k} = a${k}[i${k}];`).join(' ');
   const steps = xs.map((k) => `i${k} += s${k};`).join(' ');
   return new Function(
@@ -55,7 +63,14 @@ function generate(expr: string, n: number, kind: 'sum' | 'max'): Loop {
   )(...HELPER_NAMES.map((h) => HELPERS[h])) as Loop;
 }
 
-export function reduceExpr(kind: 'sum' | 'max', expr: string, ins: Float32Array[], inShapes: Shape[], groupShape: Shape, axes: number[]): Float32Array {
+export function reduceExpr(
+  kind: 'sum' | 'max',
+  expr: string,
+  ins: Float32Array[],
+  inShapes: Shape[],
+  groupShape: Shape,
+  axes: number[],
+): Float32Array {
   const outShape = groupShape.map((d, i) => (axes.includes(i) ? 1 : d));
   const acc = new Float64Array(size(outShape)).fill(kind === 'sum' ? 0 : -Infinity);
   if (size(groupShape) > 0) {
@@ -65,7 +80,10 @@ export function reduceExpr(kind: 'sum' | 'max', expr: string, ins: Float32Array[
       if (cache.size >= 1024) cache.clear();
       cache.set(key, (loop = generate(expr, ins.length, kind)));
     }
-    const { dims, strides } = collapse(groupShape, [...inShapes.map((s) => broadcastStrides(s, groupShape)), broadcastStrides(outShape, groupShape)]);
+    const { dims, strides } = collapse(groupShape, [
+      ...inShapes.map((s) => broadcastStrides(s, groupShape)),
+      broadcastStrides(outShape, groupShape),
+    ]);
     if (dims.length === 0) {
       dims.push(1);
       strides.forEach((s) => s.push(0));
@@ -73,7 +91,14 @@ export function reduceExpr(kind: 'sum' | 'max', expr: string, ins: Float32Array[
     const inner = dims[dims.length - 1];
     const outerDims = Int32Array.from(dims.slice(0, -1));
     // strides[k] holds the outer strides then the inner one (index rank)
-    loop(ins, acc, size([...outerDims]), inner, strides.map((s) => Int32Array.from(s)), outerDims);
+    loop(
+      ins,
+      acc,
+      size([...outerDims]),
+      inner,
+      strides.map((s) => Int32Array.from(s)),
+      outerDims,
+    );
   }
   const out = allocF32(acc.length);
   out.set(acc);

@@ -39,15 +39,26 @@ export function id3v2Length(bytes: Uint8Array): number {
 export function sniffContainer(bytes: Uint8Array, name: string): AudioContainer {
   if (bytes.length === 0) throw new AudioError(name, 'empty file (0 bytes)');
   const riff = ascii(bytes, 0, 4);
-  if ((riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') && bytes.length >= 12 && ascii(bytes, 8, 4) === 'WAVE') return 'wav';
+  if ((riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') && bytes.length >= 12 && ascii(bytes, 8, 4) === 'WAVE')
+    return 'wav';
   const skip = id3v2Length(bytes);
   if (bytes.length >= skip + 4 && ascii(bytes, skip, 4) === 'fLaC') return 'flac';
   if (ascii(bytes, 0, 4) === 'OggS') return 'ogg';
   // an MPEG audio frame header: 11 sync bits, a version other than "reserved" (01), a layer other than 00
-  if (bytes.length >= skip + 2 && bytes[skip] === 0xff && (bytes[skip + 1] & 0xe0) === 0xe0 && (bytes[skip + 1] & 0x18) !== 0x08 && (bytes[skip + 1] & 0x06) !== 0) return 'mp3';
+  if (
+    bytes.length >= skip + 2 &&
+    bytes[skip] === 0xff &&
+    (bytes[skip + 1] & 0xe0) === 0xe0 &&
+    (bytes[skip + 1] & 0x18) !== 0x08 &&
+    (bytes[skip + 1] & 0x06) !== 0
+  )
+    return 'mp3';
   if (skip > 0 && bytes.length >= skip) return 'mp3'; // an ID3v2 tag before something else: let the MP3 decoder judge
   if (riff === 'RIFF' || riff === 'RIFX' || riff === 'RF64') {
-    throw new AudioError(name, bytes.length < 12 ? `truncated: ${bytes.length}-byte file ends inside the RIFF header` : 'RIFF file is not WAVE');
+    throw new AudioError(
+      name,
+      bytes.length < 12 ? `truncated: ${bytes.length}-byte file ends inside the RIFF header` : 'RIFF file is not WAVE',
+    );
   }
   const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new AudioError(name, `not a WAV, FLAC, MP3 or Ogg/Opus file (first bytes: ${head})`);
@@ -55,7 +66,10 @@ export function sniffContainer(bytes: Uint8Array, name: string): AudioContainer 
 
 export function checkSampleRate(sampleRate: number, name: string): void {
   if (!(sampleRate >= MIN_SAMPLE_RATE && sampleRate <= MAX_SAMPLE_RATE) || !Number.isInteger(sampleRate)) {
-    throw new AudioError(name, `unsupported sample rate ${sampleRate} Hz (accepted: ${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE})`);
+    throw new AudioError(
+      name,
+      `unsupported sample rate ${sampleRate} Hz (accepted: ${MIN_SAMPLE_RATE}–${MAX_SAMPLE_RATE})`,
+    );
   }
 }
 

@@ -41,7 +41,12 @@ const BATCH_BYTES = 4 << 20;
  * Decode a FLAC file held in memory; `start` is the offset of "fLaC" (after any ID3 tag). With
  * `mono`, the one channel returned is the mix of all (so the channels are never held at once).
  */
-export async function decodeFlac(bytes: Uint8Array, name: string, start = 0, opts: { mono?: boolean } = {}): Promise<DecodedAudio> {
+export async function decodeFlac(
+  bytes: Uint8Array,
+  name: string,
+  start = 0,
+  opts: { mono?: boolean } = {},
+): Promise<DecodedAudio> {
   const declared = flacDeclaredSamples(bytes, start) ?? 0;
   const rate = flacDeclaredRate(bytes, start);
   if (declared > MAX_AUDIO_FRAMES) throw new AudioError(name, tooLong(declared, rate || 48000));
@@ -50,11 +55,22 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0, opt
   const scan = scanFlacFrames(bytes, first);
   if (scan.corrupt.length) {
     const c = scan.corrupt[0];
-    const more = scan.corrupt.length > 1 ? ` and ${scan.corrupt.length - 1} more damaged stretch${scan.corrupt.length > 2 ? 'es' : ''}` : '';
-    throw new AudioError(name, `corrupt FLAC: bytes ${c.start}–${c.end - 1} hold no frame whose checksum matches${more}`);
+    const more =
+      scan.corrupt.length > 1
+        ? ` and ${scan.corrupt.length - 1} more damaged stretch${scan.corrupt.length > 2 ? 'es' : ''}`
+        : '';
+    throw new AudioError(
+      name,
+      `corrupt FLAC: bytes ${c.start}–${c.end - 1} hold no frame whose checksum matches${more}`,
+    );
   }
   if (!scan.frames.length) {
-    throw new AudioError(name, scan.truncatedAt !== undefined ? `truncated FLAC: the file ends inside its first frame (byte ${scan.truncatedAt})` : 'FLAC stream holds no audio frames');
+    throw new AudioError(
+      name,
+      scan.truncatedAt !== undefined
+        ? `truncated FLAC: the file ends inside its first frame (byte ${scan.truncatedAt})`
+        : 'FLAC stream holds no audio frames',
+    );
   }
 
   // the output is written as the batches come: into arrays of the declared length, or (no total
@@ -68,7 +84,7 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0, opt
   let nChannels = 0;
   try {
     await decoder.ready;
-    for (let i = 0; i < scan.frames.length; ) {
+    for (let i = 0; i < scan.frames.length;) {
       const batch: Uint8Array[] = [];
       for (let size = 0; i < scan.frames.length && size < BATCH_BYTES; i++) {
         const f = scan.frames[i];
@@ -84,7 +100,8 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0, opt
         rescale = bits >= 2 && bits <= 32 ? (2 ** (bits - 1) - 1) / 2 ** (bits - 1) : 1;
         if (declared > 0) out = Array.from({ length: opts.mono ? 1 : nChannels }, () => new Float32Array(declared));
       }
-      if (decoded.channelData.length !== nChannels) throw new AudioError(name, 'corrupt FLAC: the number of channels changes between frames');
+      if (decoded.channelData.length !== nChannels)
+        throw new AudioError(name, 'corrupt FLAC: the number of channels changes between frames');
       const n = out ? Math.min(decoded.samplesDecoded, declared - decodedSamples) : decoded.samplesDecoded;
       const target = out ?? Array.from({ length: opts.mono ? 1 : nChannels }, () => new Float32Array(n));
       writeScaled(decoded.channelData, n, rescale, target, out ? decodedSamples : 0, opts.mono === true);
@@ -98,18 +115,24 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0, opt
   }
   if (decodedSamples === 0) throw new AudioError(name, 'FLAC stream holds no decodable audio');
   if (scan.truncatedAt !== undefined) {
-    throw new AudioError(name, `truncated FLAC: the file ends inside the frame at byte ${scan.truncatedAt} (decoded ${decodedSamples}${declared ? ` of ${declared}` : ''} samples)`);
+    throw new AudioError(
+      name,
+      `truncated FLAC: the file ends inside the frame at byte ${scan.truncatedAt} (decoded ${decodedSamples}${declared ? ` of ${declared}` : ''} samples)`,
+    );
   }
-  if (declared > 0 && decodedSamples < declared) throw new AudioError(name, `truncated FLAC: decoded ${decodedSamples} of ${declared} samples`);
-  const channels = out ?? pieces[0].map((_, c) => {
-    const whole = new Float32Array(decodedSamples);
-    let at = 0;
-    for (const piece of pieces) {
-      whole.set(piece[c], at);
-      at += piece[c].length;
-    }
-    return whole;
-  });
+  if (declared > 0 && decodedSamples < declared)
+    throw new AudioError(name, `truncated FLAC: decoded ${decodedSamples} of ${declared} samples`);
+  const channels =
+    out ??
+    pieces[0].map((_, c) => {
+      const whole = new Float32Array(decodedSamples);
+      let at = 0;
+      for (const piece of pieces) {
+        whole.set(piece[c], at);
+        at += piece[c].length;
+      }
+      return whole;
+    });
   return { channels, sampleRate };
 }
 
@@ -117,7 +140,14 @@ export async function decodeFlac(bytes: Uint8Array, name: string, start = 0, opt
  * Decoder floats → our scale, written into `target` from `at`: each channel, or (mono) their average
  * of the float32 values, exactly as `mixToMono` would compute it from the channels.
  */
-function writeScaled(src: Float32Array[], n: number, rescale: number, target: Float32Array[], at: number, mono: boolean): void {
+function writeScaled(
+  src: Float32Array[],
+  n: number,
+  rescale: number,
+  target: Float32Array[],
+  at: number,
+  mono: boolean,
+): void {
   if (!mono || src.length === 1) {
     for (let c = 0; c < src.length; c++) {
       const s = src[c];
@@ -154,7 +184,10 @@ async function decodeQuietly(decoder: FLACDecoder, frames: Uint8Array[], name: s
   }
   const problem = decoded.errors[0]?.message ?? logged[0];
   if (decoded.errors.length > 0) {
-    throw new AudioError(name, `corrupt FLAC: ${decoded.errors.length} bad frame(s) (${problem.replace(/\s+/g, ' ').trim()})`);
+    throw new AudioError(
+      name,
+      `corrupt FLAC: ${decoded.errors.length} bad frame(s) (${problem.replace(/\s+/g, ' ').trim()})`,
+    );
   }
   return decoded;
 }

@@ -84,9 +84,11 @@ const GRID_ALPHA = 0.35;
 /** Paint a log-mel as RGBA pixels (the pure part of `renderLogMelPng`). */
 export function logMelImage(lm: LogMelLike, opts: LogMelImageOptions = {}): RgbaImage {
   const { data, nMels, nFrames } = lm;
-  if (data.length !== nMels * nFrames) throw new Error(`logMelImage: data has ${data.length} values, expected ${nMels}×${nFrames}`);
+  if (data.length !== nMels * nFrames)
+    throw new Error(`logMelImage: data has ${data.length} values, expected ${nMels}×${nFrames}`);
   const scale = opts.scale ?? 2;
-  if (!Number.isInteger(scale) || scale < 1) throw new Error(`logMelImage: scale must be a positive integer, got ${scale}`);
+  if (!Number.isInteger(scale) || scale < 1)
+    throw new Error(`logMelImage: scale must be a positive integer, got ${scale}`);
   const cmap = opts.colormap ?? 'viridis';
   let lo = opts.vmin ?? Infinity;
   let hi = opts.vmax ?? -Infinity;
@@ -104,7 +106,9 @@ export function logMelImage(lm: LogMelLike, opts: LogMelImageOptions = {}): Rgba
   const tPatches = Math.floor(nFrames / patch);
   const mask = opts.mask;
   if (mask !== undefined && mask.length !== fPatches * tPatches) {
-    throw new Error(`logMelImage: mask has ${mask.length} entries, expected ${fPatches}×${tPatches} = ${fPatches * tPatches} patches`);
+    throw new Error(
+      `logMelImage: mask has ${mask.length} entries, expected ${fPatches}×${tPatches} = ${fPatches * tPatches} patches`,
+    );
   }
 
   const width = nFrames * scale;
@@ -146,7 +150,8 @@ export function maskFromIndices(nPatches: number, maskedIndices: ArrayLike<numbe
   const mask = new Uint8Array(nPatches);
   for (let i = 0; i < maskedIndices.length; i++) {
     const idx = maskedIndices[i];
-    if (!Number.isInteger(idx) || idx < 0 || idx >= nPatches) throw new Error(`maskFromIndices: index ${idx} outside 0..${nPatches - 1}`);
+    if (!Number.isInteger(idx) || idx < 0 || idx >= nPatches)
+      throw new Error(`maskFromIndices: index ${idx} outside 0..${nPatches - 1}`);
     mask[idx] = 1;
   }
   return mask;

@@ -32,7 +32,8 @@ export function decodeNpy(bytes: Uint8Array): { data: Float32Array; shape: numbe
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`decodeNpy: bad header ${header.trim()}`);
+  if (descr === undefined || fortran === undefined || shapeText === undefined)
+    throw new Error(`decodeNpy: bad header ${header.trim()}`);
   if (fortran === 'True') throw new Error('decodeNpy: Fortran-order arrays are not supported');
   if (descr !== '<f4' && descr !== '<f8') throw new Error(`decodeNpy: dtype ${descr} is not supported (only <f4, <f8)`);
   const shape = shapeText
@@ -62,6 +63,9 @@ export async function readNpy(path: string): Promise<{ data: Float32Array; shape
 }
 
 /** Write a log-mel ([nMels, nFrames], row-major) as a float32 .npy file of shape [nMels, nFrames]. */
-export async function writeLogMelNpy(path: string, lm: { data: Float32Array; nMels: number; nFrames: number }): Promise<void> {
+export async function writeLogMelNpy(
+  path: string,
+  lm: { data: Float32Array; nMels: number; nFrames: number },
+): Promise<void> {
   await writeNpy(path, lm.data, [lm.nMels, lm.nFrames]);
 }

@@ -24,7 +24,11 @@ export function oggCodec(bytes: Uint8Array): string {
 
 export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const codec = oggCodec(bytes);
-  if (codec !== 'Opus') throw new AudioError(name, `Ogg file with ${codec === 'unknown' ? 'an unrecognised codec' : codec} audio: only Ogg/Opus is supported (convert with: ffmpeg -i in.ogg out.flac)`);
+  if (codec !== 'Opus')
+    throw new AudioError(
+      name,
+      `Ogg file with ${codec === 'unknown' ? 'an unrecognised codec' : codec} audio: only Ogg/Opus is supported (convert with: ffmpeg -i in.ogg out.flac)`,
+    );
   const decoder = new OggOpusDecoder();
   try {
     await decoder.ready;

@@ -6,7 +6,15 @@ import { PNG } from 'pngjs';
 import { logMelImage, type LogMelImageOptions, type LogMelLike, type RgbaImage } from './logmel-image';
 import { writeFileAtomic } from '../io/atomic-file';
 
-export { colormap, logMelImage, maskFromIndices, type ColormapName, type LogMelImageOptions, type LogMelLike, type RgbaImage } from './logmel-image';
+export {
+  colormap,
+  logMelImage,
+  maskFromIndices,
+  type ColormapName,
+  type LogMelImageOptions,
+  type LogMelLike,
+  type RgbaImage,
+} from './logmel-image';
 
 /** Encode an RGBA picture as PNG bytes. */
 export function encodePng(image: RgbaImage): Uint8Array {

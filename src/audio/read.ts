@@ -6,7 +6,16 @@
 import { constants, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { fileKind, hasReplacedBytes } from '../io/file-kind';
-import { AudioError, checkSampleRate, decodeAudio, id3v2Length, mixToMono, sniffContainer, TARGET_SAMPLE_RATE, validate } from './decode';
+import {
+  AudioError,
+  checkSampleRate,
+  decodeAudio,
+  id3v2Length,
+  mixToMono,
+  sniffContainer,
+  TARGET_SAMPLE_RATE,
+  validate,
+} from './decode';
 import { decodeFlac } from './flac';
 import { MAX_WHOLE_FILE_BYTES, READ_BLOCK_BYTES } from './limits';
 import { resample } from './resample';
@@ -30,7 +39,8 @@ async function withRegularFile<T>(path: string, use: (handle: FileHandle, size: 
   } catch (e) {
     if (e instanceof AudioError) throw e;
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT' && hasReplacedBytes(path)) throw new AudioError(path, 'cannot open: the file name is not valid UTF-8 (rename the file)');
+    if (err.code === 'ENOENT' && hasReplacedBytes(path))
+      throw new AudioError(path, 'cannot open: the file name is not valid UTF-8 (rename the file)');
     throw new AudioError(path, `cannot read file (${err.code ?? err.message})`);
   } finally {
     await handle?.close();
@@ -64,11 +74,17 @@ export async function readAudio(path: string): Promise<{ samples: Float32Array; 
       }
     }
     if (size > MAX_WHOLE_FILE_BYTES) {
-      throw new AudioError(path, `${(size / 2 ** 20).toFixed(0)} MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to ${MAX_WHOLE_FILE_BYTES / 2 ** 20} MiB (split the file, or convert it to PCM WAV)`);
+      throw new AudioError(
+        path,
+        `${(size / 2 ** 20).toFixed(0)} MiB: FLAC, MP3, Ogg and compressed WAV files are read whole, up to ${MAX_WHOLE_FILE_BYTES / 2 ** 20} MiB (split the file, or convert it to PCM WAV)`,
+      );
     }
     const bytes = size <= head.length ? head : await readAt(handle, 0, size);
     // FLAC: mixed to mono as the frames are decoded; a compressed WAV: decoded whole, then mixed
-    const audio = sniffContainer(bytes, path) === 'flac' ? validate(await decodeFlac(bytes, path, id3v2Length(bytes), { mono: true }), path) : await decodeAudio(bytes, path);
+    const audio =
+      sniffContainer(bytes, path) === 'flac'
+        ? validate(await decodeFlac(bytes, path, id3v2Length(bytes), { mono: true }), path)
+        : await decodeAudio(bytes, path);
     return { samples: mixToMono(audio.channels), sampleRate: audio.sampleRate };
   });
 }

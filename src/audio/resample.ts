@@ -75,7 +75,11 @@ export interface ResampleKernel {
 }
 
 /** Build the Kaiser-windowed sinc filters (torchaudio's `_get_sinc_resample_kernel`, in float64). */
-export function sincResampleKernel(origFreq: number, newFreq: number, opts: ResampleOptions = MATPAC_RESAMPLE): ResampleKernel {
+export function sincResampleKernel(
+  origFreq: number,
+  newFreq: number,
+  opts: ResampleOptions = MATPAC_RESAMPLE,
+): ResampleKernel {
   if (!Number.isInteger(origFreq) || !Number.isInteger(newFreq) || origFreq <= 0 || newFreq <= 0) {
     throw new Error(`resample: sample rates must be positive integers, got ${origFreq} → ${newFreq}`);
   }

@@ -16,7 +16,11 @@ export interface WasmDecoded {
 }
 
 /** Run `decode` with console.error/warn captured; a thrown error becomes "not a readable <format> file". */
-export async function runDecoder(name: string, format: string, decode: () => WasmDecoded | Promise<WasmDecoded>): Promise<{ decoded: WasmDecoded; logged: string[] }> {
+export async function runDecoder(
+  name: string,
+  format: string,
+  decode: () => WasmDecoded | Promise<WasmDecoded>,
+): Promise<{ decoded: WasmDecoded; logged: string[] }> {
   const logged: string[] = [];
   const { error, warn } = console;
   let pending: WasmDecoded | Promise<WasmDecoded>;
@@ -38,7 +42,12 @@ export async function runDecoder(name: string, format: string, decode: () => Was
 export function checkedAudio(name: string, format: string, decoded: WasmDecoded, logged: string[]): DecodedAudio {
   const firstProblem = decoded.errors[0]?.message ?? logged[0];
   const detail = firstProblem === undefined ? '' : ` (${firstProblem.replace(/\s+/g, ' ').trim()})`;
-  if (decoded.samplesDecoded === 0 || decoded.channelData.length === 0) throw new AudioError(name, `${format} stream holds no decodable audio${detail}`);
-  if (decoded.errors.length > 0) throw new AudioError(name, `corrupt ${format}: ${decoded.errors.length} bad frame(s)${detail}`);
-  return { channels: decoded.channelData.map((c) => c.subarray(0, decoded.samplesDecoded)), sampleRate: decoded.sampleRate };
+  if (decoded.samplesDecoded === 0 || decoded.channelData.length === 0)
+    throw new AudioError(name, `${format} stream holds no decodable audio${detail}`);
+  if (decoded.errors.length > 0)
+    throw new AudioError(name, `corrupt ${format}: ${decoded.errors.length} bad frame(s)${detail}`);
+  return {
+    channels: decoded.channelData.map((c) => c.subarray(0, decoded.samplesDecoded)),
+    sampleRate: decoded.sampleRate,
+  };
 }

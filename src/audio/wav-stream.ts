@@ -8,7 +8,14 @@ import type { FileHandle } from 'node:fs/promises';
 import wavefile from 'wavefile';
 import { AudioError } from './audio-error';
 import { MAX_AUDIO_FRAMES, READ_BLOCK_BYTES, tooLong } from './limits';
-import { linearWordReader, rf64DataSize, WAVE_FORMAT_EXTENSIBLE, WAVE_FORMAT_IEEE_FLOAT, WAVE_FORMAT_PCM, type FmtChunk } from './wav';
+import {
+  linearWordReader,
+  rf64DataSize,
+  WAVE_FORMAT_EXTENSIBLE,
+  WAVE_FORMAT_IEEE_FLOAT,
+  WAVE_FORMAT_PCM,
+  type FmtChunk,
+} from './wav';
 
 const { WaveFile } = wavefile;
 
@@ -22,7 +29,7 @@ export interface LinearWavPlan {
 /** Offset and 32-bit size of the 'data' chunk, walking the chunks after "RIFF/RIFX/RF64 <size> WAVE" within `head`. */
 function findDataChunk(head: Uint8Array, bigEndian: boolean): { start: number; size: number } | undefined {
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  for (let at = 12; at + 8 <= head.length; ) {
+  for (let at = 12; at + 8 <= head.length;) {
     const id = String.fromCharCode(...head.subarray(at, at + 4));
     const size = view.getUint32(at + 4, !bigEndian);
     if (id === 'data') return { start: at + 8, size };
@@ -49,10 +56,14 @@ export function planLinearWav(head: Uint8Array, size: number, name: string): Lin
   const start = data.start;
   const declared = wav.container === 'RF64' && data.size === 0xffffffff ? rf64DataSize(head, name) : data.size;
   const present = Math.max(0, Math.min(declared, size - start));
-  if (present < declared) throw new AudioError(name, `truncated: data chunk declares ${declared} bytes, ${present} present`);
+  if (present < declared)
+    throw new AudioError(name, `truncated: data chunk declares ${declared} bytes, ${present} present`);
   const reader = linearWordReader(fmt, format === WAVE_FORMAT_IEEE_FLOAT, wav.container === 'RIFX', name);
   if (declared % reader.frameBytes !== 0) {
-    throw new AudioError(name, `truncated: ${declared} data bytes is not a whole number of ${reader.frameBytes}-byte frames`);
+    throw new AudioError(
+      name,
+      `truncated: ${declared} data bytes is not a whole number of ${reader.frameBytes}-byte frames`,
+    );
   }
   const frames = declared / reader.frameBytes;
   if (frames > MAX_AUDIO_FRAMES) throw new AudioError(name, tooLong(frames, sampleRate));
@@ -66,12 +77,20 @@ export function planLinearWav(head: Uint8Array, size: number, name: string): Lin
       const n = Math.min(blockFrames, frames - first);
       const want = n * reader.frameBytes;
       const { bytesRead } = await handle.read(block, 0, want, start + first * reader.frameBytes);
-      if (bytesRead < want) throw new AudioError(name, `truncated: the file ended while it was read (at frame ${first + Math.floor(bytesRead / reader.frameBytes)} of ${frames})`);
+      if (bytesRead < want)
+        throw new AudioError(
+          name,
+          `truncated: the file ended while it was read (at frame ${first + Math.floor(bytesRead / reader.frameBytes)} of ${frames})`,
+        );
       for (let i = 0; i < n; i++) {
         let sum = 0;
         for (let c = 0; c < numChannels; c++) {
           const v = Math.fround(reader.read(view, i * reader.frameBytes + c * reader.bytesPerWord));
-          if (!Number.isFinite(v)) throw new AudioError(name, `${Number.isNaN(v) ? 'NaN' : 'infinite'} sample at index ${first + i} of channel ${c}`);
+          if (!Number.isFinite(v))
+            throw new AudioError(
+              name,
+              `${Number.isNaN(v) ? 'NaN' : 'infinite'} sample at index ${first + i} of channel ${c}`,
+            );
           sum += v;
         }
         mono[first + i] = numChannels === 1 ? sum : sum / numChannels;

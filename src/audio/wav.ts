@@ -44,7 +44,8 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
   const { numChannels, sampleRate } = fmt;
   if (!(numChannels >= 1)) throw new AudioError(name, `WAV header has ${numChannels} channels`);
   if (!(sampleRate > 0)) throw new AudioError(name, `WAV header has sample rate ${sampleRate}`);
-  const dataSize = wav.container === 'RF64' && data.chunkSize === 0xffffffff ? rf64DataSize(bytes, name) : data.chunkSize;
+  const dataSize =
+    wav.container === 'RF64' && data.chunkSize === 0xffffffff ? rf64DataSize(bytes, name) : data.chunkSize;
   if (data.samples.length < dataSize) {
     throw new AudioError(name, `truncated: data chunk declares ${dataSize} bytes, ${data.samples.length} present`);
   }
@@ -67,7 +68,10 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
     interleaved = wav.getSamples(true, Float64Array) as unknown as Float64Array;
     for (let i = 0; i < interleaved.length; i++) interleaved[i] /= 32768;
   } else {
-    throw new AudioError(name, `unsupported WAV sample format ${format} (supported: PCM, float, A-law, µ-law, IMA-ADPCM)`);
+    throw new AudioError(
+      name,
+      `unsupported WAV sample format ${format} (supported: PCM, float, A-law, µ-law, IMA-ADPCM)`,
+    );
   }
 
   const nFrames = Math.floor(interleaved.length / numChannels);
@@ -85,7 +89,8 @@ export function decodeWav(bytes: Uint8Array, name: string): DecodedAudio {
  */
 export function rf64DataSize(bytes: Uint8Array, name: string): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 36 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'ds64') throw new AudioError(name, 'RF64 file without a ds64 chunk after its header');
+  if (bytes.length < 36 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'ds64')
+    throw new AudioError(name, 'RF64 file without a ds64 chunk after its header');
   const size = view.getUint32(28, true) + view.getUint32(32, true) * 2 ** 32;
   if (!Number.isSafeInteger(size)) throw new AudioError(name, `RF64 ds64 chunk declares an impossible data size`);
   return size;
@@ -109,7 +114,12 @@ export function linearWordReader(fmt: FmtChunk, isFloat: boolean, bigEndian: boo
   }
   const frameBytes = bytesPerWord * fmt.numChannels;
   const le = !bigEndian;
-  if (isFloat) return { bytesPerWord, frameBytes, read: bits === 32 ? (v, o) => v.getFloat32(o, le) : (v, o) => v.getFloat64(o, le) };
+  if (isFloat)
+    return {
+      bytesPerWord,
+      frameBytes,
+      read: bits === 32 ? (v, o) => v.getFloat32(o, le) : (v, o) => v.getFloat64(o, le),
+    };
   const scale = 2 ** (bytesPerWord * 8 - 1); // samples are left-justified in their container word
   const read = (view: DataView, o: number): number => {
     switch (bytesPerWord) {
@@ -132,10 +142,19 @@ export function linearWordReader(fmt: FmtChunk, isFloat: boolean, bigEndian: boo
 }
 
 /** Linear sample words → floats, interleaved. */
-function unpackLinear(bytes: Uint8Array, fmt: FmtChunk, isFloat: boolean, bigEndian: boolean, name: string): Float64Array {
+function unpackLinear(
+  bytes: Uint8Array,
+  fmt: FmtChunk,
+  isFloat: boolean,
+  bigEndian: boolean,
+  name: string,
+): Float64Array {
   const reader = linearWordReader(fmt, isFloat, bigEndian, name);
   if (bytes.length % reader.frameBytes !== 0) {
-    throw new AudioError(name, `truncated: ${bytes.length} data bytes is not a whole number of ${reader.frameBytes}-byte frames`);
+    throw new AudioError(
+      name,
+      `truncated: ${bytes.length} data bytes is not a whole number of ${reader.frameBytes}-byte frames`,
+    );
   }
   const n = bytes.length / reader.bytesPerWord;
   const out = new Float64Array(n);

@@ -21,7 +21,10 @@ export async function loadGpujs(): Promise<void> {
 export function gpujsLib(): Lib {
   if (lib) return lib;
   const mod = nodeBuiltin<{ createRequire(from: string): (id: string) => unknown }>('node:module');
-  if (!mod) throw new Error(`gpu.js is not loaded yet: call \`await loadGpujs()\` (or \`await useBackend('gpujs-webgl2')\`) before choosing a gpujs backend`);
+  if (!mod)
+    throw new Error(
+      `gpu.js is not loaded yet: call \`await loadGpujs()\` (or \`await useBackend('gpujs-webgl2')\`) before choosing a gpujs backend`,
+    );
   lib = unwrap(mod.createRequire(import.meta.url)('gpu.js'));
   return lib;
 }

@@ -35,7 +35,14 @@ import { matmulDims } from '../primitives';
 import { fmt, size, type Shape } from '../shape';
 import { copyKernel, type KernelSource, lit } from '../../kernels/gpujs/common';
 import { elementwiseKernel, exprKernel, type ElementwiseOp } from '../../kernels/gpujs/elementwise';
-import { broadcastKernel, CONCAT_MAX_INPUTS, concatKernel, padKernel, sliceKernel, transposeKernel } from '../../kernels/gpujs/layout';
+import {
+  broadcastKernel,
+  CONCAT_MAX_INPUTS,
+  concatKernel,
+  padKernel,
+  sliceKernel,
+  transposeKernel,
+} from '../../kernels/gpujs/layout';
 import { planReduce, reduceKernel, type ReduceKind } from '../../kernels/gpujs/reduce';
 import { axisView, gatherKernel, inverseIndex, scatterAddKernel, scatterLoopBound } from '../../kernels/gpujs/indexing';
 import { type ArgKind, mapKernel, rowChunk, rowMapKernel, rowReduceKernel } from '../../kernels/gpujs/rowwise';
@@ -156,11 +163,17 @@ export function gpujsModeAvailable(mode: GpujsMode): { ok: boolean; why?: string
         ? { ok: true }
         : {
             ok: false,
-            why:
-              'headless-gl is not usable: the optional `gl` package (gl@8.1.6, built from source; apt: build-essential python3 pkg-config libxi-dev libxext-dev libx11-dev libgl1-mesa-dev) is not installed, or no display is available (run under `xvfb-run -a`)',
+            why: 'headless-gl is not usable: the optional `gl` package (gl@8.1.6, built from source; apt: build-essential python3 pkg-config libxi-dev libxext-dev libx11-dev libgl1-mesa-dev) is not installed, or no display is available (run under `xvfb-run -a`)',
           };
     case 'webgl2':
-      return GPU.isWebGL2Supported ? { ok: true } : { ok: false, why: isNode ? 'WebGL2 is only available in browsers' : 'this browser gives no WebGL2 context with float textures' };
+      return GPU.isWebGL2Supported
+        ? { ok: true }
+        : {
+            ok: false,
+            why: isNode
+              ? 'WebGL2 is only available in browsers'
+              : 'this browser gives no WebGL2 context with float textures',
+          };
   }
 }
 
@@ -182,7 +195,17 @@ export class GpujsBackend implements Backend {
   private readonly classes = new Set<string>();
   private readonly fallbacks = new Set<string>();
   private renderer: string | null = null;
-  private readonly counters = { liveBuffers: 0, liveStores: 0, liveElements: 0, compiles: 0, hits: 0, evictions: 0, finalized: 0, downloads: 0, downloadedElements: 0 };
+  private readonly counters = {
+    liveBuffers: 0,
+    liveStores: 0,
+    liveElements: 0,
+    compiles: 0,
+    hits: 0,
+    evictions: 0,
+    finalized: 0,
+    downloads: 0,
+    downloadedElements: 0,
+  };
   private readonly registry = new FinalizationRegistry<Store>((store) => {
     this.counters.finalized++;
     this.counters.liveBuffers--;
@@ -195,7 +218,13 @@ export class GpujsBackend implements Backend {
     this.name = `gpujs-${mode}`;
     this.gpu = gpuFor(mode);
     // probe what really runs: gpu.js picks (and falls back) silently
-    const probe = this.gpu.createKernel(copyKernel(1).source, { output: [1], tactic: 'precision', precision: 'single', immutable: true, pipeline: true }) as unknown as KernelFn;
+    const probe = this.gpu.createKernel(copyKernel(1).source, {
+      output: [1],
+      tactic: 'precision',
+      precision: 'single',
+      immutable: true,
+      pipeline: true,
+    }) as unknown as KernelFn;
     const r = probe(new Float32Array([1]));
     const cls = probe.kernel?.constructor.name ?? 'unknown';
     this.textures = GL_CLASSES.has(cls);
@@ -257,7 +286,9 @@ export class GpujsBackend implements Backend {
     this.counters.downloads++;
     this.counters.downloadedElements += n;
     const a = (b.store.tex as GpuTexture).toArray();
-    return a instanceof Float32Array && a.length === n ? a : Float32Array.from((a as ArrayLike<number>).length === n ? a : Array.prototype.slice.call(a, 0, n));
+    return a instanceof Float32Array && a.length === n
+      ? a
+      : Float32Array.from((a as ArrayLike<number>).length === n ? a : Array.prototype.slice.call(a, 0, n));
   }
 
   /**
@@ -296,7 +327,13 @@ export class GpujsBackend implements Backend {
     for (const e of this.cache.values()) if (!this.textures || e.live === 0) this.destroyEntry(e);
   }
 
-  private wrap(shape: Shape, data: Float32Array | null, tex: GpuTexture | null, host: Float32Array | null, owner: CacheEntry | null): GpujsBuffer {
+  private wrap(
+    shape: Shape,
+    data: Float32Array | null,
+    tex: GpuTexture | null,
+    host: Float32Array | null,
+    owner: CacheEntry | null,
+  ): GpujsBuffer {
     const n = size(shape);
     const store: Store = { n, data, tex, host, refs: 1, owner: tex ? owner : null };
     if (store.owner) store.owner.live++;
@@ -331,8 +368,10 @@ export class GpujsBackend implements Backend {
   }
 
   private live(buf: unknown): GpujsBuffer {
-    if (!(buf instanceof GpujsBuffer)) throw new Error(`${this.name}: not a gpu.js buffer (${Object.prototype.toString.call(buf)})`);
-    if (buf.disposed || buf.store.refs <= 0) throw new Error(`${this.name}: buffer of shape ${fmt(buf.shape)} used after dispose`);
+    if (!(buf instanceof GpujsBuffer))
+      throw new Error(`${this.name}: not a gpu.js buffer (${Object.prototype.toString.call(buf)})`);
+    if (buf.disposed || buf.store.refs <= 0)
+      throw new Error(`${this.name}: buffer of shape ${fmt(buf.shape)} used after dispose`);
     return buf;
   }
 
@@ -424,7 +463,8 @@ export class GpujsBackend implements Backend {
       if (this.textures) return this.upload(out, shape);
       return this.wrap(shape, out, null, null, null);
     }
-    if (!this.textures) return this.wrap(shape, Float32Array.from(out.toArray() as ArrayLike<number>), null, null, null);
+    if (!this.textures)
+      return this.wrap(shape, Float32Array.from(out.toArray() as ArrayLike<number>), null, null, null);
     return this.wrap(shape, null, out, null, entry);
   }
 
@@ -438,7 +478,9 @@ export class GpujsBackend implements Backend {
   private elementwise(op: ElementwiseOp) {
     return (inputs: unknown[], shapes: Shape[], out: Shape): GpujsBuffer => {
       if (size(out) === 0) return this.wrap(out, new Float32Array(0), null, null, null);
-      const e = this.kernel(`${op}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => elementwiseKernel(op, shapes, out));
+      const e = this.kernel(`${op}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () =>
+        elementwiseKernel(op, shapes, out),
+      );
       return this.run(e, inputs as GpujsBuffer[], out);
     };
   }
@@ -508,9 +550,24 @@ export class GpujsBackend implements Backend {
         if (rows * D === 0) return this.wrap(out, new Float32Array(0), null, null, null);
         const [mu, rs] = this.rowMoments(xb, rows, D, p.eps);
         const mg = this.rowReduce('sum', rows, D, [gb], ['full'], 'x0', `acc / ${lit(D)}`);
-        const mgx = this.rowReduce('sum', rows, D, [xb, gb, mu, rs], ['full', 'full', 'row', 'row'], 'x1 * (x0 - x2) * x3', `acc / ${lit(D)}`);
+        const mgx = this.rowReduce(
+          'sum',
+          rows,
+          D,
+          [xb, gb, mu, rs],
+          ['full', 'full', 'row', 'row'],
+          'x1 * (x0 - x2) * x3',
+          `acc / ${lit(D)}`,
+        );
         try {
-          return this.rowMap(rows, D, [xb, gb, mu, rs, mg, mgx], ['full', 'full', 'row', 'row', 'row', 'row'], 'x3 * ((x1 - x4) - (x0 - x2) * x3 * x5)', out);
+          return this.rowMap(
+            rows,
+            D,
+            [xb, gb, mu, rs, mg, mgx],
+            ['full', 'full', 'row', 'row', 'row', 'row'],
+            'x3 * ((x1 - x4) - (x0 - x2) * x3 * x5)',
+            out,
+          );
         } finally {
           [mu, rs, mg, mgx].forEach((b) => this.dispose(b));
         }
@@ -544,7 +601,9 @@ export class GpujsBackend implements Backend {
       slice: ([x], [s], out, p) => {
         if (size(out) === 0) return this.wrap(out, new Float32Array(0), null, null, null);
         if (size(out) === size(s)) return this.share(this.live(x), out);
-        const e = this.kernel(`slice|${s.join(',')}|${p.begin.join(',')}|${p.size.join(',')}`, () => sliceKernel(s, p.begin, p.size));
+        const e = this.kernel(`slice|${s.join(',')}|${p.begin.join(',')}|${p.size.join(',')}`, () =>
+          sliceKernel(s, p.begin, p.size),
+        );
         return this.run(e, [this.live(x)], out);
       },
       pad: ([x], [s], out, p) => {
@@ -577,7 +636,9 @@ export class GpujsBackend implements Backend {
         if (size(s) === 0 || inv.maxCount === 0) return this.zeros(out);
         const bound = scatterLoopBound(inv.maxCount);
         const { args, done } = this.aux([inv.offsets, inv.rows]);
-        const e = this.kernel(`scatterAdd|${v.Bt},${v.N},${v.R}|${p.size}|${bound}`, () => scatterAddKernel(v, p.size, bound));
+        const e = this.kernel(`scatterAdd|${v.Bt},${v.N},${v.R}|${p.size}|${bound}`, () =>
+          scatterAddKernel(v, p.size, bound),
+        );
         try {
           return this.run(e, [sb, ...args], out);
         } finally {
@@ -592,7 +653,9 @@ export class GpujsBackend implements Backend {
         if (K === 0) return this.zeros(out);
         const plan = planMatmul(as, bs, p.transA, p.transB);
         const variant = this.matmulVariant;
-        const e = this.kernel(`matmul|${as.join(',')}|${bs.join(',')}|${+p.transA}${+p.transB}|${variant}`, () => matmulKernel(as, bs, p.transA, p.transB, plan, variant));
+        const e = this.kernel(`matmul|${as.join(',')}|${bs.join(',')}|${+p.transA}${+p.transB}|${variant}`, () =>
+          matmulKernel(as, bs, p.transA, p.transB, plan, variant),
+        );
         if (plan.S === 1) return this.run(e, [ab, bb], out);
         // split-K: partial products [S, ...out], then a sum over the leading axis
         const partial = this.run(e, [ab, bb], [plan.S, ...out]);
@@ -604,7 +667,9 @@ export class GpujsBackend implements Backend {
       },
       fused: (inputs, shapes, out, p) => {
         if (size(out) === 0) return this.wrap(out, new Float32Array(0), null, null, null);
-        const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () => exprKernel(p.expr, shapes, out));
+        const e = this.kernel(`fused|${p.src}|${shapes.map((s) => s.join(',')).join(';')}|${out.join(',')}`, () =>
+          exprKernel(p.expr, shapes, out),
+        );
         return this.run(e, inputs as GpujsBuffer[], out);
       },
       // x·Wᵀ + b: one matmul kernel with the bias added in its epilogue; with split K (long
@@ -616,11 +681,16 @@ export class GpujsBackend implements Backend {
         const plan = K > 0 ? planMatmul([rows, K], ws, false, true) : null;
         if (plan && plan.S === 1) {
           const variant = this.matmulVariant;
-          const e = this.kernel(`linear|${rows},${K}|${N}|${variant}`, () => matmulKernel([rows, K], ws, false, true, plan, variant, true));
+          const e = this.kernel(`linear|${rows},${K}|${N}|${variant}`, () =>
+            matmulKernel([rows, K], ws, false, true, plan, variant, true),
+          );
           return this.run(e, [this.live(x), this.live(w), this.live(b)], out);
         }
         const x2 = this.share(this.live(x), [rows, K]);
-        const y = this.kernels.matmul([x2, w], [[rows, K], ws], [rows, N], { transA: false, transB: true }) as GpujsBuffer;
+        const y = this.kernels.matmul([x2, w], [[rows, K], ws], [rows, N], {
+          transA: false,
+          transB: true,
+        }) as GpujsBuffer;
         this.dispose(x2);
         const r = this.kernels.add([y, b], [[rows, N], bs], [rows, N], {}) as GpujsBuffer;
         this.dispose(y);
@@ -632,10 +702,20 @@ export class GpujsBackend implements Backend {
   }
 
   /** Per row of [rows, D]: reduce `expr` over the row, then `post` (in `acc`). Output [rows]. */
-  private rowReduce(kind: ReduceKind, rows: number, D: number, inputs: GpujsBuffer[], args: ArgKind[], expr: string, post: string | null): GpujsBuffer {
+  private rowReduce(
+    kind: ReduceKind,
+    rows: number,
+    D: number,
+    inputs: GpujsBuffer[],
+    args: ArgKind[],
+    expr: string,
+    post: string | null,
+  ): GpujsBuffer {
     const C = rowChunk(D);
     const J = Math.ceil(D / C);
-    const e = this.kernel(`rowReduce|${kind}|${rows},${D},${C}|${args.join(',')}|${expr}|${post ?? ''}`, () => rowReduceKernel(kind, rows, D, C, args, expr, post));
+    const e = this.kernel(`rowReduce|${kind}|${rows},${D},${C}|${args.join(',')}|${expr}|${post ?? ''}`, () =>
+      rowReduceKernel(kind, rows, D, C, args, expr, post),
+    );
     let out = this.run(e, inputs, [rows, J]);
     if (J === 1) return out;
     // a long row: finish the partials with reduce passes, then apply `post`
@@ -649,7 +729,14 @@ export class GpujsBackend implements Backend {
     return res;
   }
 
-  private rowMap(rows: number, D: number, inputs: GpujsBuffer[], args: ArgKind[], expr: string, out: Shape): GpujsBuffer {
+  private rowMap(
+    rows: number,
+    D: number,
+    inputs: GpujsBuffer[],
+    args: ArgKind[],
+    expr: string,
+    out: Shape,
+  ): GpujsBuffer {
     const e = this.kernel(`rowMap|${rows},${D}|${args.join(',')}|${expr}`, () => rowMapKernel(rows, D, args, expr));
     return this.run(e, inputs, out);
   }
@@ -657,7 +744,15 @@ export class GpujsBackend implements Backend {
   /** Row mean μ and 1/√(var + eps) (two passes: the variance of centred values). */
   private rowMoments(x: GpujsBuffer, rows: number, D: number, eps: number): [GpujsBuffer, GpujsBuffer] {
     const mu = this.rowReduce('sum', rows, D, [x], ['full'], 'x0', `acc / ${lit(D)}`);
-    const rs = this.rowReduce('sum', rows, D, [x, mu], ['full', 'row'], '(x0 - x1) * (x0 - x1)', `1 / Math.sqrt(acc / ${lit(D)} + ${lit(eps)})`);
+    const rs = this.rowReduce(
+      'sum',
+      rows,
+      D,
+      [x, mu],
+      ['full', 'row'],
+      '(x0 - x1) * (x0 - x1)',
+      `1 / Math.sqrt(acc / ${lit(D)} + ${lit(eps)})`,
+    );
     return [mu, rs];
   }
 
@@ -668,8 +763,14 @@ export class GpujsBackend implements Backend {
     if (parts.length === 1) return this.share(parts[0].x, out);
     if (parts.length <= CONCAT_MAX_INPUTS) {
       const ps = parts.map((q) => q.s);
-      const e = this.kernel(`concat|${ps.map((s) => s.join(',')).join(';')}|${axis}`, () => concatKernel(ps, axis, out));
-      return this.run(e, parts.map((q) => q.x), out);
+      const e = this.kernel(`concat|${ps.map((s) => s.join(',')).join(';')}|${axis}`, () =>
+        concatKernel(ps, axis, out),
+      );
+      return this.run(
+        e,
+        parts.map((q) => q.x),
+        out,
+      );
     }
     // more inputs than texture units: concatenate groups, then the groups
     const groups: GpujsBuffer[] = [];
@@ -677,7 +778,14 @@ export class GpujsBackend implements Backend {
     for (let i = 0; i < parts.length; i += CONCAT_MAX_INPUTS) {
       const g = parts.slice(i, i + CONCAT_MAX_INPUTS);
       const gs = g[0].s.map((d, j) => (j === axis ? g.reduce((acc, q) => acc + q.s[axis], 0) : d));
-      groups.push(this.concat(g.map((q) => q.x), g.map((q) => q.s), axis, gs));
+      groups.push(
+        this.concat(
+          g.map((q) => q.x),
+          g.map((q) => q.s),
+          axis,
+          gs,
+        ),
+      );
       gshapes.push(gs);
     }
     try {
@@ -696,9 +804,15 @@ export class GpujsBackend implements Backend {
  */
 function glRenderer(context: unknown): string | null {
   try {
-    const gl = context as { getParameter(p: number): unknown; RENDERER: number; VERSION: number; getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number; UNMASKED_VENDOR_WEBGL: number } | null };
+    const gl = context as {
+      getParameter(p: number): unknown;
+      RENDERER: number;
+      VERSION: number;
+      getExtension(n: string): { UNMASKED_RENDERER_WEBGL: number; UNMASKED_VENDOR_WEBGL: number } | null;
+    };
     const ext = gl.getExtension('WEBGL_debug_renderer_info');
-    if (ext) return `${String(gl.getParameter(ext.UNMASKED_VENDOR_WEBGL))} / ${String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL))}`;
+    if (ext)
+      return `${String(gl.getParameter(ext.UNMASKED_VENDOR_WEBGL))} / ${String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL))}`;
     return `${String(gl.getParameter(gl.RENDERER))} (${String(gl.getParameter(gl.VERSION))})`;
   } catch {
     return null;
@@ -730,7 +844,8 @@ function classMode(cls: string): string {
 }
 
 function checkSize(n: number): void {
-  if (n > MAX_ELEMENTS) throw new RangeError(`gpujs: ${n} elements exceed 2^24, the range float32 index arithmetic addresses exactly`);
+  if (n > MAX_ELEMENTS)
+    throw new RangeError(`gpujs: ${n} elements exceed 2^24, the range float32 index arithmetic addresses exactly`);
 }
 
 function checkIndices(op: string, idx: ArrayLike<number>, n: number): void {

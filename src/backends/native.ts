@@ -19,7 +19,8 @@ import { matmulDims } from '../primitives';
 import { size, type Shape } from '../shape';
 
 type F32 = Float32Array;
-const ew = (name: Parameters<typeof elementwise>[0]) => (ins: unknown[], shapes: Shape[], out: Shape) => elementwise(name, ins as F32[], shapes, out);
+const ew = (name: Parameters<typeof elementwise>[0]) => (ins: unknown[], shapes: Shape[], out: Shape) =>
+  elementwise(name, ins as F32[], shapes, out);
 
 function batchStride(s: Shape, batch: Shape): number | null {
   const b = s.slice(0, -2);
@@ -64,9 +65,11 @@ const kernels: KernelTable = {
   gelu: simdOr('gelu'),
   geluGrad: simdOr('geluGrad'),
   softmax: ([x], [s]) => rowsWasm.softmax(x as F32, s[s.length - 1]) ?? R.softmaxRows(x as F32, s[s.length - 1]),
-  layerNormalize: ([x], [s], _o, p) => rowsWasm.layerNormalize(x as F32, s[s.length - 1], p.eps) ?? R.layerNormalizeRows(x as F32, s[s.length - 1], p.eps),
+  layerNormalize: ([x], [s], _o, p) =>
+    rowsWasm.layerNormalize(x as F32, s[s.length - 1], p.eps) ?? R.layerNormalizeRows(x as F32, s[s.length - 1], p.eps),
   layerNormalizeVjp: ([x, g], [s], _o, p) =>
-    rowsWasm.layerNormalizeVjp(x as F32, g as F32, s[s.length - 1], p.eps) ?? R.layerNormalizeVjpRows(x as F32, g as F32, s[s.length - 1], p.eps),
+    rowsWasm.layerNormalizeVjp(x as F32, g as F32, s[s.length - 1], p.eps) ??
+    R.layerNormalizeVjpRows(x as F32, g as F32, s[s.length - 1], p.eps),
   add: ew('add'),
   sub: ew('sub'),
   mul: ew('mul'),
@@ -103,7 +106,13 @@ const kernels: KernelTable = {
       Bm = elementwise('identity', [Bm], [bs], [...batch, ...bs.slice(-2)]);
       sb = bs[bs.length - 1] * bs[bs.length - 2];
     }
-    const C = matmulF32(A, Bm, B, M, K, N, { transA: p.transA, transB: p.transB, aBatchStride: sa, bBatchStride: sb, out: allocF32(B * M * N) });
+    const C = matmulF32(A, Bm, B, M, K, N, {
+      transA: p.transA,
+      transB: p.transB,
+      aBatchStride: sa,
+      bBatchStride: sb,
+      out: allocF32(B * M * N),
+    });
     if (A !== a) releaseF32(A);
     if (Bm !== b) releaseF32(Bm);
     return C;
@@ -134,10 +143,10 @@ export function createNativeBackend(): Backend {
     dispose: (buf) => dispose(buf as F32),
     kernels,
     // their SIMD kernels are ~20× faster than the scalar JS a fused loop would run
-    fusedReduce: (kind, src, ins, inShapes, groupShape, axes) => reduceExpr(kind, src, ins as F32[], inShapes, groupShape, axes),
+    fusedReduce: (kind, src, ins, inShapes, groupShape, axes) =>
+      reduceExpr(kind, src, ins as F32[], inShapes, groupShape, axes),
     get unfusedOps() {
       return rowsInfo().impl === 'wasm-simd128' ? (['exp', 'gelu', 'geluGrad'] as const) : [];
     },
   };
 }
-

@@ -62,7 +62,11 @@ function rowwise(f: (rows: F64[], out: F64) => void) {
     const d = s[s.length - 1];
     const n = size(s);
     const res = new Float64Array(n);
-    for (let o = 0; o < n; o += d) f((inputs as F64[]).map((x) => x.subarray(o, o + d)), res.subarray(o, o + d));
+    for (let o = 0; o < n; o += d)
+      f(
+        (inputs as F64[]).map((x) => x.subarray(o, o + d)),
+        res.subarray(o, o + d),
+      );
     return res;
   };
 }
@@ -132,13 +136,31 @@ const kernels: KernelTable = {
   slice: ([x], [s], out, p) => {
     const res = new Float64Array(size(out));
     const st = stridesOf(s);
-    forEachIndex(out, (idx, flat) => (res[flat] = (x as F64)[dot(idx.map((v, i) => v + p.begin[i]), st)]));
+    forEachIndex(
+      out,
+      (idx, flat) =>
+        (res[flat] = (x as F64)[
+          dot(
+            idx.map((v, i) => v + p.begin[i]),
+            st,
+          )
+        ]),
+    );
     return res;
   },
   pad: ([x], [s], out, p) => {
     const res = new Float64Array(size(out));
     const ost = stridesOf(out);
-    forEachIndex(s, (idx, flat) => (res[dot(idx.map((v, i) => v + p.lo[i]), ost)] = (x as F64)[flat]));
+    forEachIndex(
+      s,
+      (idx, flat) =>
+        (res[
+          dot(
+            idx.map((v, i) => v + p.lo[i]),
+            ost,
+          )
+        ] = (x as F64)[flat]),
+    );
     return res;
   },
   concat: (xs, shapes, out, p) => {
@@ -146,7 +168,16 @@ const kernels: KernelTable = {
     const ost = stridesOf(out);
     let offset = 0;
     xs.forEach((x, k) => {
-      forEachIndex(shapes[k], (idx, flat) => (res[dot(idx.map((v, i) => (i === p.axis ? v + offset : v)), ost)] = (x as F64)[flat]));
+      forEachIndex(
+        shapes[k],
+        (idx, flat) =>
+          (res[
+            dot(
+              idx.map((v, i) => (i === p.axis ? v + offset : v)),
+              ost,
+            )
+          ] = (x as F64)[flat]),
+      );
       offset += shapes[k][p.axis];
     });
     return res;
@@ -158,7 +189,12 @@ const kernels: KernelTable = {
     forEachIndex(out, (o, flat) => {
       const row = (idx as F64)[dot(o.slice(0, p.axis + 1), ist)];
       checkIndex('gather', row, s[p.axis]);
-      res[flat] = (x as F64)[dot(o.map((v, i) => (i === p.axis ? row : v)), xst)];
+      res[flat] = (x as F64)[
+        dot(
+          o.map((v, i) => (i === p.axis ? row : v)),
+          xst,
+        )
+      ];
     });
     return res;
   },
@@ -169,7 +205,12 @@ const kernels: KernelTable = {
     forEachIndex(s, (o, flat) => {
       const row = (idx as F64)[dot(o.slice(0, p.axis + 1), ist)];
       checkIndex('scatterAdd', row, p.size);
-      res[dot(o.map((v, i) => (i === p.axis ? row : v)), ost)] += (src as F64)[flat];
+      res[
+        dot(
+          o.map((v, i) => (i === p.axis ? row : v)),
+          ost,
+        )
+      ] += (src as F64)[flat];
     });
     return res;
   },

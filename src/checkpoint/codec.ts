@@ -109,7 +109,21 @@ const utf8 = new TextEncoder();
 // ---------------------------------------------------------------------------------------------
 // dtypes
 
-const DTYPE_SIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1 };
+const DTYPE_SIZE: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+};
 
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -162,11 +176,21 @@ function decodeValues(bytes: Uint8Array, dtype: string, n: number): Float32Array
 
 /** Host values → little-endian bytes of F32 or F64. */
 function encodeValues(data: Float32Array | Float64Array, dtype: SaveDtype): Uint8Array {
-  const typed = dtype === 'F32' ? (data instanceof Float32Array ? data : Float32Array.from(data)) : data instanceof Float64Array ? data : Float64Array.from(data);
+  const typed =
+    dtype === 'F32'
+      ? data instanceof Float32Array
+        ? data
+        : Float32Array.from(data)
+      : data instanceof Float64Array
+        ? data
+        : Float64Array.from(data);
   if (LITTLE_ENDIAN) return new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
   const out = new Uint8Array(typed.byteLength);
   const dv = new DataView(out.buffer);
-  for (let i = 0; i < typed.length; i++) dtype === 'F32' ? dv.setFloat32(4 * i, typed[i], true) : dv.setFloat64(8 * i, typed[i], true);
+  for (let i = 0; i < typed.length; i++) {
+    if (dtype === 'F32') dv.setFloat32(4 * i, typed[i], true);
+    else dv.setFloat64(8 * i, typed[i], true);
+  }
   return out;
 }
 
@@ -204,17 +228,29 @@ function headerBytes(entries: Entry[], dtypes: SaveDtype[], metadata: Metadata):
  * placeholder checksum, each tensor's data, then the final header (same length) over the
  * placeholder. Also returns the file's total size. Checks names and metadata first.
  */
-export function encodeChunks(entries: Entry[], metadata: Metadata, opts: EncodeOptions = {}): { size: number; chunks: Iterable<Chunk> } {
+export function encodeChunks(
+  entries: Entry[],
+  metadata: Metadata,
+  opts: EncodeOptions = {},
+): { size: number; chunks: Iterable<Chunk> } {
   const name = opts.name ?? DEFAULT_NAME;
   const seen = new Set<string>();
   for (const e of entries) {
     if (!(e.tensor instanceof Tensor)) throw new CheckpointError(name, `'${e.name}' is not a tensor`);
     if (e.name === '__metadata__') throw new CheckpointError(name, `'__metadata__' cannot be a tensor name`);
-    if (seen.has(e.name)) throw new CheckpointError(name, `two tensors are named '${e.name}' (tree paths must be unique when joined with '.')`);
+    if (seen.has(e.name))
+      throw new CheckpointError(
+        name,
+        `two tensors are named '${e.name}' (tree paths must be unique when joined with '.')`,
+      );
     seen.add(e.name);
   }
-  for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new CheckpointError(name, `metadata '${k}' is a ${typeof v}; __metadata__ values must be strings`);
-  const dtypes = entries.map(({ tensor }) => opts.dtype ?? (tensor.concrete().backend.precision === 'float64' ? 'F64' : 'F32'));
+  for (const [k, v] of Object.entries(metadata))
+    if (typeof v !== 'string')
+      throw new CheckpointError(name, `metadata '${k}' is a ${typeof v}; __metadata__ values must be strings`);
+  const dtypes = entries.map(
+    ({ tensor }) => opts.dtype ?? (tensor.concrete().backend.precision === 'float64' ? 'F64' : 'F32'),
+  );
   const placeholder = headerBytes(entries, dtypes, { ...metadata, [CHECKSUM]: HASH_PLACEHOLDER });
   const dataSize = entries.reduce((s, { tensor }, i) => s + tensor.size * DTYPE_SIZE[dtypes[i]], 0);
   const hasher = opts.hasher ?? sha256;
@@ -277,9 +313,14 @@ export function parseHeader(read: Read, fileSize: number, file: string): Parsed 
   if (fileSize < 8) throw new CheckpointError(file, `truncated: ${fileSize} bytes, not even the 8-byte header length`);
   const prefix = read(8, 0);
   const n64 = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (n64 > BigInt(fileSize - 8)) throw new CheckpointError(file, `truncated or not a safetensors file: the header length (${n64} bytes) exceeds the file (${fileSize} bytes)`);
+  if (n64 > BigInt(fileSize - 8))
+    throw new CheckpointError(
+      file,
+      `truncated or not a safetensors file: the header length (${n64} bytes) exceeds the file (${fileSize} bytes)`,
+    );
   const n = Number(n64);
-  if (n > MAX_HEADER) throw new CheckpointError(file, `header of ${n} bytes exceeds the safetensors limit of ${MAX_HEADER}`);
+  if (n > MAX_HEADER)
+    throw new CheckpointError(file, `header of ${n} bytes exceeds the safetensors limit of ${MAX_HEADER}`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(read(n, 8));
@@ -287,20 +328,27 @@ export function parseHeader(read: Read, fileSize: number, file: string): Parsed 
     if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(file, 'corrupted: the header is not UTF-8');
   }
-  if (!text.startsWith('{')) throw new CheckpointError(file, `not a safetensors file: the header does not start with '{'`);
+  if (!text.startsWith('{'))
+    throw new CheckpointError(file, `not a safetensors file: the header does not start with '{'`);
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch (e) {
     throw new CheckpointError(file, `corrupted: the header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(file, 'corrupted: the header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new CheckpointError(file, 'corrupted: the header is not a JSON object');
 
   let metadata: Metadata = {};
   const tensors: TensorInfo[] = [];
   for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string'))
+      if (
+        typeof v !== 'object' ||
+        v === null ||
+        Array.isArray(v) ||
+        Object.values(v).some((x) => typeof x !== 'string')
+      )
         throw new CheckpointError(file, 'corrupted: __metadata__ is not a string → string map');
       metadata = v as Metadata;
       continue;
@@ -308,26 +356,40 @@ export function parseHeader(read: Read, fileSize: number, file: string): Parsed 
     const info = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const bad = (why: string) => new CheckpointError(file, `corrupted: tensor '${name}' ${why}`);
     if (typeof info !== 'object' || info === null) throw bad('has no description');
-    if (typeof info.dtype !== 'string' || !(info.dtype in DTYPE_SIZE)) throw bad(`has unsupported dtype ${JSON.stringify(info.dtype)}`);
+    if (typeof info.dtype !== 'string' || !(info.dtype in DTYPE_SIZE))
+      throw bad(`has unsupported dtype ${JSON.stringify(info.dtype)}`);
     const shape = info.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`has an invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw bad(`has an invalid shape ${JSON.stringify(shape)}`);
     const offs = info.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0) || offs[1] < offs[0])
+    if (
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+      offs[1] < offs[0]
+    )
       throw bad(`has invalid data_offsets ${JSON.stringify(offs)}`);
     const bytes = size(shape) * DTYPE_SIZE[info.dtype];
-    if (offs[1] - offs[0] !== bytes) throw bad(`spans ${offs[1] - offs[0]} bytes, but ${info.dtype}${fmt(shape)} needs ${bytes}`);
+    if (offs[1] - offs[0] !== bytes)
+      throw bad(`spans ${offs[1] - offs[0]} bytes, but ${info.dtype}${fmt(shape)} needs ${bytes}`);
     tensors.push({ name, dtype: info.dtype, shape, begin: offs[0], end: offs[1] });
   }
   tensors.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const t of tensors) {
-    if (t.begin !== expected) throw new CheckpointError(file, `corrupted: tensor '${t.name}' starts at byte ${t.begin} of the data, expected ${expected} (holes and overlaps are not allowed)`);
+    if (t.begin !== expected)
+      throw new CheckpointError(
+        file,
+        `corrupted: tensor '${t.name}' starts at byte ${t.begin} of the data, expected ${expected} (holes and overlaps are not allowed)`,
+      );
     expected = t.end;
   }
   const dataStart = 8 + n;
   const have = fileSize - dataStart;
-  if (have < expected) throw new CheckpointError(file, `truncated: the tensors need ${expected} bytes of data, the file has ${have}`);
-  if (have > expected) throw new CheckpointError(file, `corrupted: ${have - expected} unexpected bytes after the tensor data`);
+  if (have < expected)
+    throw new CheckpointError(file, `truncated: the tensors need ${expected} bytes of data, the file has ${have}`);
+  if (have > expected)
+    throw new CheckpointError(file, `corrupted: ${have - expected} unexpected bytes after the tensor data`);
   return { text, metadata, tensors, dataStart };
 }
 
@@ -349,15 +411,24 @@ export function readTensors(read: Read, parsed: Parsed, file: string, opts: Deco
   const { text, metadata, tensors, dataStart } = parsed;
   const want = metadata[CHECKSUM];
   if (writtenHere(metadata)) {
-    if (want === undefined) throw new CheckpointError(file, `corrupted or edited: no ${CHECKSUM} checksum in __metadata__ (every file matpac-ts writes has one)`);
+    if (want === undefined)
+      throw new CheckpointError(
+        file,
+        `corrupted or edited: no ${CHECKSUM} checksum in __metadata__ (every file matpac-ts writes has one)`,
+      );
     const odd = tensors.find((t) => t.dtype !== 'F32' && t.dtype !== 'F64');
-    if (odd) throw new CheckpointError(file, `corrupted or edited: tensor '${odd.name}' is labelled ${odd.dtype}, but matpac-ts writes F32 and F64 only`);
+    if (odd)
+      throw new CheckpointError(
+        file,
+        `corrupted or edited: tensor '${odd.name}' is labelled ${odd.dtype}, but matpac-ts writes F32 and F64 only`,
+      );
   }
   const hash = (opts.hasher ?? sha256)();
   if (want !== undefined) {
     const field = `"${CHECKSUM}":"${want}"`;
     const at = text.indexOf(field);
-    if (!/^[0-9a-f]{64}$/.test(want) || at < 0 || text.indexOf(field, at + 1) >= 0) throw new CheckpointError(file, `corrupted: malformed ${CHECKSUM}`);
+    if (!/^[0-9a-f]{64}$/.test(want) || at < 0 || text.indexOf(field, at + 1) >= 0)
+      throw new CheckpointError(file, `corrupted: malformed ${CHECKSUM}`);
     hash.update(utf8.encode(text.slice(0, at) + `"${CHECKSUM}":"${HASH_PLACEHOLDER}"` + text.slice(at + field.length)));
   }
   const out = new Map<string, Tensor>();
@@ -368,14 +439,16 @@ export function readTensors(read: Read, parsed: Parsed, file: string, opts: Deco
     tensor.label = t.name;
     out.set(t.name, tensor);
   }
-  if (want !== undefined && hash.hex() !== want) throw new CheckpointError(file, `corrupted: the contents do not match their checksum (${CHECKSUM})`);
+  if (want !== undefined && hash.hex() !== want)
+    throw new CheckpointError(file, `corrupted: the contents do not match their checksum (${CHECKSUM})`);
   return out;
 }
 
 /** A `Read` over bytes in memory. */
 function bytesReader(bytes: Uint8Array, file: string): Read {
   return (length, position) => {
-    if (position + length > bytes.byteLength) throw new CheckpointError(file, `truncated: unexpected end of data at byte ${bytes.byteLength}`);
+    if (position + length > bytes.byteLength)
+      throw new CheckpointError(file, `truncated: unexpected end of data at byte ${bytes.byteLength}`);
     return bytes.subarray(position, position + length);
   };
 }
@@ -386,7 +459,11 @@ const asBytes = (b: Uint8Array | ArrayBuffer): Uint8Array => (b instanceof Uint8
 // plain tensor files
 
 /** Encode `named` tensors and string metadata as the bytes of a .safetensors file. */
-export function encodeSafetensors(named: Record<string, Tensor>, metadata: Metadata = {}, opts: EncodeOptions = {}): Uint8Array {
+export function encodeSafetensors(
+  named: Record<string, Tensor>,
+  metadata: Metadata = {},
+  opts: EncodeOptions = {},
+): Uint8Array {
   return collect(encodeChunks(namedEntries(named), metadata, opts));
 }
 
@@ -399,7 +476,10 @@ export function namedEntries(named: Record<string, Tensor>): Entry[] {
  * Decode the bytes of a .safetensors file (written here or by PyTorch/safetensors). F32, F16 and
  * BF16 load as float32 values, F64 and integer/bool dtypes as float64 values, then go to the backend.
  */
-export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer, opts: DecodeOptions = {}): { tensors: Record<string, Tensor>; metadata: Metadata } {
+export function decodeSafetensors(
+  bytes: Uint8Array | ArrayBuffer,
+  opts: DecodeOptions = {},
+): { tensors: Record<string, Tensor>; metadata: Metadata } {
   const { tensors, metadata } = decodeBytes(asBytes(bytes), opts);
   return { tensors: Object.fromEntries(tensors), metadata };
 }
@@ -421,7 +501,8 @@ function decodeBytes(bytes: Uint8Array, opts: DecodeOptions): { tensors: Map<str
 // ---------------------------------------------------------------------------------------------
 // trees
 
-const isKey = (k: unknown): k is [number, number] => Array.isArray(k) && k.length === 2 && k.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
+const isKey = (k: unknown): k is [number, number] =>
+  Array.isArray(k) && k.length === 2 && k.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32);
 
 function encodeTree(file: string, root: unknown): { skeleton: unknown; entries: Entry[] } {
   const entries: Entry[] = [];
@@ -445,9 +526,13 @@ function encodeTree(file: string, root: unknown): { skeleton: unknown; entries: 
         if (Array.isArray(node)) return node.map((c, i) => walk(c, path ? `${path}.${i}` : String(i)));
         const proto = Object.getPrototypeOf(node);
         if (ArrayBuffer.isView(node) || (proto !== Object.prototype && proto !== null))
-          throw new CheckpointError(file, `cannot store the ${(node as object).constructor?.name ?? 'object'} at '${where}': state trees hold tensors, numbers, strings, booleans, null, arrays and plain objects`);
+          throw new CheckpointError(
+            file,
+            `cannot store the ${(node as object).constructor?.name ?? 'object'} at '${where}': state trees hold tensors, numbers, strings, booleans, null, arrays and plain objects`,
+          );
         const out: Record<string, unknown> = {};
-        for (const k of Object.keys(node).sort()) out[k] = walk((node as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+        for (const k of Object.keys(node).sort())
+          out[k] = walk((node as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
         return out;
       }
       default:
@@ -465,13 +550,18 @@ function decodeTree(file: string, skeleton: unknown, tensors: Map<string, Tensor
       const rest = node.slice(2);
       if (tag === 'T:') {
         const t = tensors.get(rest);
-        if (!t) throw new CheckpointError(file, `corrupted: the tree refers to tensor '${rest}', which the file does not contain`);
+        if (!t)
+          throw new CheckpointError(
+            file,
+            `corrupted: the tree refers to tensor '${rest}', which the file does not contain`,
+          );
         used.add(rest);
         return t;
       }
       if (tag === 'S:') return rest;
       if (tag === 'U:') return undefined;
-      if (tag === 'N:' && ['NaN', 'Infinity', '-Infinity', '-0'].includes(rest)) return rest === '-0' ? -0 : Number(rest);
+      if (tag === 'N:' && ['NaN', 'Infinity', '-Infinity', '-0'].includes(rest))
+        return rest === '-0' ? -0 : Number(rest);
       throw new CheckpointError(file, `corrupted: unknown tree entry ${JSON.stringify(node.slice(0, 40))}`);
     }
     if (Array.isArray(node)) return node.map(walk);
@@ -491,11 +581,24 @@ function decodeTree(file: string, skeleton: unknown, tensors: Map<string, Tensor
  * entries (e.g. `{ config: JSON.stringify(cfg) }`); the reserved keys listed at the top of this
  * file are refused.
  */
-export function encodeStateChunks(state: unknown, metadata: Metadata = {}, opts: EncodeOptions = {}): { size: number; chunks: Iterable<Chunk> } {
+export function encodeStateChunks(
+  state: unknown,
+  metadata: Metadata = {},
+  opts: EncodeOptions = {},
+): { size: number; chunks: Iterable<Chunk> } {
   const name = opts.name ?? DEFAULT_NAME;
-  for (const k of Object.keys(metadata)) if (RESERVED.includes(k)) throw new CheckpointError(name, `metadata key '${k}' is reserved (reserved: ${RESERVED.join(', ')})`);
+  for (const k of Object.keys(metadata))
+    if (RESERVED.includes(k))
+      throw new CheckpointError(name, `metadata key '${k}' is reserved (reserved: ${RESERVED.join(', ')})`);
   const { skeleton, entries } = encodeTree(name, state);
-  const meta: Metadata = { ...metadata, format: FORMAT, format_version: FORMAT_VERSION, engine: ENGINE, runtime: runtime(), tree: JSON.stringify(skeleton) };
+  const meta: Metadata = {
+    ...metadata,
+    format: FORMAT,
+    format_version: FORMAT_VERSION,
+    engine: ENGINE,
+    runtime: runtime(),
+    tree: JSON.stringify(skeleton),
+  };
   if (typeof state === 'object' && state !== null && !Array.isArray(state)) {
     const { step, key } = state as { step?: unknown; key?: unknown };
     if (typeof step === 'number') meta.step = String(step);
@@ -515,10 +618,21 @@ export function decodeState<T = unknown>(bytes: Uint8Array | ArrayBuffer, opts: 
 }
 
 /** The tree from a file's tensors and metadata (checked against `like` when given). */
-export function stateFrom<T>({ tensors, metadata }: { tensors: Map<string, Tensor>; metadata: Metadata }, file: string, like?: T): T {
+export function stateFrom<T>(
+  { tensors, metadata }: { tensors: Map<string, Tensor>; metadata: Metadata },
+  file: string,
+  like?: T,
+): T {
   if (metadata.format !== FORMAT || metadata.tree === undefined)
-    throw new CheckpointError(file, `not a matpac-ts state checkpoint (no '${FORMAT}' tree in __metadata__); use loadSafetensors for plain tensor files`);
-  if (metadata.format_version !== FORMAT_VERSION) throw new CheckpointError(file, `format_version ${metadata.format_version} is not supported (this is version ${FORMAT_VERSION})`);
+    throw new CheckpointError(
+      file,
+      `not a matpac-ts state checkpoint (no '${FORMAT}' tree in __metadata__); use loadSafetensors for plain tensor files`,
+    );
+  if (metadata.format_version !== FORMAT_VERSION)
+    throw new CheckpointError(
+      file,
+      `format_version ${metadata.format_version} is not supported (this is version ${FORMAT_VERSION})`,
+    );
   let skeleton: unknown;
   try {
     skeleton = JSON.parse(metadata.tree);
@@ -529,7 +643,11 @@ export function stateFrom<T>({ tensors, metadata }: { tensors: Map<string, Tenso
   const state = decodeTree(file, skeleton, tensors, used);
   checkStepAndKey(file, state, metadata);
   const unused = [...tensors.keys()].filter((k) => !used.has(k));
-  if (unused.length) throw new CheckpointError(file, `corrupted: tensor '${unused[0]}' is not part of the tree${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`);
+  if (unused.length)
+    throw new CheckpointError(
+      file,
+      `corrupted: tensor '${unused[0]}' is not part of the tree${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`,
+    );
   if (like !== undefined) checkLike(file, state, like);
   return state as T;
 }
@@ -539,16 +657,25 @@ export function stateFrom<T>({ tensors, metadata }: { tensors: Map<string, Tenso
  * `__metadata__` (`step`: the integer in decimal, `rng_key`: the key as JSON), must agree.
  */
 function checkStepAndKey(file: string, state: unknown, metadata: Metadata): void {
-  const root = typeof state === 'object' && state !== null && !Array.isArray(state) ? (state as { step?: unknown; key?: unknown }) : {};
+  const root =
+    typeof state === 'object' && state !== null && !Array.isArray(state)
+      ? (state as { step?: unknown; key?: unknown })
+      : {};
   const bad = (why: string) => new CheckpointError(file, `corrupted or edited: ${why}`);
   if ('step' in root && !(typeof root.step === 'number' && Number.isSafeInteger(root.step) && root.step >= 0))
-    throw bad(`the state's step is ${typeof root.step === 'number' ? String(root.step) : (JSON.stringify(root.step) ?? String(root.step))}, not a non-negative integer`);
+    throw bad(
+      `the state's step is ${typeof root.step === 'number' ? String(root.step) : (JSON.stringify(root.step) ?? String(root.step))}, not a non-negative integer`,
+    );
   if (metadata.step !== undefined) {
-    if (!/^(0|[1-9][0-9]{0,15})$/.test(metadata.step) || !Number.isSafeInteger(Number(metadata.step))) throw bad(`__metadata__.step is ${JSON.stringify(metadata.step.slice(0, 40))}, not a non-negative integer`);
-    if (typeof root.step !== 'number' || Number(metadata.step) !== root.step) throw bad(`__metadata__.step ${metadata.step} differs from the state's step ${String(root.step)}`);
+    if (!/^(0|[1-9][0-9]{0,15})$/.test(metadata.step) || !Number.isSafeInteger(Number(metadata.step)))
+      throw bad(`__metadata__.step is ${JSON.stringify(metadata.step.slice(0, 40))}, not a non-negative integer`);
+    if (typeof root.step !== 'number' || Number(metadata.step) !== root.step)
+      throw bad(`__metadata__.step ${metadata.step} differs from the state's step ${String(root.step)}`);
   }
-  if ('key' in root && root.key !== undefined && Array.isArray(root.key) && !isKey(root.key)) throw bad(`the state's key ${JSON.stringify(root.key).slice(0, 60)} is not two 32-bit words`);
-  if (metadata.rng_key !== undefined && metadata.rng_key !== JSON.stringify(root.key)) throw bad(`__metadata__.rng_key ${metadata.rng_key.slice(0, 60)} differs from the state's key`);
+  if ('key' in root && root.key !== undefined && Array.isArray(root.key) && !isKey(root.key))
+    throw bad(`the state's key ${JSON.stringify(root.key).slice(0, 60)} is not two 32-bit words`);
+  if (metadata.rng_key !== undefined && metadata.rng_key !== JSON.stringify(root.key))
+    throw bad(`__metadata__.rng_key ${metadata.rng_key.slice(0, 60)} differs from the state's key`);
 }
 
 function checkLike(file: string, state: unknown, like: unknown): void {
@@ -559,7 +686,13 @@ function checkLike(file: string, state: unknown, like: unknown): void {
   for (const [p, t] of want) {
     const got = have.get(p);
     if (!got) throw new CheckpointError(file, `does not match the expected structure: tensor '${p}' is missing`);
-    if (fmt(got.shape) !== fmt(t.shape)) throw new CheckpointError(file, `does not match the expected structure: '${p}' has shape ${fmt(got.shape)}, expected ${fmt(t.shape)}`);
+    if (fmt(got.shape) !== fmt(t.shape))
+      throw new CheckpointError(
+        file,
+        `does not match the expected structure: '${p}' has shape ${fmt(got.shape)}, expected ${fmt(t.shape)}`,
+      );
   }
-  for (const p of have.keys()) if (!want.has(p)) throw new CheckpointError(file, `does not match the expected structure: unexpected tensor '${p}'`);
+  for (const p of have.keys())
+    if (!want.has(p))
+      throw new CheckpointError(file, `does not match the expected structure: unexpected tensor '${p}'`);
 }

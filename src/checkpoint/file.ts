@@ -103,7 +103,10 @@ function readExactly(fd: number, file: string, length: number, position: number)
 }
 
 /** Open `file` and run `body` with a reader over it and its size; always closes the file. */
-function withFile<R>(file: string, body: (read: (length: number, position: number) => Uint8Array, size: number) => R): R {
+function withFile<R>(
+  file: string,
+  body: (read: (length: number, position: number) => Uint8Array, size: number) => R,
+): R {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -128,15 +131,27 @@ function readFile(file: string, opts: LoadOptions): { tensors: Map<string, Tenso
 // the public functions
 
 /** Write `named` tensors and string metadata as a .safetensors file (atomically). */
-export function saveSafetensors(path: string, named: Record<string, Tensor>, metadata: Metadata = {}, opts: SaveOptions = {}): void {
-  writeAtomically(path, encodeChunks(namedEntries(named), metadata, { dtype: opts.dtype, name: path, hasher: nodeSha256 }).chunks, opts);
+export function saveSafetensors(
+  path: string,
+  named: Record<string, Tensor>,
+  metadata: Metadata = {},
+  opts: SaveOptions = {},
+): void {
+  writeAtomically(
+    path,
+    encodeChunks(namedEntries(named), metadata, { dtype: opts.dtype, name: path, hasher: nodeSha256 }).chunks,
+    opts,
+  );
 }
 
 /**
  * Read a .safetensors file (written here or by PyTorch/safetensors). F32, F16 and BF16 load as
  * float32 values, F64 and integer/bool dtypes as float64 values, then go to the backend.
  */
-export function loadSafetensors(path: string, opts: LoadOptions = {}): { tensors: Record<string, Tensor>; metadata: Metadata } {
+export function loadSafetensors(
+  path: string,
+  opts: LoadOptions = {},
+): { tensors: Record<string, Tensor>; metadata: Metadata } {
   const { tensors, metadata } = readFile(path, opts);
   return { tensors: Object.fromEntries(tensors), metadata };
 }
@@ -152,7 +167,11 @@ export function readMetadata(path: string): Metadata {
  * entries (e.g. `{ config: JSON.stringify(cfg) }`); reserved keys are refused.
  */
 export function saveState(path: string, state: unknown, metadata: Metadata = {}, opts: SaveOptions = {}): void {
-  writeAtomically(path, encodeStateChunks(state, metadata, { dtype: opts.dtype, name: path, hasher: nodeSha256 }).chunks, opts);
+  writeAtomically(
+    path,
+    encodeStateChunks(state, metadata, { dtype: opts.dtype, name: path, hasher: nodeSha256 }).chunks,
+    opts,
+  );
 }
 
 /** Load a tree written by saveState, with its original structure, onto the chosen backend. */

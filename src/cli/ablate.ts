@@ -49,9 +49,17 @@ export interface Variant {
 
 /** The three variants, from one base config. */
 export const VARIANTS: readonly Variant[] = [
-  { id: 'pred-only', label: 'L_pred only', config: (c) => ({ ...c, loss: { ...c.loss, clsWeight: 0 }, mcl: { ...c.mcl, heads: 0 } }) },
+  {
+    id: 'pred-only',
+    label: 'L_pred only',
+    config: (c) => ({ ...c, loss: { ...c.loss, clsWeight: 0 }, mcl: { ...c.mcl, heads: 0 } }),
+  },
   { id: 'matpac', label: 'MATPAC', config: (c) => ({ ...c, mcl: { ...c.mcl, heads: 0 } }) },
-  { id: 'matpac-pp', label: 'MATPAC++', config: (c) => ({ ...c, mcl: { ...c.mcl, heads: c.mcl.heads > 0 ? c.mcl.heads : 5 } }) },
+  {
+    id: 'matpac-pp',
+    label: 'MATPAC++',
+    config: (c) => ({ ...c, mcl: { ...c.mcl, heads: c.mcl.heads > 0 ? c.mcl.heads : 5 } }),
+  },
 ];
 
 export interface AblationRow {
@@ -77,7 +85,8 @@ export interface AblationSummary {
 }
 
 const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const stdOf = (xs: number[]) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - meanOf(xs)) ** 2, 0) / (xs.length - 1)));
+const stdOf = (xs: number[]) =>
+  xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - meanOf(xs)) ** 2, 0) / (xs.length - 1));
 const pct = (x: number) => (100 * x).toFixed(1);
 
 /** Rows grouped by label, in order of first appearance: mean ± std over seeds. */
@@ -106,7 +115,19 @@ function finalMean(runDir: string, key: 'loss' | 'lPred'): number {
   return meanOf(tail.map((r) => r[key]));
 }
 
-export function formatAblationTable(summaries: AblationSummary[], rows: AblationRow[], o: { preset: string; steps: number; seeds: number[]; classes: number; clips: number; chance: number; minutes: number }): string {
+export function formatAblationTable(
+  summaries: AblationSummary[],
+  rows: AblationRow[],
+  o: {
+    preset: string;
+    steps: number;
+    seeds: number[];
+    classes: number;
+    clips: number;
+    chance: number;
+    minutes: number;
+  },
+): string {
   const lines = [
     `# matpac ablate: ${o.preset}, ${o.steps} steps, seeds ${o.seeds.join(', ')}`,
     '',
@@ -126,7 +147,9 @@ export function formatAblationTable(summaries: AblationSummary[], rows: Ablation
   return lines.join('\n') + '\n';
 }
 
-export async function ablate(opts: AblateOptions): Promise<{ out: string; rows: AblationRow[]; summaries: AblationSummary[] }> {
+export async function ablate(
+  opts: AblateOptions,
+): Promise<{ out: string; rows: AblationRow[]; summaries: AblationSummary[] }> {
   const backend = useBackend(opts.backend);
   const started = performance.now();
   if (!(opts.seeds >= 1)) throw new CliError(`--seeds: must be at least 1, got ${opts.seeds}`);
@@ -141,7 +164,9 @@ export async function ablate(opts: AblateOptions): Promise<{ out: string; rows: 
   const data = opts.data ?? (await ensurePretrainSet());
   const probeDir = opts.probeData ?? (await ensureProbeSet());
   say(`backend: ${backend}`);
-  say(`ablation of ${base.name}: ${VARIANTS.length} variants × ${seeds.length} seeds = ${VARIANTS.length * seeds.length} runs of ${steps} steps → ${shown(out)}`);
+  say(
+    `ablation of ${base.name}: ${VARIANTS.length} variants × ${seeds.length} seeds = ${VARIANTS.length * seeds.length} runs of ${steps} steps → ${shown(out)}`,
+  );
 
   const rows: AblationRow[] = [];
   let probeInfo: ProbeReport | undefined;
@@ -152,28 +177,65 @@ export async function ablate(opts: AblateOptions): Promise<{ out: string; rows: 
   };
   for (const seed of seeds) {
     for (const v of VARIANTS) {
-      const config = checkConfig({ ...v.config({ ...base, seed }), name: `${base.name}-${v.id}` }, `${presetSpec} (${v.label})`);
+      const config = checkConfig(
+        { ...v.config({ ...base, seed }), name: `${base.name}-${v.id}` },
+        `${presetSpec} (${v.label})`,
+      );
       const runDir = join(out, 'runs', `${v.id}-seed${seed}`);
       const configFile = join(out, 'runs', `${v.id}-seed${seed}.json`);
       writeAtomic(configFile, JSON.stringify({ extends: 'tiny', ...config }, null, 2) + '\n');
       say(`── ${v.label}, seed ${seed}`);
       const resume = existsSync(join(runDir, LATEST));
-      const r = await train(resume ? { resume: true, out: runDir, backend: opts.backend, probe: false } : { preset: configFile, data, out: runDir, backend: opts.backend, probe: false });
-      if (!r.completed) throw new CliError(`ablation stopped at ${v.label}, seed ${seed}; run the same command again to continue`);
-      const p = await probe(`${v.label} seed ${seed}`, embedder({ config: r.config, student: r.state.student, step: r.state.step }));
-      rows.push({ variant: v.id, label: v.label, seed, accuracy: p.result.mean, foldStd: p.result.std, finalLoss: finalMean(runDir, 'loss'), finalLPred: finalMean(runDir, 'lPred'), runDir });
+      const r = await train(
+        resume
+          ? { resume: true, out: runDir, backend: opts.backend, probe: false }
+          : { preset: configFile, data, out: runDir, backend: opts.backend, probe: false },
+      );
+      if (!r.completed)
+        throw new CliError(`ablation stopped at ${v.label}, seed ${seed}; run the same command again to continue`);
+      const p = await probe(
+        `${v.label} seed ${seed}`,
+        embedder({ config: r.config, student: r.state.student, step: r.state.step }),
+      );
+      rows.push({
+        variant: v.id,
+        label: v.label,
+        seed,
+        accuracy: p.result.mean,
+        foldStd: p.result.std,
+        finalLoss: finalMean(runDir, 'loss'),
+        finalLPred: finalMean(runDir, 'lPred'),
+        runDir,
+      });
     }
     const untrained = checkConfig({ ...VARIANTS[1].config({ ...base, seed }), name: `${base.name}-matpac` });
     const p = await probe(`untrained seed ${seed}`, embedder(randomInitModel(untrained)));
     rows.push({ variant: 'random-init', label: 'random init', seed, accuracy: p.result.mean, foldStd: p.result.std });
   }
   const lm = await probe('log-mel mean+std', logMelStatsFeatures);
-  rows.push({ variant: 'logmel', label: 'log-mel mean+std', seed: 0, accuracy: lm.result.mean, foldStd: lm.result.std });
+  rows.push({
+    variant: 'logmel',
+    label: 'log-mel mean+std',
+    seed: 0,
+    accuracy: lm.result.mean,
+    foldStd: lm.result.std,
+  });
 
   const summaries = summarise(rows);
   const minutes = (performance.now() - started) / 60000;
-  const info = { preset: base.name, steps, seeds, classes: probeInfo!.classes.length, clips: probeInfo!.clips, chance: probeInfo!.chance, minutes };
-  writeAtomic(join(out, 'ablation.json'), JSON.stringify({ ...info, backend, folds: opts.folds, summaries, rows }, null, 2) + '\n');
+  const info = {
+    preset: base.name,
+    steps,
+    seeds,
+    classes: probeInfo!.classes.length,
+    clips: probeInfo!.clips,
+    chance: probeInfo!.chance,
+    minutes,
+  };
+  writeAtomic(
+    join(out, 'ablation.json'),
+    JSON.stringify({ ...info, backend, folds: opts.folds, summaries, rows }, null, 2) + '\n',
+  );
   const table = formatAblationTable(summaries, rows, info);
   writeAtomic(join(out, 'ablation.md'), table);
   writeAtomic(
@@ -185,7 +247,9 @@ export async function ablate(opts: AblateOptions): Promise<{ out: string; rows: 
     }),
   );
   process.stdout.write(table);
-  process.stdout.write(`written: ${shown(join(out, 'ablation.md'))}, ${shown(join(out, 'ablation.svg'))}, ${shown(join(out, 'ablation.json'))} (${formatDuration(minutes * 60)})\n`);
+  process.stdout.write(
+    `written: ${shown(join(out, 'ablation.md'))}, ${shown(join(out, 'ablation.svg'))}, ${shown(join(out, 'ablation.json'))} (${formatDuration(minutes * 60)})\n`,
+  );
   return { out, rows, summaries };
 }
 

@@ -22,7 +22,11 @@ export const BENCH_DIR = join(ROOT, 'bench');
 
 /** The benchmark files, optionally only those whose name contains one of `filters`. */
 export function benchFiles(filters: readonly string[] = []): string[] {
-  const all = existsSync(BENCH_DIR) ? readdirSync(BENCH_DIR).filter((f) => f.endsWith('.bench.ts')).sort() : [];
+  const all = existsSync(BENCH_DIR)
+    ? readdirSync(BENCH_DIR)
+        .filter((f) => f.endsWith('.bench.ts'))
+        .sort()
+    : [];
   return filters.length ? all.filter((f) => filters.some((q) => f.includes(q))) : all;
 }
 
@@ -40,7 +44,9 @@ export async function benchCommand(filters: string[], opts: { list?: boolean; qu
   if (!files.length) {
     const available = benchFiles();
     throw new CliError(
-      available.length ? `no benchmark matches ${filters.join(', ')} (available: ${available.join(', ')})` : `no benchmarks found (bench/*.bench.ts): benchmarks run from a clone of the repository, with its dev dependencies (tsx)`,
+      available.length
+        ? `no benchmark matches ${filters.join(', ')} (available: ${available.join(', ')})`
+        : `no benchmarks found (bench/*.bench.ts): benchmarks run from a clone of the repository, with its dev dependencies (tsx)`,
     );
   }
   if (opts.list) {

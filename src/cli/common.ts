@@ -71,10 +71,19 @@ export function shown(p: string): string {
 export const say = (msg: string): void => void process.stderr.write(msg + '\n');
 
 /** A progress bar on stderr when it is a terminal; silent otherwise. */
-export function progressBar(title: string, total: number, unit: string): { tick: (n?: number) => void; stop: () => void } {
+export function progressBar(
+  title: string,
+  total: number,
+  unit: string,
+): { tick: (n?: number) => void; stop: () => void } {
   if (!process.stderr.isTTY || total <= 1) return { tick: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${title} |{bar}| {value}/{total} ${unit} | {duration_formatted} elapsed, eta {eta_formatted}`, hideCursor: true, clearOnComplete: true },
+    {
+      stream: process.stderr,
+      format: `${title} |{bar}| {value}/{total} ${unit} | {duration_formatted} elapsed, eta {eta_formatted}`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0);

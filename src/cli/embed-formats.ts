@@ -24,7 +24,9 @@ export const EMBED_FORMATS: EmbedFormat[] = ['jsonl', 'npy', 'npz'];
 export function embedFormatOf(path: string): EmbedFormat {
   const ext = /\.([^./\\]+)$/.exec(path)?.[1]?.toLowerCase();
   if (ext === 'jsonl' || ext === 'npy' || ext === 'npz') return ext;
-  throw new CliError(`${path}: unknown output format${ext ? ` '.${ext}'` : ' (no extension)'}; use .jsonl, .npy or .npz`);
+  throw new CliError(
+    `${path}: unknown output format${ext ? ` '.${ext}'` : ' (no extension)'}; use .jsonl, .npy or .npz`,
+  );
 }
 
 /** One audio file's result: rows × row (row = [D] or [L, D]); `timestamps` (ms) when rows are frames. */
@@ -71,7 +73,10 @@ function stacked(items: FileEmbedding[]): { data: Float32Array; shape: number[] 
 }
 
 /** The output file's bytes, and the side file for .npy (its path suffix and text). */
-export function encodeEmbeddings(format: EmbedFormat, items: FileEmbedding[]): { main: Uint8Array | string; side?: { suffix: string; text: string } } {
+export function encodeEmbeddings(
+  format: EmbedFormat,
+  items: FileEmbedding[],
+): { main: Uint8Array | string; side?: { suffix: string; text: string } } {
   if (format === 'jsonl') return { main: items.map(jsonLine).join('') };
   const frames = items.some((e) => e.timestamps);
   const { data, shape } = stacked(items);
@@ -82,10 +87,19 @@ export function encodeEmbeddings(format: EmbedFormat, items: FileEmbedding[]): {
       : items.map((e) => `${e.file}\n`).join('');
     return { main: encodeNpyArray(embeddings), side: { suffix: '.files.txt', text } };
   }
-  const arrays: Record<string, ReturnType<typeof float32Array>> = { embeddings, files: unicodeArray(items.map((e) => e.file)) };
+  const arrays: Record<string, ReturnType<typeof float32Array>> = {
+    embeddings,
+    files: unicodeArray(items.map((e) => e.file)),
+  };
   if (frames) {
-    arrays.timestamps = float64Array(items.flatMap((e) => Array.from(e.timestamps!)), [shape[0]]);
-    arrays.frame_file = int32Array(items.flatMap((e, i) => Array.from({ length: e.rows }, () => i)), [shape[0]]);
+    arrays.timestamps = float64Array(
+      items.flatMap((e) => Array.from(e.timestamps!)),
+      [shape[0]],
+    );
+    arrays.frame_file = int32Array(
+      items.flatMap((e, i) => Array.from({ length: e.rows }, () => i)),
+      [shape[0]],
+    );
   }
   return { main: encodeNpz(arrays) };
 }

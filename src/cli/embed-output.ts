@@ -27,7 +27,8 @@ export interface EmbeddingOutput {
 
 /** Open the output of an embed run: `out` (a file; its format checked at once), or standard output when undefined. */
 export function openEmbeddingOutput(out: string | undefined): EmbeddingOutput {
-  if (out === undefined) return { add: (e) => void process.stdout.write(jsonLine(e)), finish: () => {}, abort: () => {} };
+  if (out === undefined)
+    return { add: (e) => void process.stdout.write(jsonLine(e)), finish: () => {}, abort: () => {} };
   if (isFolder(out)) throw outputError(out, Object.assign(new Error('is a folder'), { code: 'EISDIR' }));
   const format = embedFormatOf(out);
   let items: FileEmbedding[] = [];

@@ -32,7 +32,12 @@ const HOP_MS = 10;
  * row per patch column that starts inside the audio (fast mode's padding columns are dropped), in
  * time order, [T, D] or [T, L, D], with HEAR timestamps (j + ½)·p·10 ms.
  */
-export function fileEmbedding(model: Model, file: string, logmel: Parameters<ReturnType<typeof embedder>>[0], opts: Pick<EmbedOptions, 'mode' | 'frames' | 'layers'>): FileEmbedding {
+export function fileEmbedding(
+  model: Model,
+  file: string,
+  logmel: Parameters<ReturnType<typeof embedder>>[0],
+  opts: Pick<EmbedOptions, 'mode' | 'frames' | 'layers'>,
+): FileEmbedding {
   const { config } = model;
   const D = Math.floor(config.nMels / config.patchSize) * config.encoder.dim;
   const L = opts.layers ? config.encoder.depth : 1;
@@ -43,7 +48,8 @@ export function fileEmbedding(model: Model, file: string, logmel: Parameters<Ret
   const p = config.patchSize;
   const keep = Math.min(T, Math.ceil(logmel.nFrames / p));
   const values = new Float32Array(keep * L * D);
-  for (let t = 0; t < keep; t++) for (let l = 0; l < L; l++) values.set(raw.subarray((l * T + t) * D, (l * T + t + 1) * D), (t * L + l) * D);
+  for (let t = 0; t < keep; t++)
+    for (let l = 0; l < L; l++) values.set(raw.subarray((l * T + t) * D, (l * T + t + 1) * D), (t * L + l) * D);
   const timestamps = Float64Array.from({ length: keep }, (_, j) => (j + 0.5) * p * HOP_MS);
   return { file, values, rows: keep, rowShape, timestamps };
 }
@@ -51,7 +57,10 @@ export function fileEmbedding(model: Model, file: string, logmel: Parameters<Ret
 export async function embedCommand(paths: string[], opts: EmbedOptions): Promise<void> {
   requireFile(opts.checkpoint, 'checkpoint');
   const out = openEmbeddingOutput(opts.out); // an unknown --out extension is refused before any work
-  const files = await expandAudioPaths(paths, { followLinks: opts.followLinks, onSkip: (s) => say(`matpac: skipped ${s.file}: ${s.reason}`) });
+  const files = await expandAudioPaths(paths, {
+    followLinks: opts.followLinks,
+    onSkip: (s) => say(`matpac: skipped ${s.file}: ${s.reason}`),
+  });
   say(`backend: ${useBackend(opts.backend)}`);
   const model = await loadModel(opts.checkpoint, { heads: opts.heads });
 
@@ -77,7 +86,10 @@ export async function embedCommand(paths: string[], opts: EmbedOptions): Promise
     }
     bar.stop();
     if (opts.out) for (const m of skipped) say(`matpac: skipped ${m}`);
-    if (!written) throw new CliError(`no file could be embedded (${skipped.length} skipped)${opts.out ? `; ${shown(opts.out)} was not written` : ''}`);
+    if (!written)
+      throw new CliError(
+        `no file could be embedded (${skipped.length} skipped)${opts.out ? `; ${shown(opts.out)} was not written` : ''}`,
+      );
     out.finish();
   } catch (e) {
     bar.stop();
@@ -87,5 +99,7 @@ export async function embedCommand(paths: string[], opts: EmbedOptions): Promise
   const shape = rowShape.join('×');
   const what = `${shape}${opts.frames ? ' per 160-ms frame' : ''}${opts.layers ? ' (every layer)' : ''}${opts.mode === 'fast' ? ', fast mode' : ''}`;
   const from = model.label ?? `${model.config.name} at step ${model.step}`;
-  say(`embedded ${written} file${written > 1 ? 's' : ''} (${what}; ${from})${skipped.length ? `, skipped ${skipped.length}` : ''}${opts.out ? ` → ${shown(opts.out)}` : ''}`);
+  say(
+    `embedded ${written} file${written > 1 ? 's' : ''} (${what}; ${from})${skipped.length ? `, skipped ${skipped.length}` : ''}${opts.out ? ` → ${shown(opts.out)}` : ''}`,
+  );
 }

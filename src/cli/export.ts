@@ -43,7 +43,8 @@ export function torchTree(named: Record<string, Tensor>): SaveTree {
 export async function exportCommand(opts: ExportOptions): Promise<void> {
   requireFile(opts.checkpoint, 'checkpoint');
   const ext = /\.([^./\\]+)$/.exec(opts.out)?.[1]?.toLowerCase();
-  if (ext !== 'safetensors' && ext !== 'pt' && ext !== 'pth') throw new CliError(`${opts.out}: unknown output format${ext ? ` '.${ext}'` : ''}; use .safetensors or .pt`);
+  if (ext !== 'safetensors' && ext !== 'pt' && ext !== 'pth')
+    throw new CliError(`${opts.out}: unknown output format${ext ? ` '.${ext}'` : ''}; use .safetensors or .pt`);
   let trainCheckpoint = false;
   try {
     trainCheckpoint = readMetadata(opts.checkpoint).format === 'matpac-ts.tree';
@@ -53,7 +54,10 @@ export async function exportCommand(opts: ExportOptions): Promise<void> {
   let named: Record<string, Tensor>;
   let config;
   if (opts.full) {
-    if (!trainCheckpoint) throw new CliError(`${opts.checkpoint}: --full exports a training checkpoint of matpac train (this file holds no training state)`);
+    if (!trainCheckpoint)
+      throw new CliError(
+        `${opts.checkpoint}: --full exports a training checkpoint of matpac train (this file holds no training state)`,
+      );
     config = checkpointConfig(opts.checkpoint);
     named = exportTrainingState(loadTrainState(opts.checkpoint, config), config);
   } else {
@@ -62,8 +66,20 @@ export async function exportCommand(opts: ExportOptions): Promise<void> {
     named = exportStudentEncoder(model.student, config);
   }
   const configJson = JSON.stringify(config);
-  if (ext === 'safetensors') saveSafetensors(opts.out, named, { config: configJson, matpac_ts_export: opts.full ? 'training' : 'encoder' }, { dtype: 'F32' });
-  else writeFileAtomic(opts.out, encodeTorchSave(torchTree(named), { 'config.json': new TextEncoder().encode(configJson) }));
+  if (ext === 'safetensors')
+    saveSafetensors(
+      opts.out,
+      named,
+      { config: configJson, matpac_ts_export: opts.full ? 'training' : 'encoder' },
+      { dtype: 'F32' },
+    );
+  else
+    writeFileAtomic(
+      opts.out,
+      encodeTorchSave(torchTree(named), { 'config.json': new TextEncoder().encode(configJson) }),
+    );
   const params = Object.values(named).reduce((s, t) => s + t.size, 0);
-  say(`exported ${Object.keys(named).length} tensors (${params.toLocaleString('en-US')} values, ${opts.full ? 'training state' : 'encoder'} of ${config.name}) → ${shown(opts.out)}`);
+  say(
+    `exported ${Object.keys(named).length} tensors (${params.toLocaleString('en-US')} values, ${opts.full ? 'training state' : 'encoder'} of ${config.name}) → ${shown(opts.out)}`,
+  );
 }

@@ -17,7 +17,10 @@ export async function logmelCommand(file: string, opts: LogmelOptions): Promise<
   requireFile(file, 'audio file');
   const wave = await loadAudio16k(file);
   const lm = logMelSpectrogram(wave);
-  if (lm.nFrames === 0) throw new CliError(`${file}: too short for one frame (${wave.length} samples at ${SAMPLE_RATE} Hz; ${N_FFT} needed)`);
+  if (lm.nFrames === 0)
+    throw new CliError(
+      `${file}: too short for one frame (${wave.length} samples at ${SAMPLE_RATE} Hz; ${N_FFT} needed)`,
+    );
   await writeLogMelNpy(opts.out, lm);
   say(`log-mel [${lm.nMels}, ${lm.nFrames}] (${(wave.length / SAMPLE_RATE).toFixed(2)} s) → ${shown(opts.out)}`);
   if (opts.png) {

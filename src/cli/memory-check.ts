@@ -15,7 +15,9 @@ export function setMemoryLimit(bytes: number | undefined): void {
 }
 
 function limitNow(): { bytes: number; what: string } {
-  return limit !== undefined ? { bytes: limit, what: `--max-memory ${formatBytes(limit)}` } : { bytes: totalmem(), what: `this machine's ${formatBytes(totalmem())} of memory` };
+  return limit !== undefined
+    ? { bytes: limit, what: `--max-memory ${formatBytes(limit)}` }
+    : { bytes: totalmem(), what: `this machine's ${formatBytes(totalmem())} of memory` };
 }
 
 /** Refuse a training run of `config` whose step would not fit. */
@@ -33,5 +35,7 @@ export function checkInferenceMemory(config: MatpacConfig, source: string): void
   const e = inferenceMemory(config);
   const l = limitNow();
   if (!(e.total <= l.bytes))
-    throw new CliError(`${source}: its config (${config.name}) needs about ${formatBytes(e.total)} to load and run (parameters and optimizer state ${formatBytes(e.state)}), more than ${l.what}`);
+    throw new CliError(
+      `${source}: its config (${config.name}) needs about ${formatBytes(e.total)} to load and run (parameters and optimizer state ${formatBytes(e.state)}), more than ${l.what}`,
+    );
 }

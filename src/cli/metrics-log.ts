@@ -33,11 +33,13 @@ export function parseMetricsLine(line: string): MetricsRow | string {
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
   const row = v as Record<string, unknown>;
-  if (!Number.isSafeInteger(row.step) || (row.step as number) < 0) return `"step" is ${JSON.stringify(row.step)?.slice(0, 40)}, not a step number`;
+  if (!Number.isSafeInteger(row.step) || (row.step as number) < 0)
+    return `"step" is ${JSON.stringify(row.step)?.slice(0, 40)}, not a step number`;
   if (row.run !== undefined && typeof row.run !== 'string') return '"run" is not a string';
   const isNum = (x: unknown) => typeof x === 'number' || x === null; // null: JSON's NaN/±Inf
   for (const [k, x] of Object.entries(row))
-    if (k !== 'run' && !isNum(x) && !(Array.isArray(x) && x.every(isNum))) return `"${k.slice(0, 40)}" is not a number or a list of numbers`;
+    if (k !== 'run' && !isNum(x) && !(Array.isArray(x) && x.every(isNum)))
+      return `"${k.slice(0, 40)}" is not a number or a list of numbers`;
   return row as MetricsRow;
 }
 
@@ -55,7 +57,10 @@ export function metricsBefore(path: string, step: number, runId: string | undefi
   }
   const lines = text.split('\n');
   const last = lines.pop()!; // '' when the file ends with a newline
-  if (last !== '') say(`matpac: ${shown(path)}: dropped a torn last line (${Buffer.byteLength(last)} bytes, no newline: a write was cut short)`);
+  if (last !== '')
+    say(
+      `matpac: ${shown(path)}: dropped a torn last line (${Buffer.byteLength(last)} bytes, no newline: a write was cut short)`,
+    );
   const rows: MetricsRow[] = [];
   lines.forEach((line, i) => {
     if (!line.trim()) return;
@@ -63,11 +68,16 @@ export function metricsBefore(path: string, step: number, runId: string | undefi
     if (typeof row === 'string') throw new CliError(`${shown(path)}: line ${i + 1} is not a metrics row: ${row}`);
     if (row.step >= step) return;
     if (runId !== undefined && row.run !== runId)
-      throw new CliError(`${shown(path)}: line ${i + 1} belongs to another run (run ${row.run ?? 'without an id'}, this run is ${runId}): the folder mixes two runs`);
+      throw new CliError(
+        `${shown(path)}: line ${i + 1} belongs to another run (run ${row.run ?? 'without an id'}, this run is ${runId}): the folder mixes two runs`,
+      );
     rows.push(row);
   });
   const have = new Set(rows.map((r) => r.step));
-  if (have.size !== step) say(`matpac: ${shown(path)}: holds ${have.size} of the ${step} steps before the checkpoint (the loss plot has gaps)`);
+  if (have.size !== step)
+    say(
+      `matpac: ${shown(path)}: holds ${have.size} of the ${step} steps before the checkpoint (the loss plot has gaps)`,
+    );
   writeFileAtomic(path, rows.map((r) => JSON.stringify(r) + '\n').join(''));
   return rows;
 }

@@ -43,7 +43,9 @@ export function resolveConfig(spec: string): MatpacConfig {
   try {
     text = readFileSync(spec, 'utf8');
   } catch {
-    throw new CliError(`unknown preset '${spec}' (presets: ${PRESET_NAMES.join(', ')}; or the path of a JSON config file)`);
+    throw new CliError(
+      `unknown preset '${spec}' (presets: ${PRESET_NAMES.join(', ')}; or the path of a JSON config file)`,
+    );
   }
   let raw: unknown;
   try {
@@ -104,11 +106,16 @@ export function checkpointConfig(path: string): MatpacConfig {
  */
 export function loadTrainState(path: string, config = checkpointConfig(path)): TrainState {
   const state = loadState<TrainState>(path, { like: initTrainState(config) });
-  if (state.step > config.optim.totalSteps) throw new CliError(`${path}: holds step ${state.step}, beyond its run's ${config.optim.totalSteps} steps (optim.totalSteps)`);
+  if (state.step > config.optim.totalSteps)
+    throw new CliError(
+      `${path}: holds step ${state.step}, beyond its run's ${config.optim.totalSteps} steps (optim.totalSteps)`,
+    );
   if (!allFinite(state)) {
     const { step: _s, key: _k, ...tensors } = state;
     const hit = firstNonFinite(tensors);
-    throw new CliError(`${path}: holds ${countNonFinite(tensors)} non-finite values (first: ${hit?.path ?? 'a sum overflows'}): not a usable model (a diverged run?)`);
+    throw new CliError(
+      `${path}: holds ${countNonFinite(tensors)} non-finite values (first: ${hit?.path ?? 'a sum overflows'}): not a usable model (a diverged run?)`,
+    );
   }
   return state;
 }
@@ -131,7 +138,10 @@ export function embedder(model: Model, opts: EmbedOptions = {}): (lm: LogMel) =>
   return (lm) => {
     const e = embed(model.student, fitMels(lm, model.config.nMels), model.config, opts);
     const bad = e.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
-    if (bad) throw new CliError(`an embedding has ${bad} non-finite values of ${e.length} (${model.label ?? `${model.config.name} at step ${model.step}`}): refusing to write or probe it`);
+    if (bad)
+      throw new CliError(
+        `an embedding has ${bad} non-finite values of ${e.length} (${model.label ?? `${model.config.name} at step ${model.step}`}): refusing to write or probe it`,
+      );
     return e;
   };
 }
@@ -164,14 +174,25 @@ function checkpointKind(path: string): 'torch' | 'matpac-ts' | 'official-safeten
  * (missing or mis-shaped ones are errors naming them; pos_embed against the sin-cos table), the
  * keys it does not use listed once.
  */
-export function officialModel(path: string, tensors: Record<string, HostTensor | Tensor>, opts: LoadModelOptions & { fileConfig?: MatpacConfig; nonTensors?: string[] } = {}): Model {
+export function officialModel(
+  path: string,
+  tensors: Record<string, HostTensor | Tensor>,
+  opts: LoadModelOptions & { fileConfig?: MatpacConfig; nonTensors?: string[] } = {},
+): Model {
   const shapes = Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, t.shape]));
   const name = path.replace(/^.*[\\/]/, '');
   try {
-    const inferred = inferEncoderConfig(shapes, { heads: opts.heads ?? opts.fileConfig?.encoder.heads, nMels: opts.fileConfig?.nMels, name });
+    const inferred = inferEncoderConfig(shapes, {
+      heads: opts.heads ?? opts.fileConfig?.encoder.heads,
+      nMels: opts.fileConfig?.nMels,
+      name,
+    });
     // a file written by matpac export carries its whole config: keep it when the tensors agree with it
     const fc = opts.fileConfig;
-    const same = fc && JSON.stringify([fc.encoder, fc.patchSize, fc.cropFrames, fc.nMels]) === JSON.stringify([inferred.encoder, inferred.patchSize, inferred.cropFrames, inferred.nMels]);
+    const same =
+      fc &&
+      JSON.stringify([fc.encoder, fc.patchSize, fc.cropFrames, fc.nMels]) ===
+        JSON.stringify([inferred.encoder, inferred.patchSize, inferred.cropFrames, inferred.nMels]);
     const config = same && configProblems(fc).length === 0 ? fc : inferred;
     const keys = encoderKeys(config.encoder.depth);
     const named: Record<string, Tensor> = {};
@@ -186,13 +207,27 @@ export function officialModel(path: string, tensors: Record<string, HostTensor |
     checkInferenceMemory(config, path);
     const student = importStudentEncoder(named, config, half ? 1e-2 : 1e-4);
     const bad = countNonFinite(student);
-    if (bad) throw new CliError(`${path}: holds ${bad} non-finite values in the encoder (first: ${firstNonFinite(student)?.path ?? 'a sum overflows'}): not a usable model`);
+    if (bad)
+      throw new CliError(
+        `${path}: holds ${bad} non-finite values in the encoder (first: ${firstNonFinite(student)?.path ?? 'a sum overflows'}): not a usable model`,
+      );
     const unused = unusedKeys(Object.keys(tensors), config.encoder.depth);
     const other = opts.nonTensors ?? [];
-    if (unused.count) say(`matpac: ${name}: ignored ${unused.count} tensor${unused.count > 1 ? 's' : ''} the encoder does not use: ${unused.summary}`);
-    if (other.length) say(`matpac: ${name}: ignored ${other.length} non-tensor entr${other.length > 1 ? 'ies' : 'y'}: ${other.slice(0, 5).join(', ')}${other.length > 5 ? ', …' : ''}`);
+    if (unused.count)
+      say(
+        `matpac: ${name}: ignored ${unused.count} tensor${unused.count > 1 ? 's' : ''} the encoder does not use: ${unused.summary}`,
+      );
+    if (other.length)
+      say(
+        `matpac: ${name}: ignored ${other.length} non-tensor entr${other.length > 1 ? 'ies' : 'y'}: ${other.slice(0, 5).join(', ')}${other.length > 5 ? ', …' : ''}`,
+      );
     const { dim, depth, heads } = config.encoder;
-    return { config, student, step: 0, label: `${name} (official layout, width ${dim}, depth ${depth}, ${heads} heads, ${config.cropFrames}-frame chunks)` };
+    return {
+      config,
+      student,
+      step: 0,
+      label: `${name} (official layout, width ${dim}, depth ${depth}, ${heads} heads, ${config.cropFrames}-frame chunks)`,
+    };
   } catch (e) {
     if (e instanceof InteropError) throw new CliError(e.problems.map((p) => `${path}: ${p}`).join('\n'));
     throw e;
@@ -208,7 +243,10 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
     const kind = checkpointKind(path);
     if (kind === 'matpac-ts') {
       const m = await loadCheckpointModel(path);
-      if (opts.heads !== undefined && opts.heads !== m.config.encoder.heads) throw new CliError(`${path}: --heads ${opts.heads} contradicts the checkpoint's config (${m.config.encoder.heads} heads)`);
+      if (opts.heads !== undefined && opts.heads !== m.config.encoder.heads)
+        throw new CliError(
+          `${path}: --heads ${opts.heads} contradicts the checkpoint's config (${m.config.encoder.heads} heads)`,
+        );
       return m;
     }
     if (kind === 'torch') {
@@ -217,7 +255,10 @@ export async function loadModel(path: string, opts: LoadModelOptions = {}): Prom
       return officialModel(path, sd.tensors, { ...opts, fileConfig, nonTensors: sd.other });
     }
     const { tensors, metadata } = loadSafetensors(path);
-    return officialModel(path, tensors, { ...opts, fileConfig: metadata.config ? parseConfig(path, metadata.config) : undefined });
+    return officialModel(path, tensors, {
+      ...opts,
+      fileConfig: metadata.config ? parseConfig(path, metadata.config) : undefined,
+    });
   } catch (e) {
     if (e instanceof TorchFileError || e instanceof CheckpointError) throw new CliError(e.message);
     throw e;

@@ -32,7 +32,12 @@ export interface SuiteResult {
 }
 
 /** Probe every source on every set. */
-export async function runProbeSuite(sources: FeatureSource[], sets: { name: DevSetName; dir: string }[], folds: number, seed: number): Promise<SuiteResult> {
+export async function runProbeSuite(
+  sources: FeatureSource[],
+  sets: { name: DevSetName; dir: string }[],
+  folds: number,
+  seed: number,
+): Promise<SuiteResult> {
   const reports: ProbeReport[][] = [];
   for (const set of sets) {
     const row: ProbeReport[] = [];
@@ -53,12 +58,23 @@ export function formatSuiteTable(r: SuiteResult): string {
   const rows = r.sets.map((name, i) => {
     const reps = r.reports[i];
     const best = Math.max(...reps.map((p) => p.result.mean));
-    return [name, String(reps[0].classes.length), String(reps[0].clips), ...reps.map((p) => `${pct(p.result.mean)} ± ${pct(p.result.std)}${p.result.mean === best ? ' *' : ''}`)];
+    return [
+      name,
+      String(reps[0].classes.length),
+      String(reps[0].clips),
+      ...reps.map((p) => `${pct(p.result.mean)} ± ${pct(p.result.std)}${p.result.mean === best ? ' *' : ''}`),
+    ];
   });
   const widths = head.map((h, j) => Math.max(h.length, ...rows.map((row) => row[j].length)));
-  const line = (cells: string[]) => cells.map((c, j) => c.padEnd(widths[j])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, j) => c.padEnd(widths[j]))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-  out.push(`(accuracy mean ± std over ${r.reports[0]?.[0]?.folds ?? '?'} folds; chance: ${r.sets.map((n, i) => `${n} ${pct(r.reports[i][0].chance)}`).join(', ')})`);
+  out.push(
+    `(accuracy mean ± std over ${r.reports[0]?.[0]?.folds ?? '?'} folds; chance: ${r.sets.map((n, i) => `${n} ${pct(r.reports[i][0].chance)}`).join(', ')})`,
+  );
   return out.join('\n');
 }
 
@@ -70,7 +86,9 @@ export function suiteVerdict(r: SuiteResult): string {
 
 /** The development sets named (default: all), rendered on first use. */
 async function devSets(names: readonly string[], devClips?: number): Promise<{ name: DevSetName; dir: string }[]> {
-  for (const n of names) if (!(DEV_SET_NAMES as readonly string[]).includes(n)) throw new CliError(`--sets: unknown development set "${n}" (known: ${DEV_SET_NAMES.join(', ')})`);
+  for (const n of names)
+    if (!(DEV_SET_NAMES as readonly string[]).includes(n))
+      throw new CliError(`--sets: unknown development set "${n}" (known: ${DEV_SET_NAMES.join(', ')})`);
   const sets = [];
   for (const name of names as DevSetName[]) {
     say(`development set ${name} (rendered on first use)…`);
@@ -96,9 +114,16 @@ export async function suiteForModel(model: Model, opts: { devClips?: number }): 
 export async function probeSuiteCommand(opts: SuiteCommandOptions): Promise<void> {
   say(`backend: ${useBackend(opts.backend)}`);
   const names = opts.sets ? opts.sets.split(',').map((s) => s.trim()) : [...DEV_SET_NAMES];
-  const config = opts.checkpoint ? checkpointConfig(requireFile(opts.checkpoint, 'checkpoint')) : resolveConfig(opts.preset ?? 'tiny');
+  const config = opts.checkpoint
+    ? checkpointConfig(requireFile(opts.checkpoint, 'checkpoint'))
+    : resolveConfig(opts.preset ?? 'tiny');
   const trained = opts.checkpoint ? await loadCheckpointModel(opts.checkpoint) : undefined;
-  const result = await runProbeSuite(suiteSources(config, trained), await devSets(names, opts.devClips), opts.folds, opts.seed);
+  const result = await runProbeSuite(
+    suiteSources(config, trained),
+    await devSets(names, opts.devClips),
+    opts.folds,
+    opts.seed,
+  );
   process.stdout.write(formatSuiteTable(result) + '\n' + (trained ? suiteVerdict(result) + '\n' : ''));
   if (opts.json) await writeSuiteJson(opts.json, result);
 }
@@ -110,7 +135,12 @@ export async function writeSuiteJson(path: string, r: SuiteResult): Promise<void
     classes: r.reports[i][0].classes,
     clips: r.reports[i][0].clips,
     chance: r.reports[i][0].chance,
-    results: r.reports[i].map((p) => ({ features: p.features, accuracy: p.result.mean, accuracyStd: p.result.std, foldAccuracies: p.result.foldAccuracies })),
+    results: r.reports[i].map((p) => ({
+      features: p.features,
+      accuracy: p.result.mean,
+      accuracyStd: p.result.std,
+      foldAccuracies: p.result.foldAccuracies,
+    })),
   }));
   const tmp = `${path}.tmp-${process.pid}`;
   await writeFile(tmp, JSON.stringify({ sources: r.sources, sets }, null, 2) + '\n');

@@ -48,22 +48,33 @@ export interface ProbeReport {
 }
 
 /** Probe `source` on the folder-per-class set in `dataDir`. Bad audio files are skipped with a message. */
-export async function runProbe(source: FeatureSource, dataDir: string, folds: number, seed: number, walk: WalkOptions = {}): Promise<ProbeReport> {
+export async function runProbe(
+  source: FeatureSource,
+  dataDir: string,
+  folds: number,
+  seed: number,
+  walk: WalkOptions = {},
+): Promise<ProbeReport> {
   const ds = await loadLogMelDataset(dataDir, { ...walk, onProgress: progressCallback('reading audio', 'files') });
   if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, ds.items.length + ds.skipped.length)}`);
   const labelled = ds.items.filter((it) => it.label !== undefined);
   const loose = ds.items.filter((it) => it.label === undefined).map((it) => shown(it.file));
   if (loose.length) {
     const listed = loose.slice(0, 3).join(', ') + (loose.length > 3 ? `, and ${loose.length - 3} more` : '');
-    say(`matpac: ${shown(dataDir)}: ${loose.length} audio file${loose.length > 1 ? 's' : ''} at the top of the folder not used (a probe reads one sub-folder per class): ${listed}`);
+    say(
+      `matpac: ${shown(dataDir)}: ${loose.length} audio file${loose.length > 1 ? 's' : ''} at the top of the folder not used (a probe reads one sub-folder per class): ${listed}`,
+    );
   }
   if (ds.labels.length < 2)
-    throw new CliError(`${dataDir}: a probe needs one sub-folder of audio files per class, and at least 2 classes (found ${ds.labels.length})`);
+    throw new CliError(
+      `${dataDir}: a probe needs one sub-folder of audio files per class, and at least 2 classes (found ${ds.labels.length})`,
+    );
   const classIndex = new Map(ds.labels.map((c, i) => [c, i]));
   const labels = labelled.map((it) => classIndex.get(it.label!)!);
   const counts = ds.labels.map((_, c) => labels.filter((l) => l === c).length);
   const minCount = Math.min(...counts);
-  if (labelled.length < folds) throw new CliError(`${dataDir}: ${labelled.length} clips are too few for ${folds} folds`);
+  if (labelled.length < folds)
+    throw new CliError(`${dataDir}: ${labelled.length} clips are too few for ${folds} folds`);
   if (minCount < folds) say(`matpac: warning: the smallest class has ${minCount} clips, fewer than the ${folds} folds`);
 
   const emb = progressBar(`features (${source.name})`, labelled.length, 'clips');
@@ -75,7 +86,16 @@ export async function runProbe(source: FeatureSource, dataDir: string, folds: nu
   emb.stop();
   const result = crossValidate(rows, labels, ds.labels.length, folds, keyFromSeed(seed));
   const chance = Math.max(...counts) / labelled.length;
-  return { features: source.name, data: dataDir, clips: labelled.length, skipped: ds.skipped.length, classes: ds.labels, chance, folds, result };
+  return {
+    features: source.name,
+    data: dataDir,
+    clips: labelled.length,
+    skipped: ds.skipped.length,
+    classes: ds.labels,
+    chance,
+    folds,
+    result,
+  };
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -108,15 +128,19 @@ export async function writeProbeJson(path: string, r: ProbeReport): Promise<void
 }
 
 export async function probeCommand(opts: ProbeCommandOptions): Promise<void> {
-  if (opts.baseline && (opts.checkpoint || opts.randomInit)) throw new CliError('--baseline probes log-mel features: give it without --checkpoint or --random-init');
-  if (!opts.baseline && !opts.checkpoint && !opts.randomInit) throw new CliError('say what to probe: --checkpoint FILE, --random-init, or --baseline logmel');
+  if (opts.baseline && (opts.checkpoint || opts.randomInit))
+    throw new CliError('--baseline probes log-mel features: give it without --checkpoint or --random-init');
+  if (!opts.baseline && !opts.checkpoint && !opts.randomInit)
+    throw new CliError('say what to probe: --checkpoint FILE, --random-init, or --baseline logmel');
   say(`backend: ${useBackend(opts.backend)}`);
 
   let source: FeatureSource;
   if (opts.baseline === 'logmel') source = { name: 'log-mel mean+std', features: logMelStatsFeatures };
   else if (opts.randomInit) {
     // the initialisation the checkpoint's run started from (its config's seed)
-    const config = opts.checkpoint ? await modelConfig(requireFile(opts.checkpoint, 'checkpoint'), { heads: opts.heads }) : resolveConfig(opts.preset ?? 'tiny');
+    const config = opts.checkpoint
+      ? await modelConfig(requireFile(opts.checkpoint, 'checkpoint'), { heads: opts.heads })
+      : resolveConfig(opts.preset ?? 'tiny');
     source = { name: `untrained ${config.name}`, features: embedder(randomInitModel(config)) };
   } else {
     const model = await loadModel(requireFile(opts.checkpoint!, 'checkpoint'), { heads: opts.heads });

@@ -41,7 +41,11 @@ export function pidAlive(pid: number): boolean {
 /** An I/O error as a short phrase (a full disk said plainly). */
 export const ioMessage = (e: unknown): string => {
   const err = e as NodeJS.ErrnoException;
-  return err.code === 'ENOSPC' ? 'no space left on device' : err.code === 'EDQUOT' ? 'disk quota exceeded' : (err.message ?? String(e)).replace(/\s+/g, ' ');
+  return err.code === 'ENOSPC'
+    ? 'no space left on device'
+    : err.code === 'EDQUOT'
+      ? 'disk quota exceeded'
+      : (err.message ?? String(e)).replace(/\s+/g, ' ');
 };
 
 function readLock(path: string): LockInfo | 'gone' | 'unreadable' {
@@ -79,7 +83,8 @@ export function lockRunFolder(dir: string): RunLock {
       linkSync(tmp, path); // atomic: fails with EEXIST when a lock is there
       return { release: releaser(path, text) };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CliError(`${shown(path)}: cannot create the run lock (${ioMessage(e)})`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new CliError(`${shown(path)}: cannot create the run lock (${ioMessage(e)})`);
     } finally {
       try {
         unlinkSync(tmp);
@@ -92,12 +97,17 @@ export function lockRunFolder(dir: string): RunLock {
     if (held === 'unreadable') {
       say(`matpac: ${shown(path)}: taking over an unreadable lock file`);
     } else if (held.host !== mine.host) {
-      throw new CliError(`${shown(dir)} is in use by a matpac run on host ${held.host} (pid ${held.pid}, since ${held.startedAt}); if that run is gone, delete ${shown(path)}`);
+      throw new CliError(
+        `${shown(dir)} is in use by a matpac run on host ${held.host} (pid ${held.pid}, since ${held.startedAt}); if that run is gone, delete ${shown(path)}`,
+      );
     } else if (pidAlive(held.pid)) {
       throw new CliError(
         `${shown(dir)} is in use by another matpac run (pid ${held.pid}, since ${held.startedAt}); wait for it to end or choose another --out (if pid ${held.pid} is not a matpac run, delete ${shown(path)})`,
       );
-    } else say(`matpac: ${shown(dir)}: taking over the lock of pid ${held.pid} (since ${held.startedAt}), which is no longer running`);
+    } else
+      say(
+        `matpac: ${shown(dir)}: taking over the lock of pid ${held.pid} (since ${held.startedAt}), which is no longer running`,
+      );
     try {
       unlinkSync(path);
     } catch {
@@ -153,5 +163,7 @@ export function configChanges(a: unknown, b: unknown, path = ''): string[] {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
     return keys.flatMap((k) => configChanges(a[k], b[k], path ? `${path}.${k}` : k));
   }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${path || '(whole config)'} ${JSON.stringify(a) ?? '(none)'} → ${JSON.stringify(b) ?? '(none)'}`];
+  return JSON.stringify(a) === JSON.stringify(b)
+    ? []
+    : [`${path || '(whole config)'} ${JSON.stringify(a) ?? '(none)'} → ${JSON.stringify(b) ?? '(none)'}`];
 }

@@ -25,23 +25,52 @@ export async function traceCommand(opts: TraceOptions): Promise<void> {
   const config = checkConfig({ ...resolveConfig(opts.preset ?? 'tiny'), batchSize: opts.batch });
   const state = initTrainState(config);
   const shape = [opts.batch, config.nMels, config.cropFrames];
-  const batch = tensor(Float32Array.from(normalHost(foldIn(keyFromSeed(config.seed), 1), shape.reduce((a, b) => a * b, 1))), shape);
+  const batch = tensor(
+    Float32Array.from(
+      normalHost(
+        foldIn(keyFromSeed(config.seed), 1),
+        shape.reduce((a, b) => a * b, 1),
+      ),
+    ),
+    shape,
+  );
   const key = split(state.key)[1];
   const teacher = { ...state.teacher, centre: state.centre, step: 0 };
   type Args = { student: StudentParams; teacher: typeof teacher; batch: Tensor };
   const args: Args = { student: state.student, teacher, batch };
 
   const forward = trace((a: Args) => matpacLossAux(a.student, a.teacher, a.batch, key, config), args).trace;
-  const full = trace((a: Args) => valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, config), args).trace;
+  const full = trace(
+    (a: Args) => valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, config),
+    args,
+  ).trace;
 
   const out = process.stdout;
   if (opts.json) {
-    const counts = (t: typeof full) => ({ launches: t.equations.length, distinctKernels: t.kernels.size, flops: t.flops });
-    out.write(JSON.stringify({ preset: config.name, batch: shape, forward: counts(forward), forwardBackward: counts(full), kernels: [...full.kernels.keys()] }, null, 2) + '\n');
+    const counts = (t: typeof full) => ({
+      launches: t.equations.length,
+      distinctKernels: t.kernels.size,
+      flops: t.flops,
+    });
+    out.write(
+      JSON.stringify(
+        {
+          preset: config.name,
+          batch: shape,
+          forward: counts(forward),
+          forwardBackward: counts(full),
+          kernels: [...full.kernels.keys()],
+        },
+        null,
+        2,
+      ) + '\n',
+    );
     return;
   }
   if (opts.jit) {
-    const compiled = jit((a: Args) => valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, config));
+    const compiled = jit((a: Args) =>
+      valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, config),
+    );
     compiled(args);
     out.write(`# MATPAC ${config.name}: loss and gradient of one batch [${shape.join(', ')}], compiled by jit\n`);
     out.write(formatPlan(compiled.lastPlan()!, { maxLines: opts.lines }) + '\n');

@@ -24,11 +24,17 @@ export interface TrainingData {
 }
 
 async function folderData(dir: string, config: MatpacConfig, followLinks: boolean): Promise<TrainingData> {
-  const ds = await loadLogMelDataset(dir, { minFrames: config.cropFrames, followLinks, onProgress: progressCallback('reading audio', 'files') });
+  const ds = await loadLogMelDataset(dir, {
+    minFrames: config.cropFrames,
+    followLinks,
+    onProgress: progressCallback('reading audio', 'files'),
+  });
   const total = ds.items.length + ds.skipped.length;
   if (ds.skipped.length) say(`matpac: ${describeSkipped(ds.skipped, total)}`);
   if (!ds.items.length)
-    throw new CliError(`${dir}: no usable audio (${total} files; clips need at least ${config.cropFrames} log-mel frames = ${(config.cropFrames / 100).toFixed(2)} s)`);
+    throw new CliError(
+      `${dir}: no usable audio (${total} files; clips need at least ${config.cropFrames} log-mel frames = ${(config.cropFrames / 100).toFixed(2)} s)`,
+    );
   const items: LogMelItem[] = ds.items.map((it) => ({ ...it, logmel: fitMels(it.logmel, config.nMels) }));
   return {
     description: `${items.length} clips from ${shown(dir)}`,
@@ -72,6 +78,12 @@ function poolData(config: MatpacConfig, opts: PoolDataOptions): TrainingData {
 }
 
 /** Open `data` (a folder, or `pool`) for a run of `config`. */
-export function openTrainingData(data: string, config: MatpacConfig, opts: PoolDataOptions = {}): Promise<TrainingData> {
-  return data === POOL_DATA ? Promise.resolve(poolData(config, opts)) : folderData(data, config, opts.followLinks === true);
+export function openTrainingData(
+  data: string,
+  config: MatpacConfig,
+  opts: PoolDataOptions = {},
+): Promise<TrainingData> {
+  return data === POOL_DATA
+    ? Promise.resolve(poolData(config, opts))
+    : folderData(data, config, opts.followLinks === true);
 }

@@ -106,7 +106,8 @@ export function formatDuration(sec: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-const num = (x: number, digits = 4) => (Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(digits) : x.toExponential(2)) : String(x));
+const num = (x: number, digits = 4) =>
+  Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(digits) : x.toExponential(2)) : String(x);
 
 /** The run folder under runs/ whose latest checkpoint was written last. */
 function latestRun(): string | undefined {
@@ -134,10 +135,20 @@ function readJson<T>(path: string): T {
  * the same gradient), then the updated state (student, teacher, optimizer moments, centre), with
  * the input batch and parameters named when they hold NaN/Inf already.
  */
-function diagnose(state: TrainState, next: TrainState, batch: Tensor, files: string[], config: MatpacConfig, m: StepMetrics): string {
+function diagnose(
+  state: TrainState,
+  next: TrainState,
+  batch: Tensor,
+  files: string[],
+  config: MatpacConfig,
+  m: StepMetrics,
+): string {
   const where: string[] = [];
   const bad = countNonFinite(batch);
-  if (bad) where.push(`the input batch holds ${bad} non-finite value${bad > 1 ? 's' : ''} (clips: ${[...new Set(files)].map(shown).join(', ')})`);
+  if (bad)
+    where.push(
+      `the input batch holds ${bad} non-finite value${bad > 1 ? 's' : ''} (clips: ${[...new Set(files)].map(shown).join(', ')})`,
+    );
   const param = firstNonFinite(state.student, 'student');
   if (param) where.push(`the parameters already hold one (first: ${param.path})`);
   let first: string;
@@ -145,7 +156,13 @@ function diagnose(state: TrainState, next: TrainState, batch: Tensor, files: str
   else if (!Number.isFinite(m.gradNorm)) {
     const stepKey = split(state.key)[1];
     const teacherState = { ...state.teacher, centre: state.centre, step: state.step };
-    const [, grads] = valueAndGrad(matpacLossAux, { hasAux: true })(state.student, teacherState, batch, stepKey, config);
+    const [, grads] = valueAndGrad(matpacLossAux, { hasAux: true })(
+      state.student,
+      teacherState,
+      batch,
+      stepKey,
+      config,
+    );
     first = `gradient of ${firstNonFinite(grads, 'student')?.path ?? '(none found: the gradient norm overflowed)'}`;
   } else {
     const { step: _s, key: _k, ...updated } = next;
@@ -188,24 +205,55 @@ function writeLossPlot(path: string, rows: MetricsRow[], config: MatpacConfig): 
     title: `MATPAC ${config.name}: training loss`,
     xLabel: 'step',
     yLabel: 'loss',
-    series: [series(`L = ${config.loss.clsWeight}·L_cls + ${config.loss.predWeight}·L_pred`, (r) => r.loss), series('L_pred', (r) => r.lPred), series('L_cls', (r) => r.lCls)],
+    series: [
+      series(`L = ${config.loss.clsWeight}·L_cls + ${config.loss.predWeight}·L_pred`, (r) => r.loss),
+      series('L_pred', (r) => r.lPred),
+      series('L_cls', (r) => r.lCls),
+    ],
   });
   // below it, what the study of the parts reads: the teacher's target perplexity, and for MATPAC++
   // each head's share of the tokens it won and the assignment temperature
   const K = config.head.numClasses;
   const study = [series(`teacher target perplexity / K (K = ${K})`, (r) => r.targetPerplexity / K)];
-  for (let h = 0; h < config.mcl.heads; h++) study.push(series(`head ${h}: share of tokens won`, (r) => (r.headWins?.[h] ?? NaN) / (r.headWins ?? []).reduce((a, b) => a + b, 0)));
-  if (config.mcl.heads > 0) study.push(series(`MCL temperature / ${config.mcl.temperatureStart}`, (r) => (r.mclTemperature ?? NaN) / config.mcl.temperatureStart));
-  const panel = linePlotSvg({ title: config.mcl.heads > 0 ? 'targets and MCL heads' : 'targets', xLabel: 'step', yLabel: 'fraction', series: study, height: 300 });
+  for (let h = 0; h < config.mcl.heads; h++)
+    study.push(
+      series(
+        `head ${h}: share of tokens won`,
+        (r) => (r.headWins?.[h] ?? NaN) / (r.headWins ?? []).reduce((a, b) => a + b, 0),
+      ),
+    );
+  if (config.mcl.heads > 0)
+    study.push(
+      series(
+        `MCL temperature / ${config.mcl.temperatureStart}`,
+        (r) => (r.mclTemperature ?? NaN) / config.mcl.temperatureStart,
+      ),
+    );
+  const panel = linePlotSvg({
+    title: config.mcl.heads > 0 ? 'targets and MCL heads' : 'targets',
+    xLabel: 'step',
+    yLabel: 'fraction',
+    series: study,
+    height: 300,
+  });
   writeFileAtomic(path, stackSvg([svg, panel]));
 }
 
 /** input-mask.png: the first training crop and the patches step 0 masks in it. */
-async function writeMaskPicture(path: string, batch: { data: Float32Array; shape: [number, number, number] }, state: TrainState, config: MatpacConfig): Promise<void> {
+async function writeMaskPicture(
+  path: string,
+  batch: { data: Float32Array; shape: [number, number, number] },
+  state: TrainState,
+  config: MatpacConfig,
+): Promise<void> {
   const [B, nMels, nFrames] = batch.shape;
   const { N } = gridOf(config, nFrames);
   const m = randomMasking(split(state.key)[1], B, N, config.maskRatio);
-  await writeLogMelPng(path, { data: batch.data.subarray(0, nMels * nFrames), nMels, nFrames }, { mask: m.mask.subarray(0, N), patchSize: config.patchSize, scale: nFrames < 200 ? 4 : 2 });
+  await writeLogMelPng(
+    path,
+    { data: batch.data.subarray(0, nMels * nFrames), nMels, nFrames },
+    { mask: m.mask.subarray(0, N), patchSize: config.patchSize, scale: nFrames < 200 ? 4 : 2 },
+  );
 }
 
 // ── the progress display ─────────────────────────────────────────────────────────────────────────
@@ -216,7 +264,8 @@ function makeProgress(total: number, start: number) {
       {
         stream: process.stderr,
         // the most useful fields first: a narrow terminal cuts the line at its right edge
-        format: 'step {value}/{total} |{bar}| ETA {eta_formatted} {sps} steps/s | loss {loss} L_pred {lPred} L_cls {lCls} | lr {lr} ema {ema} τ_t {tau}',
+        format:
+          'step {value}/{total} |{bar}| ETA {eta_formatted} {sps} steps/s | loss {loss} L_pred {lPred} L_cls {lCls} | lr {lr} ema {ema} τ_t {tau}',
         barsize: 20,
         hideCursor: true,
         etaBuffer: 50,
@@ -226,7 +275,15 @@ function makeProgress(total: number, start: number) {
     bar.start(total, start, { loss: '-', lPred: '-', lCls: '-', lr: '-', ema: '-', tau: '-', sps: '-' });
     return {
       update: (step: number, m: StepMetrics, sps: number) =>
-        bar.update(step, { loss: num(m.loss), lPred: num(m.lPred), lCls: num(m.lCls), lr: num(m.lr, 6), ema: num(m.emaMomentum, 5), tau: num(m.teacherTemp, 4), sps: sps.toFixed(2) }),
+        bar.update(step, {
+          loss: num(m.loss),
+          lPred: num(m.lPred),
+          lCls: num(m.lCls),
+          lr: num(m.lr, 6),
+          ema: num(m.emaMomentum, 5),
+          tau: num(m.teacherTemp, 4),
+          sps: sps.toFixed(2),
+        }),
       stop: () => bar.stop(),
     };
   }
@@ -236,7 +293,9 @@ function makeProgress(total: number, start: number) {
     update: (step: number, m: StepMetrics, sps: number) => {
       if (step % every !== 0 && step !== total) return;
       const eta = sps > 0 ? formatDuration((total - step) / sps) : '?';
-      say(`step ${step}/${total} ETA ${eta} ${sps.toFixed(2)} steps/s | loss ${num(m.loss)} L_pred ${num(m.lPred)} L_cls ${num(m.lCls)} | lr ${num(m.lr, 6)} ema ${num(m.emaMomentum, 5)} τ_t ${num(m.teacherTemp)}`);
+      say(
+        `step ${step}/${total} ETA ${eta} ${sps.toFixed(2)} steps/s | loss ${num(m.loss)} L_pred ${num(m.lPred)} L_cls ${num(m.lCls)} | lr ${num(m.lr, 6)} ema ${num(m.emaMomentum, 5)} τ_t ${num(m.teacherTemp)}`,
+      );
     },
     stop: () => {},
   };
@@ -259,16 +318,22 @@ const isFolder = (p: string) => existsSync(p) && statSync(p).isDirectory();
 
 /** Every path the run will use, checked before anything is written or trained. */
 function checkPaths(opts: TrainOptions, runDir: string): void {
-  if (opts.data !== undefined && opts.data !== POOL_DATA && !isFolder(opts.data)) throw new CliError(`${opts.data}: no such folder`);
-  if (opts.probe && opts.probeData !== undefined && !isFolder(opts.probeData)) throw new CliError(`${opts.probeData}: no such folder (--probe-data)`);
-  if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new CliError(`${shown(runDir)}: --out must be a folder, this is a file`);
+  if (opts.data !== undefined && opts.data !== POOL_DATA && !isFolder(opts.data))
+    throw new CliError(`${opts.data}: no such folder`);
+  if (opts.probe && opts.probeData !== undefined && !isFolder(opts.probeData))
+    throw new CliError(`${opts.probeData}: no such folder (--probe-data)`);
+  if (existsSync(runDir) && !statSync(runDir).isDirectory())
+    throw new CliError(`${shown(runDir)}: --out must be a folder, this is a file`);
 }
 
 /** Own the run folder, and clear what killed writes left in it. */
 function takeRunFolder(runDir: string): RunLock {
   const lock = lockRunFolder(runDir);
   const stale = cleanStaleTemps(runDir);
-  if (stale.length) say(`matpac: ${shown(runDir)}: removed ${stale.length} unfinished temporary file${stale.length > 1 ? 's' : ''} of killed writes (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''})`);
+  if (stale.length)
+    say(
+      `matpac: ${shown(runDir)}: removed ${stale.length} unfinished temporary file${stale.length > 1 ? 's' : ''} of killed writes (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''})`,
+    );
   return lock;
 }
 
@@ -279,27 +344,43 @@ function resumeRun(runDir: string): Omit<Prepared, 'lock' | 'runDir' | 'resumed'
   const runPath = join(runDir, 'run.json');
   const config = storedConfig(readJson<unknown>(configPath), configPath);
   const info = readJson<RunInfo>(runPath);
-  if (typeof info !== 'object' || info === null || typeof info.data !== 'string' || !Number.isSafeInteger(info.checkpointEvery) || info.checkpointEvery < 1)
-    throw new CliError(`${shown(runPath)}: not a run description written by matpac train (needs "data" and a positive "checkpointEvery")`);
+  if (
+    typeof info !== 'object' ||
+    info === null ||
+    typeof info.data !== 'string' ||
+    !Number.isSafeInteger(info.checkpointEvery) ||
+    info.checkpointEvery < 1
+  )
+    throw new CliError(
+      `${shown(runPath)}: not a run description written by matpac train (needs "data" and a positive "checkpointEvery")`,
+    );
   const changed = configChanges(checkpointConfig(ckpt), config);
   if (changed.length)
     throw new CliError(
       `${shown(configPath)} differs from the config in ${LATEST}: ${changed.join('; ')}; a resumed run continues exactly as it was configured (undo the edit, or start a new run with --preset ${shown(configPath)})`,
     );
   const runId = readMetadata(ckpt).run_id;
-  if (runId !== info.runId) throw new CliError(`${shown(ckpt)} belongs to another run (run id ${runId ?? 'none'}; ${shown(runPath)} says ${info.runId ?? 'none'})`);
+  if (runId !== info.runId)
+    throw new CliError(
+      `${shown(ckpt)} belongs to another run (run id ${runId ?? 'none'}; ${shown(runPath)} says ${info.runId ?? 'none'})`,
+    );
   return { config, state: loadTrainState(ckpt, config), info };
 }
 
 async function prepare(opts: TrainOptions): Promise<Prepared> {
   if (opts.resume) {
-    const fixed = (['preset', 'steps', 'batch', 'seed', 'mcl', 'data', 'checkpointEvery', 'followLinks'] as const).filter((k) => opts[k] !== undefined);
+    const fixed = (
+      ['preset', 'steps', 'batch', 'seed', 'mcl', 'data', 'checkpointEvery', 'followLinks'] as const
+    ).filter((k) => opts[k] !== undefined);
     if (fixed.length)
-      throw new CliError(`--resume continues a run exactly as it was configured; drop ${fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')} (use --minutes or --stop-at to limit this session)`);
+      throw new CliError(
+        `--resume continues a run exactly as it was configured; drop ${fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ')} (use --minutes or --stop-at to limit this session)`,
+      );
     const runDir = opts.out ?? latestRun();
     if (!runDir) throw new CliError(`--resume: no run to continue in ${RUNS_DIR}/ (name one with --out RUN_DIR)`);
     checkPaths(opts, runDir);
-    if (!existsSync(join(runDir, LATEST))) throw new CliError(`--resume: ${shown(runDir)} has no ${LATEST} to continue from`);
+    if (!existsSync(join(runDir, LATEST)))
+      throw new CliError(`--resume: ${shown(runDir)} has no ${LATEST} to continue from`);
     const lock = takeRunFolder(runDir);
     try {
       checkTrainingMemory(checkpointConfig(join(runDir, LATEST)), join(runDir, LATEST));
@@ -321,17 +402,28 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
 
   const runDir = opts.out ?? join(RUNS_DIR, `${config.name}-${timestamp()}`);
   checkPaths(opts, runDir);
-  if (existsSync(join(runDir, LATEST))) throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
+  if (existsSync(join(runDir, LATEST)))
+    throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
   const madeFolder = !existsSync(runDir);
   mkdirSync(runDir, { recursive: true });
   const lock = takeRunFolder(runDir);
   try {
     // checked again under the lock: a run that started meanwhile has written it
-    if (existsSync(join(runDir, LATEST))) throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
-    if (existsSync(join(runDir, 'metrics.jsonl'))) say(`matpac: ${shown(runDir)}: an earlier run there saved no checkpoint; starting over (its metrics.jsonl is replaced)`);
+    if (existsSync(join(runDir, LATEST)))
+      throw new CliError(`${shown(runDir)} already holds a run: continue it with --resume, or choose another --out`);
+    if (existsSync(join(runDir, 'metrics.jsonl')))
+      say(
+        `matpac: ${shown(runDir)}: an earlier run there saved no checkpoint; starting over (its metrics.jsonl is replaced)`,
+      );
     const data = opts.data ?? (await ensurePretrainSet());
     const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
-    const info: RunInfo = { data: data === POOL_DATA ? data : resolve(data), checkpointEvery, preset: presetSpec, createdAt: new Date().toISOString(), ...(opts.followLinks ? { followLinks: true } : {}) };
+    const info: RunInfo = {
+      data: data === POOL_DATA ? data : resolve(data),
+      checkpointEvery,
+      preset: presetSpec,
+      createdAt: new Date().toISOString(),
+      ...(opts.followLinks ? { followLinks: true } : {}),
+    };
     return { runDir, config, state: initTrainState(config), info, resumed: false, lock, madeFolder };
   } catch (e) {
     lock.release();
@@ -344,7 +436,12 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
  * Seconds per step, measured on steps that are thrown away (trainStep is pure: the state does not
  * advance): one to warm up, then more until about a second has been timed (at most 10).
  */
-async function timeStep(config: MatpacConfig, state: TrainState, data: TrainingData, trainStep: ReturnType<typeof makeTrainStep>): Promise<number> {
+async function timeStep(
+  config: MatpacConfig,
+  state: TrainState,
+  data: TrainingData,
+  trainStep: ReturnType<typeof makeTrainStep>,
+): Promise<number> {
   const b = await data.batch(0);
   const x = tensor(b.data, b.shape);
   const thrownAway = () => scope(() => void trainStep(state, x));
@@ -371,13 +468,20 @@ export interface TrainResult {
 }
 
 /** The training run behind `matpac train` (exported for tests, with hooks). */
-export async function train(opts: TrainOptions, hooks: TrainHooks = {}, poolOptions: PoolDataOptions = {}): Promise<TrainResult> {
+export async function train(
+  opts: TrainOptions,
+  hooks: TrainHooks = {},
+  poolOptions: PoolDataOptions = {},
+): Promise<TrainResult> {
   const backend = useBackend(opts.backend);
   const start = performance.now();
   const prepared = await prepare(opts);
   try {
     say(`backend: ${backend}`);
-    const data = await openTrainingData(prepared.info.data, prepared.config, { followLinks: prepared.info.followLinks === true, ...poolOptions });
+    const data = await openTrainingData(prepared.info.data, prepared.config, {
+      followLinks: prepared.info.followLinks === true,
+      ...poolOptions,
+    });
     try {
       return await trainIn(data, prepared, opts, hooks, backend, start);
     } finally {
@@ -399,7 +503,14 @@ function removeIfEmpty(dir: string): void {
 }
 
 /** The run, in a folder this process owns, on its training data. */
-async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOptions, hooks: TrainHooks, backend: string, start: number): Promise<TrainResult> {
+async function trainIn(
+  data: TrainingData,
+  prepared: Prepared,
+  opts: TrainOptions,
+  hooks: TrainHooks,
+  backend: string,
+  start: number,
+): Promise<TrainResult> {
   const { runDir, info, resumed } = prepared;
   let { config, state } = prepared;
 
@@ -416,14 +527,18 @@ async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOption
         `--minutes ${opts.minutes}: no time left to train: reading the data and timing a step took ${formatDuration(usedSec)} of the ${formatDuration(opts.minutes * 60)} budget (one step takes ${stepText}); give more minutes or use --steps`,
       );
     }
-    say(`one step takes ${stepText}: ${steps} step${steps > 1 ? 's' : ''} fit${steps > 1 ? '' : 's'} in the ${formatDuration(leftSec)} left`);
+    say(
+      `one step takes ${stepText}: ${steps} step${steps > 1 ? 's' : ''} fit${steps > 1 ? '' : 's'} in the ${formatDuration(leftSec)} left`,
+    );
     config = checkConfig(withRunLength(config, steps));
   }
   const total = config.optim.totalSteps;
   const stopAt = Math.min(total, opts.stopAt ?? total);
   // the step compiled by jit (src/jit): traced each step, compiled once per program structure
   const trainStep = makeTrainStep(config, { jit: opts.jit !== false });
-  say(`step: ${opts.jit !== false ? 'compiled by jit (fused kernels, planned memory; --no-jit runs it op by op)' : 'eager, op by op (--no-jit)'}`);
+  say(
+    `step: ${opts.jit !== false ? 'compiled by jit (fused kernels, planned memory; --no-jit runs it op by op)' : 'eager, op by op (--no-jit)'}`,
+  );
 
   const paths = {
     config: join(runDir, 'config.json'),
@@ -444,7 +559,10 @@ async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOption
   if (!resumed) writeFileAtomic(paths.metrics, '');
   const rows = (resumed ? metricsBefore(paths.metrics, state.step, info.runId) : []) as unknown as MetricsRow[];
   const metricsLog = new MetricsWriter(paths.metrics);
-  const meta: Record<string, string> = { config: JSON.stringify(config), ...(info.runId ? { run_id: info.runId } : {}) };
+  const meta: Record<string, string> = {
+    config: JSON.stringify(config),
+    ...(info.runId ? { run_id: info.runId } : {}),
+  };
   const save = (path: string, s: TrainState) => saveState(path, s, meta);
   let latestStep = state.step; // the step checkpoint-latest holds, and when it was written
   let lastLatest = performance.now();
@@ -464,7 +582,9 @@ async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOption
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) process.exit(signalExitCode(sig));
     interrupted = sig;
-    say(`\nmatpac: ${sig === 'SIGINT' ? 'interrupted' : `stopped (${sig})`}: finishing this step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to quit at once)`);
+    say(
+      `\nmatpac: ${sig === 'SIGINT' ? 'interrupted' : `stopped (${sig})`}: finishing this step and writing a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : sig} again to quit at once)`,
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -485,7 +605,9 @@ async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOption
       if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm) || !allFinite(next)) {
         progress.stop();
         saveLatest();
-        throw new NonFiniteError(`${diagnose(state, next, x, b.files, config, m)} (last good state: ${shown(paths.latest)}, step ${state.step})`);
+        throw new NonFiniteError(
+          `${diagnose(state, next, x, b.files, config, m)} (last good state: ${shown(paths.latest)}, step ${state.step})`,
+        );
       }
       // and so are the batch and the previous state's buffers that the new state does not reuse
       disposeTree([x, state], next);
@@ -519,10 +641,15 @@ async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOption
     const tail = rows.slice(-Math.max(1, Math.round(rows.length / 10)));
     const finalLoss = tail.reduce((a, r) => a + r.loss, 0) / tail.length;
     const lossNote = tail.length ? `; final loss ${num(finalLoss)} (mean of the last ${tail.length} steps)` : '';
-    lines.push(`done: ${total} steps${stepsDone < total ? ` (${stepsDone} in this session)` : ''} in ${formatDuration(elapsed)}${lossNote}`);
-  }
-  else {
-    const why = interrupted ? 'interrupted' : performance.now() >= deadline ? 'time budget used up' : 'stopped as asked (--stop-at)';
+    lines.push(
+      `done: ${total} steps${stepsDone < total ? ` (${stepsDone} in this session)` : ''} in ${formatDuration(elapsed)}${lossNote}`,
+    );
+  } else {
+    const why = interrupted
+      ? 'interrupted'
+      : performance.now() >= deadline
+        ? 'time budget used up'
+        : 'stopped as asked (--stop-at)';
     lines.push(`${why} at step ${state.step} of ${total}; continue with: matpac train --resume --out ${shown(runDir)}`);
   }
   if (stepsDone > 0) lines.push(`speed:      ${(stepsDone / elapsed).toFixed(2)} steps/s on ${backend}`);
@@ -534,21 +661,39 @@ async function trainIn(data: TrainingData, prepared: Prepared, opts: TrainOption
 
   let probe: ProbeReport | undefined;
   if (completed && opts.probe) {
-    say(`probing the trained encoder on ${opts.probeData ? shown(opts.probeData) : 'the bundled probe set (instrument families)'}…`);
+    say(
+      `probing the trained encoder on ${opts.probeData ? shown(opts.probeData) : 'the bundled probe set (instrument families)'}…`,
+    );
     const probeDir = opts.probeData ?? (await ensureProbeSet());
-    probe = await runProbe({ name: `${config.name} step ${state.step}`, features: embedder({ config, student: state.student, step: state.step }) }, probeDir, 5, 0, { followLinks: info.followLinks });
+    probe = await runProbe(
+      {
+        name: `${config.name} step ${state.step}`,
+        features: embedder({ config, student: state.student, step: state.step }),
+      },
+      probeDir,
+      5,
+      0,
+      { followLinks: info.followLinks },
+    );
     await writeProbeJson(paths.probe, probe);
     say(formatProbeReport(probe));
     lines.push(`probe:      ${accuracyLine(probe)} on ${probe.classes.length} classes → ${shown(paths.probe)}`);
     const dataArg = opts.probeData ? ` --data ${shown(opts.probeData)}` : '';
-    lines.push(`            compare with the untrained model: matpac probe --random-init --checkpoint ${shown(paths.latest)}${dataArg}`);
+    lines.push(
+      `            compare with the untrained model: matpac probe --random-init --checkpoint ${shown(paths.latest)}${dataArg}`,
+    );
     lines.push(`            and with log-mel statistics:      matpac probe --baseline logmel${dataArg}`);
   }
   if (completed && opts.probeSuite) {
     const suite = await import('./probe-suite');
     const result = await suite.suiteForModel({ config, student: state.student, step: state.step }, {});
     await suite.writeSuiteJson(join(runDir, 'probe-suite.json'), result);
-    lines.push('', 'development probe suite (kinds of sound the generated pool lacks):', suite.formatSuiteTable(result), suite.suiteVerdict(result));
+    lines.push(
+      '',
+      'development probe suite (kinds of sound the generated pool lacks):',
+      suite.formatSuiteTable(result),
+      suite.suiteVerdict(result),
+    );
     lines.push(`            → ${shown(join(runDir, 'probe-suite.json'))}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
@@ -560,5 +705,9 @@ const signalExitCode = (sig: NodeJS.Signals) => 128 + (sig === 'SIGTERM' ? 15 : 
 
 export async function trainCommand(opts: TrainOptions): Promise<void> {
   const r = await train(opts);
-  if (r.signal) throw new CliError(`${r.signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped (${r.signal})`} at step ${r.state.step}; checkpoint saved`, signalExitCode(r.signal));
+  if (r.signal)
+    throw new CliError(
+      `${r.signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped (${r.signal})`} at step ${r.state.step}; checkpoint saved`,
+      signalExitCode(r.signal),
+    );
 }

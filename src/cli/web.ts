@@ -44,12 +44,17 @@ interface Pack {
 
 /** The clips as a pack: every usable file under `dir` (minimum one frame; the page drops those too short for its crop). */
 async function packClips(dir: string, quiet: boolean): Promise<Pack> {
-  const ds = await loadLogMelDataset(dir, { onProgress: quiet ? undefined : progressCallback('reading audio', 'files') });
+  const ds = await loadLogMelDataset(dir, {
+    onProgress: quiet ? undefined : progressCallback('reading audio', 'files'),
+  });
   const total = ds.items.length + ds.skipped.length;
   if (ds.skipped.length && !quiet) say(`matpac: ${describeSkipped(ds.skipped, total)}`);
   if (!ds.items.length) throw new CliError(`${dir}: no usable audio (${total} files)`);
   const { index, blob } = packLogMels(ds.items.map((it) => ({ name: relative(dir, it.file), logmel: it.logmel })));
-  return { index: JSON.stringify({ ...index, source: shown(dir) }), blob: Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength) };
+  return {
+    index: JSON.stringify({ ...index, source: shown(dir) }),
+    blob: Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength),
+  };
 }
 
 /**
@@ -58,7 +63,12 @@ async function packClips(dir: string, quiet: boolean): Promise<Pack> {
  */
 export function markdownPage(md: string): string {
   const escape = (t: string) => t.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
-  const slug = (t: string) => t.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+  const slug = (t: string) =>
+    t
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N} _-]/gu, '')
+      .replace(/ /g, '-');
   const body = md
     .split('\n')
     .map((l) => {
@@ -70,10 +80,13 @@ export function markdownPage(md: string): string {
 }
 
 /** Start the server; resolves once it listens. */
-export async function startWebServer(opts: WebOptions): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
+export async function startWebServer(
+  opts: WebOptions,
+): Promise<{ url: string; server: Server; close: () => Promise<void> }> {
   if (opts.port > 65535) throw new CliError(`--port: ${opts.port} is not a port (0-65535)`);
   const { buildPage, DIST, pageIsStale, ROOT } = await import('../../web/build');
-  if (opts.data !== undefined && !(existsSync(opts.data) && statSync(opts.data).isDirectory())) throw new CliError(`${opts.data}: no such folder`);
+  if (opts.data !== undefined && !(existsSync(opts.data) && statSync(opts.data).isDirectory()))
+    throw new CliError(`${opts.data}: no such folder`);
   if (pageIsStale()) {
     if (!opts.quiet) say('building the page (esbuild)…');
     try {
@@ -88,7 +101,11 @@ export async function startWebServer(opts: WebOptions): Promise<{ url: string; s
 
   const server = createServer((req, res) => {
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
-    if (opts.isolation !== false) Object.assign(headers, { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
+    if (opts.isolation !== false)
+      Object.assign(headers, {
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+      });
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, headers).end();
@@ -99,18 +116,28 @@ export async function startWebServer(opts: WebOptions): Promise<{ url: string; s
       return;
     }
     if (path === '/data/pretrain.bin') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'application/octet-stream', 'Content-Length': pack.blob.byteLength }).end(pack.blob);
+      res
+        .writeHead(200, {
+          ...headers,
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': pack.blob.byteLength,
+        })
+        .end(pack.blob);
       return;
     }
     // static files: the built page, and the docs the explorer links to
-    const [base, rel] = path.startsWith('/docs/') ? [docs, path.slice('/docs/'.length)] : [DIST, path === '/' ? 'index.html' : path.slice(1)];
+    const [base, rel] = path.startsWith('/docs/')
+      ? [docs, path.slice('/docs/'.length)]
+      : [DIST, path === '/' ? 'index.html' : path.slice(1)];
     const file = resolve(base, rel);
     if (!(file === base || file.startsWith(base + sep)) || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('not found');
       return;
     }
     if (base === docs && extname(file) === '.md') {
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' }).end(markdownPage(readFileSync(file, 'utf8')));
+      res
+        .writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' })
+        .end(markdownPage(readFileSync(file, 'utf8')));
       return;
     }
     res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
@@ -118,7 +145,11 @@ export async function startWebServer(opts: WebOptions): Promise<{ url: string; s
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(e.code === 'EADDRINUSE' ? new CliError(`port ${opts.port} is in use on 127.0.0.1 (choose another with --port)`) : e),
+      fail(
+        e.code === 'EADDRINUSE'
+          ? new CliError(`port ${opts.port} is in use on 127.0.0.1 (choose another with --port)`)
+          : e,
+      ),
     );
     server.listen(opts.port, '127.0.0.1', () => ok());
   });
@@ -130,6 +161,8 @@ export async function startWebServer(opts: WebOptions): Promise<{ url: string; s
 
 export async function webCommand(opts: WebOptions): Promise<void> {
   const { url } = await startWebServer(opts);
-  process.stdout.write(`matpac web: the page is at ${url} (training clips from ${opts.data ? shown(opts.data) : 'the bundled pre-training set'}; Ctrl-C to stop)\n`);
+  process.stdout.write(
+    `matpac web: the page is at ${url} (training clips from ${opts.data ? shown(opts.data) : 'the bundled pre-training set'}; Ctrl-C to stop)\n`,
+  );
   await new Promise(() => {}); // serve until interrupted
 }

@@ -89,7 +89,12 @@ export async function listAudioFiles(dir: string, opts: WalkOptions = {}): Promi
             childStat = await lstat(child);
           } catch (e) {
             const code = errCode(e);
-            skip(child, code === 'ENOENT' && hasReplacedBytes(entry.name) ? 'the name is not valid UTF-8, so it cannot be opened by name (rename it)' : `cannot read (${code})`);
+            skip(
+              child,
+              code === 'ENOENT' && hasReplacedBytes(entry.name)
+                ? 'the name is not valid UTF-8, so it cannot be opened by name (rename it)'
+                : `cannot read (${code})`,
+            );
             continue;
           }
           await visit(child, childStat, false);
@@ -111,7 +116,14 @@ export async function listAudioFiles(dir: string, opts: WalkOptions = {}): Promi
       st = await stat(real);
     } catch (e) {
       const code = errCode(e);
-      skip(link, code === 'ELOOP' ? 'symbolic link loop' : code === 'ENOENT' ? 'dangling symbolic link (its target does not exist)' : `cannot follow symbolic link (${code})`);
+      skip(
+        link,
+        code === 'ELOOP'
+          ? 'symbolic link loop'
+          : code === 'ENOENT'
+            ? 'dangling symbolic link (its target does not exist)'
+            : `cannot follow symbolic link (${code})`,
+      );
       continue;
     }
     if (!st.isDirectory() && !isAudioFile(link)) continue;

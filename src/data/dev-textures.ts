@@ -26,7 +26,7 @@ function siren(n: number, draw: () => number): Float32Array {
   let phase = 0;
   for (let i = 0; i < n; i++) {
     const t = i / SR;
-    const u = hilo ? (Math.floor(2 * rate * t) % 2) : 0.5 - 0.5 * Math.cos(2 * Math.PI * rate * t);
+    const u = hilo ? Math.floor(2 * rate * t) % 2 : 0.5 - 0.5 * Math.cos(2 * Math.PI * rate * t);
     phase += (2 * Math.PI * (lo + (hi - lo) * u)) / SR;
     y[i] = Math.sin(phase) + 0.4 * Math.sin(2 * phase) + 0.2 * Math.sin(3 * phase);
   }
@@ -116,14 +116,21 @@ function bubbles(n: number, draw: () => number): Float32Array {
     let phase = 0;
     for (let i = 0; i < 6 * d * SR && at + i < n; i++) {
       const s = i / SR;
-      phase += (2 * Math.PI * f * (1 + rise * s / d * 0.1)) / SR;
+      phase += (2 * Math.PI * f * (1 + ((rise * s) / d) * 0.1)) / SR;
       y[at + i] += Math.exp(-s / d) * Math.sin(phase);
     }
   }
   return y;
 }
 
-const RENDER: Record<DevTextureFamily, (n: number, draw: () => number) => Float32Array> = { siren, rain, engine, birdsong, alarm, bubbles };
+const RENDER: Record<DevTextureFamily, (n: number, draw: () => number) => Float32Array> = {
+  siren,
+  rain,
+  engine,
+  birdsong,
+  alarm,
+  bubbles,
+};
 
 /** One event clip of `durationSec`: the family's sound, faded in and out, at a random peak in [0.2, 0.9]. */
 export function renderDevTexture(family: DevTextureFamily, durationSec: number, draw: () => number): Float32Array {
@@ -134,7 +141,9 @@ export function renderDevTexture(family: DevTextureFamily, durationSec: number, 
 }
 
 /** A distractor for the development sets: a random development family. */
-export const randomDevTexture = (durationSec: number, draw: () => number): Float32Array => renderDevTexture(pick(draw(), DEV_TEXTURE_FAMILIES), durationSec, draw);
+export const randomDevTexture = (durationSec: number, draw: () => number): Float32Array =>
+  renderDevTexture(pick(draw(), DEV_TEXTURE_FAMILIES), durationSec, draw);
 
 /** Unit noise of a random colour (for the development sets' background). */
-export const devNoise = (n: number, draw: () => number): Float32Array => noise(n, pick(draw(), ['white', 'pink', 'brown'] as const), draw);
+export const devNoise = (n: number, draw: () => number): Float32Array =>
+  noise(n, pick(draw(), ['white', 'pink', 'brown'] as const), draw);

@@ -24,7 +24,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { encodeWav16 } from '../audio/wav';
 import { foldIn, keyFromSeed, type Key } from '../random';
-import { DEV_TEXTURE_FAMILIES, devNoise, randomDevTexture, renderDevTexture, type DevTextureFamily } from './dev-textures';
+import {
+  DEV_TEXTURE_FAMILIES,
+  devNoise,
+  randomDevTexture,
+  renderDevTexture,
+  type DevTextureFamily,
+} from './dev-textures';
 import { between, intIn, pick, streamDrawer } from './draw';
 import { pitchRange, PROBE_FAMILIES, PROBE_FAMILY_NAMES } from './instruments';
 import { ESPEAK_VARIANTS, speakSsml, xmlText } from './pool/espeak';
@@ -36,7 +42,16 @@ export const DEV_SET_NAMES = ['spoken-digits', 'instrument-family', 'pitch-class
 export type DevSetName = (typeof DEV_SET_NAMES)[number];
 
 /** English: every eSpeak English voice (the pool has none). */
-export const DEV_LANGUAGES: readonly string[] = ['en-us', 'en-gb', 'en-029', 'en-gb-scotland', 'en-gb-x-rp', 'en-us-nyc', 'en-gb-x-gbclan', 'en-gb-x-gbcwmd'];
+export const DEV_LANGUAGES: readonly string[] = [
+  'en-us',
+  'en-gb',
+  'en-029',
+  'en-gb-scotland',
+  'en-gb-x-rp',
+  'en-us-nyc',
+  'en-gb-x-gbclan',
+  'en-gb-x-gbcwmd',
+];
 /** The voice variants the pool does not use. */
 export const DEV_VARIANTS: readonly string[] = ESPEAK_VARIANTS.filter((_, i) => i % 2 === 1);
 export const DEV_SOUND_BANKS: readonly SoundBankName[] = ['FluidR3Mono', 'TimGM6mb'];
@@ -69,12 +84,19 @@ export interface DevSetConfig {
 
 export const DEFAULT_DEV_SET_CONFIG: Readonly<DevSetConfig> = { seed: 7, clipsPerClass: 30 };
 /** Clip length of each set: a spoken digit lasts 0.3–0.6 s, so its clips are 1 s (it fills a third of one). */
-export const DEV_SET_SECONDS: Readonly<Record<DevSetName, number>> = { 'spoken-digits': 1, 'instrument-family': 3, 'pitch-class': 3, 'sound-events': 3 };
+export const DEV_SET_SECONDS: Readonly<Record<DevSetName, number>> = {
+  'spoken-digits': 1,
+  'instrument-family': 3,
+  'pitch-class': 3,
+  'sound-events': 3,
+};
 /** Bumped whenever a change here changes the rendered bytes (part of the cache key). */
 export const DEV_SET_VERSION = 3;
 
-const setKey = (cfg: DevSetConfig, name: DevSetName): Key => foldIn(foldIn(keyFromSeed(cfg.seed), 0xde7), DEV_SET_NAMES.indexOf(name));
-const clipKey = (cfg: DevSetConfig, name: DevSetName, c: number, i: number): Key => foldIn(foldIn(setKey(cfg, name), c), i);
+const setKey = (cfg: DevSetConfig, name: DevSetName): Key =>
+  foldIn(foldIn(keyFromSeed(cfg.seed), 0xde7), DEV_SET_NAMES.indexOf(name));
+const clipKey = (cfg: DevSetConfig, name: DevSetName, c: number, i: number): Key =>
+  foldIn(foldIn(setKey(cfg, name), c), i);
 
 /** A held note (or a note repeated 2–4 times) of `program` at `pitch`, starting in the first 0.6 s. */
 function notePattern(draw: () => number, pitch: number, durationSec: number): NoteEvent[] {
@@ -102,20 +124,42 @@ function synthsOfOneSet(): Synths {
 }
 
 /** The target sound of clip (c, i) of an instrument, pitch or event set, and what it is. */
-async function renderTarget(name: Exclude<DevSetName, 'spoken-digits'>, c: number, draw: () => number, durationSec: number, synth: Synths): Promise<{ samples: Float32Array; info: Record<string, unknown> }> {
-  if (name === 'sound-events') return { samples: renderDevTexture(DEV_TEXTURE_FAMILIES[c], durationSec, draw), info: { family: DEV_TEXTURE_FAMILIES[c] } };
+async function renderTarget(
+  name: Exclude<DevSetName, 'spoken-digits'>,
+  c: number,
+  draw: () => number,
+  durationSec: number,
+  synth: Synths,
+): Promise<{ samples: Float32Array; info: Record<string, unknown> }> {
+  if (name === 'sound-events')
+    return {
+      samples: renderDevTexture(DEV_TEXTURE_FAMILIES[c], durationSec, draw),
+      info: { family: DEV_TEXTURE_FAMILIES[c] },
+    };
   if (name === 'instrument-family') {
     const program = pick(draw(), PROBE_FAMILIES[PROBE_FAMILY_NAMES[c]]);
     const pitch = intIn(draw(), ...pitchRange(program));
     const notes = notePattern(draw, pitch, durationSec);
-    return { samples: renderMusic({ kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] }, await synth('FluidR3Mono')), info: { program, pitch } };
+    return {
+      samples: renderMusic(
+        { kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] },
+        await synth('FluidR3Mono'),
+      ),
+      info: { program, pitch },
+    };
   }
   const program = pick(draw(), PITCHED_PROGRAMS);
   const [lo, hi] = pitchRange(program);
   const candidates = Array.from({ length: hi - lo + 1 }, (_, k) => lo + k).filter((p) => p % 12 === c);
   const pitch = pick(draw(), candidates.length ? candidates : [12 * Math.floor(lo / 12) + 12 + c]);
   const notes = notePattern(draw, pitch, durationSec);
-  return { samples: renderMusic({ kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] }, await synth('TimGM6mb')), info: { program, pitch } };
+  return {
+    samples: renderMusic(
+      { kind: 'note', durationSec, parts: [{ channel: 0, program, notes }] },
+      await synth('TimGM6mb'),
+    ),
+    info: { program, pitch },
+  };
 }
 
 /** Runs of sound in `x` separated by at least `gapSec` of silence (|x| < 1e-3 over 10 ms frames). */
@@ -141,9 +185,19 @@ export function soundRuns(x: Float32Array, gapSec = 0.35): { start: number; end:
  * with long breaks between them, and the audio is split at the breaks (one eSpeak start-up per
  * session, not per digit); if the split does not give one run per digit, each is spoken alone.
  */
-async function speakDigits(digits: { digit: number; ratePct: number; pitchPct: number }[], voice: string, rate: number, pitch: number): Promise<Float32Array[]> {
-  const say = (d: (typeof digits)[number]) => `<prosody rate="${d.ratePct}%" pitch="${d.pitchPct >= 0 ? '+' : ''}${d.pitchPct}%">${xmlText(DIGITS[d.digit])}</prosody>`;
-  const audio = await speakSsml(voice, `<speak>${digits.map((d) => say(d) + '<break time="1200ms"/>').join('')}</speak>`, { rate, pitch });
+async function speakDigits(
+  digits: { digit: number; ratePct: number; pitchPct: number }[],
+  voice: string,
+  rate: number,
+  pitch: number,
+): Promise<Float32Array[]> {
+  const say = (d: (typeof digits)[number]) =>
+    `<prosody rate="${d.ratePct}%" pitch="${d.pitchPct >= 0 ? '+' : ''}${d.pitchPct}%">${xmlText(DIGITS[d.digit])}</prosody>`;
+  const audio = await speakSsml(
+    voice,
+    `<speak>${digits.map((d) => say(d) + '<break time="1200ms"/>').join('')}</speak>`,
+    { rate, pitch },
+  );
   const runs = soundRuns(audio);
   if (runs.length === digits.length) return runs.map((r) => audio.slice(r.start, r.end));
   const out: Float32Array[] = [];
@@ -184,7 +238,8 @@ export async function renderDevClips(name: DevSetName, config: DevSetConfig): Pr
   const classes = devSetClasses(name);
   const n = Math.round(cfg.durationSec * SR);
   const clips: DevClip[] = [];
-  const file = (label: string, i: number) => `${label.replace('#', 'sharp')}/${name}_${label.replace('#', 'sharp')}_${String(i).padStart(4, '0')}.wav`;
+  const file = (label: string, i: number) =>
+    `${label.replace('#', 'sharp')}/${name}_${label.replace('#', 'sharp')}_${String(i).padStart(4, '0')}.wav`;
   if (name === 'spoken-digits') {
     // session j holds clip j of every digit: one voice says all ten
     for (let i = 0; i < cfg.clipsPerClass; i++) {
@@ -194,7 +249,12 @@ export async function renderDevClips(name: DevSetName, config: DevSetConfig): Pr
       const pitch = Math.round(between(sdraw(), 15, 85));
       const plans = classes.map((_, c) => {
         const draw = streamDrawer(clipKey(cfg, name, c, i));
-        return { digit: c, ratePct: Math.round(between(draw(), 75, 135)), pitchPct: Math.round(between(draw(), -30, 30)), draw };
+        return {
+          digit: c,
+          ratePct: Math.round(between(draw(), 75, 135)),
+          pitchPct: Math.round(between(draw(), -30, 30)),
+          draw,
+        };
       });
       const spoken = await speakDigits(plans, voice, rate, pitch);
       for (let c = 0; c < classes.length; c++) {
@@ -203,7 +263,12 @@ export async function renderDevClips(name: DevSetName, config: DevSetConfig): Pr
         const word = spoken[c].subarray(0, n);
         addInto(y, word, 1, Math.floor(draw() * Math.max(0, n - word.length)));
         const levels = addDistractorAndNoise(y, randomDevTexture(cfg.durationSec, draw), draw);
-        clips.push({ file: file(classes[c], i), label: classes[c], samples: y, info: { voice, rate, pitch, ...levels } });
+        clips.push({
+          file: file(classes[c], i),
+          label: classes[c],
+          samples: y,
+          info: { voice, rate, pitch, ...levels },
+        });
       }
     }
     return clips;
@@ -218,7 +283,10 @@ export async function renderDevClips(name: DevSetName, config: DevSetConfig): Pr
       if (name === 'sound-events') {
         const program = pick(draw(), PITCHED_PROGRAMS);
         const notes = notePattern(draw, intIn(draw(), ...pitchRange(program)), cfg.durationSec);
-        distractor = renderMusic({ kind: 'note', durationSec: cfg.durationSec, parts: [{ channel: 0, program, notes }] }, await synth('TimGM6mb'));
+        distractor = renderMusic(
+          { kind: 'note', durationSec: cfg.durationSec, parts: [{ channel: 0, program, notes }] },
+          await synth('TimGM6mb'),
+        );
       } else distractor = randomDevTexture(cfg.durationSec, draw);
       const levels = addDistractorAndNoise(y, distractor, draw);
       clips.push({ file: file(classes[c], i), label: classes[c], samples: y, info: { ...info, ...levels } });
@@ -230,30 +298,76 @@ export async function renderDevClips(name: DevSetName, config: DevSetConfig): Pr
 function resolveDevConfig(opts: Partial<DevSetConfig>): DevSetConfig {
   const cfg = { ...DEFAULT_DEV_SET_CONFIG, ...opts };
   if (!Number.isSafeInteger(cfg.seed)) throw new Error(`dev set: seed must be an integer, got ${cfg.seed}`);
-  if (!Number.isInteger(cfg.clipsPerClass) || cfg.clipsPerClass < 1) throw new Error(`dev set: clipsPerClass must be a positive integer, got ${cfg.clipsPerClass}`);
-  if (cfg.durationSec !== undefined && !(cfg.durationSec >= 1 && cfg.durationSec <= 30)) throw new Error(`dev set: durationSec must be in [1, 30], got ${cfg.durationSec}`);
-  return cfg.durationSec === undefined ? { seed: cfg.seed, clipsPerClass: cfg.clipsPerClass } : { seed: cfg.seed, clipsPerClass: cfg.clipsPerClass, durationSec: cfg.durationSec };
+  if (!Number.isInteger(cfg.clipsPerClass) || cfg.clipsPerClass < 1)
+    throw new Error(`dev set: clipsPerClass must be a positive integer, got ${cfg.clipsPerClass}`);
+  if (cfg.durationSec !== undefined && !(cfg.durationSec >= 1 && cfg.durationSec <= 30))
+    throw new Error(`dev set: durationSec must be in [1, 30], got ${cfg.durationSec}`);
+  return cfg.durationSec === undefined
+    ? { seed: cfg.seed, clipsPerClass: cfg.clipsPerClass }
+    : { seed: cfg.seed, clipsPerClass: cfg.clipsPerClass, durationSec: cfg.durationSec };
 }
 
 /** Render a development set into `outDir` (folder per class, labels.jsonl, manifest.json last). */
 export async function renderDevSet(name: DevSetName, outDir: string, opts: Partial<DevSetConfig> = {}): Promise<void> {
   const cfg = resolveDevConfig(opts);
   const clips = await renderDevClips(name, cfg);
-  for (const label of new Set(clips.map((c) => c.file.split('/')[0]))) await mkdir(join(outDir, label), { recursive: true });
+  for (const label of new Set(clips.map((c) => c.file.split('/')[0])))
+    await mkdir(join(outDir, label), { recursive: true });
   for (const c of clips) await writeFile(join(outDir, c.file), encodeWav16(c.samples, SR));
-  await writeFile(join(outDir, 'labels.jsonl'), clips.map((c) => JSON.stringify({ file: c.file, label: c.label, ...c.info })).join('\n') + '\n');
-  await writeFile(join(outDir, 'manifest.json'), JSON.stringify({ name, version: DEV_SET_VERSION, config: { ...cfg, durationSec: cfg.durationSec ?? DEV_SET_SECONDS[name] }, clips: clips.length, classes: devSetClasses(name) }, null, 2) + '\n');
+  await writeFile(
+    join(outDir, 'labels.jsonl'),
+    clips.map((c) => JSON.stringify({ file: c.file, label: c.label, ...c.info })).join('\n') + '\n',
+  );
+  await writeFile(
+    join(outDir, 'manifest.json'),
+    JSON.stringify(
+      {
+        name,
+        version: DEV_SET_VERSION,
+        config: { ...cfg, durationSec: cfg.durationSec ?? DEV_SET_SECONDS[name] },
+        clips: clips.length,
+        classes: devSetClasses(name),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 
 /** The development set's folder in the data cache, rendered on first use. */
-export async function ensureDevSet(name: DevSetName, opts: Partial<DevSetConfig> & { cacheRoot?: string } = {}): Promise<string> {
-  if (!DEV_SET_NAMES.includes(name)) throw new Error(`unknown development set "${name}" (known: ${DEV_SET_NAMES.join(', ')})`);
+export async function ensureDevSet(
+  name: DevSetName,
+  opts: Partial<DevSetConfig> & { cacheRoot?: string } = {},
+): Promise<string> {
+  if (!DEV_SET_NAMES.includes(name))
+    throw new Error(`unknown development set "${name}" (known: ${DEV_SET_NAMES.join(', ')})`);
   const cfg = resolveDevConfig(opts);
-  const hash = createHash('sha256').update(JSON.stringify({ name, version: DEV_SET_VERSION, cfg: { ...cfg, durationSec: cfg.durationSec ?? DEV_SET_SECONDS[name] } })).digest('hex').slice(0, 12);
-  return ensureRendered(join(resolve(opts.cacheRoot ?? defaultCacheRoot()), `dev-${name}-${hash}`), (dir) => renderDevSet(name, dir, cfg));
+  const hash = createHash('sha256')
+    .update(
+      JSON.stringify({
+        name,
+        version: DEV_SET_VERSION,
+        cfg: { ...cfg, durationSec: cfg.durationSec ?? DEV_SET_SECONDS[name] },
+      }),
+    )
+    .digest('hex')
+    .slice(0, 12);
+  return ensureRendered(join(resolve(opts.cacheRoot ?? defaultCacheRoot()), `dev-${name}-${hash}`), (dir) =>
+    renderDevSet(name, dir, cfg),
+  );
 }
 
 /** Every source the development sets draw from (what the pool must not use; test/pool.test.ts). */
-export function devSources(): { languages: readonly string[]; variants: readonly string[]; soundBanks: readonly SoundBankName[]; textureFamilies: readonly DevTextureFamily[] } {
-  return { languages: DEV_LANGUAGES, variants: DEV_VARIANTS, soundBanks: DEV_SOUND_BANKS, textureFamilies: DEV_TEXTURE_FAMILIES };
+export function devSources(): {
+  languages: readonly string[];
+  variants: readonly string[];
+  soundBanks: readonly SoundBankName[];
+  textureFamilies: readonly DevTextureFamily[];
+} {
+  return {
+    languages: DEV_LANGUAGES,
+    variants: DEV_VARIANTS,
+    soundBanks: DEV_SOUND_BANKS,
+    textureFamilies: DEV_TEXTURE_FAMILIES,
+  };
 }

@@ -36,6 +36,7 @@ export function streamDrawer(key: Key): () => number {
 /** The element of `xs` a uniform draw `u` falls on. */
 export const pick = <T>(u: number, xs: readonly T[]): T => xs[Math.min(xs.length - 1, Math.floor(u * xs.length))];
 /** An integer in [lo, hi] (inclusive) from a uniform draw. */
-export const intIn = (u: number, lo: number, hi: number): number => lo + Math.min(hi - lo, Math.floor(u * (hi - lo + 1)));
+export const intIn = (u: number, lo: number, hi: number): number =>
+  lo + Math.min(hi - lo, Math.floor(u * (hi - lo + 1)));
 /** A number in [lo, hi) from a uniform draw. */
 export const between = (u: number, lo: number, hi: number): number => lo + u * (hi - lo);

@@ -134,7 +134,8 @@ const PROGRAM_RANGE: Readonly<Record<number, readonly [number, number]>> = {
 
 /** Playable MIDI pitch range [low, high] (inclusive) of a GM program. */
 export function pitchRange(program: number): readonly [number, number] {
-  if (!Number.isInteger(program) || program < 0 || program > 127) throw new Error(`pitchRange: GM program must be 0..127, got ${program}`);
+  if (!Number.isInteger(program) || program < 0 || program > 127)
+    throw new Error(`pitchRange: GM program must be 0..127, got ${program}`);
   return PROGRAM_RANGE[program] ?? FAMILY_RANGE[gmFamily(program)];
 }
 

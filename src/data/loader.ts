@@ -35,19 +35,31 @@ export interface Batch {
 }
 
 /** Indices of the items a crop may be drawn from under the policy. */
-export function eligibleItems(items: readonly HasLogMel[], cropFrames: number, short: ShortClipPolicy = 'skip'): number[] {
+export function eligibleItems(
+  items: readonly HasLogMel[],
+  cropFrames: number,
+  short: ShortClipPolicy = 'skip',
+): number[] {
   const out: number[] = [];
   for (let i = 0; i < items.length; i++) if (short === 'pad' || items[i].logmel.nFrames >= cropFrames) out.push(i);
   return out;
 }
 
 function checkSizes(batchSize: number, cropFrames: number): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-  if (!Number.isInteger(cropFrames) || cropFrames < 1) throw new Error(`crop length must be a positive integer of frames, got ${cropFrames}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(cropFrames) || cropFrames < 1)
+    throw new Error(`crop length must be a positive integer of frames, got ${cropFrames}`);
 }
 
 /** Copy the crops of `picks` (item index, uniform draw for the start) into one batch. */
-function assemble(items: readonly HasLogMel[], picks: readonly number[], startDraws: ArrayLike<number>, cropFrames: number, padValue: number): Batch {
+function assemble(
+  items: readonly HasLogMel[],
+  picks: readonly number[],
+  startDraws: ArrayLike<number>,
+  cropFrames: number,
+  padValue: number,
+): Batch {
   const nMels = items[picks[0]].logmel.nMels;
   const data = new Float32Array(picks.length * nMels * cropFrames);
   const sources: Batch['sources'] = [];
@@ -71,10 +83,19 @@ function assemble(items: readonly HasLogMel[], picks: readonly number[], startDr
  * One batch of `batchSize` random crops of `cropFrames` frames: items drawn uniformly with
  * replacement among the eligible ones, crop starts uniform.
  */
-export function cropBatch(items: readonly HasLogMel[], key: Key, batchSize: number, cropFrames: number, opts: CropOptions = {}): Batch {
+export function cropBatch(
+  items: readonly HasLogMel[],
+  key: Key,
+  batchSize: number,
+  cropFrames: number,
+  opts: CropOptions = {},
+): Batch {
   checkSizes(batchSize, cropFrames);
   const eligible = eligibleItems(items, cropFrames, opts.short);
-  if (eligible.length === 0) throw new Error(`no clip has the ${cropFrames} frames a crop needs (${items.length} clips; use short: 'pad' or a shorter crop)`);
+  if (eligible.length === 0)
+    throw new Error(
+      `no clip has the ${cropFrames} frames a crop needs (${items.length} clips; use short: 'pad' or a shorter crop)`,
+    );
   const [kItems, kStarts] = split(key);
   const picks = Array.from(randintHost(kItems, batchSize, 0, eligible.length), (j) => eligible[j]);
   return assemble(items, picks, uniformHost(kStarts, batchSize), cropFrames, opts.padValue ?? 0);

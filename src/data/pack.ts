@@ -14,12 +14,16 @@ export interface PackIndex {
 }
 
 /** Items (all with the same nMels) → index and blob. */
-export function packLogMels(items: readonly (HasLogMel & { name: string })[]): { index: PackIndex; blob: Float32Array } {
+export function packLogMels(items: readonly (HasLogMel & { name: string })[]): {
+  index: PackIndex;
+  blob: Float32Array;
+} {
   const nMels = items[0]?.logmel.nMels ?? 0;
   let total = 0;
   const index: PackIndex = { nMels, items: [] };
   for (const it of items) {
-    if (it.logmel.nMels !== nMels) throw new Error(`pack: ${it.name} has ${it.logmel.nMels} mel bands, the others ${nMels}`);
+    if (it.logmel.nMels !== nMels)
+      throw new Error(`pack: ${it.name} has ${it.logmel.nMels} mel bands, the others ${nMels}`);
     index.items.push({ name: it.name, nFrames: it.logmel.nFrames, offset: total });
     total += it.logmel.data.length;
   }
@@ -32,7 +36,8 @@ export function packLogMels(items: readonly (HasLogMel & { name: string })[]): {
 export function unpackLogMels(index: PackIndex, blob: Float32Array): (HasLogMel & { name: string })[] {
   return index.items.map(({ name, nFrames, offset }) => {
     const n = index.nMels * nFrames;
-    if (offset + n > blob.length) throw new Error(`pack: ${name} lies beyond the end of the data (${blob.length} values)`);
+    if (offset + n > blob.length)
+      throw new Error(`pack: ${name} lies beyond the end of the data (${blob.length} values)`);
     return { name, logmel: { data: blob.subarray(offset, offset + n), nMels: index.nMels, nFrames } };
   });
 }

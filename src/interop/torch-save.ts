@@ -24,7 +24,8 @@ export interface SaveTensor {
 }
 export type SaveTree = { [name: string]: SaveTensor | SaveTree };
 
-const isTensor = (v: SaveTensor | SaveTree): v is SaveTensor => ArrayBuffer.isView((v as SaveTensor).data) && Array.isArray((v as SaveTensor).shape);
+const isTensor = (v: SaveTensor | SaveTree): v is SaveTensor =>
+  ArrayBuffer.isView((v as SaveTensor).data) && Array.isArray((v as SaveTensor).shape);
 
 class PickleWriter {
   private chunks: number[] = [];
@@ -44,7 +45,8 @@ class PickleWriter {
   }
   int(v: number): this {
     if (!Number.isSafeInteger(v)) throw new Error(`pickle: ${v} is not an integer`);
-    if (v >= -(2 ** 31) && v < 2 ** 31) return this.op(0x4a, v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff);
+    if (v >= -(2 ** 31) && v < 2 ** 31)
+      return this.op(0x4a, v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff);
     let x = BigInt(v);
     const out: number[] = [];
     for (let i = 0; i < 8; i++, x >>= 8n) out.push(Number(x & 0xffn));
@@ -66,13 +68,20 @@ function storageBytes(t: SaveTensor): Uint8Array {
   if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   else {
     const dv = new DataView(out.buffer);
-    for (let i = 0; i < t.data.length; i++) item === 8 ? dv.setFloat64(8 * i, t.data[i], true) : dv.setFloat32(4 * i, t.data[i], true);
+    for (let i = 0; i < t.data.length; i++) {
+      if (item === 8) dv.setFloat64(8 * i, t.data[i], true);
+      else dv.setFloat32(4 * i, t.data[i], true);
+    }
   }
   return out;
 }
 
 /** The bytes of a `.pt` file holding `tree` (tensors in nested dicts) and optional extra records. */
-export function encodeTorchSave(tree: SaveTree, extra: Record<string, Uint8Array> = {}, archive = 'archive'): Uint8Array {
+export function encodeTorchSave(
+  tree: SaveTree,
+  extra: Record<string, Uint8Array> = {},
+  archive = 'archive',
+): Uint8Array {
   const w = new PickleWriter().op(0x80, 2);
   const storages: ZipEntry[] = [];
   const dict = (node: SaveTree) => {
@@ -84,12 +93,19 @@ export function encodeTorchSave(tree: SaveTree, extra: Record<string, Uint8Array
         continue;
       }
       const numel = v.shape.reduce((a, b) => a * b, 1);
-      if (numel !== v.data.length) throw new Error(`torch-save: '${name}' has ${v.data.length} values for shape [${v.shape}]`);
+      if (numel !== v.data.length)
+        throw new Error(`torch-save: '${name}' has ${v.data.length} values for shape [${v.shape}]`);
       const key = String(storages.length);
       storages.push({ name: `${archive}/data/${key}`, data: storageBytes(v) });
       const strides = v.shape.map((_, j) => v.shape.slice(j + 1).reduce((a, b) => a * b, 1));
       w.global('torch._utils', '_rebuild_tensor_v2').op(0x28); // MARK (args)
-      w.op(0x28).str('storage').global('torch', v.data instanceof Float64Array ? 'DoubleStorage' : 'FloatStorage').str(key).str('cpu').int(numel).op(0x74, 0x51); // TUPLE, BINPERSID
+      w.op(0x28)
+        .str('storage')
+        .global('torch', v.data instanceof Float64Array ? 'DoubleStorage' : 'FloatStorage')
+        .str(key)
+        .str('cpu')
+        .int(numel)
+        .op(0x74, 0x51); // TUPLE, BINPERSID
       w.int(0);
       w.op(0x28);
       for (const d of v.shape) w.int(d);

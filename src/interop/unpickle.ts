@@ -59,7 +59,8 @@ export class PyDict {
   readonly map = new Map<string | number, PyValue>();
 }
 
-export type PyValue = null | boolean | number | string | PyValue[] | PyTuple | PyDict | TensorRef | StorageRef | PyGlobal;
+export type PyValue =
+  null | boolean | number | string | PyValue[] | PyTuple | PyDict | TensorRef | StorageRef | PyGlobal;
 
 /** A whitelisted global (a constructor or a storage type) before it is called. */
 export interface PyGlobal {
@@ -79,9 +80,16 @@ const ALLOWED_GLOBALS = new Set([
 ]);
 
 const isGlobal = (v: PyValue, name?: string): v is PyGlobal =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof PyTuple) && !(v instanceof PyDict) && v.kind === 'global' && (name === undefined || v.name === name);
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  !(v instanceof PyTuple) &&
+  !(v instanceof PyDict) &&
+  v.kind === 'global' &&
+  (name === undefined || v.name === name);
 
-const isTensor = (v: PyValue): v is TensorRef => typeof v === 'object' && v !== null && !Array.isArray(v) && 'kind' in v && v.kind === 'tensor';
+const isTensor = (v: PyValue): v is TensorRef =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && 'kind' in v && v.kind === 'tensor';
 
 function describe(v: PyValue): string {
   if (v === null) return 'None';
@@ -94,7 +102,8 @@ function describe(v: PyValue): string {
 
 function intList(v: PyValue, what: string): number[] {
   const items = v instanceof PyTuple ? v.items : Array.isArray(v) ? v : null;
-  if (!items || !items.every((x) => typeof x === 'number' && Number.isSafeInteger(x))) throw new PickleError(`${what} must be a tuple of integers, got ${describe(v)}`);
+  if (!items || !items.every((x) => typeof x === 'number' && Number.isSafeInteger(x)))
+    throw new PickleError(`${what} must be a tuple of integers, got ${describe(v)}`);
   return items as number[];
 }
 
@@ -105,14 +114,19 @@ function construct(fn: PyGlobal, args: PyValue[]): PyValue {
       if (args.length !== 0) throw new PickleError('collections.OrderedDict called with arguments');
       return new PyDict();
     case 'torch._utils._rebuild_tensor_v2': {
-      if (args.length < 6 || args.length > 7) throw new PickleError(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
+      if (args.length < 6 || args.length > 7)
+        throw new PickleError(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
       const [storage, offset, size, stride] = args;
-      if (typeof storage !== 'object' || storage === null || !('kind' in storage) || storage.kind !== 'storage') throw new PickleError(`_rebuild_tensor_v2: expected a storage, got ${describe(storage)}`);
-      if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) throw new PickleError('_rebuild_tensor_v2: the storage offset is not an integer');
+      if (typeof storage !== 'object' || storage === null || !('kind' in storage) || storage.kind !== 'storage')
+        throw new PickleError(`_rebuild_tensor_v2: expected a storage, got ${describe(storage)}`);
+      if (typeof offset !== 'number' || !Number.isSafeInteger(offset))
+        throw new PickleError('_rebuild_tensor_v2: the storage offset is not an integer');
       const shape = intList(size, '_rebuild_tensor_v2: the size');
       const strides = intList(stride, '_rebuild_tensor_v2: the stride');
-      if (shape.length !== strides.length) throw new PickleError(`_rebuild_tensor_v2: size has ${shape.length} dimensions, stride ${strides.length}`);
-      if (shape.length > MAX_RANK) throw new PickleError(`_rebuild_tensor_v2: ${shape.length} dimensions (at most ${MAX_RANK})`);
+      if (shape.length !== strides.length)
+        throw new PickleError(`_rebuild_tensor_v2: size has ${shape.length} dimensions, stride ${strides.length}`);
+      if (shape.length > MAX_RANK)
+        throw new PickleError(`_rebuild_tensor_v2: ${shape.length} dimensions (at most ${MAX_RANK})`);
       return { kind: 'tensor', storage, offset, shape, stride: strides };
     }
     case 'torch._utils._rebuild_parameter':
@@ -135,7 +149,8 @@ export function unpickle(bytes: Uint8Array): PyValue {
   const utf8 = new TextDecoder('utf-8', { fatal: true });
 
   const need = (k: number, what: string) => {
-    if (k < 0 || pos + k > n) throw new PickleError(`truncated: ${what} of ${k} bytes at byte ${pos} runs past the end (${n} bytes)`);
+    if (k < 0 || pos + k > n)
+      throw new PickleError(`truncated: ${what} of ${k} bytes at byte ${pos} runs past the end (${n} bytes)`);
   };
   const pop = (): PyValue => {
     if (!stack.length) throw new PickleError(`corrupted: stack underflow at byte ${pos}`);
@@ -170,7 +185,10 @@ export function unpickle(bytes: Uint8Array): PyValue {
   };
   const global = (module: string, name: string): PyGlobal => {
     const full = `${module}.${name}`;
-    if (!ALLOWED_GLOBALS.has(full)) throw new PickleError(`refused: the pickle calls ${full}, which is not part of a state dict (allowed: tensors, dicts, lists, tuples, numbers, strings)`);
+    if (!ALLOWED_GLOBALS.has(full))
+      throw new PickleError(
+        `refused: the pickle calls ${full}, which is not part of a state dict (allowed: tensors, dicts, lists, tuples, numbers, strings)`,
+      );
     return { kind: 'global', name: full };
   };
   const setItems = (dict: PyValue, kv: PyValue[]) => {
@@ -183,7 +201,8 @@ export function unpickle(bytes: Uint8Array): PyValue {
     }
   };
   const int = (v: bigint): number => {
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new PickleError(`integer ${v} is out of range`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER))
+      throw new PickleError(`integer ${v} is out of range`);
     return Number(v);
   };
   const long = (k: number): number => {
@@ -211,7 +230,8 @@ export function unpickle(bytes: Uint8Array): PyValue {
         pos += 8;
         break;
       case 0x2e: // STOP
-        if (stack.length !== 1 || marks.length) throw new PickleError(`corrupted: STOP with ${stack.length} values on the stack`);
+        if (stack.length !== 1 || marks.length)
+          throw new PickleError(`corrupted: STOP with ${stack.length} values on the stack`);
         return stack[0];
       case 0x28: // MARK
         marks.push(stack);
@@ -354,7 +374,8 @@ export function unpickle(bytes: Uint8Array): PyValue {
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw new PickleError('corrupted: STACK_GLOBAL without two strings');
+        if (typeof module !== 'string' || typeof name !== 'string')
+          throw new PickleError('corrupted: STACK_GLOBAL without two strings');
         stack.push(global(module, name));
         break;
       }
@@ -371,7 +392,8 @@ export function unpickle(bytes: Uint8Array): PyValue {
         // BUILD: only an OrderedDict's attribute dict (state_dict's `_metadata`), which is ignored
         const state = pop();
         const obj = top();
-        if (!(obj instanceof PyDict) || !(state instanceof PyDict || state === null)) throw new PickleError(`refused: BUILD sets the state of ${describe(obj)}`);
+        if (!(obj instanceof PyDict) || !(state instanceof PyDict || state === null))
+          throw new PickleError(`refused: BUILD sets the state of ${describe(obj)}`);
         break;
       }
       case 0x51: {
@@ -379,10 +401,14 @@ export function unpickle(bytes: Uint8Array): PyValue {
         const pid = pop();
         const items = pid instanceof PyTuple ? pid.items : [];
         const [tag, type, key, , numel] = items;
-        if (items.length !== 5 || tag !== 'storage') throw new PickleError(`unsupported persistent id (${describe(pid)})`);
-        if (!isGlobal(type) || !type.name.startsWith('torch.') || !(type.name.slice(6) in STORAGE_TYPES)) throw new PickleError(`unsupported storage type ${describe(type)}`);
-        if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(key)) throw new PickleError('corrupted: a storage key is not a short name');
-        if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) throw new PickleError(`corrupted: storage '${key}' has ${String(numel)} elements`);
+        if (items.length !== 5 || tag !== 'storage')
+          throw new PickleError(`unsupported persistent id (${describe(pid)})`);
+        if (!isGlobal(type) || !type.name.startsWith('torch.') || !(type.name.slice(6) in STORAGE_TYPES))
+          throw new PickleError(`unsupported storage type ${describe(type)}`);
+        if (typeof key !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(key))
+          throw new PickleError('corrupted: a storage key is not a short name');
+        if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0)
+          throw new PickleError(`corrupted: storage '${key}' has ${String(numel)} elements`);
         stack.push({ kind: 'storage', key, dtype: STORAGE_TYPES[type.name.slice(6)].dtype, numel });
         break;
       }

@@ -73,22 +73,29 @@ export function readZip(bytes: Uint8Array): Map<string, ZipEntry> {
   let cdStart = dv.getUint32(eocd + 16, true);
   if (count === 0xffff || cdSize === 0xffffffff || cdStart === 0xffffffff) {
     const loc = eocd - 20;
-    if (loc < 0 || dv.getUint32(loc, true) !== SIG_ZIP64_LOCATOR) throw new ZipError('corrupted: ZIP64 sizes without a ZIP64 locator');
+    if (loc < 0 || dv.getUint32(loc, true) !== SIG_ZIP64_LOCATOR)
+      throw new ZipError('corrupted: ZIP64 sizes without a ZIP64 locator');
     const z = u64(dv, loc + 8, 'ZIP64 end record offset');
-    if (z + 56 > loc || dv.getUint32(z, true) !== SIG_ZIP64_EOCD) throw new ZipError('corrupted: the ZIP64 end record is missing');
+    if (z + 56 > loc || dv.getUint32(z, true) !== SIG_ZIP64_EOCD)
+      throw new ZipError('corrupted: the ZIP64 end record is missing');
     count = u64(dv, z + 32, 'entry count');
     cdSize = u64(dv, z + 40, 'central directory size');
     cdStart = u64(dv, z + 48, 'central directory offset');
   }
-  if (cdStart + cdSize > eocd) throw new ZipError(`truncated: the central directory (${cdSize} bytes at ${cdStart}) lies beyond the data (${eocd} bytes)`);
-  if (count * CENTRAL_SIZE > cdSize) throw new ZipError(`corrupted: ${count} entries cannot fit in a ${cdSize}-byte central directory`);
+  if (cdStart + cdSize > eocd)
+    throw new ZipError(
+      `truncated: the central directory (${cdSize} bytes at ${cdStart}) lies beyond the data (${eocd} bytes)`,
+    );
+  if (count * CENTRAL_SIZE > cdSize)
+    throw new ZipError(`corrupted: ${count} entries cannot fit in a ${cdSize}-byte central directory`);
 
   const entries = new Map<string, ZipEntry>();
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   let p = cdStart;
   const cdEnd = cdStart + cdSize;
   for (let i = 0; i < count; i++) {
-    if (p + CENTRAL_SIZE > cdEnd || dv.getUint32(p, true) !== SIG_CENTRAL) throw new ZipError(`corrupted: central directory entry ${i} is damaged`);
+    if (p + CENTRAL_SIZE > cdEnd || dv.getUint32(p, true) !== SIG_CENTRAL)
+      throw new ZipError(`corrupted: central directory entry ${i} is damaged`);
     const method = dv.getUint16(p + 10, true);
     let compressed = dv.getUint32(p + 20, true);
     let size = dv.getUint32(p + 24, true);
@@ -105,7 +112,7 @@ export function readZip(bytes: Uint8Array): Map<string, ZipEntry> {
       throw new ZipError(`corrupted: entry ${i} has a name that is not UTF-8`);
     }
     // ZIP64 extended information (header id 1): the 0xffffffff fields, in this order
-    for (let e = p + CENTRAL_SIZE + nameLen, eEnd = e + extraLen; e + 4 <= eEnd; ) {
+    for (let e = p + CENTRAL_SIZE + nameLen, eEnd = e + extraLen; e + 4 <= eEnd;) {
       const id = dv.getUint16(e, true);
       const len = dv.getUint16(e + 2, true);
       if (e + 4 + len > eEnd) break;
@@ -123,11 +130,17 @@ export function readZip(bytes: Uint8Array): Map<string, ZipEntry> {
       }
       e += 4 + len;
     }
-    if (method !== 0) throw new ZipError(`entry '${name}' is compressed (method ${method}); PyTorch checkpoints store their records uncompressed`);
-    if (compressed !== size) throw new ZipError(`corrupted: stored entry '${name}' declares ${compressed} ≠ ${size} bytes`);
-    if (local + LOCAL_SIZE > cdStart || dv.getUint32(local, true) !== SIG_LOCAL) throw new ZipError(`corrupted: the local header of '${name}' is missing`);
+    if (method !== 0)
+      throw new ZipError(
+        `entry '${name}' is compressed (method ${method}); PyTorch checkpoints store their records uncompressed`,
+      );
+    if (compressed !== size)
+      throw new ZipError(`corrupted: stored entry '${name}' declares ${compressed} ≠ ${size} bytes`);
+    if (local + LOCAL_SIZE > cdStart || dv.getUint32(local, true) !== SIG_LOCAL)
+      throw new ZipError(`corrupted: the local header of '${name}' is missing`);
     const dataStart = local + LOCAL_SIZE + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
-    if (dataStart + size > cdStart) throw new ZipError(`truncated: entry '${name}' (${size} bytes at ${dataStart}) runs past the data`);
+    if (dataStart + size > cdStart)
+      throw new ZipError(`truncated: entry '${name}' (${size} bytes at ${dataStart}) runs past the data`);
     if (entries.has(name)) throw new ZipError(`corrupted: entry '${name}' appears twice`);
     entries.set(name, { name, data: bytes.subarray(dataStart, dataStart + size) });
     p = next;
@@ -161,7 +174,8 @@ export function writeZip(entries: readonly ZipEntry[]): Uint8Array {
   const cdStart = pos;
   const cdSize = names.reduce((s, nm) => s + CENTRAL_SIZE + nm.length, 0);
   const total = cdStart + cdSize + EOCD_SIZE;
-  if (total > 0xfffffffe || entries.length > 0xfffe) throw new ZipError(`archive of ${total} bytes needs ZIP64, which this writer does not produce`);
+  if (total > 0xfffffffe || entries.length > 0xfffe)
+    throw new ZipError(`archive of ${total} bytes needs ZIP64, which this writer does not produce`);
   const out = new Uint8Array(total);
   const dv = new DataView(out.buffer);
   const crcs = entries.map((e) => crc32(e.data));

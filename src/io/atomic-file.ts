@@ -12,7 +12,7 @@
  * Every failure is an `OutputError` whose message is one line naming the file.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeAllSync } from '../fault-injection';
 

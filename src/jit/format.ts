@@ -33,13 +33,23 @@ export function formatPlan(plan: Plan, opts: { maxLines?: number } = {}): string
   const lines: string[] = [];
   const ins = p.shapes.slice(0, p.nInputs).map((s, i) => `x${i}:${dt}${fmt(s)}`);
   const cs = p.consts.map((c, i) => `c${i}:${dt}${fmt(c.shape)}`);
-  lines.push(`{ ${ins.length > 12 ? `${ins.slice(0, 12).join(' ')} … (${ins.length} inputs)` : ins.join(' ')} }${cs.length ? `  constants: ${cs.length > 12 ? `${cs.slice(0, 12).join(' ')} … (${cs.length})` : cs.join(' ')}` : ''}`);
+  lines.push(
+    `{ ${ins.length > 12 ? `${ins.slice(0, 12).join(' ')} … (${ins.length} inputs)` : ins.join(' ')} }${cs.length ? `  constants: ${cs.length > 12 ? `${cs.slice(0, 12).join(' ')} … (${cs.length})` : cs.join(' ')}` : ''}`,
+  );
   const steps = opts.maxLines !== undefined ? plan.steps.slice(0, opts.maxLines) : plan.steps;
   for (const s of steps) {
     const q = s.params as { src: string; kind?: string; axes?: number[] };
     const params =
-      s.prim === 'fused' ? `{${q.src}}` : s.prim === 'fusedReduce' ? `[${q.kind} axes=(${q.axes})]{${q.src}}` : paramsKey(s.params).replace(/^\{\}$/, '').replace(/"/g, '');
-    lines.push(`  ${name(s.out)}:${dt}${fmt(s.outShape)} = ${s.prim}${params} ${s.ins.map(name).join(' ')}${s.view ? '   (view)' : ''}`);
+      s.prim === 'fused'
+        ? `{${q.src}}`
+        : s.prim === 'fusedReduce'
+          ? `[${q.kind} axes=(${q.axes})]{${q.src}}`
+          : paramsKey(s.params)
+              .replace(/^\{\}$/, '')
+              .replace(/"/g, '');
+    lines.push(
+      `  ${name(s.out)}:${dt}${fmt(s.outShape)} = ${s.prim}${params} ${s.ins.map(name).join(' ')}${s.view ? '   (view)' : ''}`,
+    );
   }
   if (steps.length < plan.steps.length) lines.push(`  … ${plan.steps.length - steps.length} more`);
   lines.push(`  out: ${p.outs.map(name).join(' ')}`);

@@ -19,7 +19,6 @@ import type { Shape } from '../shape';
 /** Most inputs one fused kernel reads (gpu.js binds each as a texture unit). */
 export const MAX_FUSED_INPUTS = 12;
 
-
 /** Drop equations whose outputs the result does not need. */
 export function eliminateDead(p: Program): Program {
   const needed = new Set(p.outs);
@@ -119,7 +118,12 @@ export function fuseElementwise(p: Program): Program {
       for (;;) {
         const q = prod.get(src);
         if (!q) break;
-        if (q.prim === 'broadcast' || (q.prim === 'reshape' && p.shapes[q.ins[0]].length <= p.shapes[q.out].length && sameUpToLeadingOnes(p.shapes[q.ins[0]], p.shapes[q.out]))) {
+        if (
+          q.prim === 'broadcast' ||
+          (q.prim === 'reshape' &&
+            p.shapes[q.ins[0]].length <= p.shapes[q.out].length &&
+            sameUpToLeadingOnes(p.shapes[q.ins[0]], p.shapes[q.out]))
+        ) {
           src = q.ins[0];
           readThrough = true;
         } else break;
@@ -150,7 +154,12 @@ export function fuseElementwise(p: Program): Program {
       out.push(e);
       continue;
     }
-    out.push({ prim: 'fused', params: { expr, src: exprSource(expr), shape: [...p.shapes[e.out]] }, ins: inputs, out: e.out });
+    out.push({
+      prim: 'fused',
+      params: { expr, src: exprSource(expr), shape: [...p.shapes[e.out]] },
+      ins: inputs,
+      out: e.out,
+    });
   }
   return eliminateDead({ ...p, eqns: out });
 }
@@ -173,9 +182,16 @@ export function fuseReductions(p: Program): Program {
     if (!f || readers.get(f.out) !== 1) return e;
     let expr: Expr;
     if (f.prim === 'fused') expr = (f.params as { expr: Expr }).expr;
-    else if (f.prim in SCALAR_OPS && !unfused.has(f.prim)) expr = E.op(f.prim as FusedOp, ...f.ins.map((_, k) => E.x(k)));
+    else if (f.prim in SCALAR_OPS && !unfused.has(f.prim))
+      expr = E.op(f.prim as FusedOp, ...f.ins.map((_, k) => E.x(k)));
     else return e;
-    const params: FusedReduceParams = { kind: e.prim, src: exprSource(expr), axes: (e.params as { axes: number[] }).axes, shape: [...p.shapes[f.out]], ops: exprOps(expr) };
+    const params: FusedReduceParams = {
+      kind: e.prim,
+      src: exprSource(expr),
+      axes: (e.params as { axes: number[] }).axes,
+      shape: [...p.shapes[f.out]],
+      ops: exprOps(expr),
+    };
     return { prim: 'fusedReduce' as const, params, ins: f.ins, out: e.out };
   });
   return eliminateDead({ ...p, eqns });
@@ -211,12 +227,20 @@ export function padsToConcat(p: Program): Program {
     if (e.prim === 'pad') {
       const { lo, hi } = e.params as { lo: number[]; hi: number[] };
       const axes = lo.map((_, i) => i).filter((i) => lo[i] !== 0 || hi[i] !== 0);
-      if (axes.length === 1) pieces.set(e.out, { axis: axes[0], pieces: [{ v: e.ins[0], begin: lo[axes[0]], len: shapes[e.ins[0]][axes[0]] }] });
+      if (axes.length === 1)
+        pieces.set(e.out, {
+          axis: axes[0],
+          pieces: [{ v: e.ins[0], begin: lo[axes[0]], len: shapes[e.ins[0]][axes[0]] }],
+        });
       out.push(e);
       continue;
     }
     const [a, b] = e.ins.map((v) => pieces.get(v));
-    const sameShape = e.prim === 'add' && e.ins.every((v) => shapes[v].length === shapes[e.out].length && shapes[v].every((d, i) => d === shapes[e.out][i]));
+    const sameShape =
+      e.prim === 'add' &&
+      e.ins.every(
+        (v) => shapes[v].length === shapes[e.out].length && shapes[v].every((d, i) => d === shapes[e.out][i]),
+      );
     if (!(sameShape && a && b && a.axis === b.axis && readers.get(e.ins[0]) === 1 && readers.get(e.ins[1]) === 1)) {
       out.push(e);
       continue;
@@ -228,7 +252,7 @@ export function padsToConcat(p: Program): Program {
     }
     pieces.set(e.out, { axis: a.axis, pieces: merged });
     // emitted now; dead code elimination drops it if a later add of this sum takes it over
-    out.push(...emitPieces(e.out, { axis: a.axis, pieces: merged }, shapes) ?? [e]);
+    out.push(...(emitPieces(e.out, { axis: a.axis, pieces: merged }, shapes) ?? [e]));
   }
   return eliminateDead({ ...p, shapes, eqns: out });
 }
@@ -245,7 +269,12 @@ function emitPieces(target: number, pc: Pieces, shapes: Shape[]): Eqn[] | null {
   shapes.push(shape.map((d, i) => (i === axis ? d - lo - hi : d)));
   return [
     { prim: 'concat', params: { axis }, ins: ps.map((q) => q.v), out: mid },
-    { prim: 'pad', params: { lo: shape.map((_, i) => (i === axis ? lo : 0)), hi: shape.map((_, i) => (i === axis ? hi : 0)) }, ins: [mid], out: target },
+    {
+      prim: 'pad',
+      params: { lo: shape.map((_, i) => (i === axis ? lo : 0)), hi: shape.map((_, i) => (i === axis ? hi : 0)) },
+      ins: [mid],
+      out: target,
+    },
   ];
 }
 

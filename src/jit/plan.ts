@@ -57,7 +57,7 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
   // last step reading each variable
   const lastUse = new Map<number, number>();
   p.eqns.forEach((e, i) => e.ins.forEach((v) => lastUse.set(v, i)));
-  const steps: Step[] = p.eqns.map((e, i) => {
+  const steps: Step[] = p.eqns.map((e) => {
     const inShapes = e.ins.map((v) => p.shapes[v]);
     const outShape = p.shapes[e.out];
     const view = e.prim === 'reshape';

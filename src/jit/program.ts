@@ -76,7 +76,11 @@ export const isInputVar = (p: Program, v: number): boolean => v < p.nInputs;
  * Trace `f(...args)`: the program and the result tree (with Staged leaves). The tensor leaves
  * of `args` must be concrete tensors on one backend.
  */
-export function traceProgram(f: (...args: unknown[]) => unknown, args: unknown[], backend: Backend): { program: Program; result: unknown } {
+export function traceProgram(
+  f: (...args: unknown[]) => unknown,
+  args: unknown[],
+  backend: Backend,
+): { program: Program; result: unknown } {
   const flat = flatten(args);
   const owner = {};
   const shapes: Shape[] = flat.leaves.map((t) => [...t.shape]);
@@ -88,11 +92,15 @@ export function traceProgram(f: (...args: unknown[]) => unknown, args: unknown[]
   const pendingConsts: Concrete[] = [];
   const varOf = (t: Tensor): number => {
     if (t instanceof Staged) {
-      if (t.owner !== owner) throw new Error('jit: a traced tensor from another trace leaked into this one (a jitted function stored a traced value outside and used it later)');
+      if (t.owner !== owner)
+        throw new Error(
+          'jit: a traced tensor from another trace leaked into this one (a jitted function stored a traced value outside and used it later)',
+        );
       return t.v;
     }
     if (t instanceof Concrete) {
-      if (t.backend !== backend) throw new Error(`jit: a constant on ${t.backend.name} is used by a function traced on ${backend.name}`);
+      if (t.backend !== backend)
+        throw new Error(`jit: a constant on ${t.backend.name} is used by a function traced on ${backend.name}`);
       let v = constVar.get(t);
       if (v === undefined) {
         v = -1 - pendingConsts.length; // provisional: negative ids are constants
@@ -101,7 +109,9 @@ export function traceProgram(f: (...args: unknown[]) => unknown, args: unknown[]
       }
       return v;
     }
-    throw new Error('jit: a tensor of an enclosing differentiation level reached the traced function (jit inside grad runs eagerly; was a tracer captured by a closure?)');
+    throw new Error(
+      'jit: a tensor of an enclosing differentiation level reached the traced function (jit inside grad runs eagerly; was a tracer captured by a closure?)',
+    );
   };
   let next = flat.leaves.length;
   const tmpShapes = new Map<number, Shape>();
@@ -145,8 +155,13 @@ export function traceProgram(f: (...args: unknown[]) => unknown, args: unknown[]
 
 /** Canonical text of a program's structure: equal keys mean the same computation for any input and constant values. */
 export function programKey(p: Program): string {
-  const parts: string[] = [p.backend.name, `in:${p.shapes.slice(0, p.nInputs).map(fmt).join('')}`, `c:${p.consts.map((c) => fmt(c.shape)).join('')}`];
-  for (const e of p.eqns) parts.push(`${e.out}=${e.prim}${paramsKey(e.params)}(${e.ins.join(',')})${fmt(p.shapes[e.out])}`);
+  const parts: string[] = [
+    p.backend.name,
+    `in:${p.shapes.slice(0, p.nInputs).map(fmt).join('')}`,
+    `c:${p.consts.map((c) => fmt(c.shape)).join('')}`,
+  ];
+  for (const e of p.eqns)
+    parts.push(`${e.out}=${e.prim}${paramsKey(e.params)}(${e.ins.join(',')})${fmt(p.shapes[e.out])}`);
   parts.push(`out:${p.outs.join(',')}`);
   return parts.join(';');
 }

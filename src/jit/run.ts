@@ -23,7 +23,8 @@ export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Con
       if (s.prim === 'fusedReduce') {
         const q = s.params as FusedReduceParams;
         bufs[s.out] = backend.fusedReduce!(q.kind, q.src, ins, s.inShapes, q.shape, q.axes);
-      } else bufs[s.out] = (backend.kernels[s.prim] as Kernel<PrimName>)(ins, s.inShapes, s.outShape, s.params as never);
+      } else
+        bufs[s.out] = (backend.kernels[s.prim] as Kernel<PrimName>)(ins, s.inShapes, s.outShape, s.params as never);
       made.push(s.out);
       for (const v of s.free) {
         backend.dispose(bufs[v]);

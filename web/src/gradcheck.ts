@@ -51,8 +51,14 @@ export function checkEquation(eq: TraceEquation, perturb: boolean, seed = 1): Eq
     fn: (...ts: Tensor[]) => bind(eq.prim, ts, eq.params as never),
     constant,
   };
-  if (constant.length === xs.length) return { analytic: 0, numeric: 0, scale: 1, pass: true, tol: FIRST_ORDER_TOL, note: 'no differentiable input' };
+  if (constant.length === xs.length)
+    return { analytic: 0, numeric: 0, scale: 1, pass: true, tol: FIRST_ORDER_TOL, note: 'no differentiable input' };
   const run = () => withBackend('ref64', () => checkFirstOrderAt(c, xs, seed));
   const r = perturb ? withPerturbedRule(eq.prim, run) : run();
-  return { ...r, pass: gradCheckPasses(r, zeroGrad), tol: FIRST_ORDER_TOL, note: zeroGrad ? 'no gradient by definition: both sides must be exactly 0' : undefined };
+  return {
+    ...r,
+    pass: gradCheckPasses(r, zeroGrad),
+    tol: FIRST_ORDER_TOL,
+    note: zeroGrad ? 'no gradient by definition: both sides must be exactly 0' : undefined,
+  };
 }

@@ -34,7 +34,20 @@ export interface MatpacStatus {
   checkpoint?: { name: string; bytes: number; step: number };
 }
 
-const status: MatpacStatus = { step: 0, total: 0, loss: null, lPred: null, lCls: null, backend: null, renderer: null, kernelClasses: [], done: false, error: null, losses: [], stepMs: [] };
+const status: MatpacStatus = {
+  step: 0,
+  total: 0,
+  loss: null,
+  lPred: null,
+  lCls: null,
+  backend: null,
+  renderer: null,
+  kernelClasses: [],
+  done: false,
+  error: null,
+  losses: [],
+  stepMs: [],
+};
 (window as unknown as { matpacStatus: MatpacStatus }).matpacStatus = status;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -45,7 +58,8 @@ const params = new URLSearchParams(location.search);
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 /** Messages wait until the worker says it is ready (its module loads wasm kernels with a top-level await). */
 let pending: [ToWorker, Transferable[]][] | null = [];
-const send = (m: ToWorker, transfer: Transferable[] = []) => (pending ? pending.push([m, transfer]) : worker.postMessage(m, transfer));
+const send = (m: ToWorker, transfer: Transferable[] = []) =>
+  pending ? pending.push([m, transfer]) : worker.postMessage(m, transfer);
 worker.onerror = (e) => showError(`the engine's worker failed: ${e.message}`);
 
 function showError(message: string): void {
@@ -79,7 +93,8 @@ function setupBackends(): void {
   const gl = webgl2Available();
   for (const opt of Array.from(sel.options)) {
     if (opt.value === 'webgl2') opt.textContent = `WebGL2 (gpu.js)${gl ? '' : ' — not available here'}`;
-    if (opt.value === 'webgpu') opt.textContent = `WebGPU (gpu.js) — ${webGpuPresent() ? 'present, ' : 'absent; '}not usable yet`;
+    if (opt.value === 'webgpu')
+      opt.textContent = `WebGPU (gpu.js) — ${webGpuPresent() ? 'present, ' : 'absent; '}not usable yet`;
   }
   const asked = params.get('backend') as PageBackend | null;
   sel.value = asked && ['webgl2', 'webgpu', 'wasm'].includes(asked) ? asked : gl ? 'webgl2' : 'wasm';
@@ -92,11 +107,16 @@ function setupBackends(): void {
 const history: { step: number[]; m: StepMetricsView[] } = { step: [], m: [] };
 let drawPending = false;
 
-const num = (x: number, d = 4) => (Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(d) : x.toExponential(2)) : String(x));
+const num = (x: number, d = 4) =>
+  Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(d) : x.toExponential(2)) : String(x);
 function duration(sec: number): string {
   if (!Number.isFinite(sec)) return '?';
   const s = Math.round(sec);
-  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return s < 60
+    ? `${s}s`
+    : s < 3600
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 function drawCharts(): void {
@@ -108,10 +128,18 @@ function drawCharts(): void {
     { name: 'L_pred', color: '#1f77b4', ys: pick((m) => m.lPred) },
     { name: 'L_cls', color: '#d62728', ys: pick((m) => m.lCls) },
   ]);
-  drawChart($<HTMLCanvasElement>('chart-lr'), 'learning rate', xs, [{ name: 'lr', color: '#2ca02c', ys: pick((m) => m.lr) }]);
-  drawChart($<HTMLCanvasElement>('chart-ema'), 'EMA momentum (encoder)', xs, [{ name: 'm', color: '#9467bd', ys: pick((m) => m.emaMomentum) }]);
-  drawChart($<HTMLCanvasElement>('chart-tau'), 'teacher temperature τ_t', xs, [{ name: 'τ_t', color: '#ff7f0e', ys: pick((m) => m.teacherTemp) }]);
-  drawChart($<HTMLCanvasElement>('chart-ppl'), 'teacher target perplexity', xs, [{ name: 'ppl', color: '#8c564b', ys: pick((m) => m.targetPerplexity) }]);
+  drawChart($<HTMLCanvasElement>('chart-lr'), 'learning rate', xs, [
+    { name: 'lr', color: '#2ca02c', ys: pick((m) => m.lr) },
+  ]);
+  drawChart($<HTMLCanvasElement>('chart-ema'), 'EMA momentum (encoder)', xs, [
+    { name: 'm', color: '#9467bd', ys: pick((m) => m.emaMomentum) },
+  ]);
+  drawChart($<HTMLCanvasElement>('chart-tau'), 'teacher temperature τ_t', xs, [
+    { name: 'τ_t', color: '#ff7f0e', ys: pick((m) => m.teacherTemp) },
+  ]);
+  drawChart($<HTMLCanvasElement>('chart-ppl'), 'teacher target perplexity', xs, [
+    { name: 'ppl', color: '#8c564b', ys: pick((m) => m.targetPerplexity) },
+  ]);
 }
 
 function onStep(m: Extract<FromWorker, { type: 'step' }>): void {
@@ -149,13 +177,17 @@ function onStep(m: Extract<FromWorker, { type: 'step' }>): void {
 
 function onInput(m: Extract<FromWorker, { type: 'input' }>): void {
   const scale = m.nFrames < 100 ? 6 : 2;
-  const img = logMelImage({ data: m.logmel, nMels: m.nMels, nFrames: m.nFrames }, { mask: m.mask, patchSize: m.patchSize, scale });
+  const img = logMelImage(
+    { data: m.logmel, nMels: m.nMels, nFrames: m.nFrames },
+    { mask: m.mask, patchSize: m.patchSize, scale },
+  );
   const canvas = $<HTMLCanvasElement>('mask');
   canvas.width = img.width;
   canvas.height = img.height;
   canvas.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(img.rgba), img.width, img.height), 0, 0);
   const masked = m.mask.reduce((a, b) => a + b, 0);
-  $('mask-caption').textContent = `step ${m.step}: the first crop of the batch, ${m.nMels} mel bands × ${m.nFrames} frames; ${masked} of ${m.mask.length} patches (${m.patchSize}×${m.patchSize}) masked — shaded — the student sees the others`;
+  $('mask-caption').textContent =
+    `step ${m.step}: the first crop of the batch, ${m.nMels} mel bands × ${m.nFrames} frames; ${masked} of ${m.mask.length} patches (${m.patchSize}×${m.patchSize}) masked — shaded — the student sees the others`;
 }
 
 // ── the explorer ─────────────────────────────────────────────────────────────────────────────────
@@ -164,13 +196,16 @@ let equations: EquationView[] = [];
 let selected = -1;
 
 const shape = (s: number[]) => `[${s.join(',')}]`;
-const flops = (f: number) => (f >= 1e6 ? `${(f / 1e6).toFixed(2)} MFLOP` : f >= 1e3 ? `${(f / 1e3).toFixed(1)} kFLOP` : `${f} FLOP`);
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const flops = (f: number) =>
+  f >= 1e6 ? `${(f / 1e6).toFixed(2)} MFLOP` : f >= 1e3 ? `${(f / 1e3).toFixed(1)} kFLOP` : `${f} FLOP`;
+const escape = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 function renderTrace(m: Extract<FromWorker, { type: 'trace' }>): void {
   equations = m.equations;
   status.traceLength = equations.length;
-  $('trace-summary').textContent = `${equations.length} equations for one crop ${shape(m.batch)}: ${m.forwardCount} forward (the loss), ${equations.length - m.forwardCount} backward (its gradient); ${flops(m.flops)} in all. Click an equation.`;
+  $('trace-summary').textContent =
+    `${equations.length} equations for one crop ${shape(m.batch)}: ${m.forwardCount} forward (the loss), ${equations.length - m.forwardCount} backward (its gradient); ${flops(m.flops)} in all. Click an equation.`;
   renderTraceList();
 }
 
@@ -255,7 +290,7 @@ function startConfig(): unknown {
   try {
     return JSON.parse(($('custom') as HTMLTextAreaElement).value);
   } catch (e) {
-    throw new Error(`custom config: not valid JSON (${(e as Error).message})`);
+    throw new Error(`custom config: not valid JSON (${(e as Error).message})`, { cause: e });
   }
 }
 
@@ -293,7 +328,9 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       return;
     case 'config':
       $('config').textContent = JSON.stringify(m.config, null, 1);
-      $('run-note').textContent = m.fromCheckpoint ? `loaded a checkpoint at step ${m.step}: Resume continues its run` : '';
+      $('run-note').textContent = m.fromCheckpoint
+        ? `loaded a checkpoint at step ${m.step}: Resume continues its run`
+        : '';
       if (m.fromCheckpoint) {
         history.step.length = 0;
         history.m.length = 0;
@@ -326,7 +363,8 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
     case 'backendcheck':
       status.backendCheck = m;
       $('backendcheck-result').className = m.pass ? 'pass' : 'fail';
-      $('backendcheck-result').textContent = `${m.pass ? 'PASS' : 'FAIL'}: ${m.detail}: max relative error ${m.maxRelErr.toExponential(2)} (tolerance ${m.tol})`;
+      $('backendcheck-result').textContent =
+        `${m.pass ? 'PASS' : 'FAIL'}: ${m.detail}: max relative error ${m.maxRelErr.toExponential(2)} (tolerance ${m.tol})`;
       return;
     case 'checkpoint':
       status.checkpoint = { name: m.name, bytes: m.bytes.byteLength, step: m.step };
@@ -334,7 +372,8 @@ worker.onmessage = (ev: MessageEvent<FromWorker>) => {
       return;
     case 'embedding':
       status.embedding = { name: m.name, values: Array.from(m.embedding), step: m.step };
-      $('embedding').textContent = `${m.name}: ${m.embedding.length}-dim embedding (model at step ${m.step}): [${Array.from(m.embedding.slice(0, 6), (v) => v.toFixed(4)).join(', ')}, …]`;
+      $('embedding').textContent =
+        `${m.name}: ${m.embedding.length}-dim embedding (model at step ${m.step}): [${Array.from(m.embedding.slice(0, 6), (v) => v.toFixed(4)).join(', ')}, …]`;
       return;
     case 'error':
       showError(m.message);

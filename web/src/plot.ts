@@ -6,7 +6,8 @@ export interface Series {
   ys: number[];
 }
 
-const fmt = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString());
+const fmt = (v: number) =>
+  Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(1) : Number(v.toPrecision(3)).toString();
 
 /** Draw `series` over `xs` into `canvas` (device-pixel sharp), with a title, axis ticks and a legend. */
 export function drawChart(canvas: HTMLCanvasElement, title: string, xs: number[], series: Series[]): void {

@@ -46,15 +46,41 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'backend'; backend: PageBackend; engine: string; description: string; renderer: string | null; kernelClasses: string[] }
+  | {
+      type: 'backend';
+      backend: PageBackend;
+      engine: string;
+      description: string;
+      renderer: string | null;
+      kernelClasses: string[];
+    }
   | { type: 'data'; clips: number; source: string }
   | { type: 'config'; config: unknown; fromCheckpoint: boolean; step: number }
   | { type: 'step'; step: number; total: number; metrics: StepMetricsView; stepsPerSec: number; stepMs: number }
-  | { type: 'input'; step: number; logmel: Float32Array; nMels: number; nFrames: number; mask: Uint8Array; patchSize: number }
+  | {
+      type: 'input';
+      step: number;
+      logmel: Float32Array;
+      nMels: number;
+      nFrames: number;
+      mask: Uint8Array;
+      patchSize: number;
+    }
   | { type: 'done'; step: number }
   | { type: 'paused'; step: number }
   | { type: 'trace'; equations: EquationView[]; forwardCount: number; flops: number; batch: number[] }
-  | { type: 'gradcheck'; index: number; prim: string; analytic: number; numeric: number; scale: number; tol: number; pass: boolean; perturbed: boolean; note?: string }
+  | {
+      type: 'gradcheck';
+      index: number;
+      prim: string;
+      analytic: number;
+      numeric: number;
+      scale: number;
+      tol: number;
+      pass: boolean;
+      perturbed: boolean;
+      note?: string;
+    }
   | { type: 'backendcheck'; backend: string; maxRelErr: number; tol: number; pass: boolean; detail: string }
   | { type: 'checkpoint'; bytes: ArrayBuffer; step: number; name: string }
   | { type: 'embedding'; name: string; embedding: Float32Array; step: number }

@@ -19,7 +19,19 @@ import { decodeAudio16k } from '../../src/audio/decode';
 import { decodeMetadata, decodeState, encodeState } from '../../src/checkpoint/codec';
 import { unpackLogMels, type PackIndex } from '../../src/data/pack';
 import type { HasLogMel } from '../../src/data/loader';
-import { disposeTree, fromHost, getBackend, grad, scope, setBackend, tensor, treeMap, useBackend as chooseEngineBackend, valueAndGrad, type Tensor } from '../../src/index';
+import {
+  disposeTree,
+  fromHost,
+  getBackend,
+  grad,
+  scope,
+  setBackend,
+  tensor,
+  treeMap,
+  useBackend as chooseEngineBackend,
+  valueAndGrad,
+  type Tensor,
+} from '../../src/index';
 import * as mp from '../../src/index';
 import { split } from '../../src/random';
 import { fmtParams, trace, type Trace } from '../../src/trace';
@@ -59,7 +71,8 @@ let clips: (HasLogMel & { name: string })[] | null = null;
 async function loadClips(): Promise<(HasLogMel & { name: string })[]> {
   if (clips) return clips;
   const [indexRes, blobRes] = await Promise.all([fetch('data/pretrain.json'), fetch('data/pretrain.bin')]);
-  if (!indexRes.ok || !blobRes.ok) throw new Error(`the training clips could not be loaded from the server (${indexRes.status} ${blobRes.status})`);
+  if (!indexRes.ok || !blobRes.ok)
+    throw new Error(`the training clips could not be loaded from the server (${indexRes.status} ${blobRes.status})`);
   const index = (await indexRes.json()) as PackIndex & { source: string };
   clips = unpackLogMels(index, new Float32Array(await blobRes.arrayBuffer()));
   post({ type: 'data', clips: clips.length, source: index.source });
@@ -68,7 +81,9 @@ async function loadClips(): Promise<(HasLogMel & { name: string })[]> {
 
 /** The clips `matpac train` would use for this config: long enough for its crop, fitted to its bands. */
 function trainingItems(all: readonly (HasLogMel & { name: string })[], config: MatpacConfig): HasLogMel[] {
-  const items = all.filter((it) => it.logmel.nFrames >= config.cropFrames).map((it) => ({ logmel: fitMels(it.logmel, config.nMels) }));
+  const items = all
+    .filter((it) => it.logmel.nFrames >= config.cropFrames)
+    .map((it) => ({ logmel: fitMels(it.logmel, config.nMels) }));
   if (!items.length) throw new Error(`no clip is long enough for the crop of ${config.cropFrames} frames`);
   return items;
 }
@@ -86,7 +101,8 @@ let lastBatch: Float32Array | null = null;
 
 function resolveConfig(spec: unknown): MatpacConfig {
   if (typeof spec === 'string' && spec in PRESETS) return structuredClone(PRESETS[spec as keyof typeof PRESETS]);
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error('config: choose a preset, or give a JSON object');
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw new Error('config: choose a preset, or give a JSON object');
   const { config: c, problems } = configFromJson(spec as Record<string, unknown>, 'custom');
   if (problems.length) throw new Error(problems.map((p) => `config: ${p}`).join('; '));
   return c;
@@ -105,7 +121,15 @@ function postInput(step: number, batch: Float32Array): void {
   const { N } = gridOf(config, config.cropFrames);
   const m = randomMasking(split(state.key)[1], config.batchSize, N, config.maskRatio);
   const one = config.nMels * config.cropFrames;
-  post({ type: 'input', step, logmel: batch.slice(0, one), nMels: config.nMels, nFrames: config.cropFrames, mask: m.mask.slice(0, N), patchSize: config.patchSize });
+  post({
+    type: 'input',
+    step,
+    logmel: batch.slice(0, one),
+    nMels: config.nMels,
+    nFrames: config.cropFrames,
+    mask: m.mask.slice(0, N),
+    patchSize: config.patchSize,
+  });
 }
 
 async function trainLoop(): Promise<void> {
@@ -128,12 +152,31 @@ async function trainLoop(): Promise<void> {
       const x = tensor(b.data, b.shape);
       const current: TrainState = state;
       const [next, m] = scope(() => trainStep(current, x, c));
-      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) throw new Error(`training stopped at step ${t}: the loss or the gradient norm is not finite (loss ${m.loss}, ‖g‖ ${m.gradNorm})`);
+      if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm))
+        throw new Error(
+          `training stopped at step ${t}: the loss or the gradient norm is not finite (loss ${m.loss}, ‖g‖ ${m.gradNorm})`,
+        );
       disposeTree([x, current], next);
       state = next;
       const sps = (state.step - first) / ((performance.now() - t0) / 1000);
-      const metrics = { loss: m.loss, lPred: m.lPred, lCls: m.lCls, lr: m.lr, emaMomentum: m.emaMomentum, teacherTemp: m.teacherTemp, targetPerplexity: m.targetPerplexity, gradNorm: m.gradNorm };
-      post({ type: 'step', step: state.step, total: totalSteps, metrics, stepsPerSec: sps, stepMs: performance.now() - tStep });
+      const metrics = {
+        loss: m.loss,
+        lPred: m.lPred,
+        lCls: m.lCls,
+        lr: m.lr,
+        emaMomentum: m.emaMomentum,
+        teacherTemp: m.teacherTemp,
+        targetPerplexity: m.targetPerplexity,
+        gradNorm: m.gradNorm,
+      };
+      post({
+        type: 'step',
+        step: state.step,
+        total: totalSteps,
+        metrics,
+        stepsPerSec: sps,
+        stepMs: performance.now() - tStep,
+      });
       if (state.step === first + 1) post(backendInfo(backendName)); // the kernel classes that really ran
       await yieldToMessages();
     }
@@ -166,8 +209,16 @@ function traceLossAndGradient(): FromWorker {
   const prev = getBackend().name;
   setBackend('ref64');
   try {
-    const fwd = trace((a: Args) => matpacLossAux(a.student, a.teacher, a.batch, key, cfg1), { student, teacher, batch }).trace;
-    traced = trace((a: Args) => valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, cfg1), { student, teacher, batch }, { keepInputs: true }).trace;
+    const fwd = trace((a: Args) => matpacLossAux(a.student, a.teacher, a.batch, key, cfg1), {
+      student,
+      teacher,
+      batch,
+    }).trace;
+    traced = trace(
+      (a: Args) => valueAndGrad(matpacLossAux, { hasAux: true })(a.student, a.teacher, a.batch, key, cfg1),
+      { student, teacher, batch },
+      { keepInputs: true },
+    ).trace;
     const equations: EquationView[] = traced.equations.map((e, index) => ({
       index,
       prim: e.prim,
@@ -179,7 +230,13 @@ function traceLossAndGradient(): FromWorker {
       flops: e.flops,
       vjpOf: e.vjpOf,
     }));
-    return { type: 'trace', equations, forwardCount: fwd.equations.length, flops: traced.flops, batch: [1, c.nMels, c.cropFrames] };
+    return {
+      type: 'trace',
+      equations,
+      forwardCount: fwd.equations.length,
+      flops: traced.flops,
+      batch: [1, c.nMels, c.cropFrames],
+    };
   } finally {
     setBackend(prev);
   }
@@ -205,9 +262,18 @@ function backendCheck(): FromWorker {
   const here = on(getBackend().name);
   const ref = on('ref64');
   let maxRel = 0;
-  here.forEach((g, k) => g.forEach((v, i) => (maxRel = Math.max(maxRel, Math.abs(v - ref[k][i]) / (1e-6 + Math.abs(ref[k][i]))))));
+  here.forEach((g, k) =>
+    g.forEach((v, i) => (maxRel = Math.max(maxRel, Math.abs(v - ref[k][i]) / (1e-6 + Math.abs(ref[k][i]))))),
+  );
   const tol = 1e-4;
-  return { type: 'backendcheck', backend: getBackend().name, maxRelErr: maxRel, tol, pass: maxRel <= tol, detail: `∇ of mean(tanh(x·W + b)²), x [5,4], W [4,3]: ${getBackend().name} vs ref64` };
+  return {
+    type: 'backendcheck',
+    backend: getBackend().name,
+    maxRelErr: maxRel,
+    tol,
+    pass: maxRel <= tol,
+    detail: `∇ of mean(tanh(x·W + b)²), x [5,4], W [4,3]: ${getBackend().name} vs ref64`,
+  };
 }
 
 // ── checkpoints and embeddings ───────────────────────────────────────────────────────────────────
@@ -216,7 +282,12 @@ function save(): FromWorker {
   if (!config || !state) throw new Error('nothing to save yet: start (or load) a run first');
   const bytes = encodeState(state, { config: JSON.stringify(config) });
   const name = `matpac-${config.name}-step${state.step}.safetensors`;
-  return { type: 'checkpoint', bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, step: state.step, name };
+  return {
+    type: 'checkpoint',
+    bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    step: state.step,
+    name,
+  };
 }
 
 async function load(bytes: ArrayBuffer, name: string): Promise<void> {
@@ -226,7 +297,7 @@ async function load(bytes: ArrayBuffer, name: string): Promise<void> {
   try {
     c = checked(JSON.parse(meta.config) as MatpacConfig);
   } catch (e) {
-    throw new Error(`${name}: the config in its metadata is not usable (${(e as Error).message})`);
+    throw new Error(`${name}: the config in its metadata is not usable (${(e as Error).message})`, { cause: e });
   }
   const loaded = decodeState<TrainState>(bytes, { name, like: initTrainState(c) });
   if (state) disposeTree(state);
@@ -281,7 +352,18 @@ async function handle(msg: ToWorker): Promise<void> {
       const eq = traced?.equations[msg.index];
       if (!eq) throw new Error('trace the loss first');
       const r = checkEquation(eq, msg.perturb);
-      post({ type: 'gradcheck', index: msg.index, prim: eq.prim, analytic: r.analytic, numeric: r.numeric, scale: r.scale, tol: r.tol, pass: r.pass, perturbed: msg.perturb, note: r.note });
+      post({
+        type: 'gradcheck',
+        index: msg.index,
+        prim: eq.prim,
+        analytic: r.analytic,
+        numeric: r.numeric,
+        scale: r.scale,
+        tol: r.tol,
+        pass: r.pass,
+        perturbed: msg.perturb,
+        note: r.note,
+      });
       return;
     }
     case 'backendcheck':

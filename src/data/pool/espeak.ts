@@ -55,10 +55,25 @@ let kernel: ResampleKernel | undefined;
  * seconds, when given). Throws (one line) when
  * eSpeak reports an error or writes no audio.
  */
-export async function speakSsml(voice: string, ssml: string, opts: { rate?: number; pitch?: number; maxSec?: number } = {}): Promise<Float32Array> {
+export async function speakSsml(
+  voice: string,
+  ssml: string,
+  opts: { rate?: number; pitch?: number; maxSec?: number } = {},
+): Promise<Float32Array> {
   const { factory, wasm } = await load();
   const errors: string[] = [];
-  const args = ['-m', '-v', voice, '-s', String(Math.round(opts.rate ?? 175)), '-p', String(Math.round(opts.pitch ?? 50)), '-w', '/out.wav', ssml];
+  const args = [
+    '-m',
+    '-v',
+    voice,
+    '-s',
+    String(Math.round(opts.rate ?? 175)),
+    '-p',
+    String(Math.round(opts.pitch ?? 50)),
+    '-w',
+    '/out.wav',
+    ssml,
+  ];
   // The instance creates hundreds of embedded files and probes paths that do not exist; each probe
   // builds an Error whose stack trace is most of the start-up time. Nothing reads those stacks.
   const limit = Error.stackTraceLimit;
@@ -69,7 +84,10 @@ export async function speakSsml(voice: string, ssml: string, opts: { rate?: numb
       arguments: args,
       print: () => {},
       printErr: (s: string) => void (s.includes('program exited') || errors.push(s.trim())),
-      instantiateWasm: (imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => {
+      instantiateWasm: (
+        imports: WebAssembly.Imports,
+        done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void,
+      ) => {
         void WebAssembly.instantiate(wasm, imports).then((instance) => done(instance, wasm));
         return {};
       },
@@ -85,7 +103,10 @@ export async function speakSsml(voice: string, ssml: string, opts: { rate?: numb
   }
   const keep = opts.maxSec === undefined ? Infinity : Math.ceil((opts.maxSec + 0.01) * ESPEAK_SAMPLE_RATE);
   const mono = pcm16Mono(bytes, voice).subarray(0, keep);
-  if (mono.length === 0) throw new Error(`espeak-ng (voice ${voice}) wrote an empty file${errors.length ? `: ${errors.join(' ').trim()}` : ''}`);
+  if (mono.length === 0)
+    throw new Error(
+      `espeak-ng (voice ${voice}) wrote an empty file${errors.length ? `: ${errors.join(' ').trim()}` : ''}`,
+    );
   kernel ??= sincResampleKernel(ESPEAK_SAMPLE_RATE, 16000, { ...MATPAC_RESAMPLE, lowpassFilterWidth: 16 });
   return applyResampleKernel(mono, kernel);
 }
@@ -94,16 +115,24 @@ export async function speakSsml(voice: string, ssml: string, opts: { rate?: numb
 function pcm16Mono(bytes: Uint8Array, voice: string): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
-  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new Error(`espeak-ng (voice ${voice}): output is not a WAV file`);
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE')
+    throw new Error(`espeak-ng (voice ${voice}): output is not a WAV file`);
   let at = 12;
   let format: { channels: number; rate: number; bits: number } | undefined;
   while (at + 8 <= bytes.length) {
     const id = tag(at);
     const size = view.getUint32(at + 4, true);
-    if (id === 'fmt ') format = { channels: view.getUint16(at + 10, true), rate: view.getUint32(at + 12, true), bits: view.getUint16(at + 22, true) };
+    if (id === 'fmt ')
+      format = {
+        channels: view.getUint16(at + 10, true),
+        rate: view.getUint32(at + 12, true),
+        bits: view.getUint16(at + 22, true),
+      };
     if (id === 'data') {
       if (!format || format.channels !== 1 || format.bits !== 16 || format.rate !== ESPEAK_SAMPLE_RATE)
-        throw new Error(`espeak-ng (voice ${voice}): expected 16-bit mono ${ESPEAK_SAMPLE_RATE} Hz output, got ${JSON.stringify(format)}`);
+        throw new Error(
+          `espeak-ng (voice ${voice}): expected 16-bit mono ${ESPEAK_SAMPLE_RATE} Hz output, got ${JSON.stringify(format)}`,
+        );
       // eSpeak may leave the size of a streamed data chunk unset: read to the end of the file
       const n = Math.floor(Math.min(size, bytes.length - at - 8) / 2);
       const out = new Float32Array(n);

@@ -18,7 +18,8 @@ export function rms(x: Float32Array): number {
 }
 
 /** A standard normal draw from two uniforms (Box–Muller). */
-export const gauss = (draw: () => number): number => Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
+export const gauss = (draw: () => number): number =>
+  Math.sqrt(-2 * Math.log(1 - draw())) * Math.cos(2 * Math.PI * draw());
 
 export type NoiseColour = 'white' | 'pink' | 'brown';
 
@@ -75,7 +76,8 @@ export function reverb(x: Float32Array, rt60: number, wet: number, draw: () => n
   const irLen = Math.max(1, Math.round(Math.min(1, rt60) * SR));
   const taps: { at: number; g: number }[] = [];
   const decay = Math.log(1000) / (rt60 * SR);
-  for (let t = Math.round(0.005 * SR); t < irLen; t += 48 + Math.floor(draw() * 96)) taps.push({ at: t, g: (draw() < 0.5 ? -1 : 1) * Math.exp(-decay * t) });
+  for (let t = Math.round(0.005 * SR); t < irLen; t += 48 + Math.floor(draw() * 96))
+    taps.push({ at: t, g: (draw() < 0.5 ? -1 : 1) * Math.exp(-decay * t) });
   let energy = 0;
   for (const tap of taps) energy += tap.g * tap.g;
   const norm = energy > 0 ? 1 / Math.sqrt(energy) : 0;

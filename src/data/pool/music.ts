@@ -35,7 +35,8 @@ export interface MusicPlan {
 }
 
 /** A part at a level: its velocities scaled by `level` (a channel-volume change would glide from the previous clip's value). */
-const atLevel = (notes: NoteEvent[], level: number): NoteEvent[] => notes.map((n) => ({ ...n, velocity: Math.max(1, Math.round(n.velocity * level)) }));
+const atLevel = (notes: NoteEvent[], level: number): NoteEvent[] =>
+  notes.map((n) => ({ ...n, velocity: Math.max(1, Math.round(n.velocity * level)) }));
 
 const clampTo = (p: number, [lo, hi]: readonly [number, number]) => {
   let q = p;
@@ -48,7 +49,11 @@ function scaleOf(draw: () => number, program: number) {
   const scale = pick(draw(), SCALES);
   const range = pitchRange(program);
   const root = intIn(draw(), range[0], Math.max(range[0], range[1] - 12));
-  const at = (degree: number) => clampTo(root + 12 * Math.floor(degree / scale.length) + scale[((degree % scale.length) + scale.length) % scale.length], range);
+  const at = (degree: number) =>
+    clampTo(
+      root + 12 * Math.floor(degree / scale.length) + scale[((degree % scale.length) + scale.length) % scale.length],
+      range,
+    );
   return { at, range };
 }
 
@@ -60,7 +65,13 @@ function melody(draw: () => number, program: number, durationSec: number, beat: 
   const legato = between(draw(), 0.5, 1);
   while (t < durationSec - 0.1 && notes.length < 48) {
     const len = beat * pick(draw(), [0.25, 0.5, 0.5, 1, 1, 1.5, 2]);
-    if (draw() > 0.1) notes.push({ pitch: at(degree), velocity: intIn(draw(), 45, 120), onSec: r3(t), offSec: r3(Math.min(durationSec, t + len * legato)) });
+    if (draw() > 0.1)
+      notes.push({
+        pitch: at(degree),
+        velocity: intIn(draw(), 45, 120),
+        onSec: r3(t),
+        offSec: r3(Math.min(durationSec, t + len * legato)),
+      });
     degree += pick(draw(), [-3, -2, -1, -1, 0, 1, 1, 2, 3, 4]);
     t += len;
   }
@@ -78,7 +89,12 @@ function chords(draw: () => number, program: number, durationSec: number, beat: 
     const velocity = intIn(draw(), 45, 115);
     for (let k = 0; k < size; k++) {
       const on = arpeggio ? t + (k * chordLen) / size : t;
-      notes.push({ pitch: at(rootDegree + 2 * k), velocity, onSec: r3(on), offSec: r3(Math.min(durationSec, t + chordLen * 0.95)) });
+      notes.push({
+        pitch: at(rootDegree + 2 * k),
+        velocity,
+        onSec: r3(on),
+        offSec: r3(Math.min(durationSec, t + chordLen * 0.95)),
+      });
     }
   }
   return notes;
@@ -92,16 +108,45 @@ export function planMusic(draw: () => number, durationSec: number, programs: rea
   if (kind === 'note') {
     const pitch = intIn(draw(), ...pitchRange(program));
     const on = r3(draw() * 0.5);
-    return { kind, durationSec, parts: [{ channel: 0, program, notes: [{ pitch, velocity: intIn(draw(), 40, 127), onSec: on, offSec: r3(on + between(draw(), 0.2, durationSec - on)) }] }] };
+    return {
+      kind,
+      durationSec,
+      parts: [
+        {
+          channel: 0,
+          program,
+          notes: [
+            {
+              pitch,
+              velocity: intIn(draw(), 40, 127),
+              onSec: on,
+              offSec: r3(on + between(draw(), 0.2, durationSec - on)),
+            },
+          ],
+        },
+      ],
+    };
   }
-  if (kind === 'melody') return { kind, durationSec, parts: [{ channel: 0, program, notes: melody(draw, program, durationSec, beat) }] };
-  if (kind === 'chords') return { kind, durationSec, parts: [{ channel: 0, program, notes: chords(draw, program, durationSec, beat) }] };
-  const parts: Part[] = [{ channel: 0, program, notes: atLevel(melody(draw, program, durationSec, beat), between(draw(), 0.55, 1.00)) }];
+  if (kind === 'melody')
+    return { kind, durationSec, parts: [{ channel: 0, program, notes: melody(draw, program, durationSec, beat) }] };
+  if (kind === 'chords')
+    return { kind, durationSec, parts: [{ channel: 0, program, notes: chords(draw, program, durationSec, beat) }] };
+  const parts: Part[] = [
+    { channel: 0, program, notes: atLevel(melody(draw, program, durationSec, beat), between(draw(), 0.55, 1.0)) },
+  ];
   const chordProgram = pick(draw(), programs);
-  parts.push({ channel: 1, program: chordProgram, notes: atLevel(chords(draw, chordProgram, durationSec, beat), between(draw(), 0.39, 0.87)) });
+  parts.push({
+    channel: 1,
+    program: chordProgram,
+    notes: atLevel(chords(draw, chordProgram, durationSec, beat), between(draw(), 0.39, 0.87)),
+  });
   if (draw() < 0.6) {
     const bass = intIn(draw(), 32, 39);
-    parts.push({ channel: 2, program: bass, notes: atLevel(melody(draw, bass, durationSec, beat * 2), between(draw(), 0.47, 0.94)) });
+    parts.push({
+      channel: 2,
+      program: bass,
+      notes: atLevel(melody(draw, bass, durationSec, beat * 2), between(draw(), 0.47, 0.94)),
+    });
   }
   return { kind, durationSec, parts };
 }
@@ -109,7 +154,10 @@ export function planMusic(draw: () => number, durationSec: number, programs: rea
 const KICKS = [35, 36];
 const SNARES = [38, 40, 37, 39];
 const HATS = [42, 44, 46, 51, 53, 59];
-const OTHERS = [41, 43, 45, 47, 48, 50, 49, 52, 55, 57, 54, 56, 58, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 73, 74, 75, 76, 77, 80, 81];
+const OTHERS = [
+  41, 43, 45, 47, 48, 50, 49, 52, 55, 57, 54, 56, 58, 60, 61, 62, 63, 64, 65, 66, 67, 68, 69, 70, 73, 74, 75, 76, 77,
+  80, 81,
+];
 
 /** A drum pattern (plus, sometimes, a bass line) on the GM percussion channel. */
 export function planPercussion(draw: () => number, durationSec: number): MusicPlan {
@@ -127,15 +175,22 @@ export function planPercussion(draw: () => number, durationSec: number): MusicPl
     const t = r3(s * step + (draw() - 0.5) * 0.01 * step + 0.02);
     const off = r3(t + 0.1);
     const ph = s % 16;
-    if (ph % 8 === 0 || pattern[ph] < 0.15) notes.push({ pitch: kick, velocity: intIn(draw(), 80, 127), onSec: t, offSec: off });
-    if (ph % 8 === 4 || pattern[ph] > 0.9) notes.push({ pitch: snare, velocity: intIn(draw(), 70, 127), onSec: t, offSec: off });
+    if (ph % 8 === 0 || pattern[ph] < 0.15)
+      notes.push({ pitch: kick, velocity: intIn(draw(), 80, 127), onSec: t, offSec: off });
+    if (ph % 8 === 4 || pattern[ph] > 0.9)
+      notes.push({ pitch: snare, velocity: intIn(draw(), 70, 127), onSec: t, offSec: off });
     if (draw() < density) notes.push({ pitch: hat, velocity: intIn(draw(), 40, 110), onSec: t, offSec: off });
-    if (draw() < 0.12) notes.push({ pitch: pick(draw(), extra), velocity: intIn(draw(), 50, 120), onSec: t, offSec: off });
+    if (draw() < 0.12)
+      notes.push({ pitch: pick(draw(), extra), velocity: intIn(draw(), 50, 120), onSec: t, offSec: off });
   }
   const parts: Part[] = [{ channel: DRUM_CHANNEL, program: 0, notes }];
   if (draw() < 0.3) {
     const bass = intIn(draw(), 32, 39);
-    parts.push({ channel: 0, program: bass, notes: atLevel(melody(draw, bass, durationSec, beat), between(draw(), 0.47, 0.87)) });
+    parts.push({
+      channel: 0,
+      program: bass,
+      notes: atLevel(melody(draw, bass, durationSec, beat), between(draw(), 0.47, 0.87)),
+    });
   }
   return { kind: 'percussion', durationSec, parts };
 }

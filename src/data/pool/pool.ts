@@ -57,16 +57,31 @@ export const DEFAULT_POOL_CONFIG: Readonly<PoolConfig> = {
 };
 
 export function resolvePoolConfig(opts: Partial<PoolConfig> = {}): PoolConfig {
-  const cfg: PoolConfig = { ...DEFAULT_POOL_CONFIG, ...opts, proportions: { ...DEFAULT_POOL_CONFIG.proportions, ...opts.proportions } };
+  const cfg: PoolConfig = {
+    ...DEFAULT_POOL_CONFIG,
+    ...opts,
+    proportions: { ...DEFAULT_POOL_CONFIG.proportions, ...opts.proportions },
+  };
   const problems: string[] = [];
   if (!Number.isSafeInteger(cfg.seed)) problems.push(`seed must be an integer, got ${cfg.seed}`);
   if (!(cfg.clipSec > 0 && cfg.clipSec <= 60)) problems.push(`clipSec must be in (0, 60], got ${cfg.clipSec}`);
-  if (!Number.isInteger(cfg.shardClips) || cfg.shardClips < 1) problems.push(`shardClips must be a positive integer, got ${cfg.shardClips}`);
-  if (!Number.isInteger(cfg.clipsPerSession) || cfg.clipsPerSession < 1) problems.push(`clipsPerSession must be a positive integer, got ${cfg.clipsPerSession}`);
-  for (const s of POOL_SOURCES) if (!(cfg.proportions[s] >= 0)) problems.push(`proportions.${s} must be ≥ 0, got ${cfg.proportions[s]}`);
-  for (const k of Object.keys(cfg.proportions)) if (!(POOL_SOURCES as readonly string[]).includes(k)) problems.push(`proportions.${k}: unknown source (known: ${POOL_SOURCES.join(', ')})`);
-  if (POOL_SOURCES.every((s) => !(cfg.proportions[s] > 0))) problems.push('proportions: at least one source needs a positive weight');
-  for (const [name, list] of [['programs', cfg.programs], ['languages', cfg.languages], ['variants', cfg.variants], ['textureFamilies', cfg.textureFamilies]] as const)
+  if (!Number.isInteger(cfg.shardClips) || cfg.shardClips < 1)
+    problems.push(`shardClips must be a positive integer, got ${cfg.shardClips}`);
+  if (!Number.isInteger(cfg.clipsPerSession) || cfg.clipsPerSession < 1)
+    problems.push(`clipsPerSession must be a positive integer, got ${cfg.clipsPerSession}`);
+  for (const s of POOL_SOURCES)
+    if (!(cfg.proportions[s] >= 0)) problems.push(`proportions.${s} must be ≥ 0, got ${cfg.proportions[s]}`);
+  for (const k of Object.keys(cfg.proportions))
+    if (!(POOL_SOURCES as readonly string[]).includes(k))
+      problems.push(`proportions.${k}: unknown source (known: ${POOL_SOURCES.join(', ')})`);
+  if (POOL_SOURCES.every((s) => !(cfg.proportions[s] > 0)))
+    problems.push('proportions: at least one source needs a positive weight');
+  for (const [name, list] of [
+    ['programs', cfg.programs],
+    ['languages', cfg.languages],
+    ['variants', cfg.variants],
+    ['textureFamilies', cfg.textureFamilies],
+  ] as const)
     if (list.length === 0) problems.push(`${name} must not be empty`);
   // the development sets' sources stay out of the pool
   const dev = devSources();
@@ -138,7 +153,9 @@ export function planShard(cfg: PoolConfig, shard: number): ShardPlan {
     if (source !== 'mixtures') clips.push({ source, parts: [plain(source, draw, foldIn(k, 1), i, 0)] });
     else {
       const n = intIn(draw(), 2, 3);
-      const parts = Array.from({ length: n }, (_, p) => plain(pick(draw(), plainSources), draw, foldIn(k, 1 + p), i, p));
+      const parts = Array.from({ length: n }, (_, p) =>
+        plain(pick(draw(), plainSources), draw, foldIn(k, 1 + p), i, p),
+      );
       clips.push({ source, parts });
     }
   }
@@ -147,9 +164,23 @@ export function planShard(cfg: PoolConfig, shard: number): ShardPlan {
   const sessionDraw = streamDrawer(foldIn(key, 3));
   speechSlots.forEach(({ clip, part }, j) => {
     const session = Math.floor(j / cfg.clipsPerSession);
-    if (session === sessions.length) sessions.push(planSpeechSession(sessionDraw, Math.ceil(cfg.clipsPerSession * cfg.clipSec * 0.55), cfg.languages, cfg.variants));
+    if (session === sessions.length)
+      sessions.push(
+        planSpeechSession(
+          sessionDraw,
+          Math.ceil(cfg.clipsPerSession * cfg.clipSec * 0.55),
+          cfg.languages,
+          cfg.variants,
+        ),
+      );
     const s = sessions[session];
-    clips[clip].parts[part] = { source: 'speech', session, clip: j % cfg.clipsPerSession, language: s.language, variant: s.variant };
+    clips[clip].parts[part] = {
+      source: 'speech',
+      session,
+      clip: j % cfg.clipsPerSession,
+      language: s.language,
+      variant: s.variant,
+    };
   });
   return { shard, clips, sessions };
 }
@@ -172,10 +203,17 @@ export interface RenderedClip {
 }
 
 const describePart = (p: PartPlan): string =>
-  p.source === 'speech' ? `speech ${p.language}+${p.variant}` : p.source === 'textures' ? `texture ${p.family}` : `${p.source} ${p.soundBank}`;
+  p.source === 'speech'
+    ? `speech ${p.language}+${p.variant}`
+    : p.source === 'textures'
+      ? `texture ${p.family}`
+      : `${p.source} ${p.soundBank}`;
 
 /** Render one shard; clips that fail are reported in `errors` and left out. */
-export async function renderShard(cfg: PoolConfig, shard: number): Promise<{ clips: RenderedClip[]; errors: ShardError[] }> {
+export async function renderShard(
+  cfg: PoolConfig,
+  shard: number,
+): Promise<{ clips: RenderedClip[]; errors: ShardError[] }> {
   const plan = planShard(cfg, shard);
   const n = Math.round(cfg.clipSec * SR);
   const sessionAudio = new Map<number, Float32Array[] | Error>();
@@ -203,15 +241,27 @@ export async function renderShard(cfg: PoolConfig, shard: number): Promise<{ cli
   const errors: ShardError[] = [];
   for (let i = 0; i < plan.clips.length; i++) {
     const c = plan.clips[i];
-    const detail = c.source === 'mixtures' ? `mixture of ${c.parts.map(describePart).join(' + ')}` : describePart(c.parts[0]);
+    const detail =
+      c.source === 'mixtures' ? `mixture of ${c.parts.map(describePart).join(' + ')}` : describePart(c.parts[0]);
     try {
       const draw = streamDrawer(foldIn(foldIn(shardKey(cfg, shard), 4), i));
       let y = await renderPart(c.parts[0]);
       if (c.source === 'mixtures') {
-        for (let p = 1; p < c.parts.length; p++) addAtRelativeLevel(y, await renderPart(c.parts[p]), between(draw(), -12, 3), 0);
-        if (draw() < 0.7) addAtRelativeLevel(y, noise(n, pick<NoiseColour>(draw(), ['white', 'pink', 'brown']), draw), -between(draw(), 0, 30));
+        for (let p = 1; p < c.parts.length; p++)
+          addAtRelativeLevel(y, await renderPart(c.parts[p]), between(draw(), -12, 3), 0);
+        if (draw() < 0.7)
+          addAtRelativeLevel(
+            y,
+            noise(n, pick<NoiseColour>(draw(), ['white', 'pink', 'brown']), draw),
+            -between(draw(), 0, 30),
+          );
         if (draw() < 0.3) y = reverb(y, between(draw(), 0.2, 1.2), between(draw(), 0.1, 0.5), draw);
-      } else if (draw() < 0.25) addAtRelativeLevel(y, noise(n, pick<NoiseColour>(draw(), ['white', 'pink', 'brown']), draw), -between(draw(), 10, 40));
+      } else if (draw() < 0.25)
+        addAtRelativeLevel(
+          y,
+          noise(n, pick<NoiseColour>(draw(), ['white', 'pink', 'brown']), draw),
+          -between(draw(), 10, 40),
+        );
       normalisePeak(y, between(draw(), 0.05, 0.95));
       for (let t = 0; t < y.length; t++) if (!Number.isFinite(y[t])) throw new Error(`non-finite sample at ${t}`);
       clips.push({ index: i, source: c.source, detail, samples: y });
@@ -223,4 +273,5 @@ export async function renderShard(cfg: PoolConfig, shard: number): Promise<{ cli
 }
 
 /** One line for a rendering error: "pool shard 3 clip 17 (speech): …". */
-export const describeShardError = (e: ShardError): string => `pool shard ${e.shard} clip ${e.clip} (${e.source}): ${e.message}`;
+export const describeShardError = (e: ShardError): string =>
+  `pool shard ${e.shard} clip ${e.clip} (${e.source}): ${e.message}`;

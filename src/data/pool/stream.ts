@@ -38,7 +38,11 @@ export interface ShardRequest {
 export async function renderShardLogMels(cfg: PoolConfig, shard: number): Promise<ShardResult> {
   const t0 = performance.now();
   const { clips, errors } = await renderShard(cfg, shard);
-  const items = clips.map((c) => ({ file: `pool shard ${shard} clip ${c.index} (${c.detail})`, source: c.source, logmel: logMelSpectrogram(c.samples) }));
+  const items = clips.map((c) => ({
+    file: `pool shard ${shard} clip ${c.index} (${c.detail})`,
+    source: c.source,
+    logmel: logMelSpectrogram(c.samples),
+  }));
   return { shard, items, errors, renderSec: (performance.now() - t0) / 1000 };
 }
 
@@ -164,7 +168,8 @@ export class PoolBatches {
     this.reuse = opts.reuse ?? 12;
     this.window = opts.window ?? 2;
     if (!(this.reuse > 0)) throw new Error(`pool: reuse must be positive, got ${this.reuse}`);
-    if (!Number.isInteger(this.window) || this.window < 1) throw new Error(`pool: window must be a positive integer, got ${this.window}`);
+    if (!Number.isInteger(this.window) || this.window < 1)
+      throw new Error(`pool: window must be a positive integer, got ${this.window}`);
   }
 
   /** The newest shard of step t's window. */
@@ -181,12 +186,15 @@ export class PoolBatches {
     const newest = this.shardOf(step);
     const first = Math.max(0, newest - this.window + 1);
     const t0 = performance.now();
-    const shards = await Promise.all(Array.from({ length: newest - first + 1 }, (_, i) => this.producer.get(first + i)));
+    const shards = await Promise.all(
+      Array.from({ length: newest - first + 1 }, (_, i) => this.producer.get(first + i)),
+    );
     this.waitedSec += (performance.now() - t0) / 1000;
     this.producer.release(first);
     const map = this.opts.mapLogMel ?? ((lm: LogMel) => lm);
     const items = shards.flatMap((s) => s.items.map((it) => ({ file: it.file, logmel: map(it.logmel) })));
-    if (!items.length) throw new Error(`pool: shards ${first}–${newest} hold no usable clip (every clip failed to render)`);
+    if (!items.length)
+      throw new Error(`pool: shards ${first}–${newest} hold no usable clip (every clip failed to render)`);
     const b = cropBatch(items, foldIn(this.key, step), this.opts.batchSize, this.opts.cropFrames, { short: 'pad' });
     return { ...b, files: b.sources.map((s) => items[s.item].file) };
   }
@@ -198,5 +206,7 @@ export class PoolBatches {
  * tsx in the thread first.
  */
 function rendererEntry(): URL {
-  return import.meta.url.endsWith('.js') ? new URL('./worker.js', import.meta.url) : new URL('./worker-entry.mjs', import.meta.url);
+  return import.meta.url.endsWith('.js')
+    ? new URL('./worker.js', import.meta.url)
+    : new URL('./worker-entry.mjs', import.meta.url);
 }

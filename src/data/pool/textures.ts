@@ -35,7 +35,7 @@ function noiseBand(n: number, draw: () => number): Float32Array {
   const depth = draw();
   for (let i = 0; i < n; i++) {
     const t = i / SR;
-    y[i] *= 1 - 0.5 * depth * (2 + Math.sin(2 * Math.PI * r1 * t + p1) + Math.sin(2 * Math.PI * r2 * t + p2)) / 2;
+    y[i] *= 1 - (0.5 * depth * (2 + Math.sin(2 * Math.PI * r1 * t + p1) + Math.sin(2 * Math.PI * r2 * t + p2))) / 2;
   }
   return y;
 }
@@ -52,11 +52,12 @@ function impacts(n: number, draw: () => number): Float32Array {
   for (let hit = 0; hit < 64 && t < n / SR; hit++) {
     const at = Math.floor(t * SR);
     const amp = between(draw(), 0.3, 1);
-    for (let m = 0; m < modes; m++) addMode(y, at, base * ratios[m], decay / (1 + 0.5 * m), amp / (1 + m), 2 * Math.PI * draw());
+    for (let m = 0; m < modes; m++)
+      addMode(y, at, base * ratios[m], decay / (1 + 0.5 * m), amp / (1 + m), 2 * Math.PI * draw());
     const click = noise(Math.round(0.004 * SR), 'white', draw);
     fadeEnds(click, 0.001);
     addInto(y, click, 0.3 * amp, at);
-    t += periodic ? 1 / rate : (-Math.log(1 - draw()) / rate);
+    t += periodic ? 1 / rate : -Math.log(1 - draw()) / rate;
   }
   return y;
 }
@@ -99,7 +100,9 @@ function fmTones(n: number, draw: () => number): Float32Array {
     for (let i = 0; i < m && start + i < n; i++) {
       const t = i / SR;
       const env = Math.min(1, t / 0.005) * Math.exp(-t / ampDecay);
-      y[start + i] += env * Math.sin(2 * Math.PI * fc * t + index * Math.exp(-t / indexDecay) * Math.sin(2 * Math.PI * fc * ratio * t));
+      y[start + i] +=
+        env *
+        Math.sin(2 * Math.PI * fc * t + index * Math.exp(-t / indexDecay) * Math.sin(2 * Math.PI * fc * ratio * t));
     }
     start += m + Math.round(between(draw(), 0, 0.4) * SR);
   }
@@ -141,7 +144,12 @@ const RENDER: Record<PoolTextureFamily, (n: number, draw: () => number) => Float
  * One texture clip of `durationSec` from `family`: synthesised, in a room with probability
  * `roomProbability` (RT60 0.2–1.5 s, 20–60% wet), scaled to a random peak in [0.1, 0.9].
  */
-export function renderTexture(family: PoolTextureFamily, durationSec: number, draw: () => number, roomProbability = 0.4): Float32Array {
+export function renderTexture(
+  family: PoolTextureFamily,
+  durationSec: number,
+  draw: () => number,
+  roomProbability = 0.4,
+): Float32Array {
   const n = Math.round(durationSec * SR);
   let y = RENDER[family](n, draw);
   if (draw() < roomProbability) y = reverb(y, between(draw(), 0.2, 1.5), between(draw(), 0.2, 0.6), draw);

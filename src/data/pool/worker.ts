@@ -9,7 +9,11 @@ if (!parentPort) throw new Error('src/data/pool/worker.ts runs as a worker threa
 const port = parentPort;
 port.on('message', (req: ShardRequest) => {
   void renderShardLogMels(req.cfg, req.shard).then(
-    (result) => port.postMessage({ ok: true, result }, result.items.map((it) => it.logmel.data.buffer as ArrayBuffer)),
+    (result) =>
+      port.postMessage(
+        { ok: true, result },
+        result.items.map((it) => it.logmel.data.buffer as ArrayBuffer),
+      ),
     (e: unknown) => port.postMessage({ ok: false, shard: req.shard, message: (e as Error).message ?? String(e) }),
   );
 });
