@@ -266,7 +266,7 @@ function overlay(
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(patch)) {
     const field = path ? `${path}.${k}` : k;
-    if (!(k in base)) {
+    if (!Object.hasOwn(base, k)) {
       problems.push(`${field}: unknown field (known here: ${Object.keys(base).join(', ')})`);
       continue;
     }
