@@ -39,6 +39,7 @@ import { fmt, size } from '../shape';
 import { flatten } from '../tree';
 import { VERSION } from '../version';
 import { sha256, type Hasher } from './sha256';
+import { halfToFloat } from '../float16';
 
 /** A checkpoint that cannot be read or written; the message is one line and names the file (or the bytes' label). */
 export class CheckpointError extends Error {
@@ -124,15 +125,6 @@ const DTYPE_SIZE: Record<string, number> = {
   U8: 1,
   BOOL: 1,
 };
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** Little-endian bytes of `n` values of `dtype` → host floats (F32/F16/BF16 → float32, others float64). */
 function decodeValues(bytes: Uint8Array, dtype: string, n: number): Float32Array | Float64Array {

@@ -27,6 +27,7 @@ import {
   type TensorRef,
   type TorchDtype,
 } from './unpickle';
+import { halfToFloat } from '../float16';
 
 /** A tensor read from a file: dense row-major host values. */
 export interface HostTensor {
@@ -68,15 +69,6 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const DTYPE_SIZE: Record<TorchDtype, number> = Object.fromEntries(
   Object.values(STORAGE_TYPES).map((s) => [s.dtype, s.itemSize]),
 ) as Record<TorchDtype, number>;
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** Element reader of a little-endian storage. */
 function reader(bytes: Uint8Array, dtype: TorchDtype): (i: number) => number {
