@@ -31,6 +31,16 @@ const PALETTE = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9
 const escapeXml = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/** The opening of a W×H chart: the svg element, a white background and the centred title, if any. */
+function svgHead(W: number, H: number, title?: string): string[] {
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
+  if (title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`);
+  return out;
+}
+
 /** Tick values covering [lo, hi]: about `count` multiples of 1, 2 or 5 × 10^k. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
@@ -96,13 +106,7 @@ export function linePlotSvg(opts: PlotOptions): string {
 
   const px = (x: number) => m.left + ((x - x0) / (x1 - x0)) * pw;
   const py = (y: number) => m.top + ph - ((y - y0) / (y1 - y0)) * ph;
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-  );
-  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  if (opts.title)
-    out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
+  const out = svgHead(W, H, opts.title);
 
   // grid and ticks
   const yTicks = opts.logY ? logTicks(y0, y1) : niceTicks(y0, y1);
@@ -209,13 +213,7 @@ export function barChartSvg(opts: {
   let y1 = Math.max(0, ...tops) * 1.08;
   if (y1 === y0) y1 = y0 + 1;
   const py = (v: number) => m.top + ph - ((v - y0) / (y1 - y0)) * ph;
-  const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
-  );
-  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  if (opts.title)
-    out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
+  const out = svgHead(W, H, opts.title);
   for (const v of niceTicks(y0, y1)) {
     const y = py(v).toFixed(1);
     out.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
