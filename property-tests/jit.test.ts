@@ -105,7 +105,7 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
     const ax = x.rank ? c % x.rank : 0;
     const pair = (f: (a: Tensor, b: Tensor) => Tensor) => (canBroadcast(x.shape, y.shape) ? f(x, y) : f(x, mp.mean(y)));
     let r: Tensor | null = null;
-    switch (kind % 25) {
+    switch (kind % 27) {
       case 0:
         r = mp.tanh(x);
         break;
@@ -201,10 +201,26 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
       case 23:
         r = x.rank === 3 ? mp.matmul(mp.transpose(x, [1, 0, 2]), mp.transpose(x, [1, 2, 0])) : null;
         break; // batch-axis transposes feeding matmul
+      case 25: {
+        // the same pass over each of the last few values (an optimizer's update of every
+        // parameter): independent groups of one expression, batched into one launch
+        const group = nodes.slice(-1 - (c % 4));
+        const s = mp.tanh(mp.mean(y));
+        for (const n of group) nodes.push(mp.add(mp.mul(n, 0.9), mp.mul(mp.square(n), c % 2 ? 0.1 : s)));
+        break;
+      }
+      case 26: {
+        // a global norm over several values and each value scaled by it (gradient clipping):
+        // batched full reductions, then a batched scaling by one value
+        const group = nodes.slice(-1 - (c % 4));
+        const norm = mp.sqrt(group.reduce((a: Tensor, n) => mp.add(a, mp.sum(mp.square(n))), mp.scalar(1)));
+        for (const n of group) nodes.push(mp.div(n, norm));
+        break;
+      }
     }
     if (r && r.size <= MAX_ELEMENTS && r.size > 0) nodes.push(r);
   }
-  return nodes.slice(Math.max(inputs.length, nodes.length - 3));
+  return nodes.slice(Math.max(inputs.length, nodes.length - 4));
 }
 
 const programArb = fc.record({
@@ -312,6 +328,37 @@ describe('jit and transforms', () => {
       expect(plan.stats.launches).toBeLessThan(plan.stats.tracedEqns - plan.stats.views);
       expect(plan.stats.peakBytes).toBeGreaterThan(0);
       expect(plan.stats.peakBytes).toBeLessThan(plan.stats.bytesMoved);
+    });
+  });
+
+  it('the same pass over several tensors is one batched launch; contiguous slices are views (native)', () => {
+    mp.withBackend('native', () => {
+      const f = jit((ps: Tensor[], ms: Tensor[], lr: Tensor) => {
+        const norm = mp.sqrt(ps.reduce((a: Tensor, p) => mp.add(a, mp.sum(mp.square(p))), mp.scalar(0)));
+        const m2 = ms.map((m, k) => mp.add(mp.mul(m, 0.9), mp.mul(mp.div(ps[k], norm), 0.1)));
+        const rows = mp.sliceAxis(ps[2], 0, 1, 3); // rows 1..2 of a [3,2]: one contiguous range
+        return [...m2.map((m, k) => mp.sub(ps[k], mp.mul(m, lr))), mp.exp(rows), ...m2];
+      });
+      const ps = [
+        mp.tensor([1, -2, 3], [3]),
+        mp.tensor([0.5, 0.25, -1, 2], [2, 2]),
+        mp.tensor([1, 2, 3, 4, 5, 6], [3, 2]),
+      ];
+      const ms = ps.map((p) => mp.mul(p, 0.5));
+      const lr = mp.scalar(0.1);
+      const got = f(ps, ms, lr);
+      const plan = f.lastPlan()!;
+      // Σp² (3 reductions), the moment update (3) and the parameter update (3): one launch each
+      expect(plan.stats.batches).toBe(3);
+      expect(plan.stats.batchedMembers).toBe(9);
+      expect(formatPlan(plan)).toMatch(/batch\[sum ×3\]\{sq\(x0\)\}/);
+      expect(formatPlan(plan)).toMatch(/= slice.*\(view\)/);
+      const norm = Math.sqrt(ps.reduce((a, p) => a + Array.from(p.toArray()).reduce((b, v) => b + v * v, 0), 0));
+      ps.forEach((p, k) => {
+        const want = Array.from(p.toArray(), (v, i) => v - 0.1 * (0.9 * ms[k].toArray()[i] + (0.1 * v) / norm));
+        Array.from(got[k].toArray()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
+      });
+      expect(Array.from(got[3].toArray())).toEqual(Array.from(mp.exp(mp.tensor([3, 4, 5, 6], [2, 2])).toArray()));
     });
   });
 

@@ -39,6 +39,12 @@ export interface Backend {
   dispose(buf: Buffer): void;
   readonly kernels: KernelTable;
   /**
+   * Optional: whether the kernel of `prim` on these inputs returns a view sharing its input's
+   * storage (no data moves; native: reshapes, and slices that are one contiguous range). jit's
+   * plan counts such steps as views, not launches. Default: reshapes only.
+   */
+  isView?(prim: PrimName, inShapes: Shape[], params: unknown): boolean;
+  /**
    * Elementwise primitives whose own kernel beats computing them inside a fused loop (native:
    * exp, gelu and geluGrad run as SIMD WebAssembly); jit (src/jit/fuse.ts) does not fuse them.
    */
@@ -56,4 +62,12 @@ export interface Backend {
     groupShape: Shape,
     axes: number[],
   ): Buffer;
+  /**
+   * Optional: horizontal fusion — one fused expression (src/fused.ts source) over several
+   * independent members in one launch; each input of a member has `n` elements (read in order) or
+   * one (read once). `map` returns each member's n values, `sum`/`max` its one reduced value.
+   * jit batches the same pass over many parameters (optimizer, EMA, gradient norms) into one
+   * launch where the backend has this (native).
+   */
+  fusedBatch?(kind: 'map' | 'sum' | 'max', src: string, members: { inputs: Buffer[]; n: number }[]): Buffer[];
 }

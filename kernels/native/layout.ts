@@ -145,6 +145,23 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
   return out;
 }
 
+/**
+ * Where a slice is one contiguous range of its row-major input — every axis after the last one it
+ * cuts is whole, every axis before it has size 1 in the slice (e.g. leading rows) — its offset
+ * and length; null otherwise.
+ */
+export function contiguousRange(s: Shape, begin: number[], sizes: Shape): { offset: number; length: number } | null {
+  let cut = -1;
+  for (let i = s.length - 1; i >= 0; i--)
+    if (sizes[i] !== s[i]) {
+      cut = i;
+      break;
+    }
+  for (let i = 0; i < cut; i++) if (sizes[i] !== 1) return null;
+  const st = stridesOf(s);
+  return { offset: begin.reduce((a, b, i) => a + b * st[i], 0), length: size(sizes) };
+}
+
 export function slice(x: Float32Array, s: Shape, begin: number[], sizes: Shape): Float32Array {
   const st = stridesOf(s);
   const base = begin.reduce((a, b, i) => a + b * st[i], 0);

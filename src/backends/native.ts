@@ -15,6 +15,7 @@ import { rowsInfo, rowsWasm } from '../../kernels/native/rows';
 import { matmulF32, matmulInfo } from '../../kernels/native/matmul';
 import { allocF32, releaseF32 } from '../../kernels/native/alloc';
 import { reduceExpr } from '../../kernels/native/reduce-expr';
+import { fusedBatch } from '../../kernels/native/batch';
 import { matmulDims } from '../primitives';
 import { size, type Shape } from '../shape';
 
@@ -36,19 +37,34 @@ const simdOr = (name: 'exp' | 'gelu' | 'geluGrad') => (ins: unknown[], shapes: S
 
 /**
  * Buffers are plain Float32Arrays, recycled when the engine disposes them (kernels/native/alloc.ts).
- * A reshape returns its input array itself, so an array may back several tensors: `shares`
- * counts the extra owners, and only the last dispose recycles the array.
+ * A reshape returns its input array itself, and a contiguous slice a `subarray` of it (a view:
+ * buffers are immutable, so sharing is safe), so an array may back several tensors: `shares`
+ * counts the extra owners of an array, a view holds one share of the array it lies in, and only
+ * the last dispose recycles the array.
  */
 const shares = new WeakMap<F32, number>();
+const viewOf = new WeakMap<F32, F32>(); // subarray → the array it lies in (holding one share)
 function share(x: F32): F32 {
   shares.set(x, (shares.get(x) ?? 0) + 1);
   return x;
 }
 function dispose(x: F32): void {
   const n = shares.get(x);
-  if (n === undefined) releaseF32(x);
-  else if (n > 1) shares.set(x, n - 1);
+  if (n === undefined) {
+    const whole = viewOf.get(x);
+    if (whole) dispose(whole);
+    else releaseF32(x);
+  } else if (n > 1) shares.set(x, n - 1);
   else shares.delete(x);
+}
+/** A slice that is one contiguous range of its input (e.g. leading rows): a subarray view, no copy. */
+function sliceView(x: F32, s: Shape, begin: number[], sizes: number[]): F32 | null {
+  const range = L.contiguousRange(s, begin, sizes);
+  if (!range) return null;
+  const whole = viewOf.get(x) ?? x;
+  const v = x.subarray(range.offset, range.offset + range.length);
+  viewOf.set(v, share(whole));
+  return v;
 }
 
 const kernels: KernelTable = {
@@ -86,7 +102,7 @@ const kernels: KernelTable = {
   reshape: ([x]) => share(x as F32), // buffers are immutable: a reshape shares its input's memory
   transpose: ([x], [s], _o, p) => L.transpose(x as F32, s, p.perm),
   broadcast: ([x], [s], out) => elementwise('identity', [x as F32], [s], out),
-  slice: ([x], [s], _o, p) => L.slice(x as F32, s, p.begin, p.size),
+  slice: ([x], [s], _o, p) => sliceView(x as F32, s, p.begin, p.size) ?? L.slice(x as F32, s, p.begin, p.size),
   pad: ([x], [s], out, p) => L.pad(x as F32, s, p.lo, out),
   concat: (xs, shapes, out, p) => L.concat(xs as F32[], shapes, p.axis, out),
   gather: ([x, idx], [s, is], _o, p) => L.gather(x as F32, s, idx as F32, p.axis, is[p.axis]),
@@ -141,10 +157,15 @@ export function createNativeBackend(): Backend {
     },
     download: (buf) => (buf as F32).slice(),
     dispose: (buf) => dispose(buf as F32),
+    isView: (prim, [s], params) =>
+      prim === 'reshape' ||
+      (prim === 'slice' &&
+        !!L.contiguousRange(s, (params as { begin: number[] }).begin, (params as { size: number[] }).size)),
     kernels,
     // their SIMD kernels are ~20× faster than the scalar JS a fused loop would run
     fusedReduce: (kind, src, ins, inShapes, groupShape, axes) =>
       reduceExpr(kind, src, ins as F32[], inShapes, groupShape, axes),
+    fusedBatch: (kind, src, members) => fusedBatch(kind, src, members as { inputs: F32[]; n: number }[]),
     get unfusedOps() {
       return rowsInfo().impl === 'wasm-simd128' ? (['exp', 'gelu', 'geluGrad'] as const) : [];
     },

@@ -8,7 +8,7 @@
  *   17 traced primitives → 10 launches (1 fused group) + 2 views; 86 FLOP; 356 B moved; peak 56 B
  */
 import { fmt } from '../shape';
-import { paramsKey, isConstVar } from './program';
+import { paramsKey, isConstVar, type BatchParams } from './program';
 import type { Plan, PlanStats } from './plan';
 import { formatFlops } from '../trace';
 
@@ -23,7 +23,8 @@ export function formatBytes(b: number): string {
 }
 
 export function formatPlanStats(s: PlanStats): string {
-  return `${s.tracedEqns} traced primitives → ${s.launches} launches (${s.fusedGroups} fused groups) + ${s.views} views; ${formatFlops(s.flops)}; ${formatBytes(s.bytesMoved)} moved; peak ${formatBytes(s.peakBytes)} of intermediates`;
+  const batched = s.batches ? `, ${s.batches} batches of ${s.batchedMembers} passes` : '';
+  return `${s.tracedEqns} traced primitives → ${s.launches} launches (${s.fusedGroups} fused groups${batched}) + ${s.views} views; ${formatFlops(s.flops)}; ${formatBytes(s.bytesMoved)} moved; peak ${formatBytes(s.peakBytes)} of intermediates`;
 }
 
 export function formatPlan(plan: Plan, opts: { maxLines?: number } = {}): string {
@@ -38,6 +39,14 @@ export function formatPlan(plan: Plan, opts: { maxLines?: number } = {}): string
   );
   const steps = opts.maxLines !== undefined ? plan.steps.slice(0, opts.maxLines) : plan.steps;
   for (const s of steps) {
+    if (s.prim === 'batch') {
+      // one launch over several members: `src` applied to each member's inputs
+      const q = s.params as BatchParams;
+      lines.push(`  batch[${q.kind} ×${q.members.length}]{${q.src}}`);
+      for (const m of q.members)
+        lines.push(`    ${name(m.out)}:${dt}${fmt(p.shapes[m.out])} ← ${m.ins.map(name).join(' ')}`);
+      continue;
+    }
     const q = s.params as { src: string; kind?: string; axes?: number[] };
     const params =
       s.prim === 'fused'

@@ -13,7 +13,8 @@
  * program gives the eager values on every backend.
  */
 import { E, exprOps, exprSource, SCALAR_OPS, type Expr, type FusedOp } from '../fused';
-import type { Eqn, FusedReduceParams, Program } from './program';
+import { eqnOuts, type Eqn, type FusedReduceParams, type Program } from './program';
+import { batchHorizontal } from './batch';
 import type { Shape } from '../shape';
 
 /** Most inputs one fused kernel reads (gpu.js binds each as a texture unit). */
@@ -25,7 +26,7 @@ export function eliminateDead(p: Program): Program {
   const keep: Eqn[] = [];
   for (let i = p.eqns.length - 1; i >= 0; i--) {
     const e = p.eqns[i];
-    if (!needed.has(e.out)) continue;
+    if (!eqnOuts(e).some((v) => needed.has(v))) continue;
     keep.push(e);
     for (const v of e.ins) needed.add(v);
   }
@@ -280,5 +281,5 @@ function emitPieces(target: number, pc: Pieces, shapes: Shape[]): Eqn[] | null {
 
 /** All rewrites, in order. */
 export function optimize(p: Program): Program {
-  return fuseReductions(fuseElementwise(padsToConcat(foldMatmulTransposes(eliminateDead(p)))));
+  return batchHorizontal(fuseReductions(fuseElementwise(padsToConcat(foldMatmulTransposes(eliminateDead(p))))));
 }

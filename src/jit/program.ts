@@ -35,9 +35,11 @@ export class Staged extends Tensor {
 
 /**
  * What an equation applies: a primitive, or (after the rewrites only) `fusedReduce` — a sum or
- * max of a fused expression in one pass, on backends that have `Backend.fusedReduce`.
+ * max of a fused expression in one pass, on backends that have `Backend.fusedReduce` — or
+ * `batch` — one expression over several independent members in one launch (horizontal fusion,
+ * src/jit/batch.ts, on backends that have `Backend.fusedBatch`).
  */
-export type PlanOp = PrimName | 'fusedReduce';
+export type PlanOp = PrimName | 'fusedReduce' | 'batch';
 export interface FusedReduceParams {
   kind: 'sum' | 'max';
   src: string;
@@ -45,6 +47,17 @@ export interface FusedReduceParams {
   /** The shape the expression is evaluated over (before the reduction). */
   shape: number[];
   ops: number;
+}
+
+/**
+ * A horizontal batch: `src` over each member — its inputs, its output, the n elements it runs
+ * over — in one launch; `ins` of the equation lists every member's inputs.
+ */
+export interface BatchParams {
+  kind: 'map' | 'sum' | 'max';
+  src: string;
+  ops: number;
+  members: { ins: number[]; out: number; n: number }[];
 }
 
 export interface Eqn {
@@ -68,6 +81,10 @@ export interface Program {
   /** The variable of each tensor leaf of the result, in tree order. */
   outs: number[];
 }
+
+/** The variables an equation defines: its output, or every member's output of a batch. */
+export const eqnOuts = (e: Eqn): number[] =>
+  e.prim === 'batch' ? (e.params as BatchParams).members.map((m) => m.out) : [e.out];
 
 export const isConstVar = (p: Program, v: number): boolean => v >= p.nInputs && v < p.nInputs + p.consts.length;
 export const isInputVar = (p: Program, v: number): boolean => v < p.nInputs;

@@ -6,7 +6,7 @@
 import { adopt, Concrete } from '../core';
 import type { Kernel } from '../backend';
 import type { PrimName } from '../primitives';
-import { isConstVar, isInputVar, type FusedReduceParams } from './program';
+import { isConstVar, isInputVar, type BatchParams, type FusedReduceParams } from './program';
 import type { Plan } from './plan';
 
 export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Concrete[] {
@@ -20,12 +20,21 @@ export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Con
   try {
     for (const s of plan.steps) {
       const ins = s.ins.map((v) => bufs[v]);
-      if (s.prim === 'fusedReduce') {
+      if (s.prim === 'batch') {
+        const q = s.params as BatchParams;
+        const outs = backend.fusedBatch!(
+          q.kind,
+          q.src,
+          q.members.map((m) => ({ inputs: m.ins.map((v) => bufs[v]), n: m.n })),
+        );
+        q.members.forEach((m, k) => (bufs[m.out] = outs[k]));
+        made.push(...s.outs);
+      } else if (s.prim === 'fusedReduce') {
         const q = s.params as FusedReduceParams;
         bufs[s.out] = backend.fusedReduce!(q.kind, q.src, ins, s.inShapes, q.shape, q.axes);
       } else
         bufs[s.out] = (backend.kernels[s.prim] as Kernel<PrimName>)(ins, s.inShapes, s.outShape, s.params as never);
-      made.push(s.out);
+      if (s.prim !== 'batch') made.push(s.out);
       for (const v of s.free) {
         backend.dispose(bufs[v]);
         freed.add(v);
