@@ -72,11 +72,11 @@ function putRows(mem: Float32Array, at: number, x: Float32Array, d: number, dp: 
     mem.set(x, at);
     return;
   }
+  // row by row with block copies (a scalar copy loop costs several times the kernel itself)
   const rows = x.length / d;
   for (let r = 0; r < rows; r++) {
-    const o = r * d;
     const q = at + r * dp;
-    for (let i = 0; i < d; i++) mem[q + i] = x[o + i];
+    mem.set(x.subarray(r * d, r * d + d), q);
     for (let i = d; i < dp; i++) mem[q + i] = pad;
   }
 }
@@ -88,11 +88,7 @@ function getRows(mem: Float32Array, at: number, n: number, d: number, dp: number
     return out;
   }
   const rows = n / d;
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    const q = at + r * dp;
-    for (let i = 0; i < d; i++) out[o + i] = mem[q + i];
-  }
+  for (let r = 0; r < rows; r++) out.set(mem.subarray(at + r * dp, at + r * dp + d), r * d);
   return out;
 }
 
