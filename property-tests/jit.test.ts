@@ -105,7 +105,7 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
     const ax = x.rank ? c % x.rank : 0;
     const pair = (f: (a: Tensor, b: Tensor) => Tensor) => (canBroadcast(x.shape, y.shape) ? f(x, y) : f(x, mp.mean(y)));
     let r: Tensor | null = null;
-    switch (kind % 27) {
+    switch (kind % 28) {
       case 0:
         r = mp.tanh(x);
         break;
@@ -207,6 +207,16 @@ export function randomProgram(genes: Gene[], inputs: Tensor[]): Tensor[] {
         const group = nodes.slice(-1 - (c % 4));
         const s = mp.tanh(mp.mean(y));
         for (const n of group) nodes.push(mp.add(mp.mul(n, 0.9), mp.mul(mp.square(n), c % 2 ? 0.1 : s)));
+        break;
+      }
+      case 27: {
+        // attention's head merge: a transpose of the leading axes, reshaped to rows, read by a
+        // linear layer (the jit reads the transpose through instead of copying it)
+        if (x.rank !== 3) break;
+        const [a, b, d] = x.shape;
+        const rows = mp.reshape(mp.transpose(x, [1, 0, 2]), [b, a * d]);
+        const w = mp.tanh(mp.reshape(x, [b, a * d]));
+        r = mp.linear(rows, w, mp.sum(w, 1));
         break;
       }
       case 26: {

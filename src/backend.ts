@@ -70,4 +70,18 @@ export interface Backend {
    * launch where the backend has this (native).
    */
   fusedBatch?(kind: 'map' | 'sum' | 'max', src: string, members: { inputs: Buffer[]; n: number }[]): Buffer[];
+  /**
+   * Optional: matmul or linear reading operands through transposes (jit's strided views): operand
+   * k is `transpose(inputs[k], views[k].perm)` (stored with `storedShapes[k]`) read in row-major
+   * order as `shapes[k]`, or `inputs[k]` itself where `views[k]` is null. The transposed copy is
+   * never made (native: gathered straight into the matmul kernel's memory).
+   */
+  matmulOfViews?(
+    prim: 'matmul' | 'linear',
+    inputs: Buffer[],
+    storedShapes: Shape[],
+    shapes: Shape[],
+    params: unknown,
+    views: ({ perm: number[] } | null)[],
+  ): Buffer;
 }

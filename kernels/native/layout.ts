@@ -74,6 +74,21 @@ export function transpose(x: Float32Array, s: Shape, perm: number[]): Float32Arr
   );
 }
 
+/** transpose(x, perm) written row-major into `out` from `at` (e.g. straight into the matmul kernel's memory). */
+export function transposeInto(x: Float32Array, s: Shape, perm: number[], out: Float32Array, at: number): void {
+  const st = stridesOf(s);
+  const os = perm.map((a) => s[a]);
+  stridedCopy(
+    x,
+    0,
+    os,
+    perm.map((a) => st[a]),
+    out,
+    at,
+    stridesOf(os),
+  );
+}
+
 /** Σ x[o .. o+n) in float64, four independent partial sums (unrolled: see elementwise.ts). */
 function sumRun(x: Float32Array, o: number, n: number): number {
   let a0 = 0;

@@ -42,6 +42,30 @@ export interface MatmulOptions {
   threads?: number;
   /** Added to every row of C (length N): the fused bias of a linear layer. */
   bias?: Float32Array;
+  /**
+   * Writes A's elements (`a.length` of them, in the row-major order the other options describe)
+   * into `dst` from `at`, instead of copying `a`: operands that are views of other arrays (jit's
+   * transposes read by matmul) are gathered straight into the kernel's memory. `a` is then the
+   * stored array (same length); paths that read A directly load it into a fresh array first.
+   */
+  aLoad?: (dst: Float32Array, at: number) => void;
+  /** The same for B. */
+  bLoad?: (dst: Float32Array, at: number) => void;
+}
+
+/** The operands as plain arrays (their loaders run into fresh arrays) and options without loaders. */
+function loaded(
+  a: Float32Array,
+  b: Float32Array,
+  opts: MatmulOptions,
+): { a: Float32Array; b: Float32Array; opts: MatmulOptions } {
+  const run = (x: Float32Array, load?: (dst: Float32Array, at: number) => void) => {
+    if (!load) return x;
+    const y = new Float32Array(x.length);
+    load(y, 0);
+    return y;
+  };
+  return { a: run(a, opts.aLoad), b: run(b, opts.bLoad), opts: { ...opts, aLoad: undefined, bLoad: undefined } };
 }
 
 export type MatmulFn = (
@@ -483,6 +507,12 @@ export function matmulF32(
   opts?: MatmulOptions,
 ): Float32Array {
   const s = wasm;
+  if (opts?.aLoad || opts?.bLoad) {
+    if (!s) {
+      const l = loaded(a, b, opts);
+      return matmulF32(l.a, l.b, batch, M, K, N, l.opts);
+    }
+  }
   if (!s) {
     stats.jsCalls++;
     return matmulF32JS(a, b, batch, M, K, N, opts);
@@ -574,13 +604,18 @@ export function matmulF32(
   const wsB = roundUp(ncUsed * K * 4, 256);
   const ws = wsA + wsB + 256;
   const dataBase = WS_BASE + threads * ws;
-  const aBytes = roundUp(aLen * 4, 64);
-  const bBytes = roundUp(bLen * 4, 64);
+  // (a loader writes all of its operand)
+  const aBytes = roundUp((opts?.aLoad ? Math.max(aLen, a.length) : aLen) * 4, 64);
+  const bBytes = roundUp((opts?.bLoad ? Math.max(bLen, b.length) : bLen) * 4, 64);
   const bias = opts?.bias;
   const need = dataBase + aBytes + bBytes + roundUp(cLen * 4, 64) + (bias ? N * 4 : 0);
   if (need > MAX_PAGES * PAGE) {
     // Too big for one pass: split the batch (each chunk is a smaller call).
     const o2: MatmulOptions = { ...opts, aBatchStride: aStride, bBatchStride: bStride, out };
+    if (o2.aLoad || o2.bLoad) {
+      const l = loaded(a, b, o2);
+      return matmulF32(l.a, l.b, batch, M, K, N, l.opts);
+    }
     if (batch === 1) return matmulF32JS(a, b, batch, M, K, N, o2);
     const half = batch >> 1;
     o2.out = out.subarray(0, half * cItem);
@@ -594,14 +629,17 @@ export function matmulF32(
   } catch {
     // the process could not get the memory (memory.grow failed): plain JS needs less
     stats.jsCalls++;
-    return matmulF32JS(a, b, batch, M, K, N, { ...opts, aBatchStride: aStride, bBatchStride: bStride, out });
+    const l = loaded(a, b, { ...opts, aBatchStride: aStride, bBatchStride: bStride, out });
+    return matmulF32JS(l.a, l.b, batch, M, K, N, l.opts);
   }
   const aPtr = dataBase;
   const bPtr = aPtr + aBytes;
   const cPtr = bPtr + bBytes;
   const f32 = s.f32;
-  f32.set(aLen === a.length ? a : a.subarray(0, aLen), aPtr >> 2);
-  f32.set(bLen === b.length ? b : b.subarray(0, bLen), bPtr >> 2);
+  if (opts?.aLoad) opts.aLoad(f32, aPtr >> 2);
+  else f32.set(aLen === a.length ? a : a.subarray(0, aLen), aPtr >> 2);
+  if (opts?.bLoad) opts.bLoad(f32, bPtr >> 2);
+  else f32.set(bLen === b.length ? b : b.subarray(0, bLen), bPtr >> 2);
   const biasPtr = cPtr + roundUp(cLen * 4, 64);
   if (bias) f32.set(bias, biasPtr >> 2);
 

@@ -68,7 +68,7 @@ function sliceView(x: F32, s: Shape, begin: number[], sizes: number[]): F32 | nu
 }
 
 const kernels: KernelTable = {
-  linear,
+  linear: (ins, shapes) => linear(ins, shapes),
   fused: (ins, shapes, out, p) => elementwiseExpr(p.src, ins as F32[], shapes, out),
   neg: ew('neg'),
   exp: simdOr('exp'),
@@ -107,39 +107,75 @@ const kernels: KernelTable = {
   concat: (xs, shapes, out, p) => L.concat(xs as F32[], shapes, p.axis, out),
   gather: ([x, idx], [s, is], _o, p) => L.gather(x as F32, s, idx as F32, p.axis, is[p.axis]),
   scatterAdd: ([src, idx], [s], _o, p) => L.scatterAdd(src as F32, s, idx as F32, p.axis, p.size),
-  matmul: ([a, b], [as, bs], _out, p) => {
-    const { M, K, N, batch } = matmulDims(as, bs, p);
-    const B = size(batch);
-    let A = a as F32;
-    let Bm = b as F32;
-    let sa = batchStride(as, batch);
-    let sb = batchStride(bs, batch);
-    if (sa === null) {
-      A = elementwise('identity', [A], [as], [...batch, ...as.slice(-2)]);
-      sa = as[as.length - 1] * as[as.length - 2];
-    }
-    if (sb === null) {
-      Bm = elementwise('identity', [Bm], [bs], [...batch, ...bs.slice(-2)]);
-      sb = bs[bs.length - 1] * bs[bs.length - 2];
-    }
-    const C = matmulF32(A, Bm, B, M, K, N, {
-      transA: p.transA,
-      transB: p.transB,
-      aBatchStride: sa,
-      bBatchStride: sb,
-      out: allocF32(B * M * N),
-    });
-    if (A !== a) releaseF32(A);
-    if (Bm !== b) releaseF32(Bm);
-    return C;
-  },
+  matmul: ([a, b], [as, bs], _out, p) => matmul(a as F32, b as F32, as, bs, p),
 };
 
+type Load = ((dst: F32, at: number) => void) | undefined;
+
+/**
+ * Batched matmul; an operand with a loader (`loads[k]`) is a view of its stored array that the
+ * wasm kernel gathers straight into its memory (jit's transposes read by matmul).
+ */
+function matmul(
+  a: F32,
+  b: F32,
+  as: Shape,
+  bs: Shape,
+  p: { transA: boolean; transB: boolean },
+  loads: [Load, Load] = [undefined, undefined],
+): F32 {
+  const { M, K, N, batch } = matmulDims(as, bs, p);
+  const B = size(batch);
+  // an operand broadcast along only some batch axes is materialised (its view first)
+  const plain = (x: F32, load: Load) => {
+    if (!load) return x;
+    const y = allocF32(x.length);
+    load(y, 0);
+    return y;
+  };
+  let A = a;
+  let Bm = b;
+  let [la, lb] = loads;
+  let sa = batchStride(as, batch);
+  let sb = batchStride(bs, batch);
+  if (sa === null) {
+    const v = plain(a, la);
+    A = elementwise('identity', [v], [as], [...batch, ...as.slice(-2)]);
+    if (v !== a) releaseF32(v);
+    la = undefined;
+    sa = as[as.length - 1] * as[as.length - 2];
+  }
+  if (sb === null) {
+    const v = plain(b, lb);
+    Bm = elementwise('identity', [v], [bs], [...batch, ...bs.slice(-2)]);
+    if (v !== b) releaseF32(v);
+    lb = undefined;
+    sb = bs[bs.length - 1] * bs[bs.length - 2];
+  }
+  const C = matmulF32(A, Bm, B, M, K, N, {
+    transA: p.transA,
+    transB: p.transB,
+    aBatchStride: sa,
+    bBatchStride: sb,
+    out: allocF32(B * M * N),
+    aLoad: la,
+    bLoad: lb,
+  });
+  if (A !== a) releaseF32(A);
+  if (Bm !== b) releaseF32(Bm);
+  return C;
+}
+
 /** x [..., K] · Wᵀ + b: the wasm matmul adds the bias to C before copying it out. */
-function linear([x, w, b]: unknown[], [xs, ws]: Shape[]): F32 {
+function linear([x, w, b]: unknown[], [xs, ws]: Shape[], xLoad?: Load): F32 {
   const [N, K] = ws;
   const rows = size(xs) / K;
-  return matmulF32(x as F32, w as F32, 1, rows, K, N, { transB: true, bias: b as F32, out: allocF32(rows * N) });
+  return matmulF32(x as F32, w as F32, 1, rows, K, N, {
+    transB: true,
+    bias: b as F32,
+    out: allocF32(rows * N),
+    aLoad: xLoad,
+  });
 }
 
 export function createNativeBackend(): Backend {
@@ -165,6 +201,15 @@ export function createNativeBackend(): Backend {
     // their SIMD kernels are ~20× faster than the scalar JS a fused loop would run
     fusedReduce: (kind, src, ins, inShapes, groupShape, axes) =>
       reduceExpr(kind, src, ins as F32[], inShapes, groupShape, axes),
+    matmulOfViews: (prim, ins, storedShapes, shapes, params, views) => {
+      const load = (k: number): Load => {
+        const v = views[k];
+        return v ? (dst, at) => L.transposeInto(ins[k] as F32, storedShapes[k], v.perm, dst, at) : undefined;
+      };
+      return prim === 'linear'
+        ? linear(ins, shapes, load(0))
+        : matmul(ins[0] as F32, ins[1] as F32, shapes[0], shapes[1], params as never, [load(0), load(1)]);
+    },
     fusedBatch: (kind, src, members) => fusedBatch(kind, src, members as { inputs: F32[]; n: number }[]),
     get unfusedOps() {
       return rowsInfo().impl === 'wasm-simd128' ? (['exp', 'gelu', 'geluGrad'] as const) : [];

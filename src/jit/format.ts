@@ -8,7 +8,7 @@
  *   17 traced primitives → 10 launches (1 fused group) + 2 views; 86 FLOP; 356 B moved; peak 56 B
  */
 import { fmt } from '../shape';
-import { paramsKey, isConstVar, type BatchParams } from './program';
+import { paramsKey, isConstVar, type BatchParams, type MatmulViewParams } from './program';
 import type { Plan, PlanStats } from './plan';
 import { formatFlops } from '../trace';
 
@@ -48,6 +48,15 @@ export function formatPlan(plan: Plan, opts: { maxLines?: number } = {}): string
       continue;
     }
     const q = s.params as { src: string; kind?: string; axes?: number[] };
+    if (s.prim === 'matmulView') {
+      // the operands read through a transpose are marked with its permutation
+      const m = s.params as MatmulViewParams;
+      const ins = s.ins.map((v, k) => (m.views[k] ? `${name(v)}ᵀ(${m.views[k]!.perm})` : name(v)));
+      lines.push(
+        `  ${name(s.out)}:${dt}${fmt(s.outShape)} = ${m.prim}${paramsKey(m.params).replace(/"/g, '')} ${ins.join(' ')}   (reads views)`,
+      );
+      continue;
+    }
     const params =
       s.prim === 'fused'
         ? `{${q.src}}`

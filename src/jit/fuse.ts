@@ -2,7 +2,8 @@
  * Program rewrites that change launches, not values:
  *
  *   - dead equations removed (outputs not reaching the result);
- *   - transposes of a matmul operand's last two axes folded into its transA/transB flags;
+ *   - transposes of a matmul operand's last two axes folded into its transA/transB flags; other
+ *     transposes read by a matmul or linear read through where the backend can (no copy);
  *   - maximal groups of elementwise primitives become one `fused` equation whose expression
  *     (src/fused.ts) is built from the primitives' scalar definitions. A primitive joins its
  *     consumer's group when the consumer is its only reader (nothing else needs the
@@ -13,7 +14,7 @@
  * program gives the eager values on every backend.
  */
 import { E, exprOps, exprSource, SCALAR_OPS, type Expr, type FusedOp } from '../fused';
-import { eqnOuts, type Eqn, type FusedReduceParams, type Program } from './program';
+import { eqnOuts, type Eqn, type FusedReduceParams, type MatmulViewParams, type Program } from './program';
 import { batchHorizontal } from './batch';
 import type { Shape } from '../shape';
 
@@ -56,6 +57,48 @@ export function foldMatmulTransposes(p: Program): Program {
       }
     });
     return { ...e, ins, params };
+  });
+  return eliminateDead({ ...p, eqns });
+}
+
+/**
+ * Transposes (possibly reshaped after) read only as matmul/linear operands: the backend reads
+ * the transpose's input through the permutation (`Backend.matmulOfViews`, native:
+ * gathered straight into the matmul kernel's memory), and the transposed copy is never made —
+ * e.g. attention's heads, [B, T, H, D] → [B, H, T, D], and their merge back.
+ */
+export function readTransposesInMatmul(p: Program): Program {
+  if (!p.backend.matmulOfViews) return p;
+  const prod = producers(p);
+  const uses = new Map<number, { e: Eqn; k: number }[]>();
+  for (const e of p.eqns) e.ins.forEach((v, k) => uses.set(v, [...(uses.get(v) ?? []), { e, k }]));
+  const outs = new Set(p.outs);
+  // a transpose whose every reader (through reshapes) is a matmul/linear operand can be read through
+  const readsThrough = (v: number): boolean =>
+    !outs.has(v) &&
+    (uses.get(v) ?? []).every(({ e, k }) =>
+      e.prim === 'reshape' ? readsThrough(e.out) : e.prim === 'matmul' || (e.prim === 'linear' && k === 0),
+    );
+  const viewable = new Set(p.eqns.filter((e) => e.prim === 'transpose' && readsThrough(e.out)));
+  const eqns = p.eqns.map((e): Eqn => {
+    if (e.prim !== 'matmul' && e.prim !== 'linear') return e;
+    const ins = [...e.ins];
+    const views: MatmulViewParams['views'] = e.ins.map(() => null);
+    for (const k of e.prim === 'linear' ? [0] : [0, 1]) {
+      let t = prod.get(e.ins[k]);
+      while (t?.prim === 'reshape') t = prod.get(t.ins[0]);
+      if (!t || !viewable.has(t)) continue;
+      ins[k] = t.ins[0];
+      views[k] = { perm: [...(t.params as { perm: number[] }).perm] };
+    }
+    if (views.every((x) => x === null)) return e;
+    const params: MatmulViewParams = {
+      prim: e.prim,
+      params: e.params,
+      views,
+      shapes: e.ins.map((v) => [...p.shapes[v]]),
+    };
+    return { prim: 'matmulView', params, ins, out: e.out };
   });
   return eliminateDead({ ...p, eqns });
 }
@@ -281,5 +324,7 @@ function emitPieces(target: number, pc: Pieces, shapes: Shape[]): Eqn[] | null {
 
 /** All rewrites, in order. */
 export function optimize(p: Program): Program {
-  return batchHorizontal(fuseReductions(fuseElementwise(padsToConcat(foldMatmulTransposes(eliminateDead(p))))));
+  return batchHorizontal(
+    fuseReductions(fuseElementwise(padsToConcat(readTransposesInMatmul(foldMatmulTransposes(eliminateDead(p)))))),
+  );
 }

@@ -17,6 +17,7 @@ import {
   isInputVar,
   type BatchParams,
   type FusedReduceParams,
+  type MatmulViewParams,
   type PlanOp,
   type Program,
 } from './program';
@@ -70,6 +71,7 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
   const isView = (e: Program['eqns'][number]) =>
     e.prim !== 'fusedReduce' &&
     e.prim !== 'batch' &&
+    e.prim !== 'matmulView' &&
     (p.backend.isView
       ? p.backend.isView(
           e.prim,
@@ -94,6 +96,9 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
       // per member: ops per element over its elements (+1 for a reduction)
       const q = e.params as BatchParams;
       flops = q.members.reduce((a, m) => a + (q.ops + (q.kind === 'map' ? 0 : 1)) * m.n, 0);
+    } else if (e.prim === 'matmulView') {
+      const q = e.params as MatmulViewParams;
+      flops = ruleOf(q.prim).flops(q.shapes, outShape as number[], q.params as never);
     } else flops = ruleOf(e.prim).flops(inShapes as number[][], outShape as number[], e.params as never);
     const written = outs.reduce((a, v) => a + size(p.shapes[v]), 0);
     const bytes = view ? 0 : bytesPer * (written + inShapes.reduce((a, s) => a + size(s), 0));

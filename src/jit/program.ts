@@ -37,9 +37,21 @@ export class Staged extends Tensor {
  * What an equation applies: a primitive, or (after the rewrites only) `fusedReduce` — a sum or
  * max of a fused expression in one pass, on backends that have `Backend.fusedReduce` — or
  * `batch` — one expression over several independent members in one launch (horizontal fusion,
- * src/jit/batch.ts, on backends that have `Backend.fusedBatch`).
+ * src/jit/batch.ts, on backends that have `Backend.fusedBatch`) — or `matmulView` — a matmul or
+ * linear reading transposed operands without the transposed copy (`Backend.matmulOfViews`).
  */
-export type PlanOp = PrimName | 'fusedReduce' | 'batch';
+export type PlanOp = PrimName | 'fusedReduce' | 'batch' | 'matmulView';
+
+/**
+ * A matmul or linear reading operands through transposes (`Backend.matmulOfViews`): operand k
+ * is the equation's input k transposed by `views[k].perm` and read as `shapes[k]`.
+ */
+export interface MatmulViewParams {
+  prim: 'matmul' | 'linear';
+  params: unknown;
+  views: ({ perm: number[] } | null)[];
+  shapes: number[][];
+}
 export interface FusedReduceParams {
   kind: 'sum' | 'max';
   src: string;

@@ -6,7 +6,7 @@
 import { adopt, Concrete } from '../core';
 import type { Kernel } from '../backend';
 import type { PrimName } from '../primitives';
-import { isConstVar, isInputVar, type BatchParams, type FusedReduceParams } from './program';
+import { isConstVar, isInputVar, type BatchParams, type FusedReduceParams, type MatmulViewParams } from './program';
 import type { Plan } from './plan';
 
 export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Concrete[] {
@@ -29,6 +29,9 @@ export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Con
         );
         q.members.forEach((m, k) => (bufs[m.out] = outs[k]));
         made.push(...s.outs);
+      } else if (s.prim === 'matmulView') {
+        const q = s.params as MatmulViewParams;
+        bufs[s.out] = backend.matmulOfViews!(q.prim, ins, s.inShapes, q.shapes, q.params, q.views);
       } else if (s.prim === 'fusedReduce') {
         const q = s.params as FusedReduceParams;
         bufs[s.out] = backend.fusedReduce!(q.kind, q.src, ins, s.inShapes, q.shape, q.axes);
