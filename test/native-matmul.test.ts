@@ -10,6 +10,7 @@ import {
   type MatmulFn,
   type MatmulOptions,
 } from '../kernels/native/matmul';
+import { transposeInto } from '../kernels/native/layout';
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -264,5 +265,30 @@ describe('native matmul (kernels/native/matmul.ts)', () => {
       RangeError,
     );
     expect(() => matmulF32(new Float32Array(6), new Float32Array(6), 1, 2.5, 3, 2)).toThrow(RangeError);
+  });
+});
+
+describe('operands given by loaders (jit reads transposes straight into the kernel)', () => {
+  it('equal the materialised operands, with and without transpose flags', () => {
+    // A stored [3,4,5], read as transpose [1,0,2] → [4,3,5]; B stored [4,6,5], read as is, transB
+    const a = randomArray(60, 11);
+    const b = randomArray(120, 12);
+    const aT = new Float32Array(60);
+    transposeInto(a, [3, 4, 5], [1, 0, 2], aT, 0);
+    const want = matmulF32(aT, b, 4, 3, 5, 6, { transB: true });
+    const got = matmulF32(a, b, 4, 3, 5, 6, {
+      transB: true,
+      aLoad: (dst, at) => transposeInto(a, [3, 4, 5], [1, 0, 2], dst, at),
+    });
+    expect(Array.from(got)).toEqual(Array.from(want));
+    // B through a loader, with A's transpose flag: A [4,3,5]ᵀ (M 5, K 3), B stored [4,10,3] read as [4,3,10]
+    const bT = new Float32Array(120);
+    transposeInto(b, [4, 10, 3], [0, 2, 1], bT, 0);
+    const want2 = matmulF32(aT, bT, 4, 5, 3, 10, { transA: true });
+    const got2 = matmulF32(aT, b, 4, 5, 3, 10, {
+      transA: true,
+      bLoad: (dst, at) => transposeInto(b, [4, 10, 3], [0, 2, 1], dst, at),
+    });
+    expect(Array.from(got2)).toEqual(Array.from(want2));
   });
 });
