@@ -168,6 +168,30 @@ describe('scope', () => {
       clearPool();
     });
   });
+  it('a contiguous slice is a view on native: it keeps its array out of the pool until it is disposed too', async () => {
+    const { scope, withBackend } = await import('../src/core');
+    const { allocF32, clearPool, releaseF32 } = await import('../kernels/native/alloc');
+    withBackend('native', () => {
+      clearPool();
+      let xBuf: Float32Array | null = null;
+      const rows = scope(() => {
+        const x = mp.add(mp.tensor([1, 2, 3, 4, 5, 6], [3, 2]), 0); // an intermediate, disposed by the scope
+        xBuf = x.concrete().buffer as Float32Array;
+        const r = mp.sliceAxis(mp.reshape(x, [3, 2]), 0, 1, 3); // rows 1..2: one contiguous range
+        expect((r.concrete().buffer as Float32Array).buffer).toBe(xBuf.buffer); // no copy
+        return r;
+      });
+      // x is disposed, but its array holds the kept rows: the pool must not hand it out
+      const a = allocF32(6);
+      expect(a).not.toBe(xBuf);
+      a.fill(-1);
+      expect(Array.from(rows.toArray())).toEqual([3, 4, 5, 6]);
+      releaseF32(a);
+      rows.concrete().dispose(); // the last owner: the array returns to the pool
+      expect(allocF32(6)).toBe(xBuf);
+      clearPool();
+    });
+  });
   it('disposeTree frees what the kept value does not reach, each buffer once', async () => {
     const { registerBackend, withBackend, disposeTree, getBackend } = await import('../src/core');
     const base = getBackend('native');
