@@ -6,6 +6,7 @@
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { DEV_SET_NAMES, ensureDevSet, type DevSetName } from '../data/devsets';
+import { speechUnavailable } from '../data/pool/espeak';
 import { logMelStatsFeatures } from '../probe';
 import { CliError, requireFile, say, useBackend } from './common';
 import type { MatpacConfig } from '../../models/config';
@@ -89,6 +90,8 @@ async function devSets(names: readonly string[], devClips?: number): Promise<{ n
   for (const n of names)
     if (!(DEV_SET_NAMES as readonly string[]).includes(n))
       throw new CliError(`--sets: unknown development set "${n}" (known: ${DEV_SET_NAMES.join(', ')})`);
+  const noSpeech = names.includes('spoken-digits') ? speechUnavailable() : undefined;
+  if (noSpeech) throw new CliError(`development set spoken-digits: ${noSpeech}`);
   const sets = [];
   for (const name of names as DevSetName[]) {
     say(`development set ${name} (rendered on first use)…`);
