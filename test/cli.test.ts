@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATPAC_ARGS } from './cli-process';
 import { NonFiniteError, train } from '../src/cli/train';
@@ -81,7 +81,7 @@ afterAll(() => {
 describe('matpac train', () => {
   let result: Result;
   beforeAll(() => {
-    result = cli(...TRAIN, '--data', data, '--out', run, '--probe-data', probeData);
+    result = cli(...TRAIN, '--data', data, '--out', run, '--probe-data', probeData, '--no-probe-suite');
   });
 
   it('exits 0 and ends by saying where the checkpoint, plots and probe result are', () => {
@@ -90,6 +90,16 @@ describe('matpac train', () => {
     expect(result.stdout).toMatch(/^checkpoint: .*checkpoint-latest\.safetensors$/m);
     expect(result.stdout).toMatch(/^plots: .*loss\.svg.*input-mask\.png/m);
     expect(result.stdout).toMatch(/^probe: +accuracy \d+\.\d% ± \d+\.\d% over 5 folds/m);
+    // the closing table: the probe set with the trained encoder, its initialisation and log-mel statistics
+    expect(result.stdout).toMatch(
+      /^probe set +classes +clips +micro step 30 \(%\) +untrained micro \(%\) +log-mel mean\+std \(%\)$/m,
+    );
+    expect(result.stdout).toMatch(
+      new RegExp(`^${basename(probeData)} +3 +18 +(\\d+\\.\\d ± \\d+\\.\\d \\*? *){3}$`, 'm'),
+    );
+    expect(result.stdout).toMatch(
+      /^micro step 30 beats untrained micro and log-mel mean\+std on [01] of 1 probe sets/m,
+    );
   });
 
   it('skips the corrupt audio file with a message', () => {

@@ -4,12 +4,13 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { embedder, loadCheckpointModel, randomInitModel, resolveConfig } from '../src/cli/model';
-import { formatSuiteTable, runProbeSuite, suiteVerdict, writeSuiteJson } from '../src/cli/probe-suite';
+import { formatSuiteTable, runProbeSuite, suiteVerdict, writeSuiteJson, type SuiteSet } from '../src/cli/probe-suite';
 import { train } from '../src/cli/train';
 import { DEV_SET_NAMES, devSetClasses, ensureDevSet } from '../src/data/devsets';
+import { ensureProbeSet } from '../src/data/render';
 import { logMelStatsFeatures } from '../src/probe';
 
 const tmp = mkdtempSync(join(tmpdir(), 'matpac-suite-'));
@@ -18,20 +19,38 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('probe suite on micro', () => {
   it('trains on the pool, then probes every development set with trained / random init / log-mel', async () => {
     const out = join(tmp, 'run');
-    const r = await train(
-      { preset: 'micro', data: 'pool', steps: 4, batch: 4, out, backend: 'native', probe: false },
-      {},
-      { pool: { shardClips: 8, clipSec: 1, clipsPerSession: 4 }, reuse: 2, inline: true },
-    );
-    expect(r.completed).toBe(true);
-    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).data).toBe('pool');
-
-    const sets = [];
+    const sets: SuiteSet[] = [];
     for (const name of DEV_SET_NAMES)
       sets.push({
         name,
         dir: await ensureDevSet(name, { clipsPerClass: 2, durationSec: 1, cacheRoot: join(tmp, 'cache') }),
       });
+    const probeData = await ensureProbeSet({
+      clipsPerClass: 5,
+      durationSec: 1,
+      families: ['keyboard', 'flute'],
+      cacheRoot: join(tmp, 'cache'),
+      quiet: true,
+    });
+    // the run ends with one table: its probe set, then the development sets (trained / init / log-mel)
+    const r = await train(
+      { preset: 'micro', data: 'pool', steps: 4, batch: 4, out, backend: 'native', probe: true, probeData },
+      { devSets: () => Promise.resolve(sets) },
+      { pool: { shardClips: 8, clipSec: 1, clipsPerSession: 4 }, reuse: 2, inline: true },
+    );
+    expect(r.completed).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).data).toBe('pool');
+    const closing = JSON.parse(readFileSync(join(out, 'probe-suite.json'), 'utf8'));
+    expect(closing.sets.map((s: { name: string }) => s.name)).toEqual([basename(probeData), ...DEV_SET_NAMES]);
+    for (const s of closing.sets)
+      expect(s.results.map((x: { features: string }) => x.features)).toEqual([
+        'micro step 4',
+        'untrained micro',
+        'log-mel mean+std',
+      ]);
+    expect(JSON.parse(readFileSync(join(out, 'probe.json'), 'utf8')).accuracy).toBe(
+      closing.sets[0].results[0].accuracy,
+    );
     const model = await loadCheckpointModel(join(out, 'checkpoint-latest.safetensors'));
     const sources = [
       { name: 'micro step 4', features: embedder(model) },
@@ -51,7 +70,7 @@ describe('probe suite on micro', () => {
       expect(table).toMatch(new RegExp(`^${name}\\s+\\d+\\s+\\d+\\s+\\d+\\.\\d ± \\d+\\.\\d`, 'm'));
     expect(table.split('\n')[0]).toMatch(/micro step 4 \(%\)\s+untrained micro \(%\)\s+log-mel mean\+std \(%\)/);
     expect(suiteVerdict(suite)).toMatch(
-      /^micro step 4 beats untrained micro and log-mel mean\+std on \d of 4 development sets/,
+      /^micro step 4 beats untrained micro and log-mel mean\+std on \d of 4 probe sets/,
     );
     await writeSuiteJson(join(tmp, 'suite.json'), suite);
     const json = JSON.parse(readFileSync(join(tmp, 'suite.json'), 'utf8'));

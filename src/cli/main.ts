@@ -79,8 +79,8 @@ function buildProgram(): Command {
     .option('--no-probe', 'skip the linear probe at the end')
     .option('--probe-data <dir>', 'folder-per-class set for the probe at the end (default: the bundled probe set)')
     .option(
-      '--probe-suite',
-      'also probe the development sets at the end (trained vs random init vs log-mel; see matpac probe --suite)',
+      '--no-probe-suite',
+      'probe only the probe set at the end, not also the development sets (kinds of sound the generated pool lacks; see matpac probe --suite)',
     )
     .option(
       '--max-memory <size>',

@@ -6,6 +6,7 @@
  */
 import { rename, writeFile } from 'node:fs/promises';
 import { DEV_SET_NAMES, ensureDevSet, type DevSetName } from '../data/devsets';
+import { speechUnavailable } from '../data/pool/espeak';
 import { logMelStatsFeatures } from '../probe';
 import { CliError, requireFile, say, useBackend } from './common';
 import type { MatpacConfig } from '../../models/config';
@@ -23,8 +24,15 @@ export interface SuiteCommandOptions {
   json?: string;
 }
 
+/** A probe set of the suite: a development set, or any folder-per-class set (the end-of-run probe set). */
+export interface SuiteSet {
+  name: string;
+  dir: string;
+  followLinks?: boolean;
+}
+
 export interface SuiteResult {
-  sets: DevSetName[];
+  sets: string[];
   /** Column names, in order: trained (if any), random init, log-mel. */
   sources: string[];
   /** reports[set][source] */
@@ -34,7 +42,7 @@ export interface SuiteResult {
 /** Probe every source on every set. */
 export async function runProbeSuite(
   sources: FeatureSource[],
-  sets: { name: DevSetName; dir: string }[],
+  sets: SuiteSet[],
   folds: number,
   seed: number,
 ): Promise<SuiteResult> {
@@ -43,7 +51,7 @@ export async function runProbeSuite(
     const row: ProbeReport[] = [];
     for (const source of sources) {
       say(`probe suite: ${set.name} with ${source.name}…`);
-      row.push(await runProbe(source, set.dir, folds, seed));
+      row.push(await runProbe(source, set.dir, folds, seed, { followLinks: set.followLinks }));
     }
     reports.push(row);
   }
@@ -81,14 +89,16 @@ export function formatSuiteTable(r: SuiteResult): string {
 /** "beats log-mel and random init on 2 of 4 sets (not on: …)" for a suite whose first column is a trained model. */
 export function suiteVerdict(r: SuiteResult): string {
   const lost = r.sets.filter((_, i) => r.reports[i].slice(1).some((p) => p.result.mean >= r.reports[i][0].result.mean));
-  return `${r.sources[0]} beats ${r.sources.slice(1).join(' and ')} on ${r.sets.length - lost.length} of ${r.sets.length} development sets${lost.length ? ` (not on: ${lost.join(', ')})` : ''}`;
+  return `${r.sources[0]} beats ${r.sources.slice(1).join(' and ')} on ${r.sets.length - lost.length} of ${r.sets.length} probe sets${lost.length ? ` (not on: ${lost.join(', ')})` : ''}`;
 }
 
 /** The development sets named (default: all), rendered on first use. */
-async function devSets(names: readonly string[], devClips?: number): Promise<{ name: DevSetName; dir: string }[]> {
+export async function devSets(names: readonly string[] = DEV_SET_NAMES, devClips?: number): Promise<SuiteSet[]> {
   for (const n of names)
     if (!(DEV_SET_NAMES as readonly string[]).includes(n))
       throw new CliError(`--sets: unknown development set "${n}" (known: ${DEV_SET_NAMES.join(', ')})`);
+  const noSpeech = names.includes('spoken-digits') ? speechUnavailable() : undefined;
+  if (noSpeech) throw new CliError(`development set spoken-digits: ${noSpeech}`);
   const sets = [];
   for (const name of names as DevSetName[]) {
     say(`development set ${name} (rendered on first use)…`);
@@ -98,17 +108,12 @@ async function devSets(names: readonly string[], devClips?: number): Promise<{ n
 }
 
 /** Sources for a model (trained, if it has a step), its random init, and log-mel statistics. */
-function suiteSources(config: MatpacConfig, trained?: Model): FeatureSource[] {
+export function suiteSources(config: MatpacConfig, trained?: Model): FeatureSource[] {
   const sources: FeatureSource[] = [];
   if (trained) sources.push({ name: `${config.name} step ${trained.step}`, features: embedder(trained) });
   sources.push({ name: `untrained ${config.name}`, features: embedder(randomInitModel(config)) });
   sources.push({ name: 'log-mel mean+std', features: logMelStatsFeatures });
   return sources;
-}
-
-/** The suite for a trained model (what `matpac train --probe-suite` prints at the end): 5 folds, seed 0. */
-export async function suiteForModel(model: Model, opts: { devClips?: number }): Promise<SuiteResult> {
-  return runProbeSuite(suiteSources(model.config, model), await devSets(DEV_SET_NAMES, opts.devClips), 5, 0);
 }
 
 export async function probeSuiteCommand(opts: SuiteCommandOptions): Promise<void> {

@@ -8,6 +8,7 @@ import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dat
 import type { Batch } from '../data/loader';
 import { resolvePoolConfig, type PoolConfig } from '../data/pool/pool';
 import { PoolBatches, ShardProducer } from '../data/pool/stream';
+import { speechUnavailable } from '../data/pool/espeak';
 import { CliError, progressCallback, say, shown } from './common';
 import { dataKey, fitMels, trainingBatch } from '../../models/run';
 
@@ -58,6 +59,8 @@ export interface PoolDataOptions {
 
 function poolData(config: MatpacConfig, opts: PoolDataOptions): TrainingData {
   const cfg = resolvePoolConfig(opts.pool);
+  const noSpeech = cfg.proportions.speech > 0 ? speechUnavailable() : undefined;
+  if (noSpeech) throw new CliError(`--data pool: ${noSpeech}`);
   const producer = new ShardProducer(cfg, { inline: opts.inline, onError: (line) => say(`matpac: skipped ${line}`) });
   const batches = new PoolBatches(producer, dataKey(config), {
     batchSize: config.batchSize,

@@ -11,15 +11,16 @@
  *   loss.svg                         the loss curves, redrawn as training goes
  *   input-mask.png                   the first training input's log-mel, masked patches shaded
  *   probe.json                       the linear probe on the bundled probe set, at the end
- *   probe-suite.json                 with --probe-suite: the development sets' probes (trained,
- *                                    random init, log-mel), src/cli/probe-suite.ts
+ *   probe-suite.json                 the end-of-run probes: the probe set and (unless --no-probe-suite)
+ *                                    the development sets, each with the trained encoder, its random
+ *                                    init and log-mel statistics (src/cli/probe-suite.ts)
  *
  * The run is a pure function of (config, data): batch t is cropped with the key foldIn(data key, t)
  * and the masks come from the state's own key, so a resumed run repeats the uninterrupted one
  * bit for bit.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { MatpacConfig } from '../../models/config';
 import { gridOf } from '../../models/config';
@@ -37,8 +38,9 @@ import { CliError, say, shown, useBackend } from './common';
 import { checkTrainingMemory } from './memory-check';
 import { metricsBefore, MetricsWriter } from './metrics-log';
 import { withRunLength } from '../../models/run';
-import { checkConfig, checkpointConfig, embedder, loadTrainState, resolveConfig, storedConfig } from './model';
-import { accuracyLine, formatProbeReport, runProbe, writeProbeJson, type ProbeReport } from './probe';
+import { checkConfig, checkpointConfig, loadTrainState, resolveConfig, storedConfig } from './model';
+import { accuracyLine, formatProbeReport, writeProbeJson, type ProbeReport } from './probe';
+import type { SuiteSet } from './probe-suite';
 import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, type RunLock } from './run-folder';
 import { openTrainingData, POOL_DATA, type PoolDataOptions, type TrainingData } from './train-data';
 
@@ -60,7 +62,7 @@ export interface TrainOptions {
   jit?: boolean;
   probe: boolean;
   probeData?: string;
-  /** Also run the development-set probe suite (trained / random init / log-mel) at the end. */
+  /** With `probe`: also probe the development sets (default true; `--no-probe-suite` turns it off). */
   probeSuite?: boolean;
   followLinks?: boolean;
 }
@@ -68,6 +70,8 @@ export interface TrainOptions {
 /** Test hooks: change a batch before its step (e.g. inject a NaN). */
 export interface TrainHooks {
   batch?: (step: number, data: Float32Array) => void;
+  /** The development sets probed at the end (tests: small ones; default: every development set). */
+  devSets?: () => Promise<SuiteSet[]>;
 }
 
 /** Training stopped because a value became NaN or infinite. */
@@ -548,6 +552,7 @@ async function trainIn(
     plot: join(runDir, 'loss.svg'),
     mask: join(runDir, 'input-mask.png'),
     probe: join(runDir, 'probe.json'),
+    probeSuite: join(runDir, 'probe-suite.json'),
   };
   if (!resumed) {
     info.runId = runIdOf(config, info.data);
@@ -661,40 +666,38 @@ async function trainIn(
 
   let probe: ProbeReport | undefined;
   if (completed && opts.probe) {
-    say(
-      `probing the trained encoder on ${opts.probeData ? shown(opts.probeData) : 'the bundled probe set (instrument families)'}…`,
-    );
+    // one table: the probe set (bundled, or --probe-data) and the development sets, each with the trained
+    // encoder, the same encoder at its initialisation, and log-mel statistics
+    const suite = await import('./probe-suite');
     const probeDir = opts.probeData ?? (await ensureProbeSet());
-    probe = await runProbe(
+    const sets: SuiteSet[] = [
       {
-        name: `${config.name} step ${state.step}`,
-        features: embedder({ config, student: state.student, step: state.step }),
+        name: opts.probeData ? basename(resolve(probeDir)) : 'bundled probe set',
+        dir: probeDir,
+        followLinks: info.followLinks,
       },
-      probeDir,
+    ];
+    if (opts.probeSuite !== false) sets.push(...(await (hooks.devSets ?? (() => suite.devSets()))()));
+    say(
+      `probing the trained encoder, its initialisation and log-mel statistics on ${sets.map((s) => s.name).join(', ')}…`,
+    );
+    const result = await suite.runProbeSuite(
+      suite.suiteSources(config, { config, student: state.student, step: state.step }),
+      sets,
       5,
       0,
-      { followLinks: info.followLinks },
     );
+    probe = result.reports[0][0];
     await writeProbeJson(paths.probe, probe);
+    await suite.writeSuiteJson(paths.probeSuite, result);
     say(formatProbeReport(probe));
     lines.push(`probe:      ${accuracyLine(probe)} on ${probe.classes.length} classes → ${shown(paths.probe)}`);
-    const dataArg = opts.probeData ? ` --data ${shown(opts.probeData)}` : '';
-    lines.push(
-      `            compare with the untrained model: matpac probe --random-init --checkpoint ${shown(paths.latest)}${dataArg}`,
-    );
-    lines.push(`            and with log-mel statistics:      matpac probe --baseline logmel${dataArg}`);
-  }
-  if (completed && opts.probeSuite) {
-    const suite = await import('./probe-suite');
-    const result = await suite.suiteForModel({ config, student: state.student, step: state.step }, {});
-    await suite.writeSuiteJson(join(runDir, 'probe-suite.json'), result);
     lines.push(
       '',
-      'development probe suite (kinds of sound the generated pool lacks):',
+      `linear probes (${opts.probeSuite !== false ? 'the development sets hold kinds of sound the generated pool lacks; ' : ''}→ ${shown(paths.probeSuite)}):`,
       suite.formatSuiteTable(result),
       suite.suiteVerdict(result),
     );
-    lines.push(`            → ${shown(join(runDir, 'probe-suite.json'))}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   return { runDir, state, config, completed, interrupted: interrupted !== undefined, signal: interrupted, probe };

@@ -36,12 +36,31 @@ type EspeakFactory = (opts: Record<string, unknown>) => Promise<EspeakModule>;
 
 let loaded: Promise<{ factory: EspeakFactory; wasm: WebAssembly.Module }> | undefined;
 
+/** Where the optional `espeak-ng` package is, or why speech cannot be rendered (one line). */
+function resolveEspeak(): { main: string } | { missing: string } {
+  try {
+    return { main: createRequire(import.meta.url).resolve('espeak-ng') };
+  } catch {
+    return {
+      missing:
+        'speech needs the optional package espeak-ng (GPL-3.0; npm installs it by default, but it is missing ' +
+        'here, e.g. after `npm install --omit=optional`): npm install espeak-ng@1.0.2',
+    };
+  }
+}
+
+/** Why speech (the pool's speech and mixtures, the spoken-digits set) cannot be rendered here, if it cannot. */
+export function speechUnavailable(): string | undefined {
+  const r = resolveEspeak();
+  return 'missing' in r ? r.missing : undefined;
+}
+
 function load() {
   loaded ??= (async () => {
-    const require = createRequire(import.meta.url);
-    const main = require.resolve('espeak-ng');
-    const factory = ((await import(main)) as { default: EspeakFactory }).default;
-    const wasm = await WebAssembly.compile(readFileSync(join(main, '..', 'espeak-ng.wasm')));
+    const r = resolveEspeak();
+    if ('missing' in r) throw new Error(r.missing);
+    const factory = ((await import(r.main)) as { default: EspeakFactory }).default;
+    const wasm = await WebAssembly.compile(readFileSync(join(r.main, '..', 'espeak-ng.wasm')));
     return { factory, wasm };
   })();
   return loaded;
