@@ -53,7 +53,9 @@ export function formatPlan(plan: Plan, opts: { maxLines?: number } = {}): string
       const m = s.params as MatmulViewParams;
       const ins = s.ins.map((v, k) => (m.views[k] ? `${name(v)}ᵀ(${m.views[k]!.perm})` : name(v)));
       lines.push(
-        `  ${name(s.out)}:${dt}${fmt(s.outShape)} = ${m.prim}${paramsKey(m.params).replace(/"/g, '')} ${ins.join(' ')}   (reads views)`,
+        `  ${name(s.out)}:${dt}${fmt(s.outShape)} = ${m.prim}${paramsKey(m.params)
+          .replace(/^\{\}$/, '')
+          .replace(/"/g, '')} ${ins.join(' ')}   (reads views)`,
       );
       continue;
     }
