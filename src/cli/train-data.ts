@@ -81,12 +81,10 @@ function poolData(config: MatpacConfig, opts: PoolDataOptions): TrainingData {
 }
 
 /** Open `data` (a folder, or `pool`) for a run of `config`. */
-export function openTrainingData(
+export async function openTrainingData(
   data: string,
   config: MatpacConfig,
   opts: PoolDataOptions = {},
 ): Promise<TrainingData> {
-  return data === POOL_DATA
-    ? Promise.resolve(poolData(config, opts))
-    : folderData(data, config, opts.followLinks === true);
+  return data === POOL_DATA ? poolData(config, opts) : folderData(data, config, opts.followLinks === true);
 }

@@ -694,7 +694,7 @@ async function trainIn(
     lines.push(`probe:      ${accuracyLine(probe)} on ${probe.classes.length} classes → ${shown(paths.probe)}`);
     lines.push(
       '',
-      `linear probes (${opts.probeSuite !== false ? 'the development sets hold kinds of sound the generated pool lacks; ' : ''}→ ${shown(paths.probeSuite)}):`,
+      `linear probes: trained vs its initialisation vs log-mel statistics${sets.length > 1 ? ' (the development sets hold kinds of sound the generated pool lacks)' : ''} → ${shown(paths.probeSuite)}`,
       suite.formatSuiteTable(result),
       suite.suiteVerdict(result),
     );
