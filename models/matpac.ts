@@ -43,10 +43,11 @@ import type { Tensor } from '../src/engine';
 import { jit, valueAndGrad, type JitStats } from '../src/engine';
 import type { Plan } from '../src/jit/plan';
 import { emaStep } from '../src/ema';
-import { adamw, applyUpdates, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
+import { adamw, chain, clipByGlobalNorm, globalNorm, type GradientTransformation } from '../src/optim';
 import { split, keyFromSeed, foldIn, type Key } from '../src/random';
 import { constant, linear, untilThen, warmupCosine, type Schedule } from '../src/schedules';
 import { treeMap } from '../src/tree';
+import { applyGradients, createTrainState, takeKey, type TrainState as GenericTrainState } from '../src/train-state';
 import { gridOf, validateConfig, type MatpacConfig } from './config';
 import { head, type HeadParams } from './heads';
 import { encoderInit, headsInit, mclHeadsInit, normalInit, patchEmbedInit, predictorInit } from './init';
@@ -81,15 +82,11 @@ export interface TeacherState extends TeacherParams {
   step: number;
 }
 
-/** MATPAC's training state: student parameters, teacher state, optimizer state, RNG key, step. */
-export interface TrainState {
-  step: number;
-  key: Key;
-  student: StudentParams;
-  teacher: TeacherParams;
-  optState: unknown;
-  centre: Tensor;
-}
+/**
+ * MATPAC's training state: the generic one (src/train-state.ts: step, RNG key, student, teacher,
+ * optimizer state) with the centre of the teacher's probabilities beside them.
+ */
+export type TrainState = GenericTrainState<StudentParams, TeacherParams, { centre: Tensor }>;
 
 /** The two losses of one step, the teacher targets' perplexity and the teacher temperature. */
 export interface LossMetrics {
@@ -384,7 +381,7 @@ export function initParams(
 export function initTrainState(config: MatpacConfig, key: Key = keyFromSeed(config.seed)): TrainState {
   const [kInit, kRun] = split(key);
   const { student, teacher, centre } = initParams(config, kInit);
-  return { step: 0, key: kRun, student, teacher, optState: optimizer(config).init(student), centre };
+  return createTrainState({ student, teacher, tx: optimizer(config), key: kRun, extra: { centre } });
 }
 
 /** The tensors of a step's metrics (read on the host by `stepMetrics`). */
@@ -407,7 +404,7 @@ export function trainStepTensors(state: TrainState, batch: Tensor, config: Matpa
   const c = config;
   const sch = schedules(c);
   const t = state.step;
-  const [nextKey, stepKey] = split(state.key);
+  const [stepKey, keyed] = takeKey(state);
   const teacherState: TeacherState = { ...state.teacher, centre: state.centre, step: t };
   const [[loss, aux], grads] = valueAndGrad(matpacLossAux, { hasAux: true })(
     state.student,
@@ -422,17 +419,8 @@ export function trainStepTensors(state: TrainState, batch: Tensor, config: Matpa
   const encoder_ = emaStep(state.teacher.encoder, state.student.student_encoder, t, sch.encoderMomentum);
 
   const gradNorm = globalNorm(grads);
-  const [updates, optState] = optimizer(c).update(grads, state.optState as unknown[], state.student);
-  const student = applyUpdates(state.student, updates);
-
-  const next: TrainState = {
-    step: t + 1,
-    key: nextKey,
-    student,
-    teacher: { encoder: encoder_, head: head_ },
-    optState,
-    centre: aux.newCentre,
-  };
+  const updated = { ...keyed, teacher: { encoder: encoder_, head: head_ }, centre: aux.newCentre };
+  const next: TrainState = applyGradients(updated, grads, optimizer(c));
   const m = aux.metrics;
   return [
     next,

@@ -22,7 +22,6 @@
  *    the GLSL ES 1.00 form `for (int i = c; i < c; i++)` only, and, where Python and Mesa's EGL
  *    are available, compiled and linked by Mesa (llvmpipe, GLES 3.2 context).
  */
-import fc from 'fast-check';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,25 +32,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as mp from '../src/index';
 import type { Tensor } from '../src/core';
 import { createGpujsBackend, gpujsModeAvailable, GpujsBackend, GpujsBuffer } from '../src/backends/gpujs';
-import { materialise, SPECS } from './specs';
+import { agree as agreeWithReference, within, worstShare } from './conformance';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const TOL = { atol: 1e-5, rtol: 1e-4 };
-const worst: Record<string, number> = {};
-
-function close(got: ArrayLike<number>, ref: ArrayLike<number>, what: string, tol = TOL): number {
-  expect(got.length, `${what}: length`).toBe(ref.length);
-  let w = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const r = ref[i];
-    const g = got[i];
-    const budget = tol.atol + tol.rtol * Math.abs(r);
-    const ok = Number.isNaN(r) ? Number.isNaN(g) : r === g || Math.abs(g - r) <= budget;
-    if (!ok) throw new Error(`${what}: element ${i} is ${g}, reference ${r}`);
-    if (Number.isFinite(r)) w = Math.max(w, Math.abs(g - r) / budget);
-  }
-  return w;
-}
 
 /** Run `fn` on `backend` with inputs from host arrays; returns shape and values. */
 function runOn(backend: string, fn: (...xs: Tensor[]) => Tensor, values: Float32Array[], shapes: number[][]) {
@@ -62,28 +46,10 @@ function runOn(backend: string, fn: (...xs: Tensor[]) => Tensor, values: Float32
   });
 }
 
-function agree(backend: string, numRuns: number) {
-  for (const spec of SPECS) {
-    it(spec.name, () => {
-      fc.assert(
-        fc.property(spec.gen, fc.integer({ min: 0, max: 1e6 }), (c, seed) => {
-          // SPECS' values, rounded to float32 so that both sides see the same numbers
-          const values = mp.withBackend('ref64', () => materialise(c, seed).map((t) => Float32Array.from(t.toArray())));
-          const shapes = c.inputs.map((x) => x.shape);
-          const ref = runOn('ref64', c.fn, values, shapes);
-          const got = runOn(backend, c.fn, values, shapes);
-          expect(got.shape).toEqual(ref.shape);
-          const w = close(got.data, ref.data, `${spec.name} on ${backend} (shapes ${JSON.stringify(shapes)})`);
-          worst[backend] = Math.max(worst[backend] ?? 0, w);
-        }),
-        { numRuns, seed: 2024 },
-      );
-    });
-  }
-}
+const agree = (backend: string, numRuns: number) => agreeWithReference(backend, TOL, numRuns, 2024);
 
 afterAll(() => {
-  for (const [b, w] of Object.entries(worst))
+  for (const [b, w] of Object.entries(worstShare))
     console.log(`${b}: worst error ${(w * 100).toFixed(1)}% of the tolerance budget (1e-5 + 1e-4·|ref|)`);
 });
 
@@ -189,7 +155,7 @@ function traps(B: string, mathRtol: number, gl = false) {
         ),
       );
       const { got, ref } = both(fn, values, shapes, B);
-      close(got.data, ref.data, name, { atol: 1e-4, rtol: 1e-4 });
+      within(got.data, ref.data, name, { atol: 1e-4, rtol: 1e-4 });
     }
   });
 
@@ -212,7 +178,7 @@ function traps(B: string, mathRtol: number, gl = false) {
           const bs = tb ? [4, K] : [K, 4];
           const values = [rand(2 * 3 * K, K), rand(4 * K, K + 1)];
           const { got, ref } = both((a, b) => mp.matmul(a, b, { transA: ta, transB: tb }), values, [as, bs], B);
-          close(got.data, ref.data, `matmul ${variant} K=${K} transA=${ta} transB=${tb}`, { atol: 1e-4, rtol: 1e-4 });
+          within(got.data, ref.data, `matmul ${variant} K=${K} transA=${ta} transB=${tb}`, { atol: 1e-4, rtol: 1e-4 });
         }
       }
     } finally {
@@ -302,7 +268,7 @@ function traps(B: string, mathRtol: number, gl = false) {
       });
       const { got, ref } = both(fn, values, shapes, B);
       expect(got.shape, name).toEqual(ref.shape);
-      close(got.data, ref.data, name);
+      within(got.data, ref.data, name, TOL);
     }
   });
 
@@ -340,12 +306,12 @@ function traps(B: string, mathRtol: number, gl = false) {
     ] as [string, (t: Tensor) => Tensor][]) {
       const { got, ref } = both(fn, [x], [[x.length]], B);
       // relative accuracy everywhere (tiny arguments included), down to float32 underflow
-      close(got.data, ref.data, name, { atol: 1e-35, rtol: mathRtol });
+      within(got.data, ref.data, name, { atol: 1e-35, rtol: mathRtol });
     }
     // gelu far in the negative tail is relatively accurate (Φ from erfc, not 1 + erf, which
     // cancels; reference values x·erfc(−x/√2)/2 from Python's math.erfc)
     const tail = mp.withBackend(B, () => mp.gelu(mp.tensor([-5, -7, -9], [3])).toArray());
-    close(tail, [-1.4332578593959731e-6, -8.958687807200846e-12, -1.015729565358458e-18], 'gelu tail', {
+    within(tail, [-1.4332578593959731e-6, -8.958687807200846e-12, -1.015729565358458e-18], 'gelu tail', {
       atol: 0,
       rtol: mathRtol,
     });

@@ -14,32 +14,54 @@ export const TOLERANCES: Record<string, { atol: number; rtol: number }> = {
   native: { atol: 1e-6, rtol: 1e-5 },
 };
 
-export function agree(backend: string, tol: { atol: number; rtol: number }, numRuns = 25) {
+/** The largest share of the tolerance budget `agree` has seen used, per backend (for a report after the run). */
+export const worstShare: Record<string, number> = {};
+
+/**
+ * Throws naming `what` and the first element outside |got − ref| ≤ atol + rtol·|ref| (a NaN
+ * reference wants NaN, an infinite one the same infinity); returns the largest share of the
+ * budget used by a finite reference.
+ */
+export function within(
+  got: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  what: string,
+  tol: { atol: number; rtol: number },
+): number {
+  expect(got.length, `${what}: length`).toBe(ref.length);
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i];
+    const g = got[i];
+    const budget = tol.atol + tol.rtol * Math.abs(r);
+    const ok = Number.isNaN(r) ? Number.isNaN(g) : r === g || Math.abs(g - r) <= budget;
+    if (!ok) throw new Error(`${what}: element ${i} is ${g}, reference ${r}`);
+    if (Number.isFinite(r)) worst = Math.max(worst, Math.abs(g - r) / budget);
+  }
+  return worst;
+}
+
+/** One `it` per spec: `backend` against ref64 on `numRuns` random cases (fast-check `seed`). */
+export function agree(backend: string, tol: { atol: number; rtol: number }, numRuns = 25, seed = 1234) {
   for (const spec of SPECS) {
     it(spec.name, () => {
       fc.assert(
-        fc.property(spec.gen, fc.integer({ min: 0, max: 1e6 }), (c, seed) => {
-          const values = c.inputs.map((inp, i) => Float32Array.from(drawValues(inp, seed * 7919 + i)));
+        fc.property(spec.gen, fc.integer({ min: 0, max: 1e6 }), (c, draw) => {
+          const values = c.inputs.map((inp, i) => Float32Array.from(drawValues(inp, draw * 7919 + i)));
           const run = (name: string) =>
             mp.withBackend(name, () => {
               const xs = values.map((v, i) => mp.tensor(v, c.inputs[i].shape));
               const out: Tensor = c.fn(...xs);
-              return { shape: [...out.shape], data: Array.from(out.toArray()) };
+              return { shape: [...out.shape], data: out.toArray() };
             });
           const ref = run('ref64');
           const got = run(backend);
           expect(got.shape).toEqual(ref.shape);
-          for (let i = 0; i < ref.data.length; i++) {
-            const r = ref.data[i];
-            const g = got.data[i];
-            if (!(Math.abs(g - r) <= tol.atol + tol.rtol * Math.abs(r))) {
-              throw new Error(
-                `${spec.name} on ${backend}: element ${i} is ${g}, reference ${r} (shapes ${JSON.stringify(c.inputs.map((x) => x.shape))})`,
-              );
-            }
-          }
+          const shapes = JSON.stringify(c.inputs.map((x) => x.shape));
+          const w = within(got.data, ref.data, `${spec.name} on ${backend} (shapes ${shapes})`, tol);
+          worstShare[backend] = Math.max(worstShare[backend] ?? 0, w);
         }),
-        { numRuns, seed: 1234 },
+        { numRuns, seed },
       );
     });
   }

@@ -402,7 +402,7 @@ export const SPECS: OpSpec[] = [
   })),
   {
     name: 'layerNorm',
-    covers: [],
+    covers: ['layerNorm'],
     composite: true,
     gen: fc.tuple(shapeArb(0, 2), fc.integer({ min: 2, max: 6 })).map(([lead, d]) => ({
       inputs: [

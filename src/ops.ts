@@ -302,8 +302,14 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 /** log softmax along `axis`: x − logsumexp(x). */
 export const logSoftmax = (x: Tensor, axis = -1): Tensor => sub(x, logsumexp(x, axis, true));
 
-/** LayerNorm over the last axis: (x − μ)/√(σ² + ε)·γ + β (biased variance, as PyTorch). */
+/**
+ * LayerNorm over the last axis: (x − μ)/√(σ² + ε)·γ + β (biased variance, as PyTorch). γ and β of
+ * shape [d] (PyTorch's) run as one kernel; other shapes broadcast against the normalised x.
+ */
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-6): Tensor {
+  const d = x.shape[x.rank - 1];
+  if (x.rank >= 1 && [gamma, beta].every((t) => t.rank === 1 && t.shape[0] === d))
+    return bind('layerNorm', [x, gamma, beta], { eps });
   return add(mul(bind('layerNormalize', [x], { eps }), gamma), beta);
 }
 /** Exact GELU: x·Φ(x) = ½x(1 + erf(x/√2)) (one fused kernel; src/composites.ts has the composition). */

@@ -40,6 +40,8 @@ export interface PrimParams {
   layerNormalize: { eps: number };
   /** inputs (x, g): the VJP of layerNormalize at x for the cotangent g. */
   layerNormalizeVjp: { eps: number };
+  /** inputs (x, γ, β), γ and β of shape [d] (x's last axis): LayerNorm, layerNormalize(x)·γ + β in one pass. */
+  layerNorm: { eps: number };
   // elementwise binary, NumPy broadcasting
   add: NoParams;
   sub: NoParams;
@@ -193,6 +195,24 @@ export const PRIMITIVES: { [P in PrimName]: PrimRules<PrimParams[P]> } = {
     },
     vjp: (ct, [x], _o, p) => [op.bind('layerNormalizeVjp', [x, ct], p)],
     flops: ([s]) => 7 * size(s),
+  },
+  // x̄ = layerNormalizeVjp(x, ȳ·γ); γ̄ = Σ ȳ·x̂ and β̄ = Σ ȳ over the leading axes
+  layerNorm: {
+    shape: ([x, g, b]) => {
+      const d = x[x.length - 1];
+      if (x.length < 1 || g.length !== 1 || b.length !== 1 || g[0] !== d || b[0] !== d)
+        throw new ShapeError(`layerNorm: γ ${fmt(g)} and β ${fmt(b)} must be [d], d the last axis of x ${fmt(x)}`);
+      return x;
+    },
+    vjp: (ct, [x, gamma], _o, p, needs) => {
+      const lead = x.shape.slice(0, -1).map((_, i) => i);
+      return [
+        needs[0] ? op.bind('layerNormalizeVjp', [x, op.mul(ct, gamma)], p) : null,
+        needs[1] ? op.sum(op.mul(ct, op.bind('layerNormalize', [x], p)), lead) : null,
+        needs[2] ? op.sum(ct, lead) : null,
+      ];
+    },
+    flops: ([s]) => 9 * size(s),
   },
   // its own VJP (needed only for second order) differentiates the unfused formula
   layerNormalizeVjp: {

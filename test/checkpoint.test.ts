@@ -482,14 +482,20 @@ describe('resume equals uninterrupted', () => {
     const idx = Array.from(permutationHost(k, N).subarray(0, 16));
     const x = mp.gather(X, mp.tensor(idx, [16]), 0);
     const y = mp.gather(Y, mp.tensor(idx, [16]), 0);
-    const teacher = emaStep(s1.teacher, s1.params, s1.step, momentum);
-    const [loss, grads] = mp.valueAndGrad((p: Mlp) => mp.mean(mp.square(mp.sub(forward(p, x), y))))(s1.params);
-    const center = mp.add(mp.mul(s1.extra.center, 0.9), mp.mul(mp.mean(forward(teacher, x), 0), 0.1));
-    const next = applyGradients({ ...s1, teacher, extra: { center } }, grads, tx);
+    const teacher = emaStep(s1.teacher, s1.student, s1.step, momentum);
+    const [loss, grads] = mp.valueAndGrad((p: Mlp) => mp.mean(mp.square(mp.sub(forward(p, x), y))))(s1.student);
+    const center = mp.add(mp.mul(s1.center, 0.9), mp.mul(mp.mean(forward(teacher, x), 0), 0.1));
+    const next = applyGradients({ ...s1, teacher, center }, grads, tx);
     return [next, { loss: loss.item() }];
   };
   const start = (): State =>
-    createTrainState({ params: init(kInit), teacher: init(kTeacher), tx, key: kRun, extra: { center: mp.zeros([2]) } });
+    createTrainState({
+      student: init(kInit),
+      teacher: init(kTeacher),
+      tx,
+      key: kRun,
+      extra: { center: mp.zeros([2]) },
+    });
   const batches = (n: number) => Array<null>(n).fill(null);
 
   it('6 steps straight = 3 steps, save, load, 3 steps (bit for bit, every leaf)', () => {

@@ -115,7 +115,7 @@ describe('native SIMD kernels (rows.wat)', () => {
     expect(got[0]).toBeCloseTo(1 / (2 + Math.E), 6);
   });
 
-  it('layerNormalize and its VJP rows: any row length, a mean far from 0, vs float64', () => {
+  it('layerNormalize, layerNorm (x̂·γ + β) and the VJP rows: any row length, a mean far from 0, vs float64', () => {
     fc.assert(
       fc.property(rowsArb, ({ rows, d, offset, scale, seed }) => {
         const eps = 1e-6;
@@ -128,6 +128,10 @@ describe('native SIMD kernels (rows.wat)', () => {
           );
           const vjp = mp.withBackend('native', () =>
             mp.bind('layerNormalizeVjp', [mp.tensor(x, [rows, d]), mp.tensor(g, [rows, d])], { eps }).toArray(),
+          );
+          const [gamma, beta] = [g.subarray(0, d), g.subarray(d * (rows - 1))];
+          const affine = mp.withBackend('native', () =>
+            mp.layerNorm(mp.tensor(x, [rows, d]), mp.tensor(gamma, [d]), mp.tensor(beta, [d]), eps).toArray(),
           );
           for (let r = 0; r < rows; r++) {
             const row = Array.from(x.subarray(r * d, r * d + d));
@@ -142,6 +146,13 @@ describe('native SIMD kernels (rows.wat)', () => {
               const tolY = 4e-7 * (1 + Math.abs(row[i]) * s);
               if (!(Math.abs(y[r * d + i] - xh[i]) <= tolY))
                 throw new Error(`${on ? 'wasm' : 'js'} layerNormalize [${r},${i}] = ${y[r * d + i]}, float64 ${xh[i]}`);
+              const wantAffine = xh[i] * gamma[i] + beta[i];
+              if (
+                !(Math.abs(affine[r * d + i] - wantAffine) <= tolY * Math.abs(gamma[i]) + 2e-7 * Math.abs(wantAffine))
+              )
+                throw new Error(
+                  `${on ? 'wasm' : 'js'} layerNorm [${r},${i}] = ${affine[r * d + i]}, float64 ${wantAffine}`,
+                );
               const want = s * (gr[i] - mg - xh[i] * mgx);
               if (!(Math.abs(vjp[r * d + i] - want) <= tolY * s * (1 + Math.abs(mgx)) + 1e-6 * Math.abs(want)))
                 throw new Error(

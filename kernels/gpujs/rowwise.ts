@@ -1,5 +1,5 @@
 /**
- * gpu.js kernels for the fused row-wise primitives (softmax, layerNormalize, layerNormalizeVjp:
+ * gpu.js kernels for the fused row-wise primitives (softmax, layerNormalize, layerNorm, layerNormalizeVjp:
  * reductions over the last axis), built from two generic pieces:
  *
  * - `rowReduceKernel`: per row of a [rows, D] view, the sum or max over the row of an
@@ -7,14 +7,16 @@
  *   ([rows], one value per row: a statistic computed by an earlier kernel) — optionally mapped
  *   by a `post` expression of the result `acc`. Rows longer than MAX_LOOP are reduced in
  *   chunks ([rows, ⌈D/C⌉] partials, finished by reduce passes; see kernels/gpujs/reduce.ts).
- * - `rowMapKernel`: an elementwise expression over [rows, D] of `full` and `row` inputs.
+ * - `rowMapKernel`: an elementwise expression over [rows, D] of `full` and `row` inputs, and `col`
+ *   ones ([D], one value per column: LayerNorm's γ and β).
  *
  * Expressions are source text in the loaded inputs x0, x1, ... (gpu.js subset).
  */
 import { indexVars, type KernelSource, linear, lit, MAX_LOOP } from './common';
 import { REDUCE_CHUNK } from './reduce';
 
-export type ArgKind = 'full' | 'row';
+/** How an input is read: [rows, D] at (row, c); [rows] at row; [D] at c (`col`: rowMapKernel only). */
+export type ArgKind = 'full' | 'row' | 'col';
 
 /** Chunk length of a row reduction over D elements (D itself when one loop suffices). */
 export const rowChunk = (D: number): number => (D <= MAX_LOOP ? D : REDUCE_CHUNK);
@@ -79,10 +81,12 @@ export function rowMapKernel(rows: number, D: number, args: ArgKind[], expr: str
     .map((k, i) =>
       k === 'row'
         ? `const x${i} = a${i}[${vr ?? '0'}];\n`
-        : `const x${i} = a${i}[${linear([
-            [vr, D],
-            [vc, 1],
-          ])}];\n`,
+        : k === 'col'
+          ? `const x${i} = a${i}[${vc ?? '0'}];\n`
+          : `const x${i} = a${i}[${linear([
+              [vr, D],
+              [vc, 1],
+            ])}];\n`,
     )
     .join('');
   return { source: `function(${argList}) {\n${code}${ld}return ${expr};\n}`, n: rows * D, loopMax: 0 };

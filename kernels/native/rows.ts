@@ -5,7 +5,7 @@
  * (scripts/build-wasm.ts) and loaded at module load (./platform.ts).
  *
  *   rowsWasm.elementwise('gelu', x)                 → Float32Array, or null without the module
- *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps) / layerNormalizeVjp(x, g, d, eps)
+ *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps, { gamma, beta }?) / layerNormalizeVjp(x, g, d, eps)
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
  * each row padded to a multiple of 4 floats, and results are copied out. The plain-JS kernels
@@ -20,7 +20,16 @@ interface Exports {
   gelu(src: number, dst: number, nvec: number): void;
   gelu_grad(src: number, dst: number, nvec: number): void;
   softmax_rows(src: number, dst: number, rows: number, vpr: number): void;
-  layer_norm_rows(src: number, dst: number, rows: number, vpr: number, d: number, eps: number): void;
+  layer_norm_rows(
+    src: number,
+    dst: number,
+    rows: number,
+    vpr: number,
+    d: number,
+    eps: number,
+    gamma: number,
+    beta: number,
+  ): void;
   layer_norm_vjp_rows(x: number, g: number, dst: number, rows: number, vpr: number, d: number, eps: number): void;
 }
 
@@ -118,15 +127,30 @@ export const rowsWasm = {
     mod.exports.softmax_rows(0, rows * dp * 4, rows, dp / 4);
     return getRows(mem, rows * dp, x.length, d, dp);
   },
-  layerNormalize(x: Float32Array, d: number, eps: number): Float32Array | null {
+  /** x̂·γ + β over rows of d (γ, β: d floats each), or the bare x̂ without them. */
+  layerNormalize(
+    x: Float32Array,
+    d: number,
+    eps: number,
+    affine?: { gamma: Float32Array; beta: Float32Array },
+  ): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
     const dp = roundUp4(d);
-    const mem = room(2 * rows * dp);
+    const m = rows * dp;
+    const mem = room(2 * m + 2 * dp);
     putRows(mem, 0, x, d, dp, 0);
-    mod.exports.layer_norm_rows(0, rows * dp * 4, rows, dp / 4, d, eps);
-    return getRows(mem, rows * dp, x.length, d, dp);
+    const [g, b] = [2 * m, 2 * m + dp];
+    if (affine) {
+      putRows(mem, g, affine.gamma, d, dp, 0);
+      putRows(mem, b, affine.beta, d, dp, 0);
+    } else {
+      mem.fill(1, g, g + dp);
+      mem.fill(0, b, b + dp);
+    }
+    mod.exports.layer_norm_rows(0, m * 4, rows, dp / 4, d, eps, g * 4, b * 4);
+    return getRows(mem, m, x.length, d, dp);
   },
   layerNormalizeVjp(x: Float32Array, g: Float32Array, d: number, eps: number): Float32Array | null {
     if (!mod || !enabled) return null;

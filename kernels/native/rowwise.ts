@@ -1,6 +1,6 @@
 /**
  * Native CPU kernels for the fused row-wise primitives over the last axis (softmax, LayerNorm's
- * normalisation and its VJP), float32 storage with float64 accumulation, one pass per row.
+ * normalisation with or without its affine part, and its VJP), float32 storage with float64 accumulation, one pass per row.
  */
 import { allocF32 } from './alloc';
 
@@ -30,11 +30,18 @@ function meanAndScale(x: Float32Array, o: number, d: number, eps: number): [numb
   return [mu, 1 / Math.sqrt(v / d + eps)];
 }
 
-export function layerNormalizeRows(x: Float32Array, d: number, eps: number): Float32Array {
+/** x̂·γ + β per row (γ, β: d floats each), or the bare x̂ without them. */
+export function layerNormalizeRows(
+  x: Float32Array,
+  d: number,
+  eps: number,
+  affine?: { gamma: Float32Array; beta: Float32Array },
+): Float32Array {
   const out = allocF32(x.length);
   for (let o = 0; o < x.length; o += d) {
     const [mu, s] = meanAndScale(x, o, d, eps);
-    for (let i = 0; i < d; i++) out[o + i] = (x[o + i] - mu) * s;
+    if (affine) for (let i = 0; i < d; i++) out[o + i] = (x[o + i] - mu) * s * affine.gamma[i] + affine.beta[i];
+    else for (let i = 0; i < d; i++) out[o + i] = (x[o + i] - mu) * s;
   }
   return out;
 }

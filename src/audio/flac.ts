@@ -8,14 +8,16 @@
  *    frames are decoded in batches of a few MiB, so the decoder never holds the whole output twice;
  *  - scaling: the decoder divides b-bit integers by 2^(b−1) − 1; we rescale to v / 2^(b−1), the
  *    convention of libsndfile (and of our WAV reader), so that both formats give identical floats.
- * libFLAC reports bad frames on console.error while it decodes; those messages are collected (the
- * decoding call is synchronous up to its first await) and turned into one AudioError line instead.
+ * libFLAC reports bad frames on console.error while it decodes; those messages are collected
+ * (./wasm-result.ts `runDecoder`, shared with the MP3 and Opus decoders) and turned into one
+ * AudioError line instead.
  */
 import { FLACDecoder, type FLACDecodedAudio } from '@wasm-audio-decoders/flac';
 import { AudioError } from './audio-error';
 import { flacFirstFrame, scanFlacFrames } from './flac-frames';
 import { MAX_AUDIO_FRAMES, tooLong } from './limits';
 import type { DecodedAudio } from './wav';
+import { problemDetail, runDecoder } from './wasm-result';
 
 /** Total samples per channel declared by the STREAMINFO block (0 = unknown), or undefined if absent. */
 export function flacDeclaredSamples(bytes: Uint8Array, start: number): number | undefined {
@@ -166,28 +168,8 @@ function writeScaled(
 
 /** Decode frames, turning libFLAC's console reports and decode errors into one AudioError line. */
 async function decodeQuietly(decoder: FLACDecoder, frames: Uint8Array[], name: string): Promise<FLACDecodedAudio> {
-  const logged: string[] = [];
-  let decoded: FLACDecodedAudio;
-  try {
-    const { error, warn } = console;
-    console.error = console.warn = (...args: unknown[]) => void logged.push(args.map(String).join(' '));
-    let pending: Promise<FLACDecodedAudio>;
-    try {
-      pending = decoder.decodeFrames(frames);
-    } finally {
-      console.error = error;
-      console.warn = warn;
-    }
-    decoded = await pending;
-  } catch (e) {
-    throw new AudioError(name, `not a readable FLAC file (${(e as Error).message})`);
-  }
-  const problem = decoded.errors[0]?.message ?? logged[0];
-  if (decoded.errors.length > 0) {
-    throw new AudioError(
-      name,
-      `corrupt FLAC: ${decoded.errors.length} bad frame(s) (${problem.replace(/\s+/g, ' ').trim()})`,
-    );
-  }
+  const { decoded, logged } = await runDecoder(name, 'FLAC', () => decoder.decodeFrames(frames));
+  if (decoded.errors.length > 0)
+    throw new AudioError(name, `corrupt FLAC: ${decoded.errors.length} bad frame(s)${problemDetail(decoded, logged)}`);
   return decoded;
 }

@@ -16,14 +16,14 @@ export interface WasmDecoded {
 }
 
 /** Run `decode` with console.error/warn captured; a thrown error becomes "not a readable <format> file". */
-export async function runDecoder(
+export async function runDecoder<D extends WasmDecoded>(
   name: string,
   format: string,
-  decode: () => WasmDecoded | Promise<WasmDecoded>,
-): Promise<{ decoded: WasmDecoded; logged: string[] }> {
+  decode: () => D | Promise<D>,
+): Promise<{ decoded: D; logged: string[] }> {
   const logged: string[] = [];
   const { error, warn } = console;
-  let pending: WasmDecoded | Promise<WasmDecoded>;
+  let pending: D | Promise<D>;
   try {
     console.error = console.warn = (...args: unknown[]) => void logged.push(args.map(String).join(' '));
     try {
@@ -38,10 +38,15 @@ export async function runDecoder(
   }
 }
 
+/** ` (first problem)` from the decoder's errors or its captured console lines, or '' when it reported none. */
+export function problemDetail(decoded: WasmDecoded, logged: string[]): string {
+  const firstProblem = decoded.errors[0]?.message ?? logged[0];
+  return firstProblem === undefined ? '' : ` (${firstProblem.replace(/\s+/g, ' ').trim()})`;
+}
+
 /** Check a decoder's result and keep its channels. */
 export function checkedAudio(name: string, format: string, decoded: WasmDecoded, logged: string[]): DecodedAudio {
-  const firstProblem = decoded.errors[0]?.message ?? logged[0];
-  const detail = firstProblem === undefined ? '' : ` (${firstProblem.replace(/\s+/g, ' ').trim()})`;
+  const detail = problemDetail(decoded, logged);
   if (decoded.samplesDecoded === 0 || decoded.channelData.length === 0)
     throw new AudioError(name, `${format} stream holds no decodable audio${detail}`);
   if (decoded.errors.length > 0)

@@ -542,6 +542,19 @@ export class GpujsBackend implements Backend {
           this.dispose(rs);
         }
       },
+      layerNorm: ([x, gamma, beta], [s], out, p) => {
+        const xb = this.live(x);
+        const { rows, D } = rowsOf(s);
+        if (rows * D === 0) return this.wrap(out, new Float32Array(0), null, null, null);
+        const [mu, rs] = this.rowMoments(xb, rows, D, p.eps);
+        const args = [xb, mu, rs, this.live(gamma), this.live(beta)];
+        try {
+          return this.rowMap(rows, D, args, ['full', 'row', 'row', 'col', 'col'], '(x0 - x1) * x2 * x3 + x4', out);
+        } finally {
+          this.dispose(mu);
+          this.dispose(rs);
+        }
+      },
       // s·(g − mean(g) − x̂·mean(g⊙x̂)), x̂ = (x − μ)·s, s = 1/√(var + eps)
       layerNormalizeVjp: ([x, g], [s], out, p) => {
         const xb = this.live(x);

@@ -83,6 +83,11 @@ const kernels: KernelTable = {
   softmax: ([x], [s]) => rowsWasm.softmax(x as F32, s[s.length - 1]) ?? R.softmaxRows(x as F32, s[s.length - 1]),
   layerNormalize: ([x], [s], _o, p) =>
     rowsWasm.layerNormalize(x as F32, s[s.length - 1], p.eps) ?? R.layerNormalizeRows(x as F32, s[s.length - 1], p.eps),
+  layerNorm: ([x, gamma, beta], [s], _o, p) => {
+    const affine = { gamma: gamma as F32, beta: beta as F32 };
+    const d = s[s.length - 1];
+    return rowsWasm.layerNormalize(x as F32, d, p.eps, affine) ?? R.layerNormalizeRows(x as F32, d, p.eps, affine);
+  },
   layerNormalizeVjp: ([x, g], [s], _o, p) =>
     rowsWasm.layerNormalizeVjp(x as F32, g as F32, s[s.length - 1], p.eps) ??
     R.layerNormalizeVjpRows(x as F32, g as F32, s[s.length - 1], p.eps),

@@ -71,6 +71,13 @@ function rowwise(f: (rows: F64[], out: F64) => void) {
   };
 }
 const rowMean = (r: F64) => r.reduce((a, b) => a + b, 0) / r.length;
+/** (x − μ)/√(σ² + eps) per row. */
+const normalizeRows = (eps: number) =>
+  rowwise(([x], out) => {
+    const mu = rowMean(x);
+    const s = 1 / Math.sqrt(rowMean(x.map((v) => (v - mu) ** 2)) + eps);
+    x.forEach((v, i) => (out[i] = (v - mu) * s));
+  });
 const Phi = (x: number) => 0.5 * (1 + erf(x / Math.SQRT2));
 const phi = (x: number) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
 
@@ -83,12 +90,12 @@ const kernels: KernelTable = {
     x.forEach((v, i) => (z += out[i] = Math.exp(v - m)));
     out.forEach((v, i) => (out[i] = v / z));
   }),
-  layerNormalize: (inputs, shapes, _o, p) =>
-    rowwise(([x], out) => {
-      const mu = rowMean(x);
-      const s = 1 / Math.sqrt(rowMean(x.map((v) => (v - mu) ** 2)) + p.eps);
-      x.forEach((v, i) => (out[i] = (v - mu) * s));
-    })(inputs, shapes),
+  layerNormalize: (inputs, shapes, _o, p) => normalizeRows(p.eps)(inputs, shapes),
+  layerNorm: ([x, gamma, beta], [s], _o, p) => {
+    const [y, g, b] = [normalizeRows(p.eps)([x], [s]), gamma as F64, beta as F64];
+    for (let i = 0; i < y.length; i++) y[i] = y[i] * g[i % g.length] + b[i % g.length];
+    return y;
+  },
   layerNormalizeVjp: (inputs, shapes, _o, p) =>
     rowwise(([x, g], out) => {
       const mu = rowMean(x);

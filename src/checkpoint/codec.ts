@@ -11,7 +11,8 @@
  *               relative to the start of this buffer; no holes, no overlaps)
  *
  * Tensor names are tree paths joined with '.' (src/tree.ts: object keys in sorted order, array
- * indices as numbers), e.g. `params.blocks.0.attn.qkv.weight` or `optState.0.mu.blocks.0.attn.qkv.weight`.
+ * indices as numbers), e.g. `student.student_encoder.blocks.0.attn.qkv.weight` or
+ * `optState.1.0.mu.student_encoder.blocks.0.attn.qkv.weight`.
  *
  * `encodeState` stores a whole tree (a TrainState: student, teacher, optimizer state, RNG key,
  * step, ...). Everything that is not a tensor goes into `__metadata__` (string → string):
