@@ -131,32 +131,22 @@ function matmul(
 ): F32 {
   const { M, K, N, batch } = matmulDims(as, bs, p);
   const B = size(batch);
-  // an operand broadcast along only some batch axes is materialised (its view first)
-  const plain = (x: F32, load: Load) => {
-    if (!load) return x;
-    const y = allocF32(x.length);
-    load(y, 0);
-    return y;
+  // an operand broadcast along only some batch axes is materialised (its view first): then it has no
+  // loader and a plain batch stride
+  const operand = (x: F32, shape: Shape, load: Load): { data: F32; stride: number; load: Load } => {
+    const stride = batchStride(shape, batch);
+    if (stride !== null) return { data: x, stride, load };
+    let v = x;
+    if (load) {
+      v = allocF32(x.length);
+      load(v, 0);
+    }
+    const data = elementwise('identity', [v], [shape], [...batch, ...shape.slice(-2)]);
+    if (v !== x) releaseF32(v);
+    return { data, stride: shape[shape.length - 1] * shape[shape.length - 2], load: undefined };
   };
-  let A = a;
-  let Bm = b;
-  let [la, lb] = loads;
-  let sa = batchStride(as, batch);
-  let sb = batchStride(bs, batch);
-  if (sa === null) {
-    const v = plain(a, la);
-    A = elementwise('identity', [v], [as], [...batch, ...as.slice(-2)]);
-    if (v !== a) releaseF32(v);
-    la = undefined;
-    sa = as[as.length - 1] * as[as.length - 2];
-  }
-  if (sb === null) {
-    const v = plain(b, lb);
-    Bm = elementwise('identity', [v], [bs], [...batch, ...bs.slice(-2)]);
-    if (v !== b) releaseF32(v);
-    lb = undefined;
-    sb = bs[bs.length - 1] * bs[bs.length - 2];
-  }
+  const { data: A, stride: sa, load: la } = operand(a, as, loads[0]);
+  const { data: Bm, stride: sb, load: lb } = operand(b, bs, loads[1]);
   const C = matmulF32(A, Bm, B, M, K, N, {
     transA: p.transA,
     transB: p.transB,
