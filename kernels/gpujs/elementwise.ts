@@ -17,32 +17,11 @@
  *   negative base is NaN), with b = 0 → 1 and 0^b handled explicitly.
  */
 import { broadcastStrides, type Shape } from '../../src/shape';
-import { literal, type Expr } from '../../src/fused';
+import { literal, type Expr, type FusedOp } from '../../src/fused';
 import { collapse, indexVars, type KernelSource, linear, lit } from './common';
 
-export type ElementwiseOp =
-  | 'neg'
-  | 'exp'
-  | 'log'
-  | 'sqrt'
-  | 'rsqrt'
-  | 'square'
-  | 'tanh'
-  | 'erf'
-  | 'gelu'
-  | 'geluGrad'
-  | 'add'
-  | 'sub'
-  | 'mul'
-  | 'div'
-  | 'pow'
-  | 'maximum'
-  | 'minimum'
-  | 'greater'
-  | 'greaterEqual'
-  | 'equal'
-  | 'where'
-  | 'identity';
+/** The operations of `fused` expressions (src/fused.ts), and a copy. */
+export type ElementwiseOp = FusedOp | 'identity';
 
 export const ARITY: Record<ElementwiseOp, number> = {
   neg: 1,
