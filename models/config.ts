@@ -466,12 +466,14 @@ function scaled(
 }
 
 /**
- * `tiny`: pretrains on a 2-core CPU (native backend) in about 11 minutes (it was sized for 30
- * before the second session's kernel work). See docs/matpac.md ("Presets") for the measured step
- * time and FLOPs per step.
+ * `tiny`: the default run — 2 400 steps on the generated pool in about 16 minutes on a 2-core CPU
+ * (native backend). The crop is 1 s (96 frames, 30 tokens; 2.08 s until session 5): on the
+ * development probe sets it won sound events by 6–10 points over log-mel statistics where the
+ * 2.08-s crop lost them at equal compute (docs/matpac.md, "Transfer", E6–E7, E10, E12).
+ * See docs/matpac.md ("Presets") for the measured step time and FLOPs per step.
  */
 const tiny = scaled('tiny', {
-  cropFrames: 208,
+  cropFrames: 96,
   encoder: { dim: 128, depth: 4, heads: 4, mlpRatio: 4 },
   predictor: { dim: 96, depth: 2, heads: 4, mlpRatio: 4 },
   head: { hiddenDim: 256, bottleneckDim: 64, numClasses: 256, layers: 3 },

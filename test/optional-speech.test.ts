@@ -11,9 +11,13 @@ vi.mock('../src/data/pool/espeak', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../src/data/pool/espeak')>()),
   speechUnavailable: () => 'speech needs the optional package espeak-ng (test)',
 }));
+vi.mock('../src/data/render', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../src/data/render')>()),
+  ensurePretrainSet: async () => '/bundled-pretraining-set',
+}));
 
 const { devSets } = await import('../src/cli/probe-suite');
-const { openTrainingData } = await import('../src/cli/train-data');
+const { defaultTrainingData, openTrainingData } = await import('../src/cli/train-data');
 const { resolveConfig } = await import('../src/cli/model');
 
 const cache = mkdtempSync(join(tmpdir(), 'matpac-nospeech-'));
@@ -25,6 +29,18 @@ describe('without espeak-ng', () => {
     await expect(openTrainingData('pool', resolveConfig('micro'))).rejects.toThrow(
       /^--data pool: speech needs the optional package espeak-ng/,
     );
+  });
+
+  it('a run without --data trains on the bundled pre-training set instead of the pool, and says why', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await defaultTrainingData()).toBe('/bundled-pretraining-set');
+      expect(stderr.mock.calls.map((c) => String(c[0]))).toEqual([
+        'matpac: training on the bundled pre-training set instead of the generated pool: speech needs the optional package espeak-ng (test)\n',
+      ]);
+    } finally {
+      stderr.mockRestore();
+    }
   });
 
   it('the spoken-digits set, asked for by name, is refused; by default it is left out', async () => {

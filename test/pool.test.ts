@@ -17,6 +17,7 @@ import { rms } from '../src/data/pool/mix';
 import { POOL_LANGUAGES, POOL_VARIANTS } from '../src/data/pool/speech';
 import { POOL_TEXTURE_FAMILIES } from '../src/data/pool/textures';
 import { PoolBatches, ShardProducer } from '../src/data/pool/stream';
+import { defaultTrainingData, POOL_DATA } from '../src/cli/train-data';
 import { keyFromSeed } from '../src/random';
 
 /** A small shard with every source: 12 clips, 2-s clips, sessions of 4 clips. */
@@ -94,6 +95,12 @@ describe('pool plan', () => {
     expect(() => resolvePoolConfig({ proportions: { speech: -1 } as PoolConfig['proportions'] })).toThrow(
       /proportions.speech must be ≥ 0/,
     );
+  });
+});
+
+describe('the default run', () => {
+  it('trains on the pool where speech can be rendered (test/optional-speech.test.ts: where it cannot)', async () => {
+    expect(await defaultTrainingData()).toBe(POOL_DATA);
   });
 });
 

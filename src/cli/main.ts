@@ -36,14 +36,14 @@ function buildProgram(): Command {
   const sub = (name: string) => program.command(name).exitOverride().configureOutput(program.configureOutput());
 
   sub('train')
-    .description('pre-train MATPAC (default: the tiny preset on the bundled SoundFont data, rendered on first use)')
+    .description('pre-train MATPAC (default: the tiny preset on the generated pool, rendered as training goes)')
     .option(
       '--preset <name|file>',
       'tiny (default), tiny-pp (MATPAC++), small, base, or a JSON config file (a whole config, or {"extends": "tiny", …changed fields})',
     )
     .option(
       '--data <dir|pool>',
-      'folder of audio files to train on, searched recursively, or "pool": the generated pool of speech, music, percussion, textures and mixtures, new audio every few steps (default: the bundled pre-training set)',
+      'folder of audio files to train on, searched recursively, or "pool": the generated pool of speech, music, percussion, textures and mixtures, new audio every few steps (default: the pool; the bundled pre-training set where speech cannot be rendered)',
     )
     .option('--follow-links', FOLLOW_LINKS_HELP)
     .addOption(

@@ -5,6 +5,7 @@
  */
 import type { MatpacConfig } from '../../models/config';
 import { describeSkipped, loadLogMelDataset, type LogMelItem } from '../data/dataset';
+import { ensurePretrainSet } from '../data/render';
 import type { Batch } from '../data/loader';
 import { resolvePoolConfig, type PoolConfig } from '../data/pool/pool';
 import { PoolBatches, ShardProducer } from '../data/pool/stream';
@@ -78,6 +79,18 @@ function poolData(config: MatpacConfig, opts: PoolDataOptions): TrainingData {
       `${((stepsDone * config.batchSize) / batches.reuse / Math.max(1e-9, elapsedSec)).toFixed(1)} clips/s); waited ${batches.waitedSec.toFixed(0)} s for it`,
     close: () => producer.close(),
   };
+}
+
+/**
+ * The data of a run without --data: the generated pool (docs/matpac.md, "Transfer"), or, where its
+ * speech cannot be rendered (the optional espeak-ng did not install), the bundled pre-training set,
+ * said in one line.
+ */
+export async function defaultTrainingData(): Promise<string> {
+  const noSpeech = speechUnavailable();
+  if (!noSpeech) return POOL_DATA;
+  say(`matpac: training on the bundled pre-training set instead of the generated pool: ${noSpeech}`);
+  return ensurePretrainSet();
 }
 
 /** Open `data` (a folder, or `pool`) for a run of `config`. */

@@ -28,7 +28,7 @@ import { randomMasking } from '../../models/masking';
 import { initTrainState, makeTrainStep, matpacLossAux, type StepMetrics, type TrainState } from '../../models/matpac';
 import { writeLogMelPng } from '../audio/png';
 import { readMetadata, saveState } from '../checkpoint/file';
-import { ensurePretrainSet, ensureProbeSet } from '../data/render';
+import { ensureProbeSet } from '../data/render';
 import { allFinite, countNonFinite, firstNonFinite } from '../finite';
 import { disposeTree, scope, tensor, valueAndGrad, type Tensor } from '../index';
 import { writeFileAtomic } from '../io/atomic-file';
@@ -42,7 +42,13 @@ import { checkConfig, checkpointConfig, loadTrainState, resolveConfig, storedCon
 import { accuracyLine, formatProbeReport, writeProbeJson, type ProbeReport } from './probe';
 import type { SuiteSet } from './probe-suite';
 import { cleanStaleTemps, configChanges, lockRunFolder, runIdOf, type RunLock } from './run-folder';
-import { openTrainingData, POOL_DATA, type PoolDataOptions, type TrainingData } from './train-data';
+import {
+  defaultTrainingData,
+  openTrainingData,
+  POOL_DATA,
+  type PoolDataOptions,
+  type TrainingData,
+} from './train-data';
 
 export interface TrainOptions {
   preset?: string;
@@ -419,7 +425,7 @@ async function prepare(opts: TrainOptions): Promise<Prepared> {
       say(
         `matpac: ${shown(runDir)}: an earlier run there saved no checkpoint; starting over (its metrics.jsonl is replaced)`,
       );
-    const data = opts.data ?? (await ensurePretrainSet());
+    const data = opts.data ?? (await defaultTrainingData());
     const checkpointEvery = opts.checkpointEvery ?? Math.max(1, Math.round(config.optim.totalSteps / 10));
     const info: RunInfo = {
       data: data === POOL_DATA ? data : resolve(data),
