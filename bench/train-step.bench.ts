@@ -4,6 +4,9 @@
  *
  *   npx tsx bench/train-step.bench.ts [preset]      (BENCH_STEPS=8, BENCH_ROUNDS=3 by default)
  *
+ * `preset` is a name or a JSON config file, as `matpac train --preset` takes: e.g. bench/tiny-2s.json,
+ * tiny at its 2.08-s crop of before session 5 (the step issue #14's figures up to then were measured on).
+ *
  * FLOPs per step are counted from the engine's trace of one step (src/trace.ts).
  */
 import { spawnSync } from 'node:child_process';
@@ -12,12 +15,12 @@ import { cpus, loadavg } from 'node:os';
 import * as mp from '../src/index';
 import { trace } from '../src/trace';
 import { formatPlanStats } from '../src/jit/format';
-import { preset } from '../models/config';
+import { resolveConfig } from '../src/cli/model';
 import { initTrainState, makeTrainStep } from '../models/matpac';
 import { keyFromSeed, normalHost } from '../src/random';
 
 const name = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'tiny';
-const config = preset(name);
+const config = resolveConfig(name);
 const QUICK = process.argv.includes('--quick'); // `matpac bench --quick`: a smoke run, 1 round of 2 steps
 const steps = Number(process.env.BENCH_STEPS ?? (QUICK ? 2 : 8));
 const shape = [config.batchSize, config.nMels, config.cropFrames];
