@@ -8,7 +8,9 @@
  *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps, { gamma, beta }?) / layerNormalizeVjp(x, g, d, eps)
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
- * each row padded to a multiple of 4 floats, and results are copied out. The plain-JS kernels
+ * each row padded to a multiple of 16 floats (exp's and softmax's loops take four
+ * vectors at a time),
+ * and results are copied out. The plain-JS kernels
  * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD is unavailable
  * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
  */
@@ -90,25 +92,38 @@ function putRows(mem: Float32Array, at: number, x: Float32Array, d: number, dp: 
   }
 }
 
+/** Copy `rows` rows of d floats, padded to dp in mem from float offset `at`, into out from `to`. */
+function copyRows(
+  mem: Float32Array,
+  at: number,
+  out: Float32Array,
+  to: number,
+  rows: number,
+  d: number,
+  dp: number,
+): void {
+  if (d === dp) out.set(mem.subarray(at, at + rows * d), to);
+  else for (let r = 0; r < rows; r++) out.set(mem.subarray(at + r * dp, at + r * dp + d), to + r * d);
+}
+
 function getRows(mem: Float32Array, at: number, n: number, d: number, dp: number): Float32Array {
   const out = allocF32(n);
-  if (d === dp) {
-    out.set(mem.subarray(at, at + n));
-    return out;
-  }
-  const rows = n / d;
-  for (let r = 0; r < rows; r++) out.set(mem.subarray(at + r * dp, at + r * dp + d), r * d);
+  copyRows(mem, at, out, 0, d === 0 ? 0 : n / d, d, dp);
   return out;
 }
 
-const roundUp4 = (n: number) => (n + 3) & ~3;
+/** Softmax's rows go through the kernel about this many bytes at a time. */
+const CHUNK_BYTES = 1 << 17;
+
+/** n rounded up to whole groups of four 4-float vectors. */
+const padded = (n: number) => (n + 15) & ~15;
 
 export const rowsWasm = {
   /** exp / gelu / geluGrad of every element, or null when the SIMD kernels are off. */
   elementwise(name: 'exp' | 'gelu' | 'geluGrad', x: Float32Array): Float32Array | null {
     if (!mod || !enabled) return null;
     const n = x.length;
-    const np = roundUp4(n);
+    const np = padded(n);
     const mem = room(2 * np);
     mem.set(x, 0);
     const fn = name === 'exp' ? mod.exports.exp : name === 'gelu' ? mod.exports.gelu : mod.exports.gelu_grad;
@@ -121,11 +136,18 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
-    const dp = roundUp4(d);
-    const mem = room(2 * rows * dp);
-    putRows(mem, 0, x, d, dp, -Infinity);
-    mod.exports.softmax_rows(0, rows * dp * 4, rows, dp / 4);
-    return getRows(mem, rows * dp, x.length, d, dp);
+    const dp = padded(d);
+    // in place, a chunk of rows at a time: each chunk's copy in, kernel and copy out stay in L2
+    const per = Math.max(1, Math.floor(CHUNK_BYTES / (4 * dp)));
+    const mem = room(Math.min(rows, per) * dp);
+    const out = allocF32(x.length);
+    for (let r = 0; r < rows; r += per) {
+      const n = Math.min(per, rows - r);
+      putRows(mem, 0, x.subarray(r * d, (r + n) * d), d, dp, -Infinity);
+      mod.exports.softmax_rows(0, 0, n, dp / 4);
+      copyRows(mem, 0, out, r * d, n, d, dp);
+    }
+    return out;
   },
   /** x̂·γ + β over rows of d (γ, β: d floats each), or the bare x̂ without them. */
   layerNormalize(
@@ -137,7 +159,7 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
-    const dp = roundUp4(d);
+    const dp = padded(d);
     const m = rows * dp;
     const mem = room(2 * m + 2 * dp);
     putRows(mem, 0, x, d, dp, 0);
@@ -156,7 +178,7 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
-    const dp = roundUp4(d);
+    const dp = padded(d);
     const m = rows * dp;
     const mem = room(3 * m);
     putRows(mem, 0, x, d, dp, 0);
