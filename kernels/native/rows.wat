@@ -62,15 +62,16 @@
       (local.set $x2 (f32x4.sub (v128.load offset=32 (i32.add (local.get $src) (local.get $i))) (local.get $shift)))
       (local.set $x3 (f32x4.sub (v128.load offset=48 (i32.add (local.get $src) (local.get $i))) (local.get $shift)))
       ;; n = round(x log2 e): adding 1.5·2^23 rounds to an integer, whose low bits then hold n;
-      ;; e = n << 23, which scales a float by 2^n when added to its bits
+      ;; e = n << 23 (those bits shifted: 1.5·2^23's own low 9 bits are 0), which scales a float
+      ;; by 2^n when added to its bits
       (local.set $n0 (f32x4.add (f32x4.mul (local.get $x0) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
       (local.set $n1 (f32x4.add (f32x4.mul (local.get $x1) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
       (local.set $n2 (f32x4.add (f32x4.mul (local.get $x2) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
       (local.set $n3 (f32x4.add (f32x4.mul (local.get $x3) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
-      (local.set $e0 (i32x4.shl (i32x4.sub (local.get $n0) (v128.const i32x4 0x4B400000 0x4B400000 0x4B400000 0x4B400000)) (i32.const 23)))
-      (local.set $e1 (i32x4.shl (i32x4.sub (local.get $n1) (v128.const i32x4 0x4B400000 0x4B400000 0x4B400000 0x4B400000)) (i32.const 23)))
-      (local.set $e2 (i32x4.shl (i32x4.sub (local.get $n2) (v128.const i32x4 0x4B400000 0x4B400000 0x4B400000 0x4B400000)) (i32.const 23)))
-      (local.set $e3 (i32x4.shl (i32x4.sub (local.get $n3) (v128.const i32x4 0x4B400000 0x4B400000 0x4B400000 0x4B400000)) (i32.const 23)))
+      (local.set $e0 (i32x4.shl (local.get $n0) (i32.const 23)))
+      (local.set $e1 (i32x4.shl (local.get $n1) (i32.const 23)))
+      (local.set $e2 (i32x4.shl (local.get $n2) (i32.const 23)))
+      (local.set $e3 (i32x4.shl (local.get $n3) (i32.const 23)))
       (local.set $n0 (f32x4.sub (local.get $n0) (f32x4.splat (f32.const 12582912))))
       (local.set $n1 (f32x4.sub (local.get $n1) (f32x4.splat (f32.const 12582912))))
       (local.set $n2 (f32x4.sub (local.get $n2) (f32x4.splat (f32.const 12582912))))
