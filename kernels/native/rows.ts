@@ -8,9 +8,8 @@
  *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps, { gamma, beta }?) / layerNormalizeVjp(x, g, d, eps)
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
- * each row padded to a multiple of 16 floats (exp's and softmax's loops take four
- * vectors at a time),
- * and results are copied out. The plain-JS kernels
+ * each row padded to a multiple of 16 floats (the kernels take four vectors at a time; softmax's
+ * rows are padded inside the module), and results are copied out. The plain-JS kernels
  * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD is unavailable
  * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
  */
@@ -22,6 +21,8 @@ interface Exports {
   gelu(src: number, dst: number, nvec: number): void;
   gelu_grad(src: number, dst: number, nvec: number): void;
   softmax_rows(src: number, dst: number, rows: number, vpr: number): void;
+  spread_rows(src: number, dst: number, rows: number, d: number, dp: number, pad: number): void;
+  gather_rows(src: number, dst: number, rows: number, d: number, dp: number): void;
   layer_norm_rows(
     src: number,
     dst: number,
@@ -92,23 +93,14 @@ function putRows(mem: Float32Array, at: number, x: Float32Array, d: number, dp: 
   }
 }
 
-/** Copy `rows` rows of d floats, padded to dp in mem from float offset `at`, into out from `to`. */
-function copyRows(
-  mem: Float32Array,
-  at: number,
-  out: Float32Array,
-  to: number,
-  rows: number,
-  d: number,
-  dp: number,
-): void {
-  if (d === dp) out.set(mem.subarray(at, at + rows * d), to);
-  else for (let r = 0; r < rows; r++) out.set(mem.subarray(at + r * dp, at + r * dp + d), to + r * d);
-}
-
 function getRows(mem: Float32Array, at: number, n: number, d: number, dp: number): Float32Array {
   const out = allocF32(n);
-  copyRows(mem, at, out, 0, d === 0 ? 0 : n / d, d, dp);
+  if (d === dp) {
+    out.set(mem.subarray(at, at + n));
+    return out;
+  }
+  const rows = n / d;
+  for (let r = 0; r < rows; r++) out.set(mem.subarray(at + r * dp, at + r * dp + d), r * d);
   return out;
 }
 
@@ -137,15 +129,24 @@ export const rowsWasm = {
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
     const dp = padded(d);
-    // in place, a chunk of rows at a time: each chunk's copy in, kernel and copy out stay in L2
+    // A chunk of rows at a time, so that its copy in, kernel and copy out stay in L2: the rows
+    // are copied in back to back, padded inside the module (a JS loop per row costs more than
+    // the kernel when rows are short), normalised in place and packed back.
     const per = Math.max(1, Math.floor(CHUNK_BYTES / (4 * dp)));
-    const mem = room(Math.min(rows, per) * dp);
+    const flat = Math.min(rows, per) * d + 4; // 3 floats of slack (spread_rows, gather_rows)
+    const mem = room(flat + Math.min(rows, per) * dp + 4);
     const out = allocF32(x.length);
+    const e = mod.exports;
     for (let r = 0; r < rows; r += per) {
       const n = Math.min(per, rows - r);
-      putRows(mem, 0, x.subarray(r * d, (r + n) * d), d, dp, -Infinity);
-      mod.exports.softmax_rows(0, 0, n, dp / 4);
-      copyRows(mem, 0, out, r * d, n, d, dp);
+      mem.set(x.subarray(r * d, (r + n) * d), 0);
+      if (d === dp) e.softmax_rows(0, 0, n, dp / 4);
+      else {
+        e.spread_rows(0, flat * 4, n, d, dp, -Infinity);
+        e.softmax_rows(flat * 4, flat * 4, n, dp / 4);
+        e.gather_rows(flat * 4, 0, n, d, dp);
+      }
+      out.set(mem.subarray(0, n * d), r * d);
     }
     return out;
   },

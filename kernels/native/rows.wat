@@ -13,6 +13,8 @@
 ;;   gelu_grad(src, dst, nvec)              dst = Φ(x) + x φ(x)
 ;;   softmax_rows(src, dst, rows, vpr)      each row of vpr vectors: exp(x - max) / Σ exp(x - max)
 ;;                                          (dst may be src)
+;;   spread_rows(src, dst, rows, d, dp, pad) rows of d floats back to back -> rows of dp floats padded with pad
+;;   gather_rows(src, dst, rows, d, dp)     and back (dp, d in floats; see their comment for the slack)
 ;;   layer_norm_rows(src, dst, rows, vpr, d, eps, gamma, beta)
 ;;                                          x̂ γ + β, x̂ = (x - μ) s,  s = 1/sqrt(σ² + eps) over the d
 ;;                                          real entries of each row (pads are 0); γ, β one padded row each
@@ -220,6 +222,58 @@
           (br $l2)))
         (local.set $c (i32.add (local.get $c) (local.get $len)))
         (br $chunk)))
+  )
+
+  ;; ------------------------------------------------------------------------
+  ;; Row layouts: rows of d floats back to back (as the JS side holds them) <-> rows padded to dp
+  ;; floats, one vector at a time. Each row's copy moves whole vectors, so it reads and writes up
+  ;; to 3 floats past the row's end: into the next row, rewritten next, or past the last row, where
+  ;; the JS side leaves 3 floats of slack; spread's pad vectors may run 3 floats into the next row,
+  ;; which its copy then overwrites.
+  ;; ------------------------------------------------------------------------
+  (func (export "spread_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $d i32) (param $dp i32) (param $pad f32)
+    (local $row i32) (local $i i32) (local $db i32) (local $pb i32) (local $pv v128)
+    (local.set $db (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $pb (i32.shl (local.get $dp) (i32.const 2)))
+    (local.set $pv (f32x4.splat (local.get $pad)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $db)))
+          (v128.store (i32.add (local.get $dst) (local.get $i)) (v128.load (i32.add (local.get $src) (local.get $i))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $i (local.get $db))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $i) (local.get $pb)))
+          (v128.store (i32.add (local.get $dst) (local.get $i)) (local.get $pv))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l2)))
+        (local.set $src (i32.add (local.get $src) (local.get $db)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $pb)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $next_row)))
+  )
+
+  (func (export "gather_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $d i32) (param $dp i32)
+    (local $row i32) (local $i i32) (local $db i32) (local $pb i32)
+    (local.set $db (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $pb (i32.shl (local.get $dp) (i32.const 2)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $db)))
+          (v128.store (i32.add (local.get $dst) (local.get $i)) (v128.load (i32.add (local.get $src) (local.get $i))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $src (i32.add (local.get $src) (local.get $pb)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $db)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $next_row)))
   )
 
   (func (export "softmax_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $vpr i32)
