@@ -8,8 +8,8 @@
  *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps, { gamma, beta }?) / layerNormalizeVjp(x, g, d, eps)
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
- * each row padded to a multiple of 16 floats (the kernels take four vectors at a time; softmax's
- * rows are padded inside the module), and results are copied out. The plain-JS kernels
+ * each row padded to whole vectors (softmax's rows, and exp's array, to groups of four vectors;
+ * softmax's inside the module), and results are copied out. The plain-JS kernels
  * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD is unavailable
  * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
  */
@@ -107,15 +107,17 @@ function getRows(mem: Float32Array, at: number, n: number, d: number, dp: number
 /** Softmax's rows go through the kernel about this many bytes at a time. */
 const CHUNK_BYTES = 1 << 17;
 
-/** n rounded up to whole groups of four 4-float vectors. */
-const padded = (n: number) => (n + 15) & ~15;
+/** n rounded up to whole vectors (the layer-norm kernels take one vector at a time). */
+const roundUp4 = (n: number) => (n + 3) & ~3;
+/** n rounded up to whole groups of four vectors (the exp and softmax loops take four at a time). */
+const roundUp16 = (n: number) => (n + 15) & ~15;
 
 export const rowsWasm = {
   /** exp / gelu / geluGrad of every element, or null when the SIMD kernels are off. */
   elementwise(name: 'exp' | 'gelu' | 'geluGrad', x: Float32Array): Float32Array | null {
     if (!mod || !enabled) return null;
     const n = x.length;
-    const np = padded(n);
+    const np = roundUp16(n);
     const mem = room(2 * np);
     mem.set(x, 0);
     const fn = name === 'exp' ? mod.exports.exp : name === 'gelu' ? mod.exports.gelu : mod.exports.gelu_grad;
@@ -128,7 +130,7 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
-    const dp = padded(d);
+    const dp = roundUp16(d);
     // A chunk of rows at a time, so that its copy in, kernel and copy out stay in L2: the rows
     // are copied in back to back, padded inside the module (a JS loop per row costs more than
     // the kernel when rows are short), normalised in place and packed back.
@@ -160,7 +162,7 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
-    const dp = padded(d);
+    const dp = roundUp4(d);
     const m = rows * dp;
     const mem = room(2 * m + 2 * dp);
     putRows(mem, 0, x, d, dp, 0);
@@ -179,7 +181,7 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
-    const dp = padded(d);
+    const dp = roundUp4(d);
     const m = rows * dp;
     const mem = room(3 * m);
     putRows(mem, 0, x, d, dp, 0);

@@ -3,10 +3,11 @@
 ;;
 ;; Assembled ahead of time by scripts/build-wasm.ts with the `wabt` package into rows.wasm (feature: simd).
 ;; The JS side copies operands into this module's own memory, calls one function, and copies
-;; the result out. Every function works on whole groups of four vectors (16 floats): the JS side
-;; pads each row (or the whole array) to a multiple of 16 floats — with -inf for softmax
-;; (exp(-inf) = 0 adds nothing) and 0 elsewhere — so there are no tails here. All addresses are
-;; in bytes; nvec and vpr (vectors per row) are multiples of 4.
+;; the result out. Every function works on whole vectors, the exp and softmax loops on groups of
+;; four vectors (16 floats): each row (or the whole array) is padded to a multiple of 4 floats,
+;; or 16 for those — with -inf for softmax (exp(-inf) = 0 adds nothing) and 0 elsewhere — so
+;; there are no tails here. All addresses are in bytes; nvec and softmax's vpr (vectors per row)
+;; are multiples of 4.
 ;;
 ;;   exp(src, dst, nvec)                    dst = exp(src)
 ;;   gelu(src, dst, nvec)                   dst = x Φ(x)
