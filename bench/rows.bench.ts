@@ -7,8 +7,10 @@
  *
  * Each round times every row for ≥ BENCH_MS (after a warm-up call) and records its mean call time;
  * a row reports the median of its rounds, and the ratio to tfjs is the median of the per-round
- * ratios. Each call includes reading the result back (`toArray()` / `dataSync()`), as a model
- * pays it. Layer norm is measured as the engine's `layerNorm(x, γ, β)` against tfjs's moments
+ * ratios. Each task runs twice: with reading the result back (`toArray()` / `dataSync()`), as a
+ * model pays it, and without (the result stays on the backend and is disposed), which isolates
+ * the kernels: each read-back allocates a fresh 1.5 MB array on both sides, and its page faults
+ * and garbage collection make the first kind of row drift by up to 2× between rounds. Layer norm is measured as the engine's `layerNorm(x, γ, β)` against tfjs's moments
  * recipe with and without the affine part (tfjs has no fused layer norm op), and as the bare
  * normalisation (the `layerNormalize` primitive) against tfjs's without the affine part.
  */
@@ -64,24 +66,36 @@ async function main() {
   const tX = tf.tensor2d(x, [ROWS, D]);
   const tG = tf.tensor1d(gamma);
   const tB = tf.tensor1d(beta);
-  const native = (f: () => mp.Tensor) => () => mp.withBackend('native', () => mp.scope(() => void f().toArray()));
-  const tfjs = (f: () => ReturnType<typeof tf.add>) => () => {
+  const native = (f: () => mp.Tensor, read: boolean) => () =>
+    mp.withBackend('native', () =>
+      mp.scope(() => {
+        const r = f();
+        if (read) r.toArray();
+      }),
+    );
+  const tfjs = (f: () => ReturnType<typeof tf.add>, read: boolean) => () => {
     const r = tf.tidy(f);
-    r.dataSync();
+    if (read) r.dataSync();
     r.dispose();
   };
   const normalised = () => {
     const { mean, variance } = tf.moments(tX, -1, true);
     return tf.mul(tf.sub(tX, mean), tf.rsqrt(tf.add(variance, 1e-6)));
   };
-  const cases: [string, string, () => void][] = [
-    ['layer_norm (x̂·γ + β)', 'native', native(() => mp.layerNorm(X, G, B))],
-    ['layer_norm (x̂·γ + β)', 'tfjs-wasm', tfjs(() => tf.add(tf.mul(normalised(), tG), tB))],
-    ['layer_norm (x̂ only)', 'native', native(() => mp.bind('layerNormalize', [X], { eps: 1e-6 }))],
-    ['layer_norm (x̂ only)', 'tfjs-wasm', tfjs(normalised)],
-    ['softmax', 'native', native(() => mp.softmax(X))],
-    ['softmax', 'tfjs-wasm', tfjs(() => tf.softmax(tX))],
+  const tasks: [string, () => mp.Tensor, () => ReturnType<typeof tf.add>][] = [
+    ['layer_norm (x̂·γ + β)', () => mp.layerNorm(X, G, B), () => tf.add(tf.mul(normalised(), tG), tB)],
+    ['layer_norm (x̂ only)', () => mp.bind('layerNormalize', [X], { eps: 1e-6 }), normalised],
+    ['softmax', () => mp.softmax(X), () => tf.softmax(tX)],
   ];
+  const cases: [string, string, () => void][] = [true, false].flatMap((read) =>
+    tasks.flatMap(([name, n, t]): [string, string, () => void][] => {
+      const task = read ? name : `${name}, no read-back`;
+      return [
+        [task, 'native', native(n, read)],
+        [task, 'tfjs-wasm', tfjs(t, read)],
+      ];
+    }),
+  );
   const times = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
     for (const [task, impl, fn] of cases) {
@@ -90,13 +104,13 @@ async function main() {
     }
   }
   console.log(`[${ROWS},${D}], ${rounds} alternating rounds, ≥ ${budgetMs} ms per row and round`);
-  console.log(`${'task'.padEnd(24)} ${'impl'.padEnd(10)} ${'median ms'.padStart(10)}  rounds (ms)   native/tfjs`);
+  console.log(`${'task'.padEnd(36)} ${'impl'.padEnd(10)} ${'median ms'.padStart(10)}  rounds (ms)   native/tfjs`);
   for (const [task, impl] of cases) {
     const ms = times.get(`${task}|${impl}`)!;
     const tfMs = times.get(`${task}|tfjs-wasm`)!;
     const ratio = impl === 'native' ? median(ms.map((m, i) => m / tfMs[i])).toFixed(2) + '×' : '';
     console.log(
-      `${task.padEnd(24)} ${impl.padEnd(10)} ${median(ms).toFixed(3).padStart(10)}  ${ms.map((m) => m.toFixed(2)).join(' ')}   ${ratio}`,
+      `${task.padEnd(36)} ${impl.padEnd(10)} ${median(ms).toFixed(3).padStart(10)}  ${ms.map((m) => m.toFixed(2)).join(' ')}   ${ratio}`,
     );
   }
 }

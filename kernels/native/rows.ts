@@ -8,7 +8,8 @@
  *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps, { gamma, beta }?) / layerNormalizeVjp(x, g, d, eps)
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
- * each row padded to a multiple of 4 floats, and results are copied out. The plain-JS kernels
+ * each row padded to whole vectors (softmax's rows, and exp's array, to groups of four vectors;
+ * softmax's inside the module), and results are copied out. The plain-JS kernels
  * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD is unavailable
  * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
  */
@@ -20,6 +21,8 @@ interface Exports {
   gelu(src: number, dst: number, nvec: number): void;
   gelu_grad(src: number, dst: number, nvec: number): void;
   softmax_rows(src: number, dst: number, rows: number, vpr: number): void;
+  spread_rows(src: number, dst: number, rows: number, d: number, dp: number, pad: number): void;
+  gather_rows(src: number, dst: number, rows: number, d: number, dp: number): void;
   layer_norm_rows(
     src: number,
     dst: number,
@@ -75,40 +78,70 @@ function room(floats: number): Float32Array {
   return m.f32;
 }
 
-/** Copy rows of d floats into mem at float offset `at`, each padded to dp floats with `pad`. */
-function putRows(mem: Float32Array, at: number, x: Float32Array, d: number, dp: number, pad: number): void {
-  if (d === dp) {
-    mem.set(x, at);
-    return;
-  }
-  // row by row with block copies (a scalar copy loop costs several times the kernel itself)
-  const rows = x.length / d;
-  for (let r = 0; r < rows; r++) {
-    const q = at + r * dp;
-    mem.set(x.subarray(r * d, r * d + d), q);
-    for (let i = d; i < dp; i++) mem[q + i] = pad;
-  }
-}
+/** Row kernels get about this many bytes of rows per call. */
+const CHUNK_BYTES = 1 << 17;
 
-function getRows(mem: Float32Array, at: number, n: number, d: number, dp: number): Float32Array {
-  const out = allocF32(n);
-  if (d === dp) {
-    out.set(mem.subarray(at, at + n));
-    return out;
+/** n rounded up to whole vectors (the layer-norm kernels take one vector at a time). */
+const roundUp4 = (n: number) => (n + 3) & ~3;
+/** n rounded up to whole groups of four vectors (the exp and softmax loops take four at a time). */
+const roundUp16 = (n: number) => (n + 15) & ~15;
+
+/**
+ * Run a row kernel over the rows of d floats of `xs` (one or two operands of the same shape), a
+ * chunk of rows at a time so that the copies in, the kernel and the copy out stay in L2. Each
+ * operand's rows are copied in back to back and padded to dp floats with `pad` inside the module
+ * (`spread_rows`: a JS copy per row costs more than the kernel when rows are short); `consts` (rows
+ * of d floats, such as γ and β) are placed once, padded with 0. `kernel(at, c, rows)` gets the
+ * operands' and the consts' byte addresses and writes its result over the first operand's rows,
+ * which are packed back (`gather_rows`) and copied out.
+ */
+function throughRows(
+  xs: Float32Array[],
+  d: number,
+  dp: number,
+  pad: number,
+  kernel: (at: number[], c: number[], rows: number) => void,
+  consts: Float32Array[] = [],
+): Float32Array {
+  const e = mod!.exports;
+  const total = xs[0].length / d;
+  const per = Math.max(1, Math.floor(CHUNK_BYTES / (4 * dp)));
+  const flat = consts.length * dp; // the chunk's rows back to back, then 3 floats of slack
+  const first = flat + Math.min(total, per) * d + 4; // each operand's padded rows, and slack
+  const mem = room(first + xs.length * (Math.min(total, per) * dp + 4));
+  const c = consts.map((row, k) => {
+    mem.set(row, k * dp);
+    mem.fill(0, k * dp + d, (k + 1) * dp);
+    return k * dp * 4;
+  });
+  const at = xs.map((_, j) => (first + j * (Math.min(total, per) * dp + 4)) * 4);
+  const out = allocF32(xs[0].length);
+  for (let r = 0; r < total; r += per) {
+    const n = Math.min(per, total - r);
+    xs.forEach((x, j) => {
+      const chunk = x.subarray(r * d, (r + n) * d);
+      if (d === dp) mem.set(chunk, at[j] / 4);
+      else {
+        mem.set(chunk, flat);
+        e.spread_rows(flat * 4, at[j], n, d, dp, pad);
+      }
+    });
+    kernel(at, c, n);
+    if (d === dp) out.set(mem.subarray(at[0] / 4, at[0] / 4 + n * d), r * d);
+    else {
+      e.gather_rows(at[0], flat * 4, n, d, dp);
+      out.set(mem.subarray(flat, flat + n * d), r * d);
+    }
   }
-  const rows = n / d;
-  for (let r = 0; r < rows; r++) out.set(mem.subarray(at + r * dp, at + r * dp + d), r * d);
   return out;
 }
-
-const roundUp4 = (n: number) => (n + 3) & ~3;
 
 export const rowsWasm = {
   /** exp / gelu / geluGrad of every element, or null when the SIMD kernels are off. */
   elementwise(name: 'exp' | 'gelu' | 'geluGrad', x: Float32Array): Float32Array | null {
     if (!mod || !enabled) return null;
     const n = x.length;
-    const np = roundUp4(n);
+    const np = roundUp16(n);
     const mem = room(2 * np);
     mem.set(x, 0);
     const fn = name === 'exp' ? mod.exports.exp : name === 'gelu' ? mod.exports.gelu : mod.exports.gelu_grad;
@@ -121,11 +154,8 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
-    const dp = roundUp4(d);
-    const mem = room(2 * rows * dp);
-    putRows(mem, 0, x, d, dp, -Infinity);
-    mod.exports.softmax_rows(0, rows * dp * 4, rows, dp / 4);
-    return getRows(mem, rows * dp, x.length, d, dp);
+    const dp = roundUp16(d);
+    return throughRows([x], d, dp, -Infinity, ([p], _, n) => mod!.exports.softmax_rows(p, p, n, dp / 4));
   },
   /** x̂·γ + β over rows of d (γ, β: d floats each), or the bare x̂ without them. */
   layerNormalize(
@@ -138,30 +168,19 @@ export const rowsWasm = {
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
     const dp = roundUp4(d);
-    const m = rows * dp;
-    const mem = room(2 * m + 2 * dp);
-    putRows(mem, 0, x, d, dp, 0);
-    const [g, b] = [2 * m, 2 * m + dp];
-    if (affine) {
-      putRows(mem, g, affine.gamma, d, dp, 0);
-      putRows(mem, b, affine.beta, d, dp, 0);
-    } else {
-      mem.fill(1, g, g + dp);
-      mem.fill(0, b, b + dp);
-    }
-    mod.exports.layer_norm_rows(0, m * 4, rows, dp / 4, d, eps, g * 4, b * 4);
-    return getRows(mem, m, x.length, d, dp);
+    const { gamma, beta } = affine ?? { gamma: new Float32Array(d).fill(1), beta: new Float32Array(d) };
+    return throughRows([x], d, dp, 0, ([p], [g, b], n) => mod!.exports.layer_norm_rows(p, p, n, dp / 4, d, eps, g, b), [
+      gamma,
+      beta,
+    ]);
   },
   layerNormalizeVjp(x: Float32Array, g: Float32Array, d: number, eps: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     if (rows === 0) return allocF32(x.length);
     const dp = roundUp4(d);
-    const m = rows * dp;
-    const mem = room(3 * m);
-    putRows(mem, 0, x, d, dp, 0);
-    putRows(mem, m, g, d, dp, 0);
-    mod.exports.layer_norm_vjp_rows(0, m * 4, 2 * m * 4, rows, dp / 4, d, eps);
-    return getRows(mem, 2 * m, x.length, d, dp);
+    return throughRows([x, g], d, dp, 0, ([p, q], _, n) =>
+      mod!.exports.layer_norm_vjp_rows(p, q, p, n, dp / 4, d, eps),
+    );
   },
 };

@@ -3,24 +3,31 @@
 ;;
 ;; Assembled ahead of time by scripts/build-wasm.ts with the `wabt` package into rows.wasm (feature: simd).
 ;; The JS side copies operands into this module's own memory, calls one function, and copies
-;; the result out. Every function works on whole vectors: the JS side pads each row (or the
-;; whole array) to a multiple of 4 floats — with -inf for softmax (exp(-inf) = 0 adds nothing)
-;; and 0 elsewhere — so there are no scalar tails here. All addresses are in bytes.
+;; the result out. Every function works on whole vectors, the exp and softmax loops on groups of
+;; four vectors (16 floats): each row (or the whole array) is padded to a multiple of 4 floats,
+;; or 16 for those — with -inf for softmax (exp(-inf) = 0 adds nothing) and 0 elsewhere — so
+;; there are no tails here. All addresses are in bytes; nvec and softmax's vpr (vectors per row)
+;; are multiples of 4.
 ;;
 ;;   exp(src, dst, nvec)                    dst = exp(src)
 ;;   gelu(src, dst, nvec)                   dst = x Φ(x)
 ;;   gelu_grad(src, dst, nvec)              dst = Φ(x) + x φ(x)
 ;;   softmax_rows(src, dst, rows, vpr)      each row of vpr vectors: exp(x - max) / Σ exp(x - max)
+;;                                          (dst may be src)
+;;   spread_rows(src, dst, rows, d, dp, pad) rows of d floats back to back -> rows of dp floats padded with pad
+;;   gather_rows(src, dst, rows, d, dp)     and back (dp, d in floats; see their comment for the slack)
 ;;   layer_norm_rows(src, dst, rows, vpr, d, eps, gamma, beta)
 ;;                                          x̂ γ + β, x̂ = (x - μ) s,  s = 1/sqrt(σ² + eps) over the d
 ;;                                          real entries of each row (pads are 0); γ, β one padded row each
 ;;   layer_norm_vjp_rows(x, g, dst, rows, vpr, d, eps)
 ;;                                          s (g - mean(g) - x̂ mean(g x̂))
 ;;
-;; exp: Cephes expf. n = round(x log2 e), r = x - n ln 2 (ln 2 split in two, so r is exact),
-;; exp(r) = 1 + r + r² P(r) with a degree-5 P on |r| <= ln2/2, then scale by 2^n by adding n to
-;; the exponent bits. Relative error about 2 ulp over the float32 range; x < ln(FLT_MIN) gives 0,
-;; x > ln(FLT_MAX) gives +inf, NaN stays NaN (f32x4.min/max propagate NaN).
+;; exp: n = round(x log2 e), t = x - n ln 2 (ln 2 split in two, so t is accurate), exp(t) = 1 + t P(t)
+;; with a degree-4 P on |t| <= ln2/2 (a minimax fit for relative error, rounded to float32; its
+;; coefficients were then nudged by a few ulp to the smallest error of the float32 evaluation),
+;; then scaled by 2^n by adding n to the exponent bits. Relative error below 1.9e-7 (under 3 ulp)
+;; over the float32 range (test/native-rows.test.ts measures it); x < ln(FLT_MIN) gives 0,
+;; x > ln(FLT_MAX) gives +inf, NaN stays NaN.
 ;;
 ;; Φ(x) = (1 + erf(x/√2)) / 2 with Eigen's float32 rational erf (also XLA's and TVM's):
 ;; erf(z) = z α(z²) / β(z²) on |z| <= 4 (α degree 6, β degree 4 in z²), ±1 beyond, a few ulp of
@@ -30,54 +37,98 @@
 ;; keeps relative accuracy in that tail.
 ;;
 ;; Sums over a row (softmax's normaliser, LayerNorm's moments) accumulate in float64 (two f64x2
-;; lanes: the low and high halves of each f32x4 added first), as the plain-JS kernels did.
+;; lanes: the low and high halves of each f32x4 added first), as the plain-JS kernels did; the
+;; normaliser's four vectors of a group are first added in float32 (positive terms: a relative
+;; error of at most 2^-23 for the whole sum).
 (module
   (import "env" "memory" (memory 1 65536))
 
   ;; ------------------------------------------------------------------------
-  ;; exp over a range: dst = exp(src - shift) for nbytes/16 vectors, returning Σ dst in float64.
-  ;; The one exp body of the module, written inside its loop: V8 does not inline wasm calls, and
-  ;; a call per vector cost about a third of softmax's time.
+  ;; exp over a range: dst = exp(src - shift) for nbytes/64 groups of four vectors, returning
+  ;; Σ dst in float64. Above ln(FLT_MAX) the result is garbage, not +inf: softmax's and geluGrad's
+  ;; arguments are <= 0, and the exp export mends it in a second pass. The one exp body of the module, unrolled over four vectors inside its loop:
+  ;; V8 (Node 20) neither inlines wasm calls nor hoists the splatted constants out of a loop, so
+  ;; each iteration pays for them once for four vectors.
   ;; ------------------------------------------------------------------------
   (func $exp_shift (param $src i32) (param $dst i32) (param $nbytes i32) (param $shift v128) (result f64)
-    (local $i i32) (local $x v128) (local $xc v128) (local $t v128) (local $n v128) (local $r v128) (local $p v128)
-    (local $y v128) (local $acc v128)
+    (local $i i32) (local $acc v128) (local $g v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $n0 v128) (local $n1 v128) (local $n2 v128) (local $n3 v128)
+    (local $e0 v128) (local $e1 v128) (local $e2 v128) (local $e3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $p0 v128) (local $p1 v128) (local $p2 v128) (local $p3 v128)
     (local.set $acc (v128.const f64x2 0 0))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $i) (local.get $nbytes)))
-      (local.set $x (f32x4.sub (v128.load (i32.add (local.get $src) (local.get $i))) (local.get $shift)))
-      ;; pmax/pmin with x first keep a NaN x (only the constant operand is ever returned for
-      ;; ordered comparisons), and compile to one instruction each, unlike f32x4.min/max
-      (local.set $xc
-        (f32x4.pmin (f32x4.pmax (local.get $x) (f32x4.splat (f32.const -87.33654))) (f32x4.splat (f32.const 88.72283))))
-      ;; n = round(x log2 e): adding 1.5·2^23 rounds to an integer, whose bits then hold n
-      (local.set $t (f32x4.add (f32x4.mul (local.get $xc) (f32x4.splat (f32.const 1.44269504088896341)))
-        (f32x4.splat (f32.const 12582912))))
-      (local.set $n (f32x4.sub (local.get $t) (f32x4.splat (f32.const 12582912))))
-      (local.set $r (f32x4.sub (local.get $xc) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
-      (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 2.12194440e-4)))))
-      (local.set $p (f32x4.splat (f32.const 1.9875691500e-4)))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.3981999507e-3))))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 8.3334519073e-3))))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 4.1665795894e-2))))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1.6666665459e-1))))
-      (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 5.0000001201e-1))))
-      (local.set $y
-        (f32x4.add
-          (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
-          (f32x4.splat (f32.const 1))))
-      ;; y * 2^n: add n (the low bits of t) to the exponent field
-      (local.set $y (i32x4.add (local.get $y)
-        (i32x4.shl (i32x4.sub (local.get $t) (v128.const i32x4 0x4B400000 0x4B400000 0x4B400000 0x4B400000)) (i32.const 23))))
-      ;; underflow to 0 (a NaN x compares false and stays NaN), overflow to +inf
-      (local.set $y (v128.andnot (local.get $y) (f32x4.lt (local.get $x) (f32x4.splat (f32.const -87.33654)))))
-      (local.set $y (v128.bitselect (v128.const f32x4 inf inf inf inf) (local.get $y)
-        (f32x4.gt (local.get $x) (f32x4.splat (f32.const 88.72283)))))
-      (v128.store (i32.add (local.get $dst) (local.get $i)) (local.get $y))
+      (local.set $x0 (f32x4.sub (v128.load offset=0 (i32.add (local.get $src) (local.get $i))) (local.get $shift)))
+      (local.set $x1 (f32x4.sub (v128.load offset=16 (i32.add (local.get $src) (local.get $i))) (local.get $shift)))
+      (local.set $x2 (f32x4.sub (v128.load offset=32 (i32.add (local.get $src) (local.get $i))) (local.get $shift)))
+      (local.set $x3 (f32x4.sub (v128.load offset=48 (i32.add (local.get $src) (local.get $i))) (local.get $shift)))
+      ;; n = round(x log2 e): adding 1.5·2^23 rounds to an integer, whose low bits then hold n;
+      ;; e = n << 23 (those bits shifted: 1.5·2^23's own low 9 bits are 0), which scales a float
+      ;; by 2^n when added to its bits
+      (local.set $n0 (f32x4.add (f32x4.mul (local.get $x0) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
+      (local.set $n1 (f32x4.add (f32x4.mul (local.get $x1) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
+      (local.set $n2 (f32x4.add (f32x4.mul (local.get $x2) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
+      (local.set $n3 (f32x4.add (f32x4.mul (local.get $x3) (f32x4.splat (f32.const 1.44269504))) (f32x4.splat (f32.const 12582912))))
+      (local.set $e0 (i32x4.shl (local.get $n0) (i32.const 23)))
+      (local.set $e1 (i32x4.shl (local.get $n1) (i32.const 23)))
+      (local.set $e2 (i32x4.shl (local.get $n2) (i32.const 23)))
+      (local.set $e3 (i32x4.shl (local.get $n3) (i32.const 23)))
+      (local.set $n0 (f32x4.sub (local.get $n0) (f32x4.splat (f32.const 12582912))))
+      (local.set $n1 (f32x4.sub (local.get $n1) (f32x4.splat (f32.const 12582912))))
+      (local.set $n2 (f32x4.sub (local.get $n2) (f32x4.splat (f32.const 12582912))))
+      (local.set $n3 (f32x4.sub (local.get $n3) (f32x4.splat (f32.const 12582912))))
+      ;; t = x - n ln 2, ln 2 in two parts (the first has 16 significant bits: n times it is exact)
+      (local.set $t0 (f32x4.add (f32x4.mul (local.get $n0) (f32x4.splat (f32.const -0.693145751953125))) (local.get $x0)))
+      (local.set $t1 (f32x4.add (f32x4.mul (local.get $n1) (f32x4.splat (f32.const -0.693145751953125))) (local.get $x1)))
+      (local.set $t2 (f32x4.add (f32x4.mul (local.get $n2) (f32x4.splat (f32.const -0.693145751953125))) (local.get $x2)))
+      (local.set $t3 (f32x4.add (f32x4.mul (local.get $n3) (f32x4.splat (f32.const -0.693145751953125))) (local.get $x3)))
+      (local.set $t0 (f32x4.add (f32x4.mul (local.get $n0) (f32x4.splat (f32.const -1.42860677e-6))) (local.get $t0)))
+      (local.set $t1 (f32x4.add (f32x4.mul (local.get $n1) (f32x4.splat (f32.const -1.42860677e-6))) (local.get $t1)))
+      (local.set $t2 (f32x4.add (f32x4.mul (local.get $n2) (f32x4.splat (f32.const -1.42860677e-6))) (local.get $t2)))
+      (local.set $t3 (f32x4.add (f32x4.mul (local.get $n3) (f32x4.splat (f32.const -1.42860677e-6))) (local.get $t3)))
+      ;; exp(t) = 1 + t P(t)
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $t0) (f32x4.splat (f32.const 0.008301072))) (f32x4.splat (f32.const 0.041898843))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $t1) (f32x4.splat (f32.const 0.008301072))) (f32x4.splat (f32.const 0.041898843))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $t2) (f32x4.splat (f32.const 0.008301072))) (f32x4.splat (f32.const 0.041898843))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $t3) (f32x4.splat (f32.const 0.008301072))) (f32x4.splat (f32.const 0.041898843))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $t0)) (f32x4.splat (f32.const 0.16667515))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $t1)) (f32x4.splat (f32.const 0.16667515))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $t2)) (f32x4.splat (f32.const 0.16667515))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $t3)) (f32x4.splat (f32.const 0.16667515))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $t0)) (f32x4.splat (f32.const 0.49999136))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $t1)) (f32x4.splat (f32.const 0.49999136))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $t2)) (f32x4.splat (f32.const 0.49999136))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $t3)) (f32x4.splat (f32.const 0.49999136))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $t0)) (f32x4.splat (f32.const 0.9999997))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $t1)) (f32x4.splat (f32.const 0.9999997))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $t2)) (f32x4.splat (f32.const 0.9999997))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $t3)) (f32x4.splat (f32.const 0.9999997))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $t0)) (f32x4.splat (f32.const 1))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $t1)) (f32x4.splat (f32.const 1))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $t2)) (f32x4.splat (f32.const 1))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $t3)) (f32x4.splat (f32.const 1))))
+      ;; times 2^n; then 0 below ln(FLT_MIN), where n is out of range (a NaN x compares false and
+      ;; stays NaN)
+      (local.set $p0 (i32x4.add (local.get $p0) (local.get $e0)))
+      (local.set $p1 (i32x4.add (local.get $p1) (local.get $e1)))
+      (local.set $p2 (i32x4.add (local.get $p2) (local.get $e2)))
+      (local.set $p3 (i32x4.add (local.get $p3) (local.get $e3)))
+      (local.set $p0 (v128.andnot (local.get $p0) (f32x4.lt (local.get $x0) (f32x4.splat (f32.const -87.33654)))))
+      (local.set $p1 (v128.andnot (local.get $p1) (f32x4.lt (local.get $x1) (f32x4.splat (f32.const -87.33654)))))
+      (local.set $p2 (v128.andnot (local.get $p2) (f32x4.lt (local.get $x2) (f32x4.splat (f32.const -87.33654)))))
+      (local.set $p3 (v128.andnot (local.get $p3) (f32x4.lt (local.get $x3) (f32x4.splat (f32.const -87.33654)))))
+      (v128.store offset=0 (i32.add (local.get $dst) (local.get $i)) (local.get $p0))
+      (v128.store offset=16 (i32.add (local.get $dst) (local.get $i)) (local.get $p1))
+      (v128.store offset=32 (i32.add (local.get $dst) (local.get $i)) (local.get $p2))
+      (v128.store offset=48 (i32.add (local.get $dst) (local.get $i)) (local.get $p3))
+      ;; the four vectors added in float32 (relative error at most 2^-23), then to the float64 sum
+      (local.set $g (f32x4.add (f32x4.add (local.get $p0) (local.get $p1)) (f32x4.add (local.get $p2) (local.get $p3))))
       (local.set $acc (f64x2.add (local.get $acc)
-        (f64x2.add (f64x2.promote_low_f32x4 (local.get $y))
-          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $y) (local.get $y))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (f64x2.add (f64x2.promote_low_f32x4 (local.get $g))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $g) (local.get $g))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
       (br $next)))
     (f64.add (f64x2.extract_lane 0 (local.get $acc)) (f64x2.extract_lane 1 (local.get $acc)))
   )
@@ -111,8 +162,18 @@
   )
 
   (func (export "exp") (param $src i32) (param $dst i32) (param $nvec i32)
-    (drop (call $exp_shift (local.get $src) (local.get $dst) (i32.shl (local.get $nvec) (i32.const 4))
-      (v128.const f32x4 0 0 0 0)))
+    (local $i i32) (local $o i32)
+    (local.set $o (i32.shl (local.get $nvec) (i32.const 4)))
+    (drop (call $exp_shift (local.get $src) (local.get $dst) (local.get $o) (v128.const f32x4 0 0 0 0)))
+    ;; +inf above ln(FLT_MAX)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $o)))
+        (v128.store (i32.add (local.get $dst) (local.get $i))
+          (v128.bitselect (v128.const f32x4 inf inf inf inf) (v128.load (i32.add (local.get $dst) (local.get $i)))
+            (f32x4.gt (v128.load (i32.add (local.get $src) (local.get $i))) (f32x4.splat (f32.const 88.72283)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $next)))
   )
 
   (func (export "gelu") (param $src i32) (param $dst i32) (param $nvec i32)
@@ -164,19 +225,76 @@
         (br $chunk)))
   )
 
+  ;; ------------------------------------------------------------------------
+  ;; Row layouts: rows of d floats back to back (as the JS side holds them) <-> rows padded to dp
+  ;; floats, one vector at a time. Each row's copy moves whole vectors, so it reads and writes up
+  ;; to 3 floats past the row's end: into the next row, rewritten next, or past the last row, where
+  ;; the JS side leaves 3 floats of slack; spread's pad vectors may run 3 floats into the next row,
+  ;; which its copy then overwrites.
+  ;; ------------------------------------------------------------------------
+  (func (export "spread_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $d i32) (param $dp i32) (param $pad f32)
+    (local $row i32) (local $i i32) (local $db i32) (local $pb i32) (local $pv v128)
+    (local.set $db (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $pb (i32.shl (local.get $dp) (i32.const 2)))
+    (local.set $pv (f32x4.splat (local.get $pad)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $db)))
+          (v128.store (i32.add (local.get $dst) (local.get $i)) (v128.load (i32.add (local.get $src) (local.get $i))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $i (local.get $db))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $i) (local.get $pb)))
+          (v128.store (i32.add (local.get $dst) (local.get $i)) (local.get $pv))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l2)))
+        (local.set $src (i32.add (local.get $src) (local.get $db)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $pb)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $next_row)))
+  )
+
+  (func (export "gather_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $d i32) (param $dp i32)
+    (local $row i32) (local $i i32) (local $db i32) (local $pb i32)
+    (local.set $db (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $pb (i32.shl (local.get $dp) (i32.const 2)))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $i (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $i) (local.get $db)))
+          (v128.store (i32.add (local.get $dst) (local.get $i)) (v128.load (i32.add (local.get $src) (local.get $i))))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $l1)))
+        (local.set $src (i32.add (local.get $src) (local.get $pb)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $db)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $next_row)))
+  )
+
   (func (export "softmax_rows") (param $src i32) (param $dst i32) (param $rows i32) (param $vpr i32)
     (local $row i32) (local $rb i32) (local $i i32) (local $m v128) (local $z f64) (local $inv v128) (local $mx f32)
     (local.set $rb (i32.shl (local.get $vpr) (i32.const 4)))
     (block $rows_done
       (loop $next_row
         (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
-        ;; max
+        ;; max, four vectors at a time (pmax with the load first is one instruction and lets a NaN
+        ;; in; a NaN anywhere in the row makes the whole row NaN below, as in the reference)
         (local.set $m (v128.load (local.get $src)))
-        (local.set $i (i32.const 16))
+        (local.set $i (i32.const 0))
         (block $d1 (loop $l1
           (br_if $d1 (i32.ge_u (local.get $i) (local.get $rb)))
-          (local.set $m (f32x4.max (local.get $m) (v128.load (i32.add (local.get $src) (local.get $i)))))
-          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (local.set $m (f32x4.pmax
+            (f32x4.pmax
+              (f32x4.pmax (v128.load (i32.add (local.get $src) (local.get $i))) (v128.load offset=16 (i32.add (local.get $src) (local.get $i))))
+              (f32x4.pmax (v128.load offset=32 (i32.add (local.get $src) (local.get $i))) (v128.load offset=48 (i32.add (local.get $src) (local.get $i)))))
+            (local.get $m)))
+          (local.set $i (i32.add (local.get $i) (i32.const 64)))
           (br $l1)))
         (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
                                 (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
@@ -189,7 +307,13 @@
           (br_if $d3 (i32.ge_u (local.get $i) (local.get $rb)))
           (v128.store (i32.add (local.get $dst) (local.get $i))
             (f32x4.mul (v128.load (i32.add (local.get $dst) (local.get $i))) (local.get $inv)))
-          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (v128.store offset=16 (i32.add (local.get $dst) (local.get $i))
+            (f32x4.mul (v128.load offset=16 (i32.add (local.get $dst) (local.get $i))) (local.get $inv)))
+          (v128.store offset=32 (i32.add (local.get $dst) (local.get $i))
+            (f32x4.mul (v128.load offset=32 (i32.add (local.get $dst) (local.get $i))) (local.get $inv)))
+          (v128.store offset=48 (i32.add (local.get $dst) (local.get $i))
+            (f32x4.mul (v128.load offset=48 (i32.add (local.get $dst) (local.get $i))) (local.get $inv)))
+          (local.set $i (i32.add (local.get $i) (i32.const 64)))
           (br $l3)))
         (local.set $src (i32.add (local.get $src) (local.get $rb)))
         (local.set $dst (i32.add (local.get $dst) (local.get $rb)))
