@@ -79,7 +79,19 @@ describe('probe suite on micro', () => {
   }, 240_000);
 
   it('renders a development set deterministically, a folder per class', async () => {
-    const a = await ensureDevSet('sound-events', { clipsPerClass: 2, durationSec: 1, cacheRoot: join(tmp, 'a') });
+    const renders: string[] = [];
+    const onRender = () => renders.push('rendered');
+    const a = await ensureDevSet('sound-events', {
+      clipsPerClass: 2,
+      durationSec: 1,
+      cacheRoot: join(tmp, 'a'),
+      onRender,
+    });
+    // a second call finds it in the cache: nothing rendered, nothing said
+    expect(
+      await ensureDevSet('sound-events', { clipsPerClass: 2, durationSec: 1, cacheRoot: join(tmp, 'a'), onRender }),
+    ).toBe(a);
+    expect(renders).toEqual(['rendered']);
     const b = await ensureDevSet('sound-events', { clipsPerClass: 2, durationSec: 1, cacheRoot: join(tmp, 'b') });
     const labels = (d: string) => readFileSync(join(d, 'labels.jsonl'), 'utf8');
     expect(labels(a)).toBe(labels(b));

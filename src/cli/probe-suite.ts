@@ -110,8 +110,8 @@ export async function devSets(names?: readonly string[], devClips?: number): Pro
   }
   const sets = [];
   for (const name of chosen) {
-    say(`development set ${name} (rendered on first use)…`);
-    sets.push({ name, dir: await ensureDevSet(name, devClips ? { clipsPerClass: devClips } : {}) });
+    const onRender = () => say(`development set ${name}: rendering it (first use; cached afterwards)…`);
+    sets.push({ name, dir: await ensureDevSet(name, { ...(devClips ? { clipsPerClass: devClips } : {}), onRender }) });
   }
   return sets;
 }

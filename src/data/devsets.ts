@@ -337,7 +337,7 @@ export async function renderDevSet(name: DevSetName, outDir: string, opts: Parti
 /** The development set's folder in the data cache, rendered on first use. */
 export async function ensureDevSet(
   name: DevSetName,
-  opts: Partial<DevSetConfig> & { cacheRoot?: string } = {},
+  opts: Partial<DevSetConfig> & { cacheRoot?: string; onRender?: () => void } = {},
 ): Promise<string> {
   if (!DEV_SET_NAMES.includes(name))
     throw new Error(`unknown development set "${name}" (known: ${DEV_SET_NAMES.join(', ')})`);
@@ -352,9 +352,10 @@ export async function ensureDevSet(
     )
     .digest('hex')
     .slice(0, 12);
-  return ensureRendered(join(resolve(opts.cacheRoot ?? defaultCacheRoot()), `dev-${name}-${hash}`), (dir) =>
-    renderDevSet(name, dir, cfg),
-  );
+  return ensureRendered(join(resolve(opts.cacheRoot ?? defaultCacheRoot()), `dev-${name}-${hash}`), (dir) => {
+    opts.onRender?.();
+    return renderDevSet(name, dir, cfg);
+  });
 }
 
 /** Every source the development sets draw from (what the pool must not use; test/pool.test.ts). */
