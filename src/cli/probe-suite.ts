@@ -4,9 +4,9 @@
  * random initialisation, and log-mel statistics, in one table (accuracy mean ± std over the folds).
  * Pre-training has learned something transferable where the trained column beats both others.
  */
-import { rename, writeFile } from 'node:fs/promises';
 import { DEV_SET_NAMES, ensureDevSet, type DevSetName } from '../data/devsets';
 import { speechUnavailable } from '../data/pool/espeak';
+import { writeFileAtomic } from '../io/atomic-file';
 import { logMelStatsFeatures } from '../probe';
 import { CliError, requireFile, say, useBackend } from './common';
 import type { MatpacConfig } from '../../models/config';
@@ -156,7 +156,5 @@ export async function writeSuiteJson(path: string, r: SuiteResult): Promise<void
       foldAccuracies: p.result.foldAccuracies,
     })),
   }));
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify({ sources: r.sources, sets }, null, 2) + '\n');
-  await rename(tmp, path);
+  writeFileAtomic(path, JSON.stringify({ sources: r.sources, sets }, null, 2) + '\n');
 }
