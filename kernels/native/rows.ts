@@ -8,7 +8,7 @@
  *   rowsWasm.softmax(x, d) / layerNormalize(x, d, eps, { gamma, beta }?) / layerNormalizeVjp(x, g, d, eps)
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
- * each row padded to whole vectors (softmax's rows, and exp's array, to groups of four vectors;
+ * each row padded to whole vectors (softmax's rows, and exp's and gelu's arrays, to groups of four vectors;
  * softmax's inside the module), and results are copied out. The plain-JS kernels
  * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD is unavailable
  * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
@@ -83,7 +83,7 @@ const CHUNK_BYTES = 1 << 17;
 
 /** n rounded up to whole vectors (the layer-norm kernels take one vector at a time). */
 const roundUp4 = (n: number) => (n + 3) & ~3;
-/** n rounded up to whole groups of four vectors (the exp and softmax loops take four at a time). */
+/** n rounded up to whole groups of four vectors (the exp, gelu and softmax loops take four at a time). */
 const roundUp16 = (n: number) => (n + 15) & ~15;
 
 /**

@@ -3,8 +3,8 @@
 ;;
 ;; Assembled ahead of time by scripts/build-wasm.ts with the `wabt` package into rows.wasm (feature: simd).
 ;; The JS side copies operands into this module's own memory, calls one function, and copies
-;; the result out. Every function works on whole vectors, the exp and softmax loops on groups of
-;; four vectors (16 floats): each row (or the whole array) is padded to a multiple of 4 floats,
+;; the result out. Every function works on whole vectors, the exp, gelu and softmax loops on
+;; groups of four vectors (16 floats): each row (or the whole array) is padded to a multiple of 4 floats,
 ;; or 16 for those — with -inf for softmax (exp(-inf) = 0 adds nothing) and 0 elsewhere — so
 ;; there are no tails here. All addresses are in bytes; nvec and softmax's vpr (vectors per row)
 ;; are multiples of 4.
@@ -134,31 +134,100 @@
   )
 
   ;; ------------------------------------------------------------------------
-  ;; Φ(x) = (1 + erf(x/√2)) / 2 of four lanes
+  ;; Φ(x) = (1 + erf(x/√2)) / 2 over a range, then dst = x Φ(x) (gelu), or with $grad
+  ;; dst = Φ(x) + x/√(2π) · dst (geluGrad, dst holding exp(-x²/2)), for nbytes/64 groups of four
+  ;; vectors. Written out four times in the loop like $exp_shift's body, for the same reason (V8
+  ;; splats each constant once per iteration; eight vectors at a time spill registers and were
+  ;; slower). The 1/2 of Φ is folded into p's coefficients (Eigen's halved, which is exact), so the
+  ;; results are bit for bit those of erf = z p / q, then 1/2 + erf/2. The clamp of erf stays:
+  ;; evaluated in float32, z p / q reaches 1 + 3.6e-7 just below z = 4.
   ;; ------------------------------------------------------------------------
-  (func $phi4 (param $x v128) (result v128)
-    (local $z v128) (local $z2 v128) (local $p v128) (local $q v128)
-    ;; erf(z) is ±1 in float32 beyond |z| = 4 (pmax/pmin with z first keep a NaN)
-    (local.set $z (f32x4.pmin (f32x4.pmax (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.70710678118654752)))
-      (f32x4.splat (f32.const -4))) (f32x4.splat (f32.const 4))))
-    (local.set $z2 (f32x4.mul (local.get $z) (local.get $z)))
-    (local.set $p (f32x4.splat (f32.const -2.72614225801306e-10)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const 2.77068142495902e-08))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -2.10102402082508e-06))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -5.69250639462346e-05))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -7.34990630326855e-04))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -2.95459980854025e-03))))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $z2)) (f32x4.splat (f32.const -1.60960333262415e-02))))
-    (local.set $q (f32x4.splat (f32.const -1.45660718464996e-05)))
-    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -2.13374055278905e-04))))
-    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -1.68282697438203e-03))))
-    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -7.37332916720468e-03))))
-    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $z2)) (f32x4.splat (f32.const -1.42647390514189e-02))))
-    ;; erf = z p / q, kept inside [-1, 1]; Φ = 1/2 + erf/2
-    (f32x4.add (f32x4.splat (f32.const 0.5))
-      (f32x4.mul (f32x4.splat (f32.const 0.5))
-        (f32x4.pmin (f32x4.pmax (f32x4.div (f32x4.mul (local.get $z) (local.get $p)) (local.get $q))
-          (f32x4.splat (f32.const -1))) (f32x4.splat (f32.const 1)))))
+  (func $gelu_rows (param $src i32) (param $dst i32) (param $nbytes i32) (param $grad i32)
+    (local $i i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $z0 v128) (local $z1 v128) (local $z2 v128) (local $z3 v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+    (local $p0 v128) (local $p1 v128) (local $p2 v128) (local $p3 v128)
+    (local $q0 v128) (local $q1 v128) (local $q2 v128) (local $q3 v128)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $nbytes)))
+      (local.set $x0 (v128.load offset=0 (i32.add (local.get $src) (local.get $i))))
+      (local.set $x1 (v128.load offset=16 (i32.add (local.get $src) (local.get $i))))
+      (local.set $x2 (v128.load offset=32 (i32.add (local.get $src) (local.get $i))))
+      (local.set $x3 (v128.load offset=48 (i32.add (local.get $src) (local.get $i))))
+      ;; erf(z) is ±1 in float32 beyond |z| = 4 (pmax/pmin with z first keep a NaN)
+      (local.set $z0 (f32x4.pmin (f32x4.pmax (f32x4.mul (local.get $x0) (f32x4.splat (f32.const 0.70710678118654752))) (f32x4.splat (f32.const -4))) (f32x4.splat (f32.const 4))))
+      (local.set $z1 (f32x4.pmin (f32x4.pmax (f32x4.mul (local.get $x1) (f32x4.splat (f32.const 0.70710678118654752))) (f32x4.splat (f32.const -4))) (f32x4.splat (f32.const 4))))
+      (local.set $z2 (f32x4.pmin (f32x4.pmax (f32x4.mul (local.get $x2) (f32x4.splat (f32.const 0.70710678118654752))) (f32x4.splat (f32.const -4))) (f32x4.splat (f32.const 4))))
+      (local.set $z3 (f32x4.pmin (f32x4.pmax (f32x4.mul (local.get $x3) (f32x4.splat (f32.const 0.70710678118654752))) (f32x4.splat (f32.const -4))) (f32x4.splat (f32.const 4))))
+      (local.set $s0 (f32x4.mul (local.get $z0) (local.get $z0)))
+      (local.set $s1 (f32x4.mul (local.get $z1) (local.get $z1)))
+      (local.set $s2 (f32x4.mul (local.get $z2) (local.get $z2)))
+      (local.set $s3 (f32x4.mul (local.get $z3) (local.get $z3)))
+      ;; z p(z²) / 2, p with its coefficients halved (exactly)
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $s0) (f32x4.splat (f32.const -1.36307112900653e-10))) (f32x4.splat (f32.const 1.38534071247951e-8))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $s1) (f32x4.splat (f32.const -1.36307112900653e-10))) (f32x4.splat (f32.const 1.38534071247951e-8))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $s2) (f32x4.splat (f32.const -1.36307112900653e-10))) (f32x4.splat (f32.const 1.38534071247951e-8))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $s3) (f32x4.splat (f32.const -1.36307112900653e-10))) (f32x4.splat (f32.const 1.38534071247951e-8))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const -1.05051201041254e-6))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const -1.05051201041254e-6))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $s2)) (f32x4.splat (f32.const -1.05051201041254e-6))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $s3)) (f32x4.splat (f32.const -1.05051201041254e-6))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const -2.84625319731173e-5))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const -2.84625319731173e-5))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $s2)) (f32x4.splat (f32.const -2.84625319731173e-5))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $s3)) (f32x4.splat (f32.const -2.84625319731173e-5))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const -3.674953151634275e-4))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const -3.674953151634275e-4))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $s2)) (f32x4.splat (f32.const -3.674953151634275e-4))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $s3)) (f32x4.splat (f32.const -3.674953151634275e-4))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const -1.477299904270125e-3))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const -1.477299904270125e-3))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $s2)) (f32x4.splat (f32.const -1.477299904270125e-3))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $s3)) (f32x4.splat (f32.const -1.477299904270125e-3))))
+      (local.set $p0 (f32x4.add (f32x4.mul (local.get $p0) (local.get $s0)) (f32x4.splat (f32.const -8.04801666312075e-3))))
+      (local.set $p1 (f32x4.add (f32x4.mul (local.get $p1) (local.get $s1)) (f32x4.splat (f32.const -8.04801666312075e-3))))
+      (local.set $p2 (f32x4.add (f32x4.mul (local.get $p2) (local.get $s2)) (f32x4.splat (f32.const -8.04801666312075e-3))))
+      (local.set $p3 (f32x4.add (f32x4.mul (local.get $p3) (local.get $s3)) (f32x4.splat (f32.const -8.04801666312075e-3))))
+      (local.set $p0 (f32x4.mul (local.get $z0) (local.get $p0)))
+      (local.set $p1 (f32x4.mul (local.get $z1) (local.get $p1)))
+      (local.set $p2 (f32x4.mul (local.get $z2) (local.get $p2)))
+      (local.set $p3 (f32x4.mul (local.get $z3) (local.get $p3)))
+      ;; q(z²)
+      (local.set $q0 (f32x4.add (f32x4.mul (local.get $s0) (f32x4.splat (f32.const -1.45660718464996e-05))) (f32x4.splat (f32.const -2.13374055278905e-04))))
+      (local.set $q1 (f32x4.add (f32x4.mul (local.get $s1) (f32x4.splat (f32.const -1.45660718464996e-05))) (f32x4.splat (f32.const -2.13374055278905e-04))))
+      (local.set $q2 (f32x4.add (f32x4.mul (local.get $s2) (f32x4.splat (f32.const -1.45660718464996e-05))) (f32x4.splat (f32.const -2.13374055278905e-04))))
+      (local.set $q3 (f32x4.add (f32x4.mul (local.get $s3) (f32x4.splat (f32.const -1.45660718464996e-05))) (f32x4.splat (f32.const -2.13374055278905e-04))))
+      (local.set $q0 (f32x4.add (f32x4.mul (local.get $q0) (local.get $s0)) (f32x4.splat (f32.const -1.68282697438203e-03))))
+      (local.set $q1 (f32x4.add (f32x4.mul (local.get $q1) (local.get $s1)) (f32x4.splat (f32.const -1.68282697438203e-03))))
+      (local.set $q2 (f32x4.add (f32x4.mul (local.get $q2) (local.get $s2)) (f32x4.splat (f32.const -1.68282697438203e-03))))
+      (local.set $q3 (f32x4.add (f32x4.mul (local.get $q3) (local.get $s3)) (f32x4.splat (f32.const -1.68282697438203e-03))))
+      (local.set $q0 (f32x4.add (f32x4.mul (local.get $q0) (local.get $s0)) (f32x4.splat (f32.const -7.37332916720468e-03))))
+      (local.set $q1 (f32x4.add (f32x4.mul (local.get $q1) (local.get $s1)) (f32x4.splat (f32.const -7.37332916720468e-03))))
+      (local.set $q2 (f32x4.add (f32x4.mul (local.get $q2) (local.get $s2)) (f32x4.splat (f32.const -7.37332916720468e-03))))
+      (local.set $q3 (f32x4.add (f32x4.mul (local.get $q3) (local.get $s3)) (f32x4.splat (f32.const -7.37332916720468e-03))))
+      (local.set $q0 (f32x4.add (f32x4.mul (local.get $q0) (local.get $s0)) (f32x4.splat (f32.const -1.42647390514189e-02))))
+      (local.set $q1 (f32x4.add (f32x4.mul (local.get $q1) (local.get $s1)) (f32x4.splat (f32.const -1.42647390514189e-02))))
+      (local.set $q2 (f32x4.add (f32x4.mul (local.get $q2) (local.get $s2)) (f32x4.splat (f32.const -1.42647390514189e-02))))
+      (local.set $q3 (f32x4.add (f32x4.mul (local.get $q3) (local.get $s3)) (f32x4.splat (f32.const -1.42647390514189e-02))))
+      ;; Φ = 1/2 + erf/2, erf/2 = z p / (2 q) kept inside [-1/2, 1/2]
+      (local.set $p0 (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.pmin (f32x4.pmax (f32x4.div (local.get $p0) (local.get $q0)) (f32x4.splat (f32.const -0.5))) (f32x4.splat (f32.const 0.5)))))
+      (local.set $p1 (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.pmin (f32x4.pmax (f32x4.div (local.get $p1) (local.get $q1)) (f32x4.splat (f32.const -0.5))) (f32x4.splat (f32.const 0.5)))))
+      (local.set $p2 (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.pmin (f32x4.pmax (f32x4.div (local.get $p2) (local.get $q2)) (f32x4.splat (f32.const -0.5))) (f32x4.splat (f32.const 0.5)))))
+      (local.set $p3 (f32x4.add (f32x4.splat (f32.const 0.5)) (f32x4.pmin (f32x4.pmax (f32x4.div (local.get $p3) (local.get $q3)) (f32x4.splat (f32.const -0.5))) (f32x4.splat (f32.const 0.5)))))
+      (if (local.get $grad)
+        (then
+          (v128.store offset=0 (i32.add (local.get $dst) (local.get $i)) (f32x4.add (local.get $p0) (f32x4.mul (f32x4.mul (local.get $x0) (f32x4.splat (f32.const 0.39894228040143268))) (v128.load offset=0 (i32.add (local.get $dst) (local.get $i))))))
+          (v128.store offset=16 (i32.add (local.get $dst) (local.get $i)) (f32x4.add (local.get $p1) (f32x4.mul (f32x4.mul (local.get $x1) (f32x4.splat (f32.const 0.39894228040143268))) (v128.load offset=16 (i32.add (local.get $dst) (local.get $i))))))
+          (v128.store offset=32 (i32.add (local.get $dst) (local.get $i)) (f32x4.add (local.get $p2) (f32x4.mul (f32x4.mul (local.get $x2) (f32x4.splat (f32.const 0.39894228040143268))) (v128.load offset=32 (i32.add (local.get $dst) (local.get $i))))))
+          (v128.store offset=48 (i32.add (local.get $dst) (local.get $i)) (f32x4.add (local.get $p3) (f32x4.mul (f32x4.mul (local.get $x3) (f32x4.splat (f32.const 0.39894228040143268))) (v128.load offset=48 (i32.add (local.get $dst) (local.get $i)))))))
+        (else
+          (v128.store offset=0 (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $x0) (local.get $p0)))
+          (v128.store offset=16 (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $x1) (local.get $p1)))
+          (v128.store offset=32 (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $x2) (local.get $p2)))
+          (v128.store offset=48 (i32.add (local.get $dst) (local.get $i)) (f32x4.mul (local.get $x3) (local.get $p3)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 64)))
+      (br $next)))
   )
 
   (func (export "exp") (param $src i32) (param $dst i32) (param $nvec i32)
@@ -177,20 +246,11 @@
   )
 
   (func (export "gelu") (param $src i32) (param $dst i32) (param $nvec i32)
-    (local $i i32) (local $o i32) (local $x v128)
-    (local.set $o (i32.shl (local.get $nvec) (i32.const 4)))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $o)))
-        (local.set $x (v128.load (i32.add (local.get $src) (local.get $i))))
-        (v128.store (i32.add (local.get $dst) (local.get $i))
-          (f32x4.mul (local.get $x) (call $phi4 (local.get $x))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $next)))
+    (call $gelu_rows (local.get $src) (local.get $dst) (i32.shl (local.get $nvec) (i32.const 4)) (i32.const 0))
   )
 
   ;; Φ(x) + x φ(x), φ(x) = exp(-x²/2) / √(2π); in chunks of 4 KiB that stay in L1: -x²/2 into
-  ;; dst, its exp in place ($exp_shift), then Φ(x) + x/√(2π) · dst
+  ;; dst, its exp in place ($exp_shift), then Φ(x) + x/√(2π) · dst ($gelu_rows)
   (func (export "gelu_grad") (param $src i32) (param $dst i32) (param $nvec i32)
     (local $o i32) (local $c i32) (local $len i32) (local $i i32) (local $x v128)
     (local.set $o (i32.shl (local.get $nvec) (i32.const 4)))
@@ -209,18 +269,8 @@
           (br $l1)))
         (drop (call $exp_shift (i32.add (local.get $dst) (local.get $c)) (i32.add (local.get $dst) (local.get $c))
           (local.get $len) (v128.const f32x4 0 0 0 0)))
-        (local.set $i (i32.const 0))
-        (block $d2 (loop $l2
-          (br_if $d2 (i32.ge_u (local.get $i) (local.get $len)))
-          (local.set $x (v128.load (i32.add (local.get $src) (i32.add (local.get $c) (local.get $i)))))
-          (v128.store (i32.add (local.get $dst) (i32.add (local.get $c) (local.get $i)))
-            (f32x4.add
-              (call $phi4 (local.get $x))
-              (f32x4.mul
-                (f32x4.mul (local.get $x) (f32x4.splat (f32.const 0.39894228040143268)))
-                (v128.load (i32.add (local.get $dst) (i32.add (local.get $c) (local.get $i)))))))
-          (local.set $i (i32.add (local.get $i) (i32.const 16)))
-          (br $l2)))
+        (call $gelu_rows (i32.add (local.get $src) (local.get $c)) (i32.add (local.get $dst) (local.get $c))
+          (local.get $len) (i32.const 1))
         (local.set $c (i32.add (local.get $c) (local.get $len)))
         (br $chunk)))
   )
