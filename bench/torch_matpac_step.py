@@ -10,6 +10,7 @@ blocks, LayerNorm, linear back), L_pred = 2 − 2 cos, student/teacher heads (3-
 L2 normalise, weight-normalised last layer), L_cls with centring and temperatures, total loss,
 backward, global-norm clipping 3.0, AdamW, EMA of the teacher encoder and head, centre update.
 """
+import ctypes
 import json
 import math
 import os
@@ -22,6 +23,21 @@ import torch.nn.functional as F
 
 cfg = json.load(sys.stdin)
 threads_list = [int(t) for t in sys.argv[1:]] or [1]
+
+
+def blas_in_use():
+    """The BLAS library this process really loaded (Debian's libblas.so.3 alternative may be the slow
+    reference BLAS), and OpenBLAS's kernel set (its CPU detection can pick generic kernels)."""
+    with open("/proc/self/maps") as f:
+        libs = sorted({line.split()[-1] for line in f if "blas" in line.split()[-1].lower()})
+    for lib in libs:
+        try:
+            core = ctypes.CDLL(lib).openblas_get_corename
+            core.restype = ctypes.c_char_p
+            return f"OpenBLAS {core().decode()} kernels, {lib}"
+        except (OSError, AttributeError):
+            pass
+    return f"not OpenBLAS: {', '.join(libs) or 'no BLAS library found'}"
 
 
 class Block(nn.Module):
@@ -147,8 +163,8 @@ def run(threads):
     ms = (time.perf_counter() - t0) / n * 1e3
     # torch.set_num_threads sets PyTorch's own (OpenMP) threads; OpenBLAS's pthread pool, which runs
     # the matmuls, follows OPENBLAS_NUM_THREADS and otherwise uses every core
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "all cores")
-    print(json.dumps({"impl": f"PyTorch {torch.__version__} CPU, {threads} thread(s) (OpenBLAS: {blas})", "ms_per_step": ms, "steps": n}), flush=True)
+    blas = f"{blas_in_use()}, threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'all cores')}"
+    print(json.dumps({"impl": f"PyTorch {torch.__version__} CPU, {threads} thread(s) ({blas})", "ms_per_step": ms, "steps": n}), flush=True)
 
 
 for t in threads_list:
