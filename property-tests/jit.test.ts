@@ -358,10 +358,12 @@ describe('jit and transforms', () => {
       const lr = mp.scalar(0.1);
       const got = f(ps, ms, lr);
       const plan = f.lastPlan()!;
-      // Σp² (3 reductions), the moment update (3) and the parameter update (3): one launch each
-      expect(plan.stats.batches).toBe(3);
-      expect(plan.stats.batchedMembers).toBe(9);
+      // Σp² (3 reductions): one launch; the moment update (3), returned and read by the parameter
+      // update (3): one multi-output launch writing both
+      expect(plan.stats.batches).toBe(2);
+      expect(plan.stats.batchedMembers).toBe(6);
       expect(formatPlan(plan)).toMatch(/batch\[sum ×3\]\{sq\(x0\)\}/);
+      expect(formatPlan(plan)).toMatch(/batch\[map ×3\]\{[^;}]+ ; [^;}]+\}/);
       expect(formatPlan(plan)).toMatch(/= slice.*\(view\)/);
       const norm = Math.sqrt(ps.reduce((a, p) => a + Array.from(p.toArray()).reduce((b, v) => b + v * v, 0), 0));
       ps.forEach((p, k) => {

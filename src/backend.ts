@@ -65,11 +65,19 @@ export interface Backend {
   /**
    * Optional: horizontal fusion — one fused expression (src/fused.ts source) over several
    * independent members in one launch; each input of a member has `n` elements (read in order) or
-   * one (read once). `map` returns each member's n values, `sum`/`max` its one reduced value.
+   * one (read once). `map` returns each member's n values per source (several sources: a batch of
+   * multi-output groups), `sum`/`max` (one source) its one reduced value.
    * jit batches the same pass over many parameters (optimizer, EMA, gradient norms) into one
    * launch where the backend has this (native).
    */
-  fusedBatch?(kind: 'map' | 'sum' | 'max', src: string, members: { inputs: Buffer[]; n: number }[]): Buffer[];
+  fusedBatch?(kind: 'map' | 'sum' | 'max', srcs: string[], members: { inputs: Buffer[]; n: number }[]): Buffer[][];
+  /**
+   * Optional: multi-output fusion — several fused expressions (src/fused.ts sources) of the same
+   * inputs broadcast to `shape`, one output each, in one pass over the inputs. jit lets a fused
+   * group also store values computed inside it that other equations read (an optimizer's new
+   * moments, read by its parameter update and returned) where the backend has this (native, ref64).
+   */
+  fusedMulti?(srcs: string[], inputs: Buffer[], inShapes: Shape[], shape: Shape): Buffer[];
   /**
    * Optional: matmul or linear reading operands through transposes (jit's strided views): operand
    * k is `transpose(inputs[k], views[k].perm)` (stored with `storedShapes[k]`) read in row-major

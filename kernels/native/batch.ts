@@ -5,27 +5,29 @@
  *
  * Every input of a member is either as long as the member (read contiguously) or one value
  * (read once); `pattern` says which, per input ('c' / 'b'), and is the same for every member.
- *   map:      out_m[i] = expr(x0[i], x1[i], …)        (a Float32Array of n_m elements per member)
- *   sum, max: out_m[0] = Σ / max over i of expr(…)    (float64 accumulation, as reduce-expr.ts)
+ *   map:      out_mj[i] = expr_j(x0[i], x1[i], …)     (a Float32Array of n_m elements per member and
+ *                                                      expression: multi-output groups write several)
+ *   sum, max: out_m[0] = Σ / max over i of expr(…)    (one expression; float64 accumulation, as reduce-expr.ts)
  */
 import { HELPER_NAMES, scalarHelpers } from '../../src/fused';
 import { erf32 } from '../../src/math';
 import { allocF32 } from './alloc';
 
 export type BatchKind = 'map' | 'sum' | 'max';
-type Loop = (ins: Float32Array[][], outs: Float32Array[], ns: number[]) => void;
+type Loop = (ins: Float32Array[][], outs: Float32Array[][], ns: number[]) => void;
 
 const HELPERS = scalarHelpers(erf32);
 const cache = new Map<string, Loop>();
 const UNROLL = 4;
 
-function generate(kind: BatchKind, expr: string, pattern: string): Loop {
+function generate(kind: BatchKind, exprs: string[], pattern: string): Loop {
+  const expr = exprs[0];
   const xs = [...pattern].map((_, k) => k);
   const read = (k: number, u: string) => (pattern[k] === 'b' ? `v${k}` : `a${k}[i${u}]`);
   const value = (u: string) => `{ ${xs.map((k) => `const x${k} = ${read(k, u)};`).join(' ')} `;
   const step = (u: string) =>
     kind === 'map'
-      ? `${value(u)}out[i${u}] = ${expr}; }`
+      ? `${value(u)}${exprs.map((e, j) => `out${j}[i${u}] = ${e};`).join(' ')} }`
       : kind === 'sum'
         ? `${value(u)}r = r + ${expr}; }`
         : `${value(u)}const v = ${expr}; if (v > r || v !== v) r = v; }`;
@@ -34,7 +36,8 @@ function generate(kind: BatchKind, expr: string, pattern: string): Loop {
     ...HELPER_NAMES,
     `return function(list, outs, ns) {
       for (let m = 0; m < ns.length; m++) {
-        const ins = list[m]; const out = outs[m]; const n = ns[m];
+        const ins = list[m]; const n = ns[m];
+        ${kind === 'map' ? exprs.map((_, j) => `const out${j} = outs[m][${j}];`).join(' ') : 'const out = outs[m][0];'}
         ${xs.map((k) => (pattern[k] === 'b' ? `const v${k} = ins[${k}][0];` : `const a${k} = ins[${k}];`)).join(' ')}
         let r = ${kind === 'max' ? '-Infinity' : '0'};
         let i = 0;
@@ -46,12 +49,16 @@ function generate(kind: BatchKind, expr: string, pattern: string): Loop {
   )(...HELPER_NAMES.map((h) => HELPERS[h])) as Loop;
 }
 
-/** `expr` over every member in one call; each input of a member has n elements or one. */
+/**
+ * `exprs` over every member in one call; each input of a member has n elements or one. Returns
+ * each member's outputs, one per expression (`sum` and `max` take one expression).
+ */
 export function fusedBatch(
   kind: BatchKind,
-  expr: string,
+  exprs: string[],
   members: { inputs: Float32Array[]; n: number }[],
-): Float32Array[] {
+): Float32Array[][] {
+  if (kind !== 'map' && exprs.length !== 1) throw new RangeError(`fusedBatch: a ${kind} takes one expression`);
   const first = members[0];
   const pattern = first.inputs.map((a) => (a.length === first.n && first.n > 1 ? 'c' : 'b')).join('');
   for (const m of members)
@@ -60,13 +67,13 @@ export function fusedBatch(
       if (a.length !== want || (pattern[k] === 'c' && m.n <= 1))
         throw new RangeError(`fusedBatch: input ${k} of a member has ${a.length} elements, expected ${want}`);
     });
-  const key = `${kind}|${pattern}|${expr}`;
+  const key = `${kind}|${pattern}|${exprs.join(' ; ')}`;
   let loop = cache.get(key);
   if (!loop) {
     if (cache.size >= 1024) cache.clear();
-    cache.set(key, (loop = generate(kind, expr, pattern)));
+    cache.set(key, (loop = generate(kind, exprs, pattern)));
   }
-  const outs = members.map((m) => allocF32(kind === 'map' ? m.n : 1));
+  const outs = members.map((m) => exprs.map(() => allocF32(kind === 'map' ? m.n : 1)));
   loop(
     members.map((m) => m.inputs),
     outs,

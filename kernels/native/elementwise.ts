@@ -37,7 +37,7 @@ export type ElementwiseName = keyof typeof ELEMENTWISE_EXPR;
 type Access = 'c' | 'b' | 's';
 type InnerLoop = (
   ins: Float32Array[],
-  out: Float32Array,
+  outs: Float32Array[],
   outer: number,
   inner: number,
   offs: Int32Array,
@@ -50,13 +50,15 @@ const cache = new Map<string, InnerLoop>();
 /** Inner loops are unrolled by this much: V8 re-checks typed arrays on every loop trip. */
 const UNROLL = 8;
 
-function generate(expr: string, pattern: Access[]): InnerLoop {
+/** The loop writing exprs[j] to outs[j], in one pass over the inputs (V8 computes their common sub-expressions once). */
+function generate(exprs: string[], pattern: Access[]): InnerLoop {
   const xs = pattern.map((_, k) => k);
   // running indices: out at p, contiguous inputs at i<k> (constant offsets inside an unrolled
   // block fold into the address), strided inputs step by s<k> after each read
   const read = (k: number, u: number) =>
     pattern[k] === 'b' ? `v${k}` : pattern[k] === 'c' ? `a${k}[i${k} + ${u}]` : `a${k}[i${k} + ${u} * s${k}]`;
-  const body = (u: number) => `{ ${xs.map((k) => `const x${k} = ${read(k, u)};`).join(' ')} out[p + ${u}] = ${expr}; }`;
+  const body = (u: number) =>
+    `{ ${xs.map((k) => `const x${k} = ${read(k, u)};`).join(' ')} ${exprs.map((e, j) => `out${j}[p + ${u}] = ${e};`).join(' ')} }`;
   const advance = (by: number) =>
     [
       `p += ${by};`,
@@ -67,7 +69,8 @@ function generate(expr: string, pattern: Access[]): InnerLoop {
   const unrolled = Array.from({ length: UNROLL }, (_, u) => body(u)).join('\n          ');
   return new Function(
     ...HELPER_NAMES,
-    `return function(ins, out, outer, inner, offs, strides, innerStrides, dims) {
+    `return function(ins, outs, outer, inner, offs, strides, innerStrides, dims) {
+      ${exprs.map((_, j) => `const out${j} = outs[${j}];`).join(' ')}
       ${xs.map((k) => `const a${k} = ins[${k}]; const s${k} = innerStrides[${k}];`).join('\n      ')}
       const rank = dims.length;
       const idx = new Int32Array(rank);
@@ -95,12 +98,12 @@ function generate(expr: string, pattern: Access[]): InnerLoop {
   )(...HELPER_NAMES.map((h) => HELPERS[h])) as InnerLoop;
 }
 
-function loopFor(expr: string, pattern: Access[]): InnerLoop {
-  const key = `${expr}/${pattern.join('')}`;
+function loopFor(exprs: string[], pattern: Access[]): InnerLoop {
+  const key = `${exprs.join(' ; ')}/${pattern.join('')}`;
   let loop = cache.get(key);
   if (!loop) {
     if (cache.size >= 4096) cache.clear(); // bounded: expressions with ever-changing constants recompile
-    cache.set(key, (loop = generate(expr, pattern)));
+    cache.set(key, (loop = generate(exprs, pattern)));
   }
   return loop;
 }
@@ -122,16 +125,29 @@ export function elementwise(
  * `outShape`: the kernel of the elementwise primitives and of `fused` expressions.
  */
 export function elementwiseExpr(expr: string, ins: Float32Array[], inShapes: Shape[], outShape: Shape): Float32Array {
+  return elementwiseExprs([expr], ins, inShapes, outShape)[0];
+}
+
+/**
+ * Several scalar expressions of the same inputs, each written to its own output of `outShape`,
+ * in one pass over the inputs (jit's multi-output fused groups).
+ */
+export function elementwiseExprs(
+  exprs: string[],
+  ins: Float32Array[],
+  inShapes: Shape[],
+  outShape: Shape,
+): Float32Array[] {
   const n = size(outShape);
-  const out = allocF32(n);
-  if (n === 0) return out;
+  const outs = exprs.map(() => allocF32(n));
+  if (n === 0) return outs;
   const zeros = new Int32Array(ins.length);
   // every input full-size (contiguous) or a single value: one flat loop
   if (ins.every((a) => a.length === n || a.length === 1)) {
     const pattern = ins.map((a): Access => (a.length === n && n > 1 ? 'c' : 'b'));
     const ones = Int32Array.from(pattern, (a) => (a === 'c' ? 1 : 0));
-    loopFor(expr, pattern)(ins, out, 1, n, zeros, [], ones, NO_DIMS);
-    return out;
+    loopFor(exprs, pattern)(ins, outs, 1, n, zeros, [], ones, NO_DIMS);
+    return outs;
   }
   // collapse adjacent output axes whose strides are contiguous for every input
   const { dims, strides } = collapse(
@@ -143,9 +159,9 @@ export function elementwiseExpr(expr: string, ins: Float32Array[], inShapes: Sha
   const pattern = Array.from(innerStrides, (s): Access => (s === 1 ? 'c' : s === 0 ? 'b' : 's'));
   const outerDims = Int32Array.from(dims.slice(0, -1));
   const outer = size([...outerDims]);
-  loopFor(expr, pattern)(
+  loopFor(exprs, pattern)(
     ins,
-    out,
+    outs,
     outer,
     inner,
     zeros,
@@ -153,5 +169,5 @@ export function elementwiseExpr(expr: string, ins: Float32Array[], inShapes: Sha
     innerStrides,
     outerDims,
   );
-  return out;
+  return outs;
 }

@@ -8,7 +8,7 @@
  * against the float64 reference by property tests.
  */
 import type { Backend, KernelTable } from '../backend';
-import { elementwise, elementwiseExpr } from '../../kernels/native/elementwise';
+import { elementwise, elementwiseExpr, elementwiseExprs } from '../../kernels/native/elementwise';
 import * as L from '../../kernels/native/layout';
 import * as R from '../../kernels/native/rowwise';
 import { rowsInfo, rowsWasm } from '../../kernels/native/rows';
@@ -205,7 +205,8 @@ export function createNativeBackend(): Backend {
         ? linear(ins, shapes, load(0))
         : matmul(ins[0] as F32, ins[1] as F32, shapes[0], shapes[1], params as never, [load(0), load(1)]);
     },
-    fusedBatch: (kind, src, members) => fusedBatch(kind, src, members as { inputs: F32[]; n: number }[]),
+    fusedBatch: (kind, srcs, members) => fusedBatch(kind, srcs, members as { inputs: F32[]; n: number }[]),
+    fusedMulti: (srcs, ins, inShapes, shape) => elementwiseExprs(srcs, ins as F32[], inShapes, shape),
     get unfusedOps() {
       return rowsInfo().impl === 'wasm-simd128' ? (['exp', 'gelu', 'geluGrad'] as const) : [];
     },

@@ -273,5 +273,8 @@ export function createRef64Backend(): Backend {
     download: (buf) => (buf as F64).slice(),
     dispose: () => {},
     kernels,
+    // the reference evaluates each output of a multi-output group on its own (same values)
+    fusedMulti: (srcs, ins, inShapes, shape) =>
+      srcs.map((src) => kernels.fused(ins, inShapes, shape, { src } as Parameters<typeof kernels.fused>[3])),
   };
 }

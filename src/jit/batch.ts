@@ -5,8 +5,8 @@
  * equation; `Backend.fusedBatch`), as PyTorch's multi-tensor "foreach" kernels do.
  *
  * Candidates are equations computing an elementwise expression whose inputs are read in order or
- * as one value: a fused group, a lone elementwise primitive, or a full reduction (to one value)
- * of either. Two candidates batch together when they compute the same expression the same way
+ * as one value: a fused group (with one output or several), a lone elementwise primitive, or a
+ * full reduction (to one value) of either. Two candidates batch together when they compute the same expression the same way
  * (kind, source, which inputs are single values). The batch runs where its last member was:
  * a member joins an open batch only while no equation has yet read an output of the batch, so
  * members never depend on each other and every reader of a member still runs after the batch.
@@ -15,12 +15,19 @@
  */
 import { exprOps, SCALAR_OPS, type FusedOp, type Expr } from '../fused';
 import { size } from '../shape';
-import type { BatchParams, Eqn, FusedReduceParams, Program } from './program';
+import {
+  eqnOuts,
+  type BatchParams,
+  type Eqn,
+  type FusedMultiParams,
+  type FusedReduceParams,
+  type Program,
+} from './program';
 
 interface Candidate {
   key: string;
   kind: BatchParams['kind'];
-  src: string;
+  srcs: string[];
   ops: number;
   /** Elements the member's expression runs over. */
   n: number;
@@ -28,28 +35,32 @@ interface Candidate {
 
 function candidate(p: Program, e: Eqn, unfused: Set<string>): Candidate | null {
   let kind: BatchParams['kind'] = 'map';
-  let src: string;
+  let srcs: string[];
   let ops: number;
   let n = size(p.shapes[e.out]);
   if (e.prim === 'fused') {
     const q = e.params as { src: string; expr: Expr };
-    src = q.src;
+    srcs = [q.src];
     ops = exprOps(q.expr);
+  } else if (e.prim === 'fusedMulti') {
+    const q = e.params as FusedMultiParams;
+    srcs = q.srcs;
+    ops = q.ops;
   } else if (e.prim === 'fusedReduce') {
     const q = e.params as FusedReduceParams;
     if (n !== 1) return null;
     kind = q.kind;
-    src = q.src;
+    srcs = [q.src];
     ops = q.ops;
     n = size(q.shape);
   } else if ((e.prim === 'sum' || e.prim === 'max') && n === 1) {
     kind = e.prim;
-    src = 'x0';
+    srcs = ['x0'];
     ops = 0;
     n = size(p.shapes[e.ins[0]]);
   } else if (e.prim in SCALAR_OPS && !unfused.has(e.prim)) {
     const def = SCALAR_OPS[e.prim as FusedOp];
-    src = def.js(...e.ins.map((_, k) => `x${k}`));
+    srcs = [def.js(...e.ins.map((_, k) => `x${k}`))];
     ops = 1;
   } else return null;
   if (n === 0) return null;
@@ -60,7 +71,7 @@ function candidate(p: Program, e: Eqn, unfused: Set<string>): Candidate | null {
     return m === n && n > 1 ? 'c' : m === 1 ? 'b' : null;
   });
   if (pattern.some((c) => c === null)) return null;
-  return { key: `${kind}|${pattern.join('')}|${src}`, kind, src, ops, n };
+  return { key: `${kind}|${pattern.join('')}|${srcs.join(' ; ')}`, kind, srcs, ops, n };
 }
 
 export function batchHorizontal(p: Program): Program {
@@ -83,7 +94,7 @@ export function batchHorizontal(p: Program): Program {
       const k = openOf.get(v);
       if (k === undefined) continue;
       const b = byKey.get(k)!;
-      for (const m of [...b.members, ...b.views]) openOf.delete(m.out);
+      for (const m of [...b.members, ...b.views]) for (const o of eqnOuts(m)) openOf.delete(o);
       byKey.delete(k);
     }
     const c = candidate(p, e, unfused);
@@ -96,7 +107,7 @@ export function batchHorizontal(p: Program): Program {
     }
     b.members.push(e);
     b.ns.push(c.n);
-    openOf.set(e.out, c.key);
+    for (const o of eqnOuts(e)) openOf.set(o, c.key);
   }
   const batchOf = new Map<Eqn, Open>();
   for (const b of batches) if (b.members.length > 1) for (const m of [...b.members, ...b.views]) batchOf.set(m, b);
@@ -108,9 +119,9 @@ export function batchHorizontal(p: Program): Program {
     else if (e === b.members[b.members.length - 1]) {
       const params: BatchParams = {
         kind: b.c.kind,
-        src: b.c.src,
+        srcs: b.c.srcs,
         ops: b.c.ops,
-        members: b.members.map((m, k) => ({ ins: m.ins, out: m.out, n: b.ns[k] })),
+        members: b.members.map((m, k) => ({ ins: m.ins, outs: eqnOuts(m), n: b.ns[k] })),
       };
       eqns.push({ prim: 'batch', params, ins: b.members.flatMap((m) => m.ins), out: e.out }, ...b.views);
     }

@@ -8,7 +8,7 @@
  *   17 traced primitives → 10 launches (1 fused group) + 2 views; 86 FLOP; 356 B moved; peak 56 B
  */
 import { fmt } from '../shape';
-import { paramsKey, isConstVar, type BatchParams, type MatmulViewParams } from './program';
+import { paramsKey, isConstVar, type BatchParams, type FusedMultiParams, type MatmulViewParams } from './program';
 import type { Plan, PlanStats } from './plan';
 import { formatFlops } from '../trace';
 
@@ -40,11 +40,21 @@ export function formatPlan(plan: Plan, opts: { maxLines?: number } = {}): string
   const steps = opts.maxLines !== undefined ? plan.steps.slice(0, opts.maxLines) : plan.steps;
   for (const s of steps) {
     if (s.prim === 'batch') {
-      // one launch over several members: `src` applied to each member's inputs
+      // one launch over several members: the sources applied to each member's inputs
       const q = s.params as BatchParams;
-      lines.push(`  batch[${q.kind} ×${q.members.length}]{${q.src}}`);
+      lines.push(`  batch[${q.kind} ×${q.members.length}]{${q.srcs.join(' ; ')}}`);
       for (const m of q.members)
-        lines.push(`    ${name(m.out)}:${dt}${fmt(p.shapes[m.out])} ← ${m.ins.map(name).join(' ')}`);
+        lines.push(
+          `    ${m.outs.map((v) => `${name(v)}:${dt}${fmt(p.shapes[v])}`).join(' ')} ← ${m.ins.map(name).join(' ')}`,
+        );
+      continue;
+    }
+    if (s.prim === 'fusedMulti') {
+      // one pass, several outputs: output j is source j
+      const q = s.params as FusedMultiParams;
+      lines.push(
+        `  ${q.outs.map((v) => `${name(v)}:${dt}${fmt(p.shapes[v])}`).join(' ')} = fusedMulti{${q.srcs.join(' ; ')}} ${s.ins.map(name).join(' ')}`,
+      );
       continue;
     }
     const q = s.params as { src: string; kind?: string; axes?: number[] };

@@ -14,7 +14,14 @@
  * program gives the eager values on every backend.
  */
 import { E, exprOps, exprSource, SCALAR_OPS, type Expr, type FusedOp } from '../fused';
-import { eqnOuts, type Eqn, type FusedReduceParams, type MatmulViewParams, type Program } from './program';
+import {
+  eqnOuts,
+  type Eqn,
+  type FusedMultiParams,
+  type FusedReduceParams,
+  type MatmulViewParams,
+  type Program,
+} from './program';
 import { batchHorizontal } from './batch';
 import type { Shape } from '../shape';
 
@@ -111,32 +118,68 @@ function sameUpToLeadingOnes(a: Shape, b: Shape): boolean {
   return x.length === y.length && x.every((d, i) => d === y[i]);
 }
 
-/** Group elementwise equations and replace each group by one `fused` equation. */
+/**
+ * How many times one value may be inlined into its group's expressions: a value with several
+ * readers inside the group (or that the group also stores) is recomputed at each use, so this
+ * bounds the extra arithmetic (chains of such values would otherwise grow the trees exponentially).
+ */
+const MAX_INLINED = 4;
+/** Most outputs of one multi-output group. */
+export const MAX_FUSED_OUTPUTS = 4;
+
+/**
+ * Group elementwise equations and replace each group by one `fused` equation (one pass over the
+ * group's inputs, nothing in between stored).
+ *
+ * An elementwise equation joins the group of its readers when they all belong to one group. Its
+ * expression is inlined at each use. If something outside the group also needs the value — the
+ * result, or an equation that runs after the group — and the backend has multi-output fusion
+ * (`Backend.fusedMulti`), the group stores it as one more output (`fusedMulti`): e.g. AdamW's new
+ * moments, read by the parameter update and returned, come out of the update's one pass instead
+ * of two passes of their own.
+ */
 export function fuseElementwise(p: Program): Program {
   const unfused = new Set<string>(p.backend.unfusedOps ?? []);
+  const multi = !!p.backend.fusedMulti;
   const isElementwise = (e: Eqn): boolean => (e.prim in SCALAR_OPS && !unfused.has(e.prim)) || e.prim === 'fused';
-  const readers = new Map<number, number>();
-  for (const e of p.eqns) for (const v of e.ins) readers.set(v, (readers.get(v) ?? 0) + 1);
-  for (const v of p.outs) readers.set(v, (readers.get(v) ?? 0) + 1);
+  const index = new Map<Eqn, number>(p.eqns.map((e, i) => [e, i]));
+  const readersOf = new Map<number, Eqn[]>(); // variable → equations reading it (once per use)
+  for (const e of p.eqns) for (const v of e.ins) readersOf.set(v, [...(readersOf.get(v) ?? []), e]);
+  const results = new Set(p.outs);
+  const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
   const prod = producers(p);
-  // reverse pass: each elementwise equation is a group root or a member of its only reader's group
+  // reverse pass: each elementwise equation is a group root or a member of its readers' group
   const groupOf = new Map<Eqn, Eqn>(); // member → root
   const leaves = new Map<Eqn, Set<number>>(); // root → input variables of the group so far
-  const consumer = new Map<number, Eqn>();
-  for (const e of p.eqns) for (const v of e.ins) consumer.set(v, e);
+  const stored = new Map<Eqn, Eqn[]>(); // root → members the group also outputs
+  const inlined = new Map<Eqn, number>(); // equation → times its expression is instantiated
   for (let i = p.eqns.length - 1; i >= 0; i--) {
     const e = p.eqns[i];
     if (!isElementwise(e)) continue;
-    const c = readers.get(e.out) === 1 ? consumer.get(e.out) : undefined;
-    const root = c && isElementwise(c) ? (groupOf.get(c) ?? c) : undefined;
-    if (root && c !== undefined) {
+    const readers = readersOf.get(e.out) ?? [];
+    const rootOf = (r: Eqn) => (isElementwise(r) ? (groupOf.get(r) ?? r) : undefined);
+    const root = readers.length ? rootOf(readers[0]) : undefined;
+    if (root) {
+      const inside = readers.filter((r) => rootOf(r) === root);
+      const outside = readers.filter((r) => rootOf(r) !== root);
+      // stored by the group when something outside needs it: only after the group has run, and
+      // only where the backend can write several outputs of the group's shape
+      const store = outside.length > 0 || results.has(e.out);
+      const canStore =
+        multi &&
+        outside.every((r) => index.get(r)! > index.get(root)!) &&
+        sameShape(p.shapes[e.out], p.shapes[root.out]) &&
+        (stored.get(root)?.length ?? 0) + 1 < MAX_FUSED_OUTPUTS;
+      const uses = inside.reduce((a, r) => a + (inlined.get(r) ?? 1), 0) + (store ? 1 : 0);
       const ls = leaves.get(root)!;
       const merged = new Set(ls);
       merged.delete(e.out);
       for (const v of e.ins) merged.add(v);
-      if (merged.size <= MAX_FUSED_INPUTS) {
+      if ((!store || canStore) && (uses === 1 || (multi && uses <= MAX_INLINED)) && merged.size <= MAX_FUSED_INPUTS) {
         groupOf.set(e, root);
         leaves.set(root, merged);
+        inlined.set(e, uses);
+        if (store) stored.set(root, [...(stored.get(root) ?? []), e]);
         continue;
       }
     }
@@ -152,7 +195,7 @@ export function fuseElementwise(p: Program): Program {
       out.push(e);
       continue;
     }
-    // the root of a group: build its expression over the group's inputs
+    // the root of a group: build its expressions over the group's inputs
     const inputs: number[] = [];
     const leafIndex = new Map<number, number>();
     let readThrough = false;
@@ -189,6 +232,21 @@ export function fuseElementwise(p: Program): Program {
       return E.op(q.prim as FusedOp, ...args);
     };
     const expr = build(e);
+    const extra = stored.get(e) ?? [];
+    if (extra.length) {
+      // in program order, so that the outputs read like the equations they replace
+      const outs = [e, ...extra.sort((a, b) => index.get(a)! - index.get(b)!)];
+      const exprs = [expr, ...outs.slice(1).map(build)];
+      const params: FusedMultiParams = {
+        exprs,
+        srcs: exprs.map(exprSource),
+        shape: [...p.shapes[e.out]],
+        outs: outs.map((q) => q.out),
+        ops: exprs.reduce<number>((a, x) => a + exprOps(x), 0),
+      };
+      out.push({ prim: 'fusedMulti', params, ins: inputs, out: e.out });
+      continue;
+    }
     const single = !hasMembers.has(e);
     if (single && !readThrough && e.prim !== 'fused') {
       out.push(e); // a lone primitive keeps its own (possibly faster) kernel

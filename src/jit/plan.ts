@@ -16,6 +16,7 @@ import {
   isConstVar,
   isInputVar,
   type BatchParams,
+  type FusedMultiParams,
   type FusedReduceParams,
   type MatmulViewParams,
   type PlanOp,
@@ -71,6 +72,7 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
   const isView = (e: Program['eqns'][number]) =>
     e.prim !== 'fusedReduce' &&
     e.prim !== 'batch' &&
+    e.prim !== 'fusedMulti' &&
     e.prim !== 'matmulView' &&
     (p.backend.isView
       ? p.backend.isView(
@@ -96,6 +98,9 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
       // per member: ops per element over its elements (+1 for a reduction)
       const q = e.params as BatchParams;
       flops = q.members.reduce((a, m) => a + (q.ops + (q.kind === 'map' ? 0 : 1)) * m.n, 0);
+    } else if (e.prim === 'fusedMulti') {
+      const q = e.params as FusedMultiParams;
+      flops = q.ops * size(q.shape);
     } else if (e.prim === 'matmulView') {
       const q = e.params as MatmulViewParams;
       flops = ruleOf(q.prim).flops(q.shapes, outShape as number[], q.params as never);
@@ -150,9 +155,9 @@ export function planProgram(p: Program, tracedEqns: number): Plan {
     tracedEqns,
     launches: steps.filter((s) => !s.view).length,
     views: steps.filter((s) => s.view).length,
-    fusedGroups: steps.filter((s) => s.prim === 'fused' || s.prim === 'fusedReduce').length,
+    fusedGroups: steps.filter((s) => s.prim === 'fused' || s.prim === 'fusedReduce' || s.prim === 'fusedMulti').length,
     batches: steps.filter((s) => s.prim === 'batch').length,
-    batchedMembers: steps.reduce((a, s) => a + (s.prim === 'batch' ? s.outs.length : 0), 0),
+    batchedMembers: steps.reduce((a, s) => a + (s.prim === 'batch' ? (s.params as BatchParams).members.length : 0), 0),
     flops: steps.reduce((a, s) => a + s.flops, 0),
     bytesMoved: steps.reduce((a, s) => a + s.bytes, 0),
     peakBytes: peak,

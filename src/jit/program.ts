@@ -12,6 +12,7 @@
  */
 import { Concrete, Tensor, withStager, type Stager } from '../core';
 import type { Backend } from '../backend';
+import type { Expr } from '../fused';
 import type { PrimName } from '../primitives';
 import { fmt, type Shape } from '../shape';
 import { flatten } from '../tree';
@@ -38,9 +39,11 @@ export class Staged extends Tensor {
  * max of a fused expression in one pass, on backends that have `Backend.fusedReduce` — or
  * `batch` — one expression over several independent members in one launch (horizontal fusion,
  * src/jit/batch.ts, on backends that have `Backend.fusedBatch`) — or `matmulView` — a matmul or
- * linear reading transposed operands without the transposed copy (`Backend.matmulOfViews`).
+ * linear reading transposed operands without the transposed copy (`Backend.matmulOfViews`) — or
+ * `fusedMulti` — a fused group that also stores values computed inside it which others read
+ * (multi-output fusion, `Backend.fusedMulti`).
  */
-export type PlanOp = PrimName | 'fusedReduce' | 'batch' | 'matmulView';
+export type PlanOp = PrimName | 'fusedReduce' | 'batch' | 'matmulView' | 'fusedMulti';
 
 /**
  * A matmul or linear reading operands through transposes (`Backend.matmulOfViews`): operand k
@@ -62,14 +65,27 @@ export interface FusedReduceParams {
 }
 
 /**
- * A horizontal batch: `src` over each member — its inputs, its output, the n elements it runs
- * over — in one launch; `ins` of the equation lists every member's inputs.
+ * A fused group with several outputs: `exprs[j]` (source `srcs[j]`) over the inputs, broadcast to
+ * `shape`, is variable `outs[j]`; `outs[0]` is the equation's `out` (the group's root).
+ */
+export interface FusedMultiParams {
+  exprs: Expr[];
+  srcs: string[];
+  shape: number[];
+  outs: number[];
+  ops: number;
+}
+
+/**
+ * A horizontal batch: `srcs` over each member — its inputs, its outputs (one per source), the n
+ * elements it runs over — in one launch; `ins` of the equation lists every member's inputs.
+ * Reductions (`sum`, `max`) have one source.
  */
 export interface BatchParams {
   kind: 'map' | 'sum' | 'max';
-  src: string;
+  srcs: string[];
   ops: number;
-  members: { ins: number[]; out: number; n: number }[];
+  members: { ins: number[]; outs: number[]; n: number }[];
 }
 
 export interface Eqn {
@@ -94,9 +110,13 @@ export interface Program {
   outs: number[];
 }
 
-/** The variables an equation defines: its output, or every member's output of a batch. */
+/** The variables an equation defines: its output, every output of a multi-output group, or every member's outputs of a batch. */
 export const eqnOuts = (e: Eqn): number[] =>
-  e.prim === 'batch' ? (e.params as BatchParams).members.map((m) => m.out) : [e.out];
+  e.prim === 'batch'
+    ? (e.params as BatchParams).members.flatMap((m) => m.outs)
+    : e.prim === 'fusedMulti'
+      ? (e.params as FusedMultiParams).outs
+      : [e.out];
 
 export const isConstVar = (p: Program, v: number): boolean => v >= p.nInputs && v < p.nInputs + p.consts.length;
 export const isInputVar = (p: Program, v: number): boolean => v < p.nInputs;
@@ -197,5 +217,5 @@ export function programKey(p: Program): string {
 
 /** Parameters as text (a fused expression by its source). */
 export function paramsKey(params: unknown): string {
-  return JSON.stringify(params, (k, v) => (k === 'expr' ? undefined : v)) ?? '';
+  return JSON.stringify(params, (k, v) => (k === 'expr' || k === 'exprs' ? undefined : v)) ?? '';
 }

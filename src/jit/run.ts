@@ -6,7 +6,14 @@
 import { adopt, Concrete } from '../core';
 import type { Kernel } from '../backend';
 import type { PrimName } from '../primitives';
-import { isConstVar, isInputVar, type BatchParams, type FusedReduceParams, type MatmulViewParams } from './program';
+import {
+  isConstVar,
+  isInputVar,
+  type BatchParams,
+  type FusedMultiParams,
+  type FusedReduceParams,
+  type MatmulViewParams,
+} from './program';
 import type { Plan } from './plan';
 
 export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Concrete[] {
@@ -24,10 +31,15 @@ export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Con
         const q = s.params as BatchParams;
         const outs = backend.fusedBatch!(
           q.kind,
-          q.src,
+          q.srcs,
           q.members.map((m) => ({ inputs: m.ins.map((v) => bufs[v]), n: m.n })),
         );
-        q.members.forEach((m, k) => (bufs[m.out] = outs[k]));
+        q.members.forEach((m, k) => m.outs.forEach((v, j) => (bufs[v] = outs[k][j])));
+        made.push(...s.outs);
+      } else if (s.prim === 'fusedMulti') {
+        const q = s.params as FusedMultiParams;
+        const outs = backend.fusedMulti!(q.srcs, ins, s.inShapes, q.shape);
+        q.outs.forEach((v, j) => (bufs[v] = outs[j]));
         made.push(...s.outs);
       } else if (s.prim === 'matmulView') {
         const q = s.params as MatmulViewParams;
@@ -37,7 +49,7 @@ export function runPlan(plan: Plan, inputs: Concrete[], consts: Concrete[]): Con
         bufs[s.out] = backend.fusedReduce!(q.kind, q.src, ins, s.inShapes, q.shape, q.axes);
       } else
         bufs[s.out] = (backend.kernels[s.prim] as Kernel<PrimName>)(ins, s.inShapes, s.outShape, s.params as never);
-      if (s.prim !== 'batch') made.push(s.out);
+      if (s.prim !== 'batch' && s.prim !== 'fusedMulti') made.push(s.out);
       for (const v of s.free) {
         backend.dispose(bufs[v]);
         freed.add(v);
