@@ -374,6 +374,32 @@ describe('jit and transforms', () => {
     });
   });
 
+  it('a costly value broadcast into a group is computed once per row, not per element (native)', () => {
+    mp.withBackend('native', () => {
+      // a cross-entropy's Σ p·(z − log Σexp z): the row's log Σexp is read by all K columns
+      const f = jit((p: Tensor, z: Tensor) => mp.sum(mp.mul(p, mp.sub(z, mp.log(mp.sum(mp.exp(z), 1, true)))), 1));
+      const z = mp.tensor(
+        Float32Array.from({ length: 24 }, (_, i) => Math.sin(i)),
+        [3, 8],
+      );
+      const p = mp.softmax(z);
+      const got = Array.from(f(p, z).toArray());
+      const text = formatPlan(f.lastPlan()!);
+      expect(text).toMatch(/:f32\[3,1\] = log /);
+      expect(text).not.toMatch(/fusedReduce.*Math\.log/);
+      const zs = Array.from(z.toArray());
+      const ps = Array.from(p.toArray());
+      for (let r = 0; r < 3; r++) {
+        const row = zs.slice(8 * r, 8 * r + 8);
+        const lse = Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
+        expect(got[r]).toBeCloseTo(
+          row.reduce((a, v, j) => a + ps[8 * r + j] * (v - lse), 0),
+          5,
+        );
+      }
+    });
+  });
+
   it('reading a traced value names the problem', () => {
     const f = jit((x: Tensor) => mp.scalar(x.item()));
     expect(() => f(mp.tensor([1]))).toThrow(/jit: the values of .* are not known while tracing/);

@@ -56,6 +56,8 @@ interface ScalarOp {
   js: (...a: string[]) => string;
   /** The operation with ops (the unfused primitive). */
   eval: (...a: Tensor[]) => Tensor;
+  /** A library function many times dearer than an add (jit does not recompute it per broadcast element). */
+  costly?: true;
 }
 
 /** Every elementwise operation: arity, scalar JS source, and the primitive it stands for. */
@@ -64,7 +66,7 @@ export const SCALAR_OPS: Record<FusedOp, ScalarOp> = {
   sub: { arity: 2, js: (a, b) => `(${a} - ${b})`, eval: op.sub },
   mul: { arity: 2, js: (a, b) => `(${a} * ${b})`, eval: op.mul },
   div: { arity: 2, js: (a, b) => `(${a} / ${b})`, eval: op.div },
-  pow: { arity: 2, js: (a, b) => `Math.pow(${a}, ${b})`, eval: op.pow },
+  pow: { arity: 2, js: (a, b) => `Math.pow(${a}, ${b})`, eval: op.pow, costly: true },
   // NaN propagates from the first operand (as the primitives' kernels)
   maximum: { arity: 2, js: (a, b) => `fmax(${a}, ${b})`, eval: op.maximum },
   minimum: { arity: 2, js: (a, b) => `fmin(${a}, ${b})`, eval: op.minimum },
@@ -75,12 +77,12 @@ export const SCALAR_OPS: Record<FusedOp, ScalarOp> = {
   square: { arity: 1, js: (a) => `sq(${a})`, eval: op.square },
   sqrt: { arity: 1, js: (a) => `Math.sqrt(${a})`, eval: op.sqrt },
   rsqrt: { arity: 1, js: (a) => `(1 / Math.sqrt(${a}))`, eval: op.rsqrt },
-  exp: { arity: 1, js: (a) => `Math.exp(${a})`, eval: op.exp },
-  log: { arity: 1, js: (a) => `Math.log(${a})`, eval: op.log },
-  tanh: { arity: 1, js: (a) => `Math.tanh(${a})`, eval: op.tanh },
-  erf: { arity: 1, js: (a) => `erf(${a})`, eval: op.erf },
-  gelu: { arity: 1, js: (a) => `gelu(${a})`, eval: op.gelu },
-  geluGrad: { arity: 1, js: (a) => `geluGrad(${a})`, eval: (x) => op.bind('geluGrad', [x], {}) },
+  exp: { arity: 1, js: (a) => `Math.exp(${a})`, eval: op.exp, costly: true },
+  log: { arity: 1, js: (a) => `Math.log(${a})`, eval: op.log, costly: true },
+  tanh: { arity: 1, js: (a) => `Math.tanh(${a})`, eval: op.tanh, costly: true },
+  erf: { arity: 1, js: (a) => `erf(${a})`, eval: op.erf, costly: true },
+  gelu: { arity: 1, js: (a) => `gelu(${a})`, eval: op.gelu, costly: true },
+  geluGrad: { arity: 1, js: (a) => `geluGrad(${a})`, eval: (x) => op.bind('geluGrad', [x], {}), costly: true },
   where: { arity: 3, js: (c, a, b) => `(${c} !== 0 ? ${a} : ${b})`, eval: (c, a, b) => op.where(c, a, b) },
 };
 
@@ -162,6 +164,12 @@ export function exprArity(e: Expr): number {
 }
 
 /** Number of operations per element (for FLOP counts). */
+/** Whether the expression calls a costly operation (ScalarOp.costly). */
+export function exprCostly(e: Expr): boolean {
+  if (typeof e === 'number' || 'x' in e) return false;
+  return !!SCALAR_OPS[e.op].costly || e.args.some(exprCostly);
+}
+
 export function exprOps(e: Expr): number {
   if (typeof e === 'number' || 'x' in e) return 0;
   return 1 + e.args.reduce((a: number, x) => a + exprOps(x), 0);

@@ -13,7 +13,7 @@
  * Every rewrite is checked by the jit properties (property-tests/jit.test.ts): the rewritten
  * program gives the eager values on every backend.
  */
-import { E, exprOps, exprSource, SCALAR_OPS, type Expr, type FusedOp } from '../fused';
+import { E, exprCostly, exprOps, exprSource, SCALAR_OPS, type Expr, type FusedOp } from '../fused';
 import {
   eqnOuts,
   type Eqn,
@@ -23,7 +23,7 @@ import {
   type Program,
 } from './program';
 import { batchHorizontal } from './batch';
-import type { Shape } from '../shape';
+import { size, type Shape } from '../shape';
 
 /** Most inputs one fused kernel reads (gpu.js binds each as a texture unit). */
 export const MAX_FUSED_INPUTS = 12;
@@ -147,6 +147,10 @@ export function fuseElementwise(p: Program): Program {
   for (const e of p.eqns) for (const v of e.ins) readersOf.set(v, [...(readersOf.get(v) ?? []), e]);
   const results = new Set(p.outs);
   const sameShape = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+  // a costly value (exp, log, …) smaller than its group would be recomputed for every element it is
+  // broadcast to: it stays its own launch (e.g. a row's log Σexp read by a cross-entropy over K classes)
+  const costly = (e: Eqn) =>
+    e.prim === 'fused' ? exprCostly((e.params as { expr: Expr }).expr) : !!SCALAR_OPS[e.prim as FusedOp].costly;
   const prod = producers(p);
   // reverse pass: each elementwise equation is a group root or a member of its readers' group
   const groupOf = new Map<Eqn, Eqn>(); // member → root
@@ -175,7 +179,13 @@ export function fuseElementwise(p: Program): Program {
       const merged = new Set(ls);
       merged.delete(e.out);
       for (const v of e.ins) merged.add(v);
-      if ((!store || canStore) && (uses === 1 || (multi && uses <= MAX_INLINED)) && merged.size <= MAX_FUSED_INPUTS) {
+      const broadcast = size(p.shapes[e.out]) < size(p.shapes[root.out]);
+      if (
+        (!store || canStore) &&
+        (uses === 1 || (multi && uses <= MAX_INLINED)) &&
+        !(broadcast && costly(e)) &&
+        merged.size <= MAX_FUSED_INPUTS
+      ) {
         groupOf.set(e, root);
         leaves.set(root, merged);
         inlined.set(e, uses);
