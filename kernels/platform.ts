@@ -61,6 +61,28 @@ export function threadsAllowed(): boolean {
   }
 }
 
+/**
+ * Whether WebAssembly's relaxed SIMD (here: its fused multiply-add, `f32x4.relaxed_madd`) compiles.
+ * Chromium ≥ 114, Firefox ≥ 120 and Node ≥ 22 ship it; Node 20's V8 has it behind a flag, which is
+ * switched on here (`v8.setFlagsFromString`, read when a module is validated). `MATPAC_FMA=0` in
+ * the environment turns it off: the kernels then multiply and add separately, as every machine
+ * does without FMA (results differ in the last bits, not in accuracy).
+ */
+export function relaxedSimd(): boolean {
+  const env = (proc as { env?: Record<string, string | undefined> } | undefined)?.env;
+  if (env?.MATPAC_FMA === '0') return false;
+  nodeBuiltin<{ setFlagsFromString(f: string): void }>('node:v8')?.setFlagsFromString(
+    '--experimental-wasm-relaxed-simd',
+  );
+  return WebAssembly.validate(RELAXED_MADD_PROBE);
+}
+
+/** `(func (param v128 v128 v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 1) (local.get 2)))` */
+const RELAXED_MADD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 1,
+  32, 2, 253, 133, 2, 11,
+]);
+
 /** A worker running `body` (plain JavaScript with `workerData` in scope). */
 export interface KernelWorker {
   /** Let the process exit while the worker waits (Node). */

@@ -3,8 +3,9 @@
  * (kernels/native/*.wasm, committed, so that sources run without a build and `wabt` is only a
  * development dependency):
  *
- *   matmul.wat → matmul.wasm         shared memory (threads: Node, cross-origin-isolated pages)
- *              → matmul-single.wasm  the same code on unshared memory (pages without isolation)
+ *   matmul.wat → matmul.wasm              shared memory (threads: Node, cross-origin-isolated pages)
+ *              → matmul-single.wasm       the same code on unshared memory (pages without isolation)
+ *              → matmul-fma(-single).wasm the same two with fused multiply-adds (relaxed SIMD)
  *   rows.wat   → rows.wasm
  *
  *   npx tsx scripts/build-wasm.ts           write the binaries
@@ -23,18 +24,32 @@ interface Target {
   edit?: (src: string) => string;
 }
 
+/** matmul.wat on unshared memory (pages that are not cross-origin isolated). */
+function unshared(src: string): string {
+  const shared = '(import "env" "memory" (memory 1 32768 shared))';
+  if (!src.includes(shared)) throw new Error(`matmul.wat: expected the line ${shared}`);
+  return src.replace(shared, '(import "env" "memory" (memory 1 32768))');
+}
+
+/**
+ * matmul.wat with the microkernel's multiply-adds fused: `c + a*b` (f32x4.add of an f32x4.mul)
+ * becomes relaxed-simd's `f32x4.relaxed_madd a b c`, one FMA instruction where the CPU has FMA
+ * (every x86-64 since 2013, every ARM64). Loaded only where relaxed SIMD validates.
+ */
+function fused(src: string): string {
+  const madd = /\(f32x4\.add \(local\.get (\$c\d\d)\) \(f32x4\.mul \(local\.get \$av\) \(local\.get (\$b\d)\)\)\)/g;
+  const n = src.match(madd)?.length ?? 0;
+  if (n !== 8) throw new Error(`matmul.wat: expected the microkernel's 8 multiply-adds, found ${n}`);
+  return src.replace(madd, '(f32x4.relaxed_madd (local.get $av) (local.get $2) (local.get $1))');
+}
+
+const FMA = { simd: true, threads: true, relaxed_simd: true };
+
 export const TARGETS: Target[] = [
   { out: 'matmul.wasm', wat: 'matmul.wat', features: { simd: true, threads: true } },
-  {
-    out: 'matmul-single.wasm',
-    wat: 'matmul.wat',
-    features: { simd: true, threads: true },
-    edit: (src) => {
-      const shared = '(import "env" "memory" (memory 1 32768 shared))';
-      if (!src.includes(shared)) throw new Error(`matmul.wat: expected the line ${shared}`);
-      return src.replace(shared, '(import "env" "memory" (memory 1 32768))');
-    },
-  },
+  { out: 'matmul-single.wasm', wat: 'matmul.wat', features: { simd: true, threads: true }, edit: unshared },
+  { out: 'matmul-fma.wasm', wat: 'matmul.wat', features: FMA, edit: fused },
+  { out: 'matmul-fma-single.wasm', wat: 'matmul.wat', features: FMA, edit: (src) => unshared(fused(src)) },
   { out: 'rows.wasm', wat: 'rows.wat', features: { simd: true } },
 ];
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -290,5 +291,29 @@ describe('operands given by loaders (jit reads transposes straight into the kern
       bLoad: (dst, at) => transposeInto(b, [4, 10, 3], [0, 2, 1], dst, at),
     });
     expect(Array.from(got2)).toEqual(Array.from(want2));
+  });
+});
+
+describe('fused multiply-adds (relaxed SIMD)', () => {
+  // C = -1·1 + (1+2⁻²³)(1−2⁻²³): exactly −2⁻⁴⁶; a separate multiply rounds the product to 1 first and gives 0.
+  const e = 2 ** -23;
+  const probe = (): number =>
+    matmulF32(new Float32Array([-1, 1 + e]), new Float32Array([1, 1 - e]), 1, 1, 2, 1, { threads: 1 })[0];
+
+  it('loads the FMA kernel where relaxed SIMD compiles (Node 20: behind the V8 flag the platform sets)', () => {
+    expect(matmulInfo().impl).toBe('wasm-simd128-fma-2x16');
+    expect(probe()).toBe(-(2 ** -46));
+  });
+
+  it('MATPAC_FMA=0 loads the kernel that multiplies and adds separately', () => {
+    const src =
+      "import { matmulF32, matmulInfo } from './kernels/native/matmul.ts';" +
+      `const e = 2 ** -23; const c = matmulF32(new Float32Array([-1, 1 + e]), new Float32Array([1, 1 - e]), 1, 1, 2, 1);` +
+      'console.log(matmulInfo().impl, c[0]);';
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', src], {
+      env: { ...process.env, MATPAC_FMA: '0' },
+      encoding: 'utf8',
+    });
+    expect(out.trim()).toBe('wasm-simd128-2x16 0');
   });
 });

@@ -50,6 +50,8 @@ describe('the packed package', () => {
       'dist/src/node.js',
       'dist/kernels/native/matmul.wasm',
       'dist/kernels/native/matmul-single.wasm',
+      'dist/kernels/native/matmul-fma.wasm',
+      'dist/kernels/native/matmul-fma-single.wasm',
       'dist/kernels/native/rows.wasm',
       'bin/matpac.mjs',
       'LICENSE',

@@ -22,7 +22,9 @@
 ;; V8 (x64) hands wasm only xmm0..xmm15, one of which is scratch; tiles with
 ;; 12 accumulators (6x8, 3x16, ...) spill and ran at ~25-32 GFLOP/s on the
 ;; project machine, while 2x16 runs at ~58-60 GFLOP/s and 4x8 at ~50 in isolation.
-;; No FMA (relaxed-simd is not enabled by default in Node 20): f32x4.mul + f32x4.add.
+;; f32x4.mul + f32x4.add here; scripts/build-wasm.ts also assembles matmul-fma*.wasm, where each
+;; of the microkernel's 8 multiply-adds is relaxed-simd's f32x4.relaxed_madd (one FMA), loaded
+;; where relaxed SIMD compiles (Node 20 behind a V8 flag that kernels/platform.ts sets).
 ;;
 ;; Strides are given in elements: element (i,k) of op(A) is at a + 4*(i*rsA + k*csA),
 ;; element (k,j) of op(B) is at b + 4*(k*rsB + j*csB). So a row-major A has
