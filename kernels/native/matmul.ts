@@ -62,6 +62,80 @@ export interface MatmulOptions {
   aLoad?: (dst: Float32Array, at: number) => void;
   /** The same for B. */
   bLoad?: (dst: Float32Array, at: number) => void;
+  /**
+   * Read A in place through element strides instead of as contiguous items: the batch is
+   * groups × `innerBatch` items (item = g·innerBatch + i), and element (r, c) of item (g, i) of the
+   * stored A ([M, K], or [K, M] with transA) is at g·group + i·inner + r·row + c·col. An operand
+   * seen through a permuted view (attention's [B, T, H, d] read as [B, H, T, d]) needs no copy.
+   * Replaces aBatchStride; not with aLoad.
+   */
+  aStrides?: OperandStrides;
+  /** The same for B (stored [K, N], or [N, K] with transB). */
+  bStrides?: OperandStrides;
+  /** Items per group of the two-level batch of aStrides / bStrides (a divisor of batch; default 1). */
+  innerBatch?: number;
+}
+
+/** Element strides of an operand read in place (see MatmulOptions.aStrides). */
+export interface OperandStrides {
+  group: number;
+  inner: number;
+  row: number;
+  col: number;
+}
+
+/** A strided operand as contiguous items [batch, R, C] (the paths that cannot read strides). */
+function gather(x: Float32Array, st: OperandStrides, batch: number, inner: number, R: number, C: number): Float32Array {
+  const y = new Float32Array(batch * R * C);
+  let o = 0;
+  for (let it = 0; it < batch; it++) {
+    const base = Math.floor(it / inner) * st.group + (it % inner) * st.inner;
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) y[o++] = x[base + r * st.row + c * st.col];
+  }
+  return y;
+}
+
+type MatmulArgs = [Float32Array, Float32Array, number, number, number, number, MatmulOptions];
+
+/** The same call with strided operands gathered into contiguous ones. */
+function unstridedCall(
+  a: Float32Array,
+  b: Float32Array,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  opts: MatmulOptions,
+): MatmulArgs {
+  const inner = opts.innerBatch ?? 1;
+  const o: MatmulOptions = { ...opts, aStrides: undefined, bStrides: undefined, innerBatch: undefined };
+  if (opts.aStrides) {
+    a = gather(a, opts.aStrides, batch, inner, opts.transA ? K : M, opts.transA ? M : K);
+    o.aBatchStride = M * K;
+  }
+  if (opts.bStrides) {
+    b = gather(b, opts.bStrides, batch, inner, opts.transB ? N : K, opts.transB ? K : N);
+    o.bBatchStride = K * N;
+  }
+  return [a, b, batch, M, K, N, o];
+}
+
+/** Checks strided operands: non-negative integer strides, every element read inside the array. */
+function checkStrides(
+  name: string,
+  x: Float32Array,
+  st: OperandStrides,
+  groups: number,
+  inner: number,
+  R: number,
+  C: number,
+): void {
+  const v = [st.group, st.inner, st.row, st.col];
+  if (!v.every((s) => Number.isInteger(s) && s >= 0))
+    throw new RangeError(`matmulF32: ${name} strides must be non-negative integers`);
+  const last = (groups - 1) * st.group + (inner - 1) * st.inner + (R - 1) * st.row + (C - 1) * st.col;
+  if (last >= x.length)
+    throw new RangeError(`matmulF32: ${name} has ${x.length} elements, its strides read ${last + 1}`);
 }
 
 /** The operands as plain arrays (their loaders run into fresh arrays) and options without loaders. */
@@ -124,11 +198,21 @@ function normalize(
   if (!Number.isInteger(aStride) || aStride < 0 || !Number.isInteger(bStride) || bStride < 0) {
     throw new RangeError('matmulF32: batch strides must be non-negative integers');
   }
+  const inner = opts?.innerBatch ?? 1;
+  if (!Number.isInteger(inner) || inner < 1 || (batch > 0 && batch % inner !== 0))
+    throw new RangeError(`matmulF32: innerBatch ${inner} must be a positive divisor of batch ${batch}`);
+  if ((opts?.aStrides && opts.aLoad) || (opts?.bStrides && opts.bLoad))
+    throw new RangeError('matmulF32: an operand has strides or a loader, not both');
   if (batch > 0) {
+    const groups = batch / inner;
     const aNeed = (batch - 1) * aStride + M * K;
     const bNeed = (batch - 1) * bStride + K * N;
-    if (a.length < aNeed) throw new RangeError(`matmulF32: A has ${a.length} elements, needs ${aNeed}`);
-    if (b.length < bNeed) throw new RangeError(`matmulF32: B has ${b.length} elements, needs ${bNeed}`);
+    if (opts?.aStrides) {
+      if (M * K > 0) checkStrides('A', a, opts.aStrides, groups, inner, opts.transA ? K : M, opts.transA ? M : K);
+    } else if (a.length < aNeed) throw new RangeError(`matmulF32: A has ${a.length} elements, needs ${aNeed}`);
+    if (opts?.bStrides) {
+      if (K * N > 0) checkStrides('B', b, opts.bStrides, groups, inner, opts.transB ? N : K, opts.transB ? K : N);
+    } else if (b.length < bNeed) throw new RangeError(`matmulF32: B has ${b.length} elements, needs ${bNeed}`);
   }
   const cLen = batch * M * N;
   let out = opts?.out;
@@ -163,6 +247,7 @@ export function matmulF32JS(
   opts?: MatmulOptions,
 ): Float32Array {
   const { aStride, bStride, out } = normalize(a, b, batch, M, K, N, opts);
+  if (opts?.aStrides || opts?.bStrides) return matmulF32JS(...unstridedCall(a, b, batch, M, K, N, { ...opts, out }));
   const transA = !!opts?.transA;
   const transB = !!opts?.transB;
   // rows of op(A) / op(B) as (offset, stride) pairs
@@ -513,6 +598,14 @@ function writeParams(
   i[o + 23] = Math.min(config.MC, roundUp(mch, MR));
 }
 
+/** The two-level batch of a job (words 24-26): `inner` items per group, byte strides inside a group. */
+function writeGroups(i: Int32Array, p: number, inner: number, aBS1: number, bBS1: number): void {
+  const o = p >> 2;
+  i[o + 24] = inner;
+  i[o + 25] = aBS1;
+  i[o + 26] = bBS1;
+}
+
 /**
  * C[b] = op(A[b]) @ op(B[b]) for b in 0..batch-1 (row-major float32, contiguous).
  * A is [batch, M, K] ([batch, K, M] if transA), B is [batch, K, N] ([batch, N, K] if transB),
@@ -550,27 +643,36 @@ export function matmulF32(
   }
   const transA = opts?.transA === true;
   const transB = opts?.transB === true;
+  const strided = !!(opts?.aStrides || opts?.bStrides);
 
   // Fold the batch into M when B is shared and A's items are stacked row-major
   // (the common [B, T, D] @ [D, E] linear layer): one big product instead of many.
-  if (batch > 1 && bStride === 0 && !transA && aStride === M * K) {
+  if (batch > 1 && bStride === 0 && !transA && aStride === M * K && !strided) {
     M *= batch;
     batch = 1;
     aStride = M * K;
   }
 
-  const aItems = aStride === 0 ? 1 : batch;
-  const bItems = bStride === 0 ? 1 : batch;
-  const aLen = (aItems - 1) * aStride + M * K;
-  const bLen = (bItems - 1) * bStride + K * N;
+  // Each operand as the kernel reads it: element strides of its rows and columns as stored, and
+  // byte strides between groups of `inner` items and inside a group; the elements copied in.
+  const inner = opts?.innerBatch ?? 1;
+  const operand = (x: Float32Array, st: OperandStrides | undefined, stride: number, rows: number, cols: number) => {
+    if (st) return { ...st, len: x.length };
+    const items = stride === 0 ? 1 : batch;
+    return { group: stride * inner, inner: stride, row: cols, col: 1, len: (items - 1) * stride + rows * cols };
+  };
+  const A = operand(a, opts?.aStrides, aStride, transA ? K : M, transA ? M : K);
+  const B = operand(b, opts?.bStrides, bStride, transB ? N : K, transB ? K : N);
+  const aLen = A.len;
+  const bLen = B.len;
   const cItem = M * N;
   const cLen = batch * cItem;
 
   // Problem as the kernel sees it: element strides of op(A) (mm x K) and op(B) (K x nn).
-  let rsA = transA ? 1 : K;
-  let csA = transA ? M : 1;
-  let rsB = transB ? 1 : N;
-  let csB = transB ? K : 1;
+  let rsA = transA ? A.col : A.row;
+  let csA = transA ? A.row : A.col;
+  let rsB = transB ? B.col : B.row;
+  let csB = transB ? B.row : B.col;
   let mm = M;
   let nn = N;
   // Narrow outputs (N < 16) waste most of a 2x16 tile: compute C^T = op(B)^T op(A)^T
@@ -633,6 +735,7 @@ export function matmulF32(
   if (need > MAX_PAGES * PAGE) {
     // Too big for one pass: split the batch (each chunk is a smaller call).
     const o2: MatmulOptions = { ...opts, aBatchStride: aStride, bBatchStride: bStride, out };
+    if (strided) return matmulF32(...unstridedCall(a, b, batch, M, K, N, o2));
     if (o2.aLoad || o2.bLoad) {
       const l = loaded(a, b, o2);
       return matmulF32(l.a, l.b, batch, M, K, N, l.opts);
@@ -651,7 +754,7 @@ export function matmulF32(
     // the process could not get the memory (memory.grow failed): plain JS needs less
     stats.jsCalls++;
     const l = loaded(a, b, { ...opts, aBatchStride: aStride, bBatchStride: bStride, out });
-    return matmulF32JS(l.a, l.b, batch, M, K, N, l.opts);
+    return matmulF32JS(l.a, l.b, batch, M, K, N, l.opts); // (it gathers strided operands itself)
   }
   const aPtr = dataBase;
   const bPtr = aPtr + aBytes;
@@ -667,14 +770,17 @@ export function matmulF32(
   const i32 = s.i32;
   const pA = swap ? bPtr : aPtr;
   const pB = swap ? aPtr : bPtr;
-  const aBS = (swap ? bStride : aStride) * 4;
-  const bBS = (swap ? aStride : bStride) * 4;
+  const aBS = (swap ? B : A).group * 4;
+  const bBS = (swap ? A : B).group * 4;
+  const aBS1 = (swap ? B : A).inner * 4;
+  const bBS1 = (swap ? A : B).inner * 4;
   const ws0 = WS_BASE;
   stats.wasmCalls++;
   const useWorker = threads > 1 && workerAvailable(s);
   if (useWorker) {
     const p = PARAM_SHARED;
     writeParams(i32, p, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);
+    writeGroups(i32, p, inner, aBS1, bBS1);
     const ws1 = WS_BASE + ws;
     i32[CTRL_WS] = ws1;
     i32[CTRL_WS + 1] = ws1 + wsA;
@@ -698,6 +804,7 @@ export function matmulF32(
   } else {
     if (threads > 1) arm = -1; // the worker is not up yet: nothing to learn from this call
     writeParams(i32, PARAM_MAIN, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);
+    writeGroups(i32, PARAM_MAIN, inner, aBS1, bBS1);
     s.runJob(PARAM_MAIN, ws0, ws0 + wsA, ws0 + wsA + wsB);
   }
 

@@ -41,6 +41,11 @@
 ;;   18 nRowChunks = ceil(M / MCH)   19 nJc = ceil(N / NC)   20 nChunks = items*nJc*nRowChunks
 ;;   21 claim counter (atomic)       22 completed counter (atomic)
 ;;   23 MC    rows of a packed A block (even; wsA holds MC x KC floats)
+;;   24 inner  batch items come in groups of `inner`: item = outer*inner + i
+;;   25 aBS1 26 bBS1   byte strides between the items of a group (A, B); aBS/bBS step the groups,
+;;                     so an operand read in place through a permuted view (attention's heads)
+;;                     needs no copy; inner = 1 and aBS1 = bBS1 = 0 for one level of batch.
+;;                     C is always contiguous: item `item` at c + item*cBS.
 (module
   (import "env" "memory" (memory 1 32768 shared))
 
@@ -328,6 +333,8 @@
     (local $r0 i32) (local $mc i32) (local $jc i32) (local $nc i32) (local $ncPad i32)
     (local $pc i32) (local $kc i32)
     (local $keyB i32) (local $keyJc i32) (local $MC i32) (local $ib i32) (local $mb i32)
+    (local $inner i32) (local $grp i32) (local $sub i32)
+    (local.set $inner (i32.load offset=96 (local.get $p)))
     (local.set $MC (i32.load offset=92 (local.get $p)))
     (local.set $M (i32.load offset=28 (local.get $p)))
     (local.set $K (i32.load offset=32 (local.get $p)))
@@ -353,8 +360,14 @@
       (local.set $t (i32.div_u (local.get $idx) (local.get $nRC)))
       (local.set $jci (i32.rem_u (local.get $t) (local.get $nJc)))
       (local.set $item (i32.div_u (local.get $t) (local.get $nJc)))
-      (local.set $aItem (i32.add (i32.load offset=0 (local.get $p)) (i32.mul (local.get $item) (i32.load offset=12 (local.get $p)))))
-      (local.set $bItem (i32.add (i32.load offset=4 (local.get $p)) (i32.mul (local.get $item) (i32.load offset=16 (local.get $p)))))
+      (local.set $grp (i32.div_u (local.get $item) (local.get $inner)))
+      (local.set $sub (i32.rem_u (local.get $item) (local.get $inner)))
+      (local.set $aItem (i32.add (i32.load offset=0 (local.get $p))
+        (i32.add (i32.mul (local.get $grp) (i32.load offset=12 (local.get $p)))
+                 (i32.mul (local.get $sub) (i32.load offset=100 (local.get $p))))))
+      (local.set $bItem (i32.add (i32.load offset=4 (local.get $p))
+        (i32.add (i32.mul (local.get $grp) (i32.load offset=16 (local.get $p)))
+                 (i32.mul (local.get $sub) (i32.load offset=104 (local.get $p))))))
       (local.set $cItem (i32.add (i32.load offset=8 (local.get $p)) (i32.mul (local.get $item) (i32.load offset=20 (local.get $p)))))
       (local.set $r0 (i32.mul (local.get $rc) (local.get $MCH)))
       (local.set $mc (i32.sub (local.get $M) (local.get $r0)))

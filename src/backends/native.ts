@@ -12,24 +12,16 @@ import { elementwise, elementwiseExpr, elementwiseExprs } from '../../kernels/na
 import * as L from '../../kernels/native/layout';
 import * as R from '../../kernels/native/rowwise';
 import { rowsInfo, rowsWasm } from '../../kernels/native/rows';
-import { matmulF32, matmulInfo } from '../../kernels/native/matmul';
+import { matmulInfo } from '../../kernels/native/matmul';
+import { linear, matmul } from './native-matmul';
 import { allocF32, releaseF32 } from '../../kernels/native/alloc';
 import { reduceExpr } from '../../kernels/native/reduce-expr';
 import { fusedBatch } from '../../kernels/native/batch';
-import { matmulDims } from '../primitives';
-import { size, type Shape } from '../shape';
+import type { Shape } from '../shape';
 
 type F32 = Float32Array;
 const ew = (name: Parameters<typeof elementwise>[0]) => (ins: unknown[], shapes: Shape[], out: Shape) =>
   elementwise(name, ins as F32[], shapes, out);
-
-function batchStride(s: Shape, batch: Shape): number | null {
-  const b = s.slice(0, -2);
-  const mat = s[s.length - 1] * s[s.length - 2];
-  if (size(b) === 1) return 0;
-  if (b.length === batch.length && b.every((d, i) => d === batch[i])) return mat;
-  return null; // partial broadcast: materialise
-}
 
 /** exp/gelu/geluGrad: the SIMD kernel where it runs, else the generated JS loop. */
 const simdOr = (name: 'exp' | 'gelu' | 'geluGrad') => (ins: unknown[], shapes: Shape[], out: Shape) =>
@@ -112,66 +104,8 @@ const kernels: KernelTable = {
   concat: (xs, shapes, out, p) => L.concat(xs as F32[], shapes, p.axis, out),
   gather: ([x, idx], [s, is], _o, p) => L.gather(x as F32, s, idx as F32, p.axis, is[p.axis]),
   scatterAdd: ([src, idx], [s], _o, p) => L.scatterAdd(src as F32, s, idx as F32, p.axis, p.size),
-  matmul: ([a, b], [as, bs], _out, p) => matmul(a as F32, b as F32, as, bs, p),
+  matmul: ([a, b], shapes, _out, p) => matmul(a as F32, b as F32, shapes, p),
 };
-
-type Load = ((dst: F32, at: number) => void) | undefined;
-
-/**
- * Batched matmul; an operand with a loader (`loads[k]`) is a view of its stored array that the
- * wasm kernel gathers straight into its memory (jit's transposes read by matmul).
- */
-function matmul(
-  a: F32,
-  b: F32,
-  as: Shape,
-  bs: Shape,
-  p: { transA: boolean; transB: boolean },
-  loads: [Load, Load] = [undefined, undefined],
-): F32 {
-  const { M, K, N, batch } = matmulDims(as, bs, p);
-  const B = size(batch);
-  // an operand broadcast along only some batch axes is materialised (its view first): then it has no
-  // loader and a plain batch stride
-  const operand = (x: F32, shape: Shape, load: Load): { data: F32; stride: number; load: Load } => {
-    const stride = batchStride(shape, batch);
-    if (stride !== null) return { data: x, stride, load };
-    let v = x;
-    if (load) {
-      v = allocF32(x.length);
-      load(v, 0);
-    }
-    const data = elementwise('identity', [v], [shape], [...batch, ...shape.slice(-2)]);
-    if (v !== x) releaseF32(v);
-    return { data, stride: shape[shape.length - 1] * shape[shape.length - 2], load: undefined };
-  };
-  const { data: A, stride: sa, load: la } = operand(a, as, loads[0]);
-  const { data: Bm, stride: sb, load: lb } = operand(b, bs, loads[1]);
-  const C = matmulF32(A, Bm, B, M, K, N, {
-    transA: p.transA,
-    transB: p.transB,
-    aBatchStride: sa,
-    bBatchStride: sb,
-    out: allocF32(B * M * N),
-    aLoad: la,
-    bLoad: lb,
-  });
-  if (A !== a) releaseF32(A);
-  if (Bm !== b) releaseF32(Bm);
-  return C;
-}
-
-/** x [..., K] · Wᵀ + b: the wasm matmul adds the bias to C before copying it out. */
-function linear([x, w, b]: unknown[], [xs, ws]: Shape[], xLoad?: Load): F32 {
-  const [N, K] = ws;
-  const rows = size(xs) / K;
-  return matmulF32(x as F32, w as F32, 1, rows, K, N, {
-    transB: true,
-    bias: b as F32,
-    out: allocF32(rows * N),
-    aLoad: xLoad,
-  });
-}
 
 export function createNativeBackend(): Backend {
   return {
@@ -197,13 +131,10 @@ export function createNativeBackend(): Backend {
     fusedReduce: (kind, src, ins, inShapes, groupShape, axes) =>
       reduceExpr(kind, src, ins as F32[], inShapes, groupShape, axes),
     matmulOfViews: (prim, ins, storedShapes, shapes, params, views) => {
-      const load = (k: number): Load => {
-        const v = views[k];
-        return v ? (dst, at) => L.transposeInto(ins[k] as F32, storedShapes[k], v.perm, dst, at) : undefined;
-      };
-      return prim === 'linear'
-        ? linear(ins, shapes, load(0))
-        : matmul(ins[0] as F32, ins[1] as F32, shapes[0], shapes[1], params as never, [load(0), load(1)]);
+      const view = (k: number) => views[k] && { stored: storedShapes[k], perm: views[k].perm };
+      if (prim === 'linear') return linear(ins, shapes, view(0));
+      const p = params as { transA: boolean; transB: boolean };
+      return matmul(ins[0] as F32, ins[1] as F32, shapes, p, [view(0), view(1)]);
     },
     fusedBatch: (kind, srcs, members) => fusedBatch(kind, srcs, members as { inputs: F32[]; n: number }[]),
     fusedMulti: (srcs, ins, inShapes, shape) => elementwiseExprs(srcs, ins as F32[], inShapes, shape),
