@@ -91,8 +91,8 @@ export interface KernelWorker {
   onGone(cb: () => void): void;
 }
 
-/** Start a worker thread (Node worker_threads, else a Web Worker) running `body` with `data` as `workerData`. */
-export function spawnWorker(body: string, data: unknown): KernelWorker {
+/** Start a worker thread (Node worker_threads, else a Web Worker) running `body` with `data` as `workerData` (`transfer`: its transferables, e.g. a MessagePort). */
+export function spawnWorker(body: string, data: unknown, transfer: unknown[] = []): KernelWorker {
   const wt = nodeBuiltin<{
     Worker: new (src: string, o: object) => { unref(): void; on(ev: string, cb: () => void): void };
   }>('node:worker_threads');
@@ -100,11 +100,15 @@ export function spawnWorker(body: string, data: unknown): KernelWorker {
     const w = new wt.Worker(`const { workerData } = require('node:worker_threads');\n${body}`, {
       eval: true,
       workerData: data,
+      transferList: transfer,
     });
     return { unref: () => w.unref(), onGone: (cb) => (w.on('error', cb), w.on('exit', cb)) };
   }
   const g = globalThis as unknown as {
-    Worker?: new (url: string) => { postMessage(d: unknown): void; addEventListener(ev: string, cb: () => void): void };
+    Worker?: new (url: string) => {
+      postMessage(d: unknown, transfer: unknown[]): void;
+      addEventListener(ev: string, cb: () => void): void;
+    };
     Blob: typeof Blob;
     URL: typeof URL;
   };
@@ -112,7 +116,7 @@ export function spawnWorker(body: string, data: unknown): KernelWorker {
   const src = `self.onmessage = (e) => { self.onmessage = null; const workerData = e.data;\n${body}\n};`;
   const url = g.URL.createObjectURL(new g.Blob([src], { type: 'text/javascript' }));
   const w = new g.Worker(url);
-  w.postMessage(data);
+  w.postMessage(data, transfer);
   return { unref: () => {}, onGone: (cb) => (w.addEventListener('error', cb), w.addEventListener('messageerror', cb)) };
 }
 

@@ -90,16 +90,29 @@ export const FUSED_OPS = Object.keys(SCALAR_OPS) as FusedOp[];
 
 /** The functions scalar sources call, built on an erf (float32-accurate on native, float64 on ref64). */
 export function scalarHelpers(erf: (x: number) => number) {
-  return {
-    erf,
-    sq: (x: number) => x * x,
-    fmax: (a: number, b: number) => (a > b || a !== a ? a : b),
-    fmin: (a: number, b: number) => (a < b || a !== a ? a : b),
-    // exact GELU x·Φ(x) and its derivative Φ(x) + x·φ(x)
-    gelu: (x: number) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)),
-    geluGrad: (x: number) => 0.5 * (1 + erf(x * Math.SQRT1_2)) + x * 0.3989422804014327 * Math.exp(-0.5 * x * x),
+  return new Function('erf', HELPERS_SOURCE)(erf) as {
+    erf: (x: number) => number;
+    sq: (x: number) => number;
+    fmax: (a: number, b: number) => number;
+    fmin: (a: number, b: number) => number;
+    gelu: (x: number) => number;
+    geluGrad: (x: number) => number;
   };
 }
+
+/**
+ * The helpers as JavaScript source, a function body of `erf`: compiled here, and by the native
+ * kernels' worker thread from the same text (kernels/native/worker.ts), so both threads run one
+ * definition.
+ */
+export const HELPERS_SOURCE = `
+  const sq = (x) => x * x;
+  const fmax = (a, b) => (a > b || a !== a ? a : b);
+  const fmin = (a, b) => (a < b || a !== a ? a : b);
+  // exact GELU x·Φ(x) and its derivative Φ(x) + x·φ(x)
+  const gelu = (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2));
+  const geluGrad = (x) => 0.5 * (1 + erf(x * Math.SQRT1_2)) + x * 0.3989422804014327 * Math.exp(-0.5 * x * x);
+  return { erf, sq, fmax, fmin, gelu, geluGrad };`;
 export type ScalarHelpers = ReturnType<typeof scalarHelpers>;
 export const HELPER_NAMES = Object.keys(scalarHelpers(Math.abs)) as (keyof ScalarHelpers)[];
 

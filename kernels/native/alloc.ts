@@ -8,49 +8,69 @@
  * their outputs from here. Without scopes nothing is disposed and the GC reclaims buffers as
  * before.
  *
- *   allocF32(n)    contents undefined: for kernels that write every element
+ *   allocF32(n)    contents undefined: for kernels that write every element (shared = true: on a
+ *                  SharedArrayBuffer however small, where the worker thread can write it)
  *   zerosF32(n)    zero-filled: for kernels that accumulate or leave gaps (pad, scatterAdd)
  *   releaseF32(a)  `a` is dead: a later alloc of the same length may return it
  */
+import { cores, nodeBuiltin, threadsAllowed } from '../platform';
+
+/**
+ * Buffers of at least SHARED_MIN elements lie on SharedArrayBuffers where the generated loops can
+ * run on the worker thread too (Node with 2+ cores: kernels/native/worker.ts), so that it reads
+ * and writes them in place.
+ */
+const SHARED_MIN = 4096;
+const shareable = threadsAllowed() && cores() > 1 && nodeBuiltin('node:worker_threads') !== null;
+const ownShared = new WeakSet<Float32Array>();
+
 const pool = new Map<number, Float32Array[]>();
 /** Bytes held by the pool; beyond MAX_POOLED, released buffers are left to the GC. */
 let pooledBytes = 0;
 const MAX_POOLED = 768 * 2 ** 20;
 const stats = { allocs: 0, reused: 0, released: 0, dropped: 0 };
 
-export function allocF32(n: number): Float32Array {
+/** Free buffers by length, shared ones under the negated length (a request for shared memory gets shared memory). */
+const keyOf = (n: number, shared: boolean) => (shared ? -n : n);
+
+export function allocF32(n: number, shared = false): Float32Array {
   stats.allocs++;
-  const free = pool.get(n);
-  const a = free?.pop();
+  const onShared = shareable && (shared || n >= SHARED_MIN);
+  const a = pool.get(keyOf(n, onShared))?.pop();
   if (a) {
     stats.reused++;
     pooledBytes -= a.byteLength;
     return a;
   }
-  return new Float32Array(n);
+  if (!onShared) return new Float32Array(n);
+  const b = new Float32Array(new SharedArrayBuffer(4 * n));
+  ownShared.add(b);
+  return b;
 }
 
 export function zerosF32(n: number): Float32Array {
-  const free = pool.get(n);
+  const free = pool.get(keyOf(n, shareable && n >= SHARED_MIN));
   if (free && free.length) return allocF32(n).fill(0);
   return allocF32(n);
 }
 
 export function releaseF32(a: Float32Array): void {
-  // only whole, unshared buffers of their own ArrayBuffer are recycled (never views)
+  // only whole buffers of their own ArrayBuffer are recycled (never views), and shared ones only
+  // when they were made here (not a kernel's WebAssembly memory)
   if (
     a.length === 0 ||
     a.byteOffset !== 0 ||
     a.buffer.byteLength !== a.byteLength ||
-    (typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer)
+    (typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer && !ownShared.has(a))
   )
     return;
   if (pooledBytes + a.byteLength > MAX_POOLED) {
     stats.dropped++;
     return;
   }
-  let free = pool.get(a.length);
-  if (!free) pool.set(a.length, (free = []));
+  const key = keyOf(a.length, ownShared.has(a));
+  let free = pool.get(key);
+  if (!free) pool.set(key, (free = []));
   free.push(a);
   pooledBytes += a.byteLength;
   stats.released++;

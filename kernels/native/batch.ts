@@ -12,15 +12,27 @@
 import { HELPER_NAMES, scalarHelpers } from '../../src/fused';
 import { erf32 } from '../../src/math';
 import { allocF32 } from './alloc';
+import { JS_CHUNKS, jsParallel, runJsChunks, workerSpins } from './worker';
 
 export type BatchKind = 'map' | 'sum' | 'max';
-type Loop = (ins: Float32Array[][], outs: Float32Array[][], ns: number[]) => void;
+/** Elements [los[k], his[k]) of member ms[k], for every k (a map may split a member; a reduction runs whole members). */
+type Loop = (ins: Float32Array[][], outs: Float32Array[][], ms: Int32Array, los: Int32Array, his: Int32Array) => void;
+interface Segments {
+  ms: Int32Array;
+  los: Int32Array;
+  his: Int32Array;
+}
+interface Compiled {
+  loop: Loop;
+  job: (args: { ins: Float32Array[][]; outs: Float32Array[][]; chunks: Segments[] }, c: number) => void;
+  src: string;
+}
 
 const HELPERS = scalarHelpers(erf32);
-const cache = new Map<string, Loop>();
+const cache = new Map<string, Compiled>();
 const UNROLL = 4;
 
-function generate(kind: BatchKind, exprs: string[], pattern: string): Loop {
+function generate(kind: BatchKind, exprs: string[], pattern: string): Compiled {
   const expr = exprs[0];
   const xs = [...pattern].map((_, k) => k);
   const read = (k: number, u: string) => (pattern[k] === 'b' ? `v${k}` : `a${k}[i${u}]`);
@@ -32,26 +44,68 @@ function generate(kind: BatchKind, exprs: string[], pattern: string): Loop {
         ? `${value(u)}r = r + ${expr}; }`
         : `${value(u)}const v = ${expr}; if (v > r || v !== v) r = v; }`;
   const unrolled = Array.from({ length: UNROLL }, (_, u) => step(` + ${u}`)).join(' ');
-  return new Function(
-    ...HELPER_NAMES,
-    `return function(list, outs, ns) {
-      for (let m = 0; m < ns.length; m++) {
-        const ins = list[m]; const n = ns[m];
+  const loopSrc = `return function(list, outs, ms, los, his) {
+      for (let k = 0; k < ms.length; k++) {
+        const m = ms[k]; const ins = list[m]; const n = his[k];
         ${kind === 'map' ? exprs.map((_, j) => `const out${j} = outs[m][${j}];`).join(' ') : 'const out = outs[m][0];'}
         ${xs.map((k) => (pattern[k] === 'b' ? `const v${k} = ins[${k}][0];` : `const a${k} = ins[${k}];`)).join(' ')}
         let r = ${kind === 'max' ? '-Infinity' : '0'};
-        let i = 0;
+        let i = los[k];
         for (; i + ${UNROLL - 1} < n; i += ${UNROLL}) { ${unrolled} }
         for (; i < n; i++) { ${step('')} }
         ${kind === 'map' ? '' : 'out[0] = r;'}
       }
-    }`,
-  )(...HELPER_NAMES.map((h) => HELPERS[h])) as Loop;
+    }`;
+  const src = `const loop = (() => { ${loopSrc} })();
+    return function(args, c) { const s = args.chunks[c]; loop(args.ins, args.outs, s.ms, s.los, s.his); };`;
+  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
+  return {
+    loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as Loop,
+    job: new Function(...HELPER_NAMES, src)(...helpers) as Compiled['job'],
+    src,
+  };
+}
+
+/** Every member whole, one after the other. */
+function whole(members: { n: number }[]): Segments {
+  return {
+    ms: Int32Array.from(members, (_, m) => m),
+    los: new Int32Array(members.length),
+    his: Int32Array.from(members, (m) => m.n),
+  };
+}
+
+/** The members' elements cut into `chunks` runs of about equal length (a member may be split). */
+function split(members: { n: number }[], total: number, chunks: number): Segments[] {
+  const out: Segments[] = [];
+  let m = 0;
+  let i = 0;
+  for (let c = 0; c < chunks; c++) {
+    let left = c === chunks - 1 ? Infinity : Math.ceil(total / chunks);
+    const ms: number[] = [];
+    const los: number[] = [];
+    const his: number[] = [];
+    while (left > 0 && m < members.length) {
+      const take = Math.min(left, members[m].n - i);
+      ms.push(m);
+      los.push(i);
+      his.push(i + take);
+      left -= take;
+      i += take;
+      if (i === members[m].n) {
+        m++;
+        i = 0;
+      }
+    }
+    out.push({ ms: Int32Array.from(ms), los: Int32Array.from(los), his: Int32Array.from(his) });
+  }
+  return out;
 }
 
 /**
  * `exprs` over every member in one call; each input of a member has n elements or one. Returns
- * each member's outputs, one per expression (`sum` and `max` take one expression).
+ * each member's outputs, one per expression (`sum` and `max` take one expression). A large map
+ * runs in chunks on this thread and the worker (kernels/native/worker.ts).
  */
 export function fusedBatch(
   kind: BatchKind,
@@ -68,16 +122,29 @@ export function fusedBatch(
         throw new RangeError(`fusedBatch: input ${k} of a member has ${a.length} elements, expected ${want}`);
     });
   const key = `${kind}|${pattern}|${exprs.join(' ; ')}`;
-  let loop = cache.get(key);
-  if (!loop) {
+  let c = cache.get(key);
+  if (!c) {
     if (cache.size >= 1024) cache.clear();
-    cache.set(key, (loop = generate(kind, exprs, pattern)));
+    cache.set(key, (c = generate(kind, exprs, pattern)));
   }
-  const outs = members.map((m) => exprs.map(() => allocF32(kind === 'map' ? m.n : 1)));
-  loop(
-    members.map((m) => m.inputs),
-    outs,
-    members.map((m) => m.n),
-  );
+  const total = members.reduce((t, m) => t + m.n, 0);
+  const parallel = kind === 'map' && jsParallel(total);
+  // (the worker writes its chunks in place: every output of a parallel map on shared memory)
+  const outs = members.map((m) => exprs.map(() => allocF32(kind === 'map' ? m.n : 1, parallel)));
+  const ins = members.map((m) => m.inputs);
+  if (parallel && outs.every((o) => o.every((a) => a.buffer instanceof SharedArrayBuffer))) {
+    const chunks = split(members, total, JS_CHUNKS);
+    runJsChunks(
+      workerSpins,
+      `batch:${key}`,
+      c.src,
+      c.job as (a: unknown, k: number) => void,
+      { ins, outs, chunks },
+      JS_CHUNKS,
+    );
+  } else {
+    const s = whole(members);
+    c.loop(ins, outs, s.ms, s.los, s.his);
+  }
   return outs;
 }

@@ -13,6 +13,7 @@ import { erf32 as erf } from '../../src/math';
 import { FUSED_OPS, HELPER_NAMES, SCALAR_OPS, scalarHelpers, type FusedOp } from '../../src/fused';
 import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
 import { allocF32 } from './alloc';
+import { JS_CHUNKS, jsParallel, runJsChunks, workerSpins } from './worker';
 
 /**
  * Scalar expressions of each elementwise primitive, in the inputs x0, x1, x2: the definitions of
@@ -44,14 +45,67 @@ type InnerLoop = (
   strides: Int32Array[],
   innerStrides: Int32Array,
   dims: Int32Array,
+  /** the outer index to start from (advanced in place, as `offs`) */
+  idx: Int32Array,
 ) => void;
 
-const cache = new Map<string, InnerLoop>();
+/**
+ * One chunk of a loop's work: the flat form (every input contiguous or one value) splits the
+ * elements, the strided form the outer index; both threads run the same job (kernels/native/worker.ts).
+ */
+type Job = (args: JobArgs, chunk: number) => void;
+interface JobArgs {
+  ins: Float32Array[];
+  outs: Float32Array[];
+  outer: number;
+  inner: number;
+  strides: Int32Array[];
+  innerStrides: Int32Array;
+  dims: Int32Array;
+  chunks: number;
+}
+interface Compiled {
+  loop: InnerLoop;
+  job: Job;
+  /** the job's source (a function body of the helpers), for the worker */
+  jobSrc: string;
+}
+const cache = new Map<string, Compiled>();
 /** Inner loops are unrolled by this much: V8 re-checks typed arrays on every loop trip. */
 const UNROLL = 8;
 
+/**
+ * The job running one chunk of a loop (`loop` in scope). Flat (no outer dims): elements
+ * [lo, hi) of every contiguous input and of the outputs. Strided: outer indices [o0, o1), starting
+ * from the offsets and outer index that o0 stands for. Chunk bounds are multiples of UNROLL, so
+ * every element is computed by the same unrolled code as on one thread.
+ */
+const JOB_SRC = `return function(args, c) {
+  const { ins, outs, outer, inner, strides, innerStrides, dims, chunks } = args;
+  const rank = dims.length;
+  if (rank === 0) {
+    const lo = Math.min(inner, Math.floor((inner * c) / chunks / ${UNROLL}) * ${UNROLL});
+    const hi = c === chunks - 1 ? inner : Math.min(inner, Math.floor((inner * (c + 1)) / chunks / ${UNROLL}) * ${UNROLL});
+    if (hi <= lo) return;
+    loop(ins.map((a) => (a.length === 1 ? a : a.subarray(lo, hi))), outs.map((o) => o.subarray(lo, hi)),
+      1, hi - lo, new Int32Array(ins.length), strides, innerStrides, dims, new Int32Array(0));
+    return;
+  }
+  const o0 = Math.floor((outer * c) / chunks);
+  const o1 = Math.floor((outer * (c + 1)) / chunks);
+  if (o1 <= o0) return;
+  const idx = new Int32Array(rank);
+  const offs = new Int32Array(ins.length);
+  for (let d = rank - 1, r = o0; d >= 0; d--) {
+    idx[d] = r % dims[d];
+    r = Math.floor(r / dims[d]);
+    for (let k = 0; k < ins.length; k++) offs[k] += idx[d] * strides[k][d];
+  }
+  loop(ins, outs.map((o) => o.subarray(o0 * inner, o1 * inner)), o1 - o0, inner, offs, strides, innerStrides, dims, idx);
+};`;
+
 /** The loop writing exprs[j] to outs[j], in one pass over the inputs (V8 computes their common sub-expressions once). */
-function generate(exprs: string[], pattern: Access[]): InnerLoop {
+function generate(exprs: string[], pattern: Access[]): Compiled {
   const xs = pattern.map((_, k) => k);
   // running indices: out at p, contiguous inputs at i<k> (constant offsets inside an unrolled
   // block fold into the address), strided inputs step by s<k> after each read
@@ -67,13 +121,10 @@ function generate(exprs: string[], pattern: Access[]): InnerLoop {
         .map((k) => (pattern[k] === 'c' ? `i${k} += ${by};` : `i${k} += ${by} * s${k};`)),
     ].join(' ');
   const unrolled = Array.from({ length: UNROLL }, (_, u) => body(u)).join('\n          ');
-  return new Function(
-    ...HELPER_NAMES,
-    `return function(ins, outs, outer, inner, offs, strides, innerStrides, dims) {
+  const loopSrc = `return function(ins, outs, outer, inner, offs, strides, innerStrides, dims, idx) {
       ${exprs.map((_, j) => `const out${j} = outs[${j}];`).join(' ')}
       ${xs.map((k) => `const a${k} = ins[${k}]; const s${k} = innerStrides[${k}];`).join('\n      ')}
       const rank = dims.length;
-      const idx = new Int32Array(rank);
       let p = 0;
       for (let o = 0; o < outer; o++) {
         ${xs.map((k) => (pattern[k] === 'b' ? `const v${k} = a${k}[offs[${k}]];` : `let i${k} = offs[${k}];`)).join(' ')}
@@ -94,18 +145,51 @@ function generate(exprs: string[], pattern: Access[]): InnerLoop {
           idx[d] = 0;
         }
       }
-    }`,
-  )(...HELPER_NAMES.map((h) => HELPERS[h])) as InnerLoop;
+    }`;
+  const jobSrc = `const loop = (() => { ${loopSrc} })();\n${JOB_SRC}`;
+  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
+  const job = new Function(...HELPER_NAMES, jobSrc)(...helpers) as Job;
+  return { loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as InnerLoop, job, jobSrc };
 }
 
-function loopFor(exprs: string[], pattern: Access[]): InnerLoop {
+function compiled(exprs: string[], pattern: Access[]): { key: string; c: Compiled } {
   const key = `${exprs.join(' ; ')}/${pattern.join('')}`;
-  let loop = cache.get(key);
-  if (!loop) {
+  let c = cache.get(key);
+  if (!c) {
     if (cache.size >= 4096) cache.clear(); // bounded: expressions with ever-changing constants recompile
-    cache.set(key, (loop = generate(exprs, pattern)));
+    cache.set(key, (c = generate(exprs, pattern)));
   }
-  return loop;
+  return { key, c };
+}
+
+/**
+ * Run a compiled loop over everything: on one thread when small, else in chunks on this thread
+ * and the worker (whose typed arrays must be on SharedArrayBuffers: ./alloc.ts puts big outputs
+ * there; an input that is not is copied to the worker, which is correct but slower).
+ */
+function run(key: string, c: Compiled, args: Omit<JobArgs, 'chunks'>, n: number): void {
+  if (!jsParallel(n) || !args.outs.every((o) => o.buffer instanceof SharedArrayBuffer)) {
+    c.loop(
+      args.ins,
+      args.outs,
+      args.outer,
+      args.inner,
+      new Int32Array(args.ins.length),
+      args.strides,
+      args.innerStrides,
+      args.dims,
+      new Int32Array(args.dims.length),
+    );
+    return;
+  }
+  runJsChunks(
+    workerSpins,
+    `ew:${key}`,
+    c.jobSrc,
+    c.job as (a: unknown, c: number) => void,
+    { ...args, chunks: JS_CHUNKS },
+    JS_CHUNKS,
+  );
 }
 
 const NO_DIMS = new Int32Array(0);
@@ -141,12 +225,12 @@ export function elementwiseExprs(
   const n = size(outShape);
   const outs = exprs.map(() => allocF32(n));
   if (n === 0) return outs;
-  const zeros = new Int32Array(ins.length);
   // every input full-size (contiguous) or a single value: one flat loop
   if (ins.every((a) => a.length === n || a.length === 1)) {
     const pattern = ins.map((a): Access => (a.length === n && n > 1 ? 'c' : 'b'));
     const ones = Int32Array.from(pattern, (a) => (a === 'c' ? 1 : 0));
-    loopFor(exprs, pattern)(ins, outs, 1, n, zeros, [], ones, NO_DIMS);
+    const { key, c } = compiled(exprs, pattern);
+    run(key, c, { ins, outs, outer: 1, inner: n, strides: [], innerStrides: ones, dims: NO_DIMS }, n);
     return outs;
   }
   // collapse adjacent output axes whose strides are contiguous for every input
@@ -159,15 +243,8 @@ export function elementwiseExprs(
   const pattern = Array.from(innerStrides, (s): Access => (s === 1 ? 'c' : s === 0 ? 'b' : 's'));
   const outerDims = Int32Array.from(dims.slice(0, -1));
   const outer = size([...outerDims]);
-  loopFor(exprs, pattern)(
-    ins,
-    outs,
-    outer,
-    inner,
-    zeros,
-    strides.map((s) => Int32Array.from(s.slice(0, -1))),
-    innerStrides,
-    outerDims,
-  );
+  const { key, c } = compiled(exprs, pattern);
+  const outerStrides = strides.map((s) => Int32Array.from(s.slice(0, -1)));
+  run(key, c, { ins, outs, outer, inner, strides: outerStrides, innerStrides, dims: outerDims }, n);
   return outs;
 }

@@ -28,15 +28,17 @@
  * Small products stay on the calling thread. Results are bitwise identical on 1 and 2
  * threads. See setMatmulConfig / matmulStats for tuning and counters.
  */
+import { cores, relaxedSimd, threadsAllowed, warnFallback, wasmBytes } from '../platform';
 import {
-  cores,
-  relaxedSimd,
-  spawnWorker,
-  threadsAllowed,
-  warnFallback,
-  wasmBytes,
-  type KernelWorker,
-} from '../platform';
+  CTRL_WS,
+  P_CHUNKS,
+  PARAM_MAIN,
+  PARAM_SHARED,
+  runShared,
+  setWorkerHost,
+  workerAvailable,
+  type WorkerHost,
+} from './worker';
 
 export interface MatmulOptions {
   /** op(A) = A^T: A is stored [batch, K, M]. */
@@ -319,18 +321,6 @@ const config = {
 
 const PAGE = 65536;
 const MAX_PAGES = 32768; // 2 GiB; must match the memory import in matmul.wat
-// Int32 indices of the control words at byte 0 of the wasm memory
-const CTRL_SEQ = 0; // job counter posted by the main thread
-const CTRL_DONE = 1; // last job counter the worker finished
-const CTRL_READY = 2; // worker instantiated
-const CTRL_ERR = 3; // worker caught an exception
-const CTRL_WS = 4; // worker's wsA, wsB, tmp byte addresses (3 words)
-const CTRL_SPIN = 7; // worker spin iterations
-const CTRL_JOIN = 8; // 2*seq: job open; 2*seq+1: the worker joined it; -1: closed by the main thread
-const PARAM_MAIN = 256; // job parameter block for single-threaded jobs (bytes)
-const PARAM_SHARED = 512; // job parameter block shared by both threads
-const P_CLAIM = 21; // word offsets inside a parameter block
-const P_COMPLETED = 22;
 const WS_BASE = 4096;
 
 interface WasmState {
@@ -340,12 +330,6 @@ interface WasmState {
   addBias: (c: number, rows: number, n: number, bias: number) => void;
   i32: Int32Array;
   f32: Float32Array;
-  worker: KernelWorker | null;
-  workerFailed: boolean;
-  /** last job counter posted to the worker */
-  seq: number;
-  /** the worker joined the last posted job and may not have reported DONE yet */
-  joined: boolean;
   /**
    * Automatic thread choice, per size bucket (log2 of MACs above threadMinMacs): moving
    * averages of the measured time per multiply-add on 1 thread (ema[2b]) and 2 threads
@@ -389,10 +373,6 @@ async function loadWasm(): Promise<WasmState> {
     addBias: instance.exports.add_bias as WasmState['addBias'],
     i32: new Int32Array(memory.buffer),
     f32: new Float32Array(memory.buffer),
-    worker: null,
-    workerFailed: false,
-    seq: 0,
-    joined: false,
     ema: new Float64Array(2 * BUCKETS),
     tries: new Int32Array(BUCKETS),
   };
@@ -408,6 +388,16 @@ try {
     e,
   );
 }
+/** The worker's view of the kernel (its memory holds the control block at byte 0). */
+const host: WorkerHost | null = wasm && {
+  module: wasm.module,
+  memory: wasm.memory,
+  i32: () => wasm!.i32,
+};
+// js jobs (elementwise loops) may start the worker too: only where the memory is shared
+if (host && threadsAllowed() && config.maxThreads > 1) setWorkerHost(host);
+const spins = () => ({ worker: config.workerSpin, main: config.mainSpin });
+
 if (wasm) {
   // V8 first runs wasm on its baseline compiler (Liftoff, several times slower here) and
   // tiers hot functions up in the background. A few small products at load trigger that
@@ -435,96 +425,6 @@ function ensureMemory(s: WasmState, bytes: number): void {
     s.i32 = new Int32Array(s.memory.buffer);
     s.f32 = new Float32Array(s.memory.buffer);
   }
-}
-
-// The worker is plain JS (./platform.ts starts it from source with `workerData` in scope), so it
-// starts the same under tsx, vitest, node and in a browser's Web Worker.
-// Protocol (words of the control block; seq counts threaded jobs):
-//   main:   write PARAM_SHARED and CTRL_WS; JOIN = 2*seq; SEQ = seq; notify(SEQ);
-//           run chunks itself (run_job claims them from an atomic counter);
-//           then CAS(JOIN, 2*seq -> -1): if that succeeds the worker never joined (all chunks
-//           were done here) and the job is closed; otherwise wait until every chunk completed,
-//           and before the next threaded job wait for DONE == seq.
-//   worker: spin (CTRL_SPIN iterations), then sleep, until SEQ changes to s;
-//           join with CAS(JOIN, 2*s -> 2*s+1) (fails if the job is closed or superseded);
-//           run chunks; DONE = s; notify.
-// Dynamic chunks make the split robust: a worker that wakes late, or that has to share a core
-// (other processes, or the scheduler placing it next to the main thread), just takes fewer
-// chunks instead of stretching the product. The idle worker spins for a while before it sleeps,
-// so back-to-back products skip the futex wake-up (tens of µs here).
-const WORKER_SRC = `
-const { module, memory } = workerData;
-const inst = new WebAssembly.Instance(module, { env: { memory } });
-const runJob = inst.exports.run_job;
-const ctrl = new Int32Array(memory.buffer, 0, 1024);
-const COMPLETED = ${(PARAM_SHARED >> 2) + P_COMPLETED};
-let seen = Atomics.load(ctrl, ${CTRL_SEQ});
-Atomics.store(ctrl, ${CTRL_READY}, 1);
-Atomics.notify(ctrl, ${CTRL_READY});
-let spin = 0; // spin only after a job we made it to: a late worker is short of CPU, and
-              // spinning would take it from the main thread if they share a core
-for (;;) {
-  let s = Atomics.load(ctrl, ${CTRL_SEQ});
-  for (let i = spin; i > 0 && s === seen; i--) s = Atomics.load(ctrl, ${CTRL_SEQ});
-  if (s === seen) {
-    Atomics.wait(ctrl, ${CTRL_SEQ}, seen);
-    continue;
-  }
-  seen = s;
-  if (Atomics.compareExchange(ctrl, ${CTRL_JOIN}, 2 * s, 2 * s + 1) !== 2 * s) {
-    spin = 0; // missed it: the main thread did all the work
-    continue;
-  }
-  spin = Atomics.load(ctrl, ${CTRL_SPIN});
-  try {
-    runJob(${PARAM_SHARED}, ctrl[${CTRL_WS}], ctrl[${CTRL_WS + 1}], ctrl[${CTRL_WS + 2}]);
-  } catch (e) {
-    Atomics.store(ctrl, ${CTRL_ERR}, 1);
-  }
-  Atomics.store(ctrl, ${CTRL_DONE}, s);
-  Atomics.notify(ctrl, ${CTRL_DONE});
-  Atomics.notify(ctrl, COMPLETED);
-}
-`;
-
-/** Wait (spin, then sleep) until i32[idx] satisfies ok(). The other side notifies idx. */
-function waitFor(i32: Int32Array, idx: number, ok: (v: number) => boolean): void {
-  let spins = config.mainSpin;
-  for (;;) {
-    const v = Atomics.load(i32, idx);
-    if (ok(v)) return;
-    if (spins > 0) spins--;
-    else Atomics.wait(i32, idx, v, 20); // sleeping yields the core if the worker shares it
-  }
-}
-
-/** True when the worker is up and can take a job. */
-function workerAvailable(s: WasmState): boolean {
-  if (s.workerFailed) return false;
-  if (!s.worker) {
-    try {
-      Atomics.store(s.i32, CTRL_SPIN, config.workerSpin);
-      const w = spawnWorker(WORKER_SRC, { module: s.module, memory: s.memory });
-      w.unref();
-      w.onGone(() => {
-        s.workerFailed = true;
-        s.worker = null;
-      });
-      s.worker = w;
-    } catch {
-      s.workerFailed = true;
-      return false;
-    }
-    // Don't wait for it to start (tens of ms): this product runs on one thread.
-  }
-  if (Atomics.load(s.i32, CTRL_READY) !== 1) return false;
-  if (s.joined) {
-    // it joined the previous job, whose chunks are all done: it is about to report DONE
-    const seq = s.seq;
-    waitFor(s.i32, CTRL_DONE, (v) => v === seq);
-    s.joined = false;
-  }
-  return true;
 }
 
 /**
@@ -592,9 +492,9 @@ function writeParams(
   i[o + 17] = nc;
   i[o + 18] = nRC;
   i[o + 19] = nJc;
-  i[o + 20] = items * nJc * nRC;
-  i[o + P_CLAIM] = 0;
-  i[o + P_COMPLETED] = 0;
+  i[o + P_CHUNKS] = items * nJc * nRC;
+  i[o + 21] = 0; // claim counter
+  i[o + 22] = 0; // completed counter
   i[o + 23] = Math.min(config.MC, roundUp(mch, MR));
 }
 
@@ -776,7 +676,7 @@ export function matmulF32(
   const bBS1 = (swap ? A : B).inner * 4;
   const ws0 = WS_BASE;
   stats.wasmCalls++;
-  const useWorker = threads > 1 && workerAvailable(s);
+  const useWorker = threads > 1 && workerAvailable(host!, spins());
   if (useWorker) {
     const p = PARAM_SHARED;
     writeParams(i32, p, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);
@@ -785,22 +685,8 @@ export function matmulF32(
     i32[CTRL_WS] = ws1;
     i32[CTRL_WS + 1] = ws1 + wsA;
     i32[CTRL_WS + 2] = ws1 + wsA + wsB;
-    Atomics.store(i32, CTRL_SPIN, config.workerSpin);
-    const seq = (s.seq = (s.seq + 1) & 0x1fffffff);
-    Atomics.store(i32, CTRL_JOIN, 2 * seq);
-    Atomics.store(i32, CTRL_SEQ, seq);
-    Atomics.notify(i32, CTRL_SEQ);
-    s.runJob(p, ws0, ws0 + wsA, ws0 + wsA + wsB);
-    if (Atomics.compareExchange(i32, CTRL_JOIN, 2 * seq, -1) === 2 * seq) {
-      // The worker did not wake up in time: this thread did every chunk.
-      stats.workerMissed++;
-    } else {
-      stats.threadedCalls++;
-      s.joined = true;
-      const nChunks = i32[(p >> 2) + 20];
-      waitFor(i32, (p >> 2) + P_COMPLETED, (v) => v >= nChunks);
-      if (Atomics.exchange(i32, CTRL_ERR, 0) !== 0) throw new Error('matmulF32: worker thread failed');
-    }
+    if (runShared(i32, 0, spins(), () => s.runJob(p, ws0, ws0 + wsA, ws0 + wsA + wsB))) stats.threadedCalls++;
+    else stats.workerMissed++; // the worker did not wake up in time: this thread did every chunk
   } else {
     if (threads > 1) arm = -1; // the worker is not up yet: nothing to learn from this call
     writeParams(i32, PARAM_MAIN, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);

@@ -1,0 +1,98 @@
+/**
+ * Generated loops on two threads (kernels/native/worker.ts): elementwise loops (flat and
+ * broadcast/strided) and batched maps over at least the parallel size run in chunks on this thread
+ * and the worker, on SharedArrayBuffers (outputs of 4096+ elements; smaller ones stay on one thread),
+ * and give exactly what one thread gives.
+ */
+import { describe, expect, it } from 'vitest';
+import { elementwise, elementwiseExprs } from '../kernels/native/elementwise';
+import { fusedBatch } from '../kernels/native/batch';
+import { allocF32 } from '../kernels/native/alloc';
+import { matmulF32 } from '../kernels/native/matmul';
+import { setJsParallelMin, workerJsStats } from '../kernels/native/worker';
+
+function filled(n: number, seed: number): Float32Array {
+  const a = allocF32(n);
+  let t = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    t = (Math.imul(t, 1664525) + 1013904223) >>> 0;
+    a[i] = t / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+/** f() on one thread and on two (js jobs from 1 element up), with the results compared bit for bit. */
+function bothWays(f: () => Float32Array[]): { one: Float32Array[]; two: Float32Array[] } {
+  const prev = setJsParallelMin(Infinity);
+  try {
+    const one = f().map((a) => a.slice());
+    setJsParallelMin(1);
+    const two = f();
+    return { one, two };
+  } finally {
+    setJsParallelMin(prev);
+  }
+}
+
+describe('generated loops on the worker thread', () => {
+  it('start the worker (a large product spawns it), then split elementwise and batch loops with it', async () => {
+    const m = new Float32Array(256 * 256);
+    for (let i = 0; i < 50 && workerJsStats().threaded === 0; i++) {
+      matmulF32(m, m, 1, 256, 256, 256, { threads: 2 });
+      await new Promise((r) => setTimeout(r, 20));
+      bothWays(() => [elementwise('neg', [filled(8192, 1)], [[8192]], [8192])]);
+    }
+    const before = workerJsStats();
+    expect(before.threaded + before.missed).toBeGreaterThan(0);
+
+    // flat: contiguous inputs and a scalar; sizes not multiples of the unroll or the chunk count
+    for (const n of [1, 7, 1001, 40_003]) {
+      const a = filled(n, 3);
+      const b = filled(n, 4);
+      const s = Float32Array.of(0.5);
+      const { one, two } = bothWays(() =>
+        elementwiseExprs(['x0 * x1 + x2', 'Math.exp(x0) - x1'], [a, b, s], [[n], [n], []], [n]),
+      );
+      expect(two.map((x) => Array.from(x))).toEqual(one.map((x) => Array.from(x)));
+    }
+    // strided: a bias over rows, and a transposed (column-broadcast) read; outer sizes of 1, 3 and 97
+    for (const [r, c] of [
+      [1, 5000],
+      [3, 33],
+      [97, 130],
+    ]) {
+      const x = filled(r * c, 5);
+      const bias = filled(c, 6);
+      const col = filled(r, 7);
+      const { one, two } = bothWays(() => [
+        elementwise('add', [x, bias], [[r, c], [c]], [r, c]),
+        elementwise(
+          'mul',
+          [x, col],
+          [
+            [r, c],
+            [r, 1],
+          ],
+          [r, c],
+        ),
+        elementwise(
+          'sub',
+          [bias, x],
+          [
+            [1, 1, c],
+            [r, 1, c],
+          ],
+          [r, 1, c],
+        ),
+      ]);
+      expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
+    }
+    // a batch of members of very different sizes (split across chunks, some members cut in two)
+    const sizes = [3, 70_000, 128, 2, 9_999, 2];
+    const members = sizes.map((n, i) => ({ inputs: [filled(n, 10 + i), filled(n, 20 + i), Float32Array.of(0.9)], n }));
+    const { one, two } = bothWays(() => fusedBatch('map', ['x2 * x0 + (1 - x2) * x1', 'x0 - x1'], members).flat());
+    expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
+    // and with the worker: at least one of these jobs ran on two threads
+    expect(workerJsStats().threaded).toBeGreaterThan(before.threaded);
+  });
+});
