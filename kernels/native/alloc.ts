@@ -14,28 +14,47 @@
  *   releaseF32(a)  `a` is dead: a later alloc of the same length may return it
  */
 import { cores, nodeBuiltin, threadsAllowed } from '../platform';
+import { kernelHeap } from './heap';
 
 /**
- * Buffers of at least SHARED_MIN elements lie on SharedArrayBuffers where the generated loops can
- * run on the worker thread too (Node with 2+ cores: kernels/native/worker.ts), so that it reads
- * and writes them in place.
+ * Buffers of at least SHARED_MIN elements lie in shared memory where that pays: in the kernels'
+ * WebAssembly memory when it is shared (./heap.ts: the matmul reads and writes them in place),
+ * else on SharedArrayBuffers of their own where the generated loops can run on the worker thread
+ * too (Node with 2+ cores: kernels/native/worker.ts), so that it reads and writes them in place.
  */
 const SHARED_MIN = 4096;
 const shareable = threadsAllowed() && cores() > 1 && nodeBuiltin('node:worker_threads') !== null;
+/** Shared buffers made here (not a kernel's WebAssembly memory seen through a view, nor a caller's). */
 const ownShared = new WeakSet<Float32Array>();
+/** Heap buffers' blocks go back to the heap when the GC collects a buffer that was never released. */
+const collected = new FinalizationRegistry<number>((offset) => kernelHeap()?.free(offset, sizeOfBlock.get(offset)!));
+const sizeOfBlock = new Map<number, number>();
 
 const pool = new Map<number, Float32Array[]>();
 /** Bytes held by the pool; beyond MAX_POOLED, released buffers are left to the GC. */
 let pooledBytes = 0;
 const MAX_POOLED = 768 * 2 ** 20;
-const stats = { allocs: 0, reused: 0, released: 0, dropped: 0 };
+const stats = { allocs: 0, reused: 0, released: 0, dropped: 0, heap: 0 };
 
 /** Free buffers by length, shared ones under the negated length (a request for shared memory gets shared memory). */
 const keyOf = (n: number, shared: boolean) => (shared ? -n : n);
 
+/** A buffer in the kernels' shared WebAssembly memory, or null when there is none or it is full. */
+function heapF32(n: number): Float32Array | null {
+  const heap = kernelHeap();
+  if (!heap?.shared) return null;
+  const at = heap.alloc(4 * n);
+  if (at === null) return null;
+  const a = new Float32Array(heap.memory.buffer, at, n);
+  sizeOfBlock.set(at, 4 * n);
+  collected.register(a, at, a);
+  stats.heap++;
+  return a;
+}
+
 export function allocF32(n: number, shared = false): Float32Array {
   stats.allocs++;
-  const onShared = shareable && (shared || n >= SHARED_MIN);
+  const onShared = (shareable || kernelHeap()?.shared === true) && (shared || n >= SHARED_MIN);
   const a = pool.get(keyOf(n, onShared))?.pop();
   if (a) {
     stats.reused++;
@@ -43,32 +62,34 @@ export function allocF32(n: number, shared = false): Float32Array {
     return a;
   }
   if (!onShared) return new Float32Array(n);
-  const b = new Float32Array(new SharedArrayBuffer(4 * n));
+  const b = heapF32(n) ?? new Float32Array(new SharedArrayBuffer(4 * n));
   ownShared.add(b);
   return b;
 }
 
 export function zerosF32(n: number): Float32Array {
-  const free = pool.get(keyOf(n, shareable && n >= SHARED_MIN));
-  if (free && free.length) return allocF32(n).fill(0);
-  return allocF32(n);
+  return allocF32(n).fill(0); // (a recycled array, or a reused block of the kernels' memory, holds old values)
 }
 
 export function releaseF32(a: Float32Array): void {
-  // only whole buffers of their own ArrayBuffer are recycled (never views), and shared ones only
-  // when they were made here (not a kernel's WebAssembly memory)
+  // only whole buffers are recycled (never views): arrays of their own ArrayBuffer, and shared
+  // ones made here (on a SharedArrayBuffer of their own or a block of the kernels' memory)
+  const own = ownShared.has(a);
   if (
     a.length === 0 ||
-    a.byteOffset !== 0 ||
-    a.buffer.byteLength !== a.byteLength ||
-    (typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer && !ownShared.has(a))
+    (!own &&
+      (a.byteOffset !== 0 ||
+        a.buffer.byteLength !== a.byteLength ||
+        (typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer)))
   )
     return;
   if (pooledBytes + a.byteLength > MAX_POOLED) {
     stats.dropped++;
+    const heap = kernelHeap();
+    if (own && heap?.holds(a) && collected.unregister(a)) heap.free(a.byteOffset, a.byteLength); // dead: its block is free now
     return;
   }
-  const key = keyOf(a.length, ownShared.has(a));
+  const key = keyOf(a.length, own);
   let free = pool.get(key);
   if (!free) pool.set(key, (free = []));
   free.push(a);

@@ -39,6 +39,7 @@ import {
   workerAvailable,
   type WorkerHost,
 } from './worker';
+import { createHeap, setKernelHeap, type KernelHeap } from './heap';
 
 export interface MatmulOptions {
   /** op(A) = A^T: A is stored [batch, K, M]. */
@@ -321,11 +322,14 @@ const config = {
 
 const PAGE = 65536;
 const MAX_PAGES = 32768; // 2 GiB; must match the memory import in matmul.wat
-const WS_BASE = 4096;
 
 interface WasmState {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
+  /** blocks of the memory (./heap.ts): the scratch block, and the backend's buffers where shared */
+  heap: KernelHeap;
+  /** the scratch block: workspaces and copies of operands that live elsewhere */
+  scratch: { at: number; bytes: number };
   runJob: (p: number, wsA: number, wsB: number, tmp: number) => void;
   addBias: (c: number, rows: number, n: number, bias: number) => void;
   i32: Int32Array;
@@ -369,6 +373,8 @@ async function loadWasm(): Promise<WasmState> {
   return {
     module,
     memory,
+    heap: createHeap(memory, MAX_PAGES * PAGE, shared),
+    scratch: { at: 0, bytes: 0 },
     runJob: instance.exports.run_job as WasmState['runJob'],
     addBias: instance.exports.add_bias as WasmState['addBias'],
     i32: new Int32Array(memory.buffer),
@@ -394,6 +400,7 @@ const host: WorkerHost | null = wasm && {
   memory: wasm.memory,
   i32: () => wasm!.i32,
 };
+if (wasm) setKernelHeap(wasm.heap);
 // js jobs (elementwise loops) may start the worker too: only where the memory is shared
 if (host && threadsAllowed() && config.maxThreads > 1) setWorkerHost(host);
 const spins = () => ({ worker: config.workerSpin, main: config.mainSpin });
@@ -418,9 +425,24 @@ if (wasm) {
   }
 }
 
-function ensureMemory(s: WasmState, bytes: number): void {
-  const have = s.memory.buffer.byteLength;
-  if (bytes > have) s.memory.grow(Math.ceil((bytes - have) / PAGE));
+/**
+ * The scratch block of at least `bytes` (kept between calls, replaced by a bigger one when a
+ * product needs more), or null when the memory cannot hold it.
+ */
+function scratchBlock(s: WasmState, bytes: number): number | null {
+  if (bytes <= s.scratch.bytes) return s.scratch.at;
+  // grow geometrically, so that a run of ever larger products does not leave a trail of blocks
+  let size = Math.max(bytes, Math.min(2 * s.scratch.bytes, MAX_PAGES * PAGE));
+  let at = s.heap.alloc(size);
+  if (at === null && size > bytes) at = s.heap.alloc((size = bytes));
+  if (at === null) return null;
+  if (s.scratch.bytes > 0) s.heap.free(s.scratch.at, s.scratch.bytes);
+  s.scratch = { at, bytes: size };
+  return at;
+}
+
+/** Views of the memory as it is now (it may have grown). */
+function refreshViews(s: WasmState): void {
   if (s.f32.buffer.byteLength !== s.memory.buffer.byteLength) {
     s.i32 = new Int32Array(s.memory.buffer);
     s.f32 = new Float32Array(s.memory.buffer);
@@ -622,25 +644,41 @@ export function matmulF32(
   }
   const ncUsed = Math.min(nc, roundUp(nn, NR));
 
-  // Memory: [ctrl 4 KiB][thread 0: wsA wsB tmp][thread 1: wsA wsB tmp][A][B][C]
+  // Memory: [ctrl 4 KiB] … blocks (./heap.ts): one scratch block [thread 0: wsA wsB tmp][thread 1:
+  // wsA wsB tmp][A][B][C][bias] where A, B, C and the bias have a part only when they are not
+  // buffers in the kernel's memory already (those are read and written in place)
+  const heap = s.heap;
   const wsA = roundUp(Math.min(config.MC, roundUp(mch, MR)) * Math.min(config.KC, K) * 4, 256);
   const wsB = roundUp(ncUsed * K * 4, 256);
   const ws = wsA + wsB + 256;
-  const dataBase = WS_BASE + threads * ws;
-  // (a loader writes all of its operand)
-  const aBytes = roundUp((opts?.aLoad ? Math.max(aLen, a.length) : aLen) * 4, 64);
-  const bBytes = roundUp((opts?.bLoad ? Math.max(bLen, b.length) : bLen) * 4, 64);
   const bias = opts?.bias;
-  const need = dataBase + aBytes + bBytes + roundUp(cLen * 4, 64) + (bias ? N * 4 : 0);
-  if (need > MAX_PAGES * PAGE) {
-    // Too big for one pass: split the batch (each chunk is a smaller call).
+  const inPlace = (x: Float32Array | undefined, load: unknown) => !!x && !load && heap.holds(x);
+  const aIn = inPlace(a, opts?.aLoad);
+  const bIn = inPlace(b, opts?.bLoad);
+  // (C is written in place unless it overlaps an operand read in place: matmulF32 allows out to alias them)
+  const overlaps = (x: Float32Array, xIn: boolean) =>
+    xIn && out.byteOffset < x.byteOffset + x.byteLength && x.byteOffset < out.byteOffset + out.byteLength;
+  const cIn = !swap && inPlace(out, undefined) && !overlaps(a, aIn) && !overlaps(b, bIn);
+  const biasIn = inPlace(bias, undefined);
+  // (a loader writes all of its operand)
+  const aBytes = aIn ? 0 : roundUp((opts?.aLoad ? Math.max(aLen, a.length) : aLen) * 4, 64);
+  const bBytes = bIn ? 0 : roundUp((opts?.bLoad ? Math.max(bLen, b.length) : bLen) * 4, 64);
+  const cBytes = cIn ? 0 : roundUp(cLen * 4, 64);
+  const need = threads * ws + aBytes + bBytes + cBytes + (bias && !biasIn ? N * 4 : 0);
+  const scratch = need > MAX_PAGES * PAGE ? null : scratchBlock(s, need);
+  if (scratch === null) {
+    // Too big for one pass (or the process could not get the memory): split the batch (each
+    // chunk is a smaller call), or run the plain-JS loops, which need less.
     const o2: MatmulOptions = { ...opts, aBatchStride: aStride, bBatchStride: bStride, out };
     if (strided) return matmulF32(...unstridedCall(a, b, batch, M, K, N, o2));
     if (o2.aLoad || o2.bLoad) {
       const l = loaded(a, b, o2);
       return matmulF32(l.a, l.b, batch, M, K, N, l.opts);
     }
-    if (batch === 1) return matmulF32JS(a, b, batch, M, K, N, o2);
+    if (batch === 1) {
+      stats.jsCalls++;
+      return matmulF32JS(a, b, batch, M, K, N, o2);
+    }
     const half = batch >> 1;
     o2.out = out.subarray(0, half * cItem);
     matmulF32(a, b, half, M, K, N, o2);
@@ -648,24 +686,18 @@ export function matmulF32(
     matmulF32(a.subarray(half * aStride), b.subarray(half * bStride), batch - half, M, K, N, o2);
     return out;
   }
-  try {
-    ensureMemory(s, need);
-  } catch {
-    // the process could not get the memory (memory.grow failed): plain JS needs less
-    stats.jsCalls++;
-    const l = loaded(a, b, { ...opts, aBatchStride: aStride, bBatchStride: bStride, out });
-    return matmulF32JS(l.a, l.b, batch, M, K, N, l.opts); // (it gathers strided operands itself)
-  }
-  const aPtr = dataBase;
-  const bPtr = aPtr + aBytes;
-  const cPtr = bPtr + bBytes;
+  refreshViews(s);
+  const wsBase = scratch;
+  const aPtr = aIn ? a.byteOffset : wsBase + threads * ws;
+  const bPtr = bIn ? b.byteOffset : wsBase + threads * ws + aBytes;
+  const cPtr = cIn ? out.byteOffset : wsBase + threads * ws + aBytes + bBytes;
+  const biasPtr = biasIn ? bias!.byteOffset : wsBase + threads * ws + aBytes + bBytes + cBytes;
   const f32 = s.f32;
   if (opts?.aLoad) opts.aLoad(f32, aPtr >> 2);
-  else f32.set(aLen === a.length ? a : a.subarray(0, aLen), aPtr >> 2);
+  else if (!aIn) f32.set(aLen === a.length ? a : a.subarray(0, aLen), aPtr >> 2);
   if (opts?.bLoad) opts.bLoad(f32, bPtr >> 2);
-  else f32.set(bLen === b.length ? b : b.subarray(0, bLen), bPtr >> 2);
-  const biasPtr = cPtr + roundUp(cLen * 4, 64);
-  if (bias) f32.set(bias, biasPtr >> 2);
+  else if (!bIn) f32.set(bLen === b.length ? b : b.subarray(0, bLen), bPtr >> 2);
+  if (bias && !biasIn) f32.set(bias, biasPtr >> 2);
 
   const i32 = s.i32;
   const pA = swap ? bPtr : aPtr;
@@ -674,14 +706,14 @@ export function matmulF32(
   const bBS = (swap ? A : B).group * 4;
   const aBS1 = (swap ? B : A).inner * 4;
   const bBS1 = (swap ? A : B).inner * 4;
-  const ws0 = WS_BASE;
+  const ws0 = wsBase;
   stats.wasmCalls++;
   const useWorker = threads > 1 && workerAvailable(host!, spins());
   if (useWorker) {
     const p = PARAM_SHARED;
     writeParams(i32, p, pA, pB, cPtr, aBS, bBS, cItem * 4, batch, mm, K, nn, rsA, csA, rsB, csB, mch, nc);
     writeGroups(i32, p, inner, aBS1, bBS1);
-    const ws1 = WS_BASE + ws;
+    const ws1 = wsBase + ws;
     i32[CTRL_WS] = ws1;
     i32[CTRL_WS + 1] = ws1 + wsA;
     i32[CTRL_WS + 2] = ws1 + wsA + wsB;
@@ -697,7 +729,7 @@ export function matmulF32(
   const src = s.f32.subarray(cPtr >> 2, (cPtr >> 2) + cLen);
   if (!swap) {
     if (bias) s.addBias(cPtr, batch * M, N, biasPtr);
-    out.set(src);
+    if (!cIn) out.set(src);
   } else {
     // src holds C^T per batch item: [N, M]
     for (let bi = 0; bi < batch; bi++) {
