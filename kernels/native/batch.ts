@@ -12,7 +12,7 @@
 import { HELPER_NAMES, scalarHelpers } from '../../src/fused';
 import { erf32 } from '../../src/math';
 import { allocF32 } from './alloc';
-import { JS_CHUNKS, jsParallel, runJsChunks, workerSpins } from './worker';
+import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
 
 export type BatchKind = 'map' | 'sum' | 'max';
 /** Elements [los[k], his[k]) of member ms[k], for every k (a map may split a member; a reduction runs whole members). */
@@ -133,14 +133,14 @@ export function fusedBatch(
   const outs = members.map((m) => exprs.map(() => allocF32(kind === 'map' ? m.n : 1, parallel)));
   const ins = members.map((m) => m.inputs);
   if (parallel && outs.every((o) => o.every((a) => a.buffer instanceof SharedArrayBuffer))) {
-    const chunks = split(members, total, JS_CHUNKS);
+    const chunks = split(members, total, jsChunks());
     runJsChunks(
       workerSpins,
       `batch:${key}`,
       c.src,
       c.job as (a: unknown, k: number) => void,
       { ins, outs, chunks },
-      JS_CHUNKS,
+      jsChunks(),
     );
   } else {
     const s = whole(members);

@@ -13,7 +13,7 @@ import { erf32 as erf } from '../../src/math';
 import { FUSED_OPS, HELPER_NAMES, SCALAR_OPS, scalarHelpers, type FusedOp } from '../../src/fused';
 import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
 import { allocF32 } from './alloc';
-import { JS_CHUNKS, jsParallel, runJsChunks, workerSpins } from './worker';
+import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
 
 /**
  * Scalar expressions of each elementwise primitive, in the inputs x0, x1, x2: the definitions of
@@ -187,8 +187,8 @@ function run(key: string, c: Compiled, args: Omit<JobArgs, 'chunks'>, n: number)
     `ew:${key}`,
     c.jobSrc,
     c.job as (a: unknown, c: number) => void,
-    { ...args, chunks: JS_CHUNKS },
-    JS_CHUNKS,
+    { ...args, chunks: jsChunks() },
+    jsChunks(),
   );
 }
 

@@ -64,20 +64,30 @@ export interface Spins {
   main: number;
 }
 
-/** js jobs over at least this many elements use the worker too (in JS_CHUNKS chunks); see setJsParallelMin. */
-let jsParallelMin = 1 << 15;
-export const JS_CHUNKS = 4;
+/** js jobs: loops over at least `min` elements use the worker too, cut into `chunks` chunks (setJsParallel). */
+const jsConfig = { min: 1 << 15, chunks: 4 };
 
 /** Set the size from which generated loops use the worker thread too (Infinity: never); returns the previous one. */
 export function setJsParallelMin(n: number): number {
-  const prev = jsParallelMin;
-  jsParallelMin = n;
+  const prev = jsConfig.min;
+  jsConfig.min = n;
   return prev;
 }
 
+/** Set how many chunks a js job is cut into (dynamic balancing between the two threads); returns the previous count. */
+export function setJsChunks(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setJsChunks: a positive integer, got ${n}`);
+  const prev = jsConfig.chunks;
+  jsConfig.chunks = n;
+  return prev;
+}
+
+/** Chunks per js job. */
+export const jsChunks = (): number => jsConfig.chunks;
+
 /** Whether a loop over n elements should run as a js job on both threads. */
 export function jsParallel(n: number): boolean {
-  return n >= jsParallelMin && state.host !== null && !state.failed;
+  return n >= jsConfig.min && state.host !== null && !state.failed;
 }
 
 /** The spin budgets of js jobs (the matmul's are in its config, with the same defaults). */
