@@ -39,10 +39,23 @@ const stats = { allocs: 0, reused: 0, released: 0, dropped: 0, heap: 0 };
 /** Free buffers by length, shared ones under the negated length (a request for shared memory gets shared memory). */
 const keyOf = (n: number, shared: boolean) => (shared ? -n : n);
 
+let heapBuffers = true;
+
+/**
+ * Whether new buffers may be blocks of the kernels' memory (default: yes; benchmarks compare).
+ * Empties the pool, so that what follows is allocated the new way. Returns the previous setting.
+ */
+export function setHeapBuffers(on: boolean): boolean {
+  const prev = heapBuffers;
+  heapBuffers = on;
+  clearPool();
+  return prev;
+}
+
 /** A buffer in the kernels' shared WebAssembly memory, or null when there is none or it is full. */
 function heapF32(n: number): Float32Array | null {
   const heap = kernelHeap();
-  if (!heap?.shared) return null;
+  if (!heap?.shared || !heapBuffers) return null;
   const at = heap.alloc(4 * n);
   if (at === null) return null;
   const a = new Float32Array(heap.memory.buffer, at, n);
