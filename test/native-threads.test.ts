@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { elementwise, elementwiseExprs } from '../kernels/native/elementwise';
 import { fusedBatch } from '../kernels/native/batch';
+import { reduce } from '../kernels/native/layout';
+import { reduceExpr } from '../kernels/native/reduce-expr';
 import { allocF32 } from '../kernels/native/alloc';
 import { matmulF32 } from '../kernels/native/matmul';
 import { setJsParallelMin, workerJsStats } from '../kernels/native/worker';
@@ -94,5 +96,36 @@ describe('generated loops on the worker thread', () => {
     expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
     // and with the worker: at least one of these jobs ran on two threads
     expect(workerJsStats().threaded).toBeGreaterThan(before.threaded);
+  });
+
+  it('split column sums (a bias gradient, and a fused expression summed over rows) by columns, bit for bit', () => {
+    const before = workerJsStats().threaded;
+    for (const [r, c] of [
+      [992, 96],
+      [5, 4099],
+      [1001, 33],
+    ]) {
+      const x = filled(r * c, 30);
+      const y = filled(r * c, 31);
+      const s = Float32Array.of(1.5);
+      const { one, two } = bothWays(() => [
+        reduce('sum', x, [r, c], [0]),
+        reduce('sum', x, [r, 1, c], [0, 1]),
+        reduceExpr('sum', 'x0 * x1 + x2', [x, y, s], [[r, c], [r, c], []], [r, c], [0]),
+        reduceExpr(
+          'max',
+          'x0 - x1',
+          [x, y],
+          [
+            [1, r, c],
+            [1, r, c],
+          ],
+          [1, r, c],
+          [0, 1],
+        ),
+      ]);
+      expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
+    }
+    expect(workerJsStats().threaded).toBeGreaterThan(before);
   });
 });

@@ -3,6 +3,7 @@
  */
 import { size, stridesOf, type Shape } from '../../src/shape';
 import { allocF32, releaseF32, zerosF32 } from './alloc';
+import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
 
 /** out[i] for i over `outShape` = x at input offset base + Σ idx_d·stride_d (a strided view copy). */
 export function stridedCopy(
@@ -90,6 +91,37 @@ export function transposeInto(x: Float32Array, s: Shape, perm: number[], out: Fl
 }
 
 /** Σ x[o .. o+n) in float64, four independent partial sums (unrolled: see elementwise.ts). */
+/**
+ * out[j] = Σ_r x[r·outN + j] for the columns j of chunk c (of `chunks` about equal ranges), in
+ * float64, four rows per pass (a quarter of the accumulator traffic). Source text: the worker
+ * thread (./worker.ts) compiles the same function.
+ */
+const COLUMN_SUMS = `return function (args, c) {
+  const { x, out, redN, outN, chunks } = args;
+  const j0 = Math.floor((outN * c) / chunks);
+  const j1 = Math.floor((outN * (c + 1)) / chunks);
+  const acc = new Float64Array(j1 - j0);
+  let r = 0;
+  for (; r + 3 < redN; r += 4) {
+    const o0 = r * outN + j0;
+    const o1 = o0 + outN;
+    const o2 = o1 + outN;
+    const o3 = o2 + outN;
+    for (let j = 0; j < acc.length; j++) acc[j] += x[o0 + j] + x[o1 + j] + (x[o2 + j] + x[o3 + j]);
+  }
+  for (; r < redN; r++) {
+    const o = r * outN + j0;
+    for (let j = 0; j < acc.length; j++) acc[j] += x[o + j];
+  }
+  out.set(acc, j0);
+};`;
+const columnSums = new Function(COLUMN_SUMS)() as (
+  args: { x: Float32Array; out: Float32Array; redN: number; outN: number; chunks: number },
+  c: number,
+) => void;
+
+const onShared = (a: Float32Array) => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
+
 function sumRun(x: Float32Array, o: number, n: number): number {
   let a0 = 0;
   let a1 = 0;
@@ -124,21 +156,18 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
       out[0] = sumRun(x, 0, redN);
       return out;
     }
-    // four rows per pass: a quarter of the accumulator traffic
-    const acc = new Float64Array(outN);
-    let r = 0;
-    for (; r + 3 < redN; r += 4) {
-      const o0 = r * outN;
-      const o1 = o0 + outN;
-      const o2 = o1 + outN;
-      const o3 = o2 + outN;
-      for (let j = 0; j < outN; j++) acc[j] += x[o0 + j] + x[o1 + j] + (x[o2 + j] + x[o3 + j]);
-    }
-    for (; r < redN; r++) {
-      const o = r * outN;
-      for (let j = 0; j < outN; j++) acc[j] += x[o + j];
-    }
-    out.set(acc);
+    // column sums (a bias gradient's): on both threads when large, each taking a range of columns
+    const args = { x, out, redN, outN, chunks: jsChunks() };
+    if (jsParallel(redN * outN) && outN >= 4 * args.chunks && onShared(x) && onShared(out))
+      runJsChunks(
+        workerSpins,
+        'columnSums',
+        COLUMN_SUMS,
+        columnSums as (a: unknown, c: number) => void,
+        args,
+        args.chunks,
+      );
+    else columnSums({ ...args, chunks: 1 }, 0);
     return out;
   }
   const trailing = sortedAxes.every((a, i) => a === s.length - axes.length + i);

@@ -12,6 +12,7 @@ import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
 import { HELPER_NAMES, scalarHelpers } from '../../src/fused';
 import { erf32 } from '../../src/math';
 import { allocF32 } from './alloc';
+import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
 
 type Loop = (
   ins: Float32Array[],
@@ -20,9 +21,38 @@ type Loop = (
   inner: number,
   strides: Int32Array[],
   dims: Int32Array,
+  /** where each input and the output (last) start */
+  base: Int32Array,
 ) => void;
+/** Column sums split by columns (the output contiguous along the inner axis, constant along the outer ones). */
+interface ColumnArgs {
+  ins: Float32Array[];
+  acc: Float64Array;
+  outer: number;
+  inner: number;
+  strides: Int32Array[];
+  dims: Int32Array;
+  chunks: number;
+}
+interface Compiled {
+  loop: Loop;
+  job: (args: ColumnArgs, c: number) => void;
+  src: string;
+}
 const HELPERS = scalarHelpers(erf32);
-const cache = new Map<string, Loop>();
+const cache = new Map<string, Compiled>();
+
+/** Chunk c of a column reduction: columns [j0, j1) of every row, aligned to 4 (the loop's unroll). */
+const COLUMN_JOB = `return function (args, c) {
+  const { ins, acc, outer, inner, strides, dims, chunks } = args;
+  const rank = dims.length;
+  const j0 = Math.floor((inner * c) / chunks / 4) * 4;
+  const j1 = c === chunks - 1 ? inner : Math.floor((inner * (c + 1)) / chunks / 4) * 4;
+  if (j1 <= j0) return;
+  const base = new Int32Array(strides.length);
+  for (let k = 0; k < strides.length; k++) base[k] = j0 * strides[k][rank];
+  loop(ins, acc, outer, j1 - j0, strides, dims, base);
+};`;
 
 /**
  * How each input is read along the innermost axis: 'c' in order, 'b' one value for the whole
@@ -31,7 +61,7 @@ const cache = new Map<string, Loop>();
  */
 type Access = 'c' | 'b' | 's';
 
-function generate(expr: string, pattern: Access[], kind: 'sum' | 'max'): Loop {
+function generate(expr: string, pattern: Access[], kind: 'sum' | 'max'): Compiled {
   const n = pattern.length;
   const xs = pattern.map((_, k) => k);
   const moving = xs.filter((k) => pattern[k] !== 'b');
@@ -48,15 +78,13 @@ function generate(expr: string, pattern: Access[], kind: 'sum' | 'max'): Loop {
   ).join(' ');
   const step4 = moving.map((k) => (pattern[k] === 'c' ? `i${k} += 4;` : `i${k} += 4 * s${k};`)).join(' ');
   const steps = moving.map((k) => (pattern[k] === 'c' ? `i${k}++;` : `i${k} += s${k};`)).join(' ');
-  return new Function(
-    ...HELPER_NAMES,
-    `return function(ins, acc, outer, inner, strides, dims) {
+  const loopSrc = `return function(ins, acc, outer, inner, strides, dims, base) {
       ${xs.map((k) => `const a${k} = ins[${k}];`).join(' ')}
       const rank = dims.length;
       const st = strides.map((s) => s[rank]);
       ${moving.map((k) => `const s${k} = st[${k}];`).join(' ')}
       const so = st[${o}];
-      const offs = new Int32Array(${n + 1});
+      const offs = Int32Array.from(base);
       const idx = new Int32Array(rank);
       for (let q = 0; q < outer; q++) {
         ${xs.map((k) => (pattern[k] === 'b' ? `const x${k} = a${k}[offs[${k}]];` : `let i${k} = offs[${k}];`)).join(' ')}
@@ -80,8 +108,14 @@ function generate(expr: string, pattern: Access[], kind: 'sum' | 'max'): Loop {
           idx[d] = 0;
         }
       }
-    }`,
-  )(...HELPER_NAMES.map((h) => HELPERS[h])) as Loop;
+    }`;
+  const src = `const loop = (() => { ${loopSrc} })();\n${COLUMN_JOB}`;
+  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
+  return {
+    loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as Loop,
+    job: new Function(...HELPER_NAMES, src)(...helpers) as Compiled['job'],
+    src,
+  };
 }
 
 export function reduceExpr(
@@ -93,7 +127,8 @@ export function reduceExpr(
   axes: number[],
 ): Float32Array {
   const outShape = groupShape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const acc = new Float64Array(size(outShape)).fill(kind === 'sum' ? 0 : -Infinity);
+  const outN = size(outShape);
+  let acc: Float64Array<ArrayBufferLike> = new Float64Array(outN).fill(kind === 'sum' ? 0 : -Infinity);
   if (size(groupShape) > 0) {
     const { dims, strides } = collapse(groupShape, [
       ...inShapes.map((s) => broadcastStrides(s, groupShape)),
@@ -109,21 +144,29 @@ export function reduceExpr(
       return s === 1 ? 'c' : s === 0 ? 'b' : 's';
     });
     const key = `${kind}|${pattern.join('')}|${expr}`;
-    let loop = cache.get(key);
-    if (!loop) {
+    let c = cache.get(key);
+    if (!c) {
       if (cache.size >= 1024) cache.clear();
-      cache.set(key, (loop = generate(expr, pattern, kind)));
+      cache.set(key, (c = generate(expr, pattern, kind)));
     }
     const outerDims = Int32Array.from(dims.slice(0, -1));
+    const outer = size([...outerDims]);
     // strides[k] holds the outer strides then the inner one (index rank)
-    loop(
-      ins,
-      acc,
-      size([...outerDims]),
-      inner,
-      strides.map((s) => Int32Array.from(s)),
-      outerDims,
-    );
+    const st = strides.map((s) => Int32Array.from(s));
+    const out = st[st.length - 1];
+    const rank = outerDims.length;
+    // columns (contiguous in the output, the same outputs for every outer index): on both threads
+    // when large, each taking a range of columns
+    const columns = out[rank] === 1 && out.slice(0, rank).every((v) => v === 0) && inner >= 16;
+    if (
+      columns &&
+      jsParallel(outer * inner) &&
+      ins.every((a) => a.length < 4096 || a.buffer instanceof SharedArrayBuffer)
+    ) {
+      acc = new Float64Array(new SharedArrayBuffer(8 * outN)).fill(kind === 'sum' ? 0 : -Infinity);
+      const args: ColumnArgs = { ins, acc, outer, inner, strides: st, dims: outerDims, chunks: jsChunks() };
+      runJsChunks(workerSpins, `reduce:${key}`, c.src, c.job as (a: unknown, k: number) => void, args, args.chunks);
+    } else c.loop(ins, acc, outer, inner, st, outerDims, new Int32Array(st.length));
   }
   const out = allocF32(acc.length);
   out.set(acc);
