@@ -101,15 +101,9 @@ function gather(x: Float32Array, st: OperandStrides, batch: number, inner: numbe
 type MatmulArgs = [Float32Array, Float32Array, number, number, number, number, MatmulOptions];
 
 /** The same call with strided operands gathered into contiguous ones. */
-function unstridedCall(
-  a: Float32Array,
-  b: Float32Array,
-  batch: number,
-  M: number,
-  K: number,
-  N: number,
-  opts: MatmulOptions,
-): MatmulArgs {
+function unstridedCall(...args: MatmulArgs): MatmulArgs {
+  let [a, b] = args;
+  const [, , batch, M, K, N, opts] = args;
   const inner = opts.innerBatch ?? 1;
   const o: MatmulOptions = { ...opts, aStrides: undefined, bStrides: undefined, innerBatch: undefined };
   if (opts.aStrides) {
