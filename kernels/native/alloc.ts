@@ -27,8 +27,11 @@ const shareable = threadsAllowed() && cores() > 1 && nodeBuiltin('node:worker_th
 /** Shared buffers made here (not a kernel's WebAssembly memory seen through a view, nor a caller's). */
 const ownShared = new WeakSet<Float32Array>();
 /** Heap buffers' blocks go back to the heap when the GC collects a buffer that was never released. */
-const collected = new FinalizationRegistry<number>((offset) => kernelHeap()?.free(offset, sizeOfBlock.get(offset)!));
-const sizeOfBlock = new Map<number, number>();
+const collected = new FinalizationRegistry<{ at: number; bytes: number }>((b) => kernelHeap()?.free(b.at, b.bytes));
+
+/** Whether `a` lies on shared memory (the worker thread can read and write it in place). */
+export const onShared = (a: Float32Array): boolean =>
+  typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 
 const pool = new Map<number, Float32Array[]>();
 /** Bytes held by the pool; beyond MAX_POOLED, released buffers are left to the GC. */
@@ -59,8 +62,7 @@ function heapF32(n: number): Float32Array | null {
   const at = heap.alloc(4 * n);
   if (at === null) return null;
   const a = new Float32Array(heap.memory.buffer, at, n);
-  sizeOfBlock.set(at, 4 * n);
-  collected.register(a, at, a);
+  collected.register(a, { at, bytes: 4 * n }, a);
   stats.heap++;
   return a;
 }
@@ -88,14 +90,7 @@ export function releaseF32(a: Float32Array): void {
   // only whole buffers are recycled (never views): arrays of their own ArrayBuffer, and shared
   // ones made here (on a SharedArrayBuffer of their own or a block of the kernels' memory)
   const own = ownShared.has(a);
-  if (
-    a.length === 0 ||
-    (!own &&
-      (a.byteOffset !== 0 ||
-        a.buffer.byteLength !== a.byteLength ||
-        (typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer)))
-  )
-    return;
+  if (a.length === 0 || (!own && (a.byteOffset !== 0 || a.buffer.byteLength !== a.byteLength || onShared(a)))) return;
   if (pooledBytes + a.byteLength > MAX_POOLED) {
     stats.dropped++;
     const heap = kernelHeap();

@@ -9,10 +9,8 @@
  *                                                      expression: multi-output groups write several)
  *   sum, max: out_m[0] = Σ / max over i of expr(…)    (one expression; float64 accumulation, as reduce-expr.ts)
  */
-import { HELPER_NAMES, scalarHelpers } from '../../src/fused';
-import { erf32 } from '../../src/math';
-import { allocF32 } from './alloc';
-import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
+import { allocF32, onShared } from './alloc';
+import { compileJob, jsChunks, jsParallel, runJsChunks } from './worker';
 
 export type BatchKind = 'map' | 'sum' | 'max';
 /** Elements [los[k], his[k]) of member ms[k], for every k (a map may split a member; a reduction runs whole members). */
@@ -28,7 +26,6 @@ interface Compiled {
   src: string;
 }
 
-const HELPERS = scalarHelpers(erf32);
 const cache = new Map<string, Compiled>();
 const UNROLL = 4;
 
@@ -56,14 +53,8 @@ function generate(kind: BatchKind, exprs: string[], pattern: string): Compiled {
         ${kind === 'map' ? '' : 'out[0] = r;'}
       }
     }`;
-  const src = `const loop = (() => { ${loopSrc} })();
-    return function(args, c) { const s = args.chunks[c]; loop(args.ins, args.outs, s.ms, s.los, s.his); };`;
-  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
-  return {
-    loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as Loop,
-    job: new Function(...HELPER_NAMES, src)(...helpers) as Compiled['job'],
-    src,
-  };
+  const job = `return function(args, c) { const s = args.chunks[c]; loop(args.ins, args.outs, s.ms, s.los, s.his); };`;
+  return compileJob<Loop, Compiled['job']>(loopSrc, job);
 }
 
 /** Every member whole, one after the other. */
@@ -132,16 +123,9 @@ export function fusedBatch(
   // (the worker writes its chunks in place: every output of a parallel map on shared memory)
   const outs = members.map((m) => exprs.map(() => allocF32(kind === 'map' ? m.n : 1, parallel)));
   const ins = members.map((m) => m.inputs);
-  if (parallel && outs.every((o) => o.every((a) => a.buffer instanceof SharedArrayBuffer))) {
+  if (parallel && outs.every((o) => o.every(onShared))) {
     const chunks = split(members, total, jsChunks());
-    runJsChunks(
-      workerSpins,
-      `batch:${key}`,
-      c.src,
-      c.job as (a: unknown, k: number) => void,
-      { ins, outs, chunks },
-      jsChunks(),
-    );
+    runJsChunks(`batch:${key}`, c.src, c.job, { ins, outs, chunks }, chunks.length);
   } else {
     const s = whole(members);
     c.loop(ins, outs, s.ms, s.los, s.his);

@@ -9,15 +9,15 @@
  * array passed as a parameter on every loop trip, and a [1504,128] + [128] bias add went from
  * 1.64 to about 0.8 ns per element with these loops (bench/RESULTS.md).
  */
-import { erf32 as erf } from '../../src/math';
-import { FUSED_OPS, HELPER_NAMES, SCALAR_OPS, scalarHelpers, type FusedOp } from '../../src/fused';
+import { FUSED_OPS, SCALAR_OPS, type FusedOp } from '../../src/fused';
 import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
-import { allocF32 } from './alloc';
-import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
+import { allocF32, onShared } from './alloc';
+import { compileJob, jsChunks, jsParallel, runJsChunks } from './worker';
 
 /**
  * Scalar expressions of each elementwise primitive, in the inputs x0, x1, x2: the definitions of
- * src/fused.ts (SCALAR_OPS), compiled with float32-accurate helpers (erf32: Eigen's rational erf).
+ * src/fused.ts (SCALAR_OPS), compiled with float32-accurate helpers (erf32: Eigen's rational erf;
+ * ./worker.ts compileJob).
  */
 const X = ['x0', 'x1', 'x2'];
 export const ELEMENTWISE_EXPR = {
@@ -27,7 +27,6 @@ export const ELEMENTWISE_EXPR = {
   >),
   identity: 'x0',
 };
-const HELPERS = scalarHelpers(erf);
 export type ElementwiseName = keyof typeof ELEMENTWISE_EXPR;
 
 /**
@@ -146,10 +145,8 @@ function generate(exprs: string[], pattern: Access[]): Compiled {
         }
       }
     }`;
-  const jobSrc = `const loop = (() => { ${loopSrc} })();\n${JOB_SRC}`;
-  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
-  const job = new Function(...HELPER_NAMES, jobSrc)(...helpers) as Job;
-  return { loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as InnerLoop, job, jobSrc };
+  const { loop, job, src } = compileJob<InnerLoop, Job>(loopSrc, JOB_SRC);
+  return { loop, job, jobSrc: src };
 }
 
 function compiled(exprs: string[], pattern: Access[]): { key: string; c: Compiled } {
@@ -168,7 +165,7 @@ function compiled(exprs: string[], pattern: Access[]): { key: string; c: Compile
  * there; an input that is not is copied to the worker, which is correct but slower).
  */
 function run(key: string, c: Compiled, args: Omit<JobArgs, 'chunks'>, n: number): void {
-  if (!jsParallel(n) || !args.outs.every((o) => o.buffer instanceof SharedArrayBuffer)) {
+  if (!jsParallel(n) || !args.outs.every(onShared)) {
     c.loop(
       args.ins,
       args.outs,
@@ -182,14 +179,8 @@ function run(key: string, c: Compiled, args: Omit<JobArgs, 'chunks'>, n: number)
     );
     return;
   }
-  runJsChunks(
-    workerSpins,
-    `ew:${key}`,
-    c.jobSrc,
-    c.job as (a: unknown, c: number) => void,
-    { ...args, chunks: jsChunks() },
-    jsChunks(),
-  );
+  const chunks = jsChunks();
+  runJsChunks(`ew:${key}`, c.jobSrc, c.job, { ...args, chunks }, chunks);
 }
 
 const NO_DIMS = new Int32Array(0);

@@ -14,7 +14,7 @@
  */
 const PAGE = 65536;
 /** Bytes below the first block: the kernels' control and parameter blocks. */
-export const BASE = 4096;
+const BASE = 4096;
 const ALIGN = 64;
 
 export interface KernelHeap {
@@ -27,8 +27,6 @@ export interface KernelHeap {
   free(offset: number, bytes: number): void;
   /** Whether `a` lies in this memory (any of its buffers since it grew), shared memories only. */
   holds(a: Float32Array): boolean;
-  /** Bytes of the memory handed out as blocks (in use or free for reuse). */
-  readonly top: number;
 }
 
 export function createHeap(memory: WebAssembly.Memory, maxBytes: number, shared: boolean): KernelHeap {
@@ -64,9 +62,6 @@ export function createHeap(memory: WebAssembly.Memory, maxBytes: number, shared:
       list.push(offset);
     },
     holds: (a) => shared && buffers.has(a.buffer),
-    get top() {
-      return top;
-    },
   };
 }
 

@@ -2,8 +2,8 @@
  * Native CPU kernels for reductions, layout and indexing primitives (float32 storage).
  */
 import { size, stridesOf, type Shape } from '../../src/shape';
-import { allocF32, releaseF32, zerosF32 } from './alloc';
-import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
+import { allocF32, onShared, releaseF32, zerosF32 } from './alloc';
+import { jsChunks, jsParallel, runJsChunks } from './worker';
 
 /** out[i] for i over `outShape` = x at input offset base + Σ idx_d·stride_d (a strided view copy). */
 export function stridedCopy(
@@ -90,7 +90,6 @@ export function transposeInto(x: Float32Array, s: Shape, perm: number[], out: Fl
   );
 }
 
-/** Σ x[o .. o+n) in float64, four independent partial sums (unrolled: see elementwise.ts). */
 /**
  * out[j] = Σ_r x[r·outN + j] for the columns j of chunk c (of `chunks` about equal ranges), in
  * float64, four rows per pass (a quarter of the accumulator traffic). Source text: the worker
@@ -120,8 +119,7 @@ const columnSums = new Function(COLUMN_SUMS)() as (
   c: number,
 ) => void;
 
-const onShared = (a: Float32Array) => typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
-
+/** Σ x[o .. o+n) in float64, four independent partial sums (unrolled: see elementwise.ts). */
 function sumRun(x: Float32Array, o: number, n: number): number {
   let a0 = 0;
   let a1 = 0;
@@ -159,14 +157,7 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
     // column sums (a bias gradient's): on both threads when large, each taking a range of columns
     const args = { x, out, redN, outN, chunks: jsChunks() };
     if (jsParallel(redN * outN) && outN >= 4 * args.chunks && onShared(x) && onShared(out))
-      runJsChunks(
-        workerSpins,
-        'columnSums',
-        COLUMN_SUMS,
-        columnSums as (a: unknown, c: number) => void,
-        args,
-        args.chunks,
-      );
+      runJsChunks('columnSums', COLUMN_SUMS, columnSums, args, args.chunks);
     else columnSums({ ...args, chunks: 1 }, 0);
     return out;
   }

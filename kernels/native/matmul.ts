@@ -18,13 +18,15 @@
  * WebAssembly SIMD is unavailable, `matmulF32` falls back to `matmulF32JS`
  * (`matmulInfo().impl === 'js'`) and says so once on the console.
  *
- * Operands are copied into one shared WebAssembly.Memory (grown as needed, reused as
- * scratch) and C is copied out; the kernel packs A and B into cache-sized panels itself.
+ * The kernel works in one WebAssembly.Memory (./heap.ts hands out its blocks): operands and a
+ * result that are blocks of it already (the native backend's buffers, where it is shared) are
+ * read and written in place; others are copied into a scratch block and C is copied out. The
+ * kernel packs A and B into cache-sized panels itself.
  *
  * Threads (where ./platform.ts allows them: Node, or a Web Worker of a cross-origin-isolated
  * page; elsewhere one thread): on 2+ cores, products with batch*M*K*N >= `threadMinMacs` (2^21 by default)
- * are cut into chunks that the main thread and one worker (spawned on first need, sharing
- * the memory) claim from an atomic counter; the call stays synchronous (Atomics.wait/notify).
+ * are cut into chunks that the main thread and one worker (./worker.ts, spawned on first need,
+ * sharing the memory) claim from an atomic counter; the call stays synchronous (Atomics.wait/notify).
  * Small products stay on the calling thread. Results are bitwise identical on 1 and 2
  * threads. See setMatmulConfig / matmulStats for tuning and counters.
  */

@@ -9,10 +9,8 @@
  * accumulator per output element).
  */
 import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
-import { HELPER_NAMES, scalarHelpers } from '../../src/fused';
-import { erf32 } from '../../src/math';
-import { allocF32 } from './alloc';
-import { jsChunks, jsParallel, runJsChunks, workerSpins } from './worker';
+import { allocF32, onShared } from './alloc';
+import { compileJob, jsChunks, jsParallel, runJsChunks } from './worker';
 
 type Loop = (
   ins: Float32Array[],
@@ -39,7 +37,6 @@ interface Compiled {
   job: (args: ColumnArgs, c: number) => void;
   src: string;
 }
-const HELPERS = scalarHelpers(erf32);
 const cache = new Map<string, Compiled>();
 
 /** Chunk c of a column reduction: columns [j0, j1) of every row, aligned to 4 (the loop's unroll). */
@@ -109,13 +106,7 @@ function generate(expr: string, pattern: Access[], kind: 'sum' | 'max'): Compile
         }
       }
     }`;
-  const src = `const loop = (() => { ${loopSrc} })();\n${COLUMN_JOB}`;
-  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
-  return {
-    loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as Loop,
-    job: new Function(...HELPER_NAMES, src)(...helpers) as Compiled['job'],
-    src,
-  };
+  return compileJob<Loop, Compiled['job']>(loopSrc, COLUMN_JOB);
 }
 
 export function reduceExpr(
@@ -158,14 +149,10 @@ export function reduceExpr(
     // columns (contiguous in the output, the same outputs for every outer index): on both threads
     // when large, each taking a range of columns
     const columns = out[rank] === 1 && out.slice(0, rank).every((v) => v === 0) && inner >= 16;
-    if (
-      columns &&
-      jsParallel(outer * inner) &&
-      ins.every((a) => a.length < 4096 || a.buffer instanceof SharedArrayBuffer)
-    ) {
+    if (columns && jsParallel(outer * inner) && ins.every((a) => a.length < 4096 || onShared(a))) {
       acc = new Float64Array(new SharedArrayBuffer(8 * outN)).fill(kind === 'sum' ? 0 : -Infinity);
       const args: ColumnArgs = { ins, acc, outer, inner, strides: st, dims: outerDims, chunks: jsChunks() };
-      runJsChunks(workerSpins, `reduce:${key}`, c.src, c.job as (a: unknown, k: number) => void, args, args.chunks);
+      runJsChunks(`reduce:${key}`, c.src, c.job, args, args.chunks);
     } else c.loop(ins, acc, outer, inner, st, outerDims, new Int32Array(st.length));
   }
   const out = allocF32(acc.length);

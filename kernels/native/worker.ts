@@ -27,7 +27,7 @@
  * The worker is plain JS (../platform.ts starts it from source with `workerData` in scope), so it
  * starts the same under tsx, vitest, node and in a browser's Web Worker.
  */
-import { HELPER_NAMES, HELPERS_SOURCE } from '../../src/fused';
+import { HELPER_NAMES, HELPERS_SOURCE, scalarHelpers } from '../../src/fused';
 import { erf32 } from '../../src/math';
 import { nodeBuiltin, spawnWorker, type KernelWorker } from '../platform';
 
@@ -91,7 +91,24 @@ export function jsParallel(n: number): boolean {
 }
 
 /** The spin budgets of js jobs (the matmul's are in its config, with the same defaults). */
-export const workerSpins: Spins = { worker: 1 << 17, main: 1 << 12 };
+const workerSpins: Spins = { worker: 1 << 17, main: 1 << 12 };
+
+const HELPERS = scalarHelpers(erf32);
+
+/**
+ * A generated loop and the job that runs one chunk of it, compiled here from source (function
+ * bodies of the scalar helpers: `loopSrc` returns the loop, `jobSrc` returns the job with `loop`
+ * in scope); `src` is what the worker compiles for the same job.
+ */
+export function compileJob<L, J>(loopSrc: string, jobSrc: string): { loop: L; job: J; src: string } {
+  const src = `const loop = (() => { ${loopSrc} })();\n${jobSrc}`;
+  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
+  return {
+    loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as L,
+    job: new Function(...HELPER_NAMES, src)(...helpers) as J,
+    src,
+  };
+}
 
 const SHARED = PARAM_SHARED >> 2;
 const WORKER_SRC = `
@@ -274,14 +291,14 @@ const jsStats = { threaded: 0, missed: 0, single: 0 };
  * SharedArrayBuffers. Without the worker (not started, a browser, threads off) every chunk runs
  * here. Chunks must not depend on each other's results.
  */
-export function runJsChunks(
-  spins: Spins,
+export function runJsChunks<A>(
   key: string,
   src: string,
-  job: (args: unknown, c: number) => void,
-  args: unknown,
+  job: (args: A, c: number) => void,
+  args: A,
   chunks: number,
 ): void {
+  const spins = workerSpins;
   const host = state.host;
   const port = state.port;
   if (!host || !port || chunks < 2 || !workerAvailable(host, spins)) {
