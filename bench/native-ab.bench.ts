@@ -5,18 +5,28 @@
  *
  *   npx tsx bench/native-ab.bench.ts threads   # generated loops on the worker thread too, or not
  *   npx tsx bench/native-ab.bench.ts heap      # buffers in the kernels' memory, or own arrays
+ *   npx tsx bench/native-ab.bench.ts rows      # the SIMD row kernels on the worker thread too, or not
+ *   npx tsx bench/native-ab.bench.ts chunks    # threaded products cut into 8 chunks, or 4 (the default)
+ *   npx tsx bench/native-ab.bench.ts jschunks  # threaded loops cut into 8 chunks, or 4 (the default)
+ *   npx tsx bench/native-ab.bench.ts jsmin     # loops threaded from 2^14 elements, or from 2^15 (the default)
  */
 import * as mp from '../src/index';
 import { resolveConfig } from '../src/cli/model';
 import { initTrainState, makeTrainStep } from '../models/matpac';
 import { keyFromSeed, normalHost } from '../src/random';
-import { setJsParallelMin } from '../kernels/native/worker';
+import { setJsChunks, setJsParallelMin } from '../kernels/native/worker';
+import { setMatmulConfig } from '../kernels/native/matmul';
 import { setHeapBuffers } from '../kernels/native/alloc';
+import { setRowsThreads } from '../kernels/native/rows';
 
 const what = process.argv[2] ?? 'threads';
 const settings: Record<string, (on: boolean) => void> = {
   threads: (on) => setJsParallelMin(on ? 1 << 15 : Infinity),
   heap: (on) => setHeapBuffers(on),
+  rows: (on) => setRowsThreads(on),
+  chunks: (on) => setMatmulConfig({ targetChunks: on ? 8 : 4 }),
+  jschunks: (on) => setJsChunks(on ? 8 : 4),
+  jsmin: (on) => setJsParallelMin(on ? 1 << 14 : 1 << 15),
 };
 const set = settings[what];
 if (!set) throw new Error(`unknown setting ${what}: one of ${Object.keys(settings).join(', ')}`);

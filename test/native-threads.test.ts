@@ -1,8 +1,9 @@
 /**
  * Generated loops on two threads (kernels/native/worker.ts): elementwise loops (flat and
- * broadcast/strided) and batched maps over at least the parallel size run in chunks on this thread
- * and the worker, on SharedArrayBuffers (outputs of 4096+ elements; smaller ones stay on one thread),
- * and give exactly what one thread gives.
+ * broadcast/strided), batched maps, column sums and the SIMD row kernels (softmax, layer norm and
+ * its VJP, exp, gelu: each thread through its own instance of rows.wasm) over at least the
+ * parallel size run in chunks on this thread and the worker, on SharedArrayBuffers (outputs of
+ * 4096+ elements; smaller ones stay on one thread), and give exactly what one thread gives.
  */
 import { describe, expect, it } from 'vitest';
 import { elementwise, elementwiseExprs } from '../kernels/native/elementwise';
@@ -11,6 +12,7 @@ import { reduce } from '../kernels/native/layout';
 import { reduceExpr } from '../kernels/native/reduce-expr';
 import { allocF32 } from '../kernels/native/alloc';
 import { matmulF32 } from '../kernels/native/matmul';
+import { rowsWasm } from '../kernels/native/rows';
 import { setJsParallelMin, workerJsStats } from '../kernels/native/worker';
 
 function filled(n: number, seed: number): Float32Array {
@@ -123,6 +125,34 @@ describe('generated loops on the worker thread', () => {
           [1, r, c],
           [0, 1],
         ),
+      ]);
+      expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
+    }
+    expect(workerJsStats().threaded).toBeGreaterThan(before);
+  });
+
+  it('split the SIMD row kernels by rows (and exp, gelu by elements), bit for bit', () => {
+    const before = workerJsStats().threaded;
+    // row lengths that are and are not whole vectors or groups of four; row counts that do not
+    // divide into the chunks; pieces of several of the kernels' 128-KiB blocks
+    for (const [r, d] of [
+      [4099, 31],
+      [992, 128],
+      [37, 512],
+      [3, 20_000],
+    ]) {
+      const x = filled(r * d, 40);
+      const g = filled(r * d, 41);
+      const gamma = filled(d, 42);
+      const beta = filled(d, 43);
+      const { one, two } = bothWays(() => [
+        rowsWasm.softmax(x, d)!,
+        rowsWasm.layerNormalize(x, d, 1e-6)!,
+        rowsWasm.layerNormalize(x, d, 1e-5, { gamma, beta })!,
+        rowsWasm.layerNormalizeVjp(x, g, d, 1e-6)!,
+        rowsWasm.elementwise('exp', x)!,
+        rowsWasm.elementwise('gelu', x)!,
+        rowsWasm.elementwise('geluGrad', x)!,
       ]);
       expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
     }

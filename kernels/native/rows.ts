@@ -9,12 +9,23 @@
  *
  * Operands are copied into the module's own memory (reused across calls, grown as needed) with
  * each row padded to whole vectors (softmax's rows, and exp's and gelu's arrays, to groups of four vectors;
- * softmax's inside the module), and results are copied out. The plain-JS kernels
+ * softmax's inside the module), and results are copied out. Big calls run on two threads (the
+ * worker has an instance of its own: ./worker.ts shareJobModule), each on a range of rows; results
+ * are bitwise the same as on one. The plain-JS kernels
  * (./rowwise.ts, ./elementwise.ts) remain the fallback where WebAssembly SIMD is unavailable
  * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
  */
-import { allocF32 } from './alloc';
+import { allocF32, onShared } from './alloc';
 import { warnFallback, wasmBytes } from '../platform';
+import {
+  compileJob,
+  jobModuleShared,
+  jsChunks,
+  jsParallel,
+  runJsChunks,
+  shareJobModule,
+  type JobModule,
+} from './worker';
 
 interface Exports {
   exp(src: number, dst: number, nvec: number): void;
@@ -36,16 +47,21 @@ interface Exports {
   layer_norm_vjp_rows(x: number, g: number, dst: number, rows: number, vpr: number, d: number, eps: number): void;
 }
 
-const PAGE = 65536;
-let mod: { exports: Exports; memory: WebAssembly.Memory; f32: Float32Array } | null = null;
+const PAGES: [number, number] = [16, 65536];
+/** This thread's instance (the loops below cache a float32 view of its memory in f32). */
+type Instance = JobModule & { exports: Exports; f32?: Float32Array };
+let mod: Instance | null = null;
 let loadError: unknown = null;
 let enabled = true;
 
-async function load(): Promise<NonNullable<typeof mod>> {
-  const bytes = await wasmBytes(new URL('./rows.wasm', import.meta.url));
-  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536 });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  return { exports: instance.exports as unknown as Exports, memory, f32: new Float32Array(memory.buffer) };
+async function load(): Promise<Instance> {
+  const module = new WebAssembly.Module(await wasmBytes(new URL('./rows.wasm', import.meta.url)));
+  const memory = new WebAssembly.Memory({ initial: PAGES[0], maximum: PAGES[1] });
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as WebAssembly.Exports & Exports;
+  const here = { exports, memory };
+  // the worker thread makes its own instance: jobs below see this thread's as `rowsKernel`
+  shareJobModule('rowsKernel', module, PAGES, here);
+  return here;
 }
 
 try {
@@ -62,100 +78,155 @@ export function setRowsWasm(on: boolean): boolean {
   return prev;
 }
 
+let threaded = true;
+
+/** Let big calls use the worker thread too (default), or keep every call on this thread; returns the previous setting. */
+export function setRowsThreads(on: boolean): boolean {
+  const prev = threaded;
+  threaded = on;
+  return prev;
+}
+
 /** 'wasm-simd128' when the SIMD kernels run, else why not. */
 export function rowsInfo(): { impl: 'wasm-simd128' | 'js'; why?: string } {
   if (!mod) return { impl: 'js', why: `rows.wat did not load: ${String(loadError)}` };
   return enabled ? { impl: 'wasm-simd128' } : { impl: 'js', why: 'disabled (setRowsWasm(false))' };
 }
 
-/** The module's float32 view with room for `floats` floats. */
-function room(floats: number): Float32Array {
-  const m = mod!;
-  const need = floats * 4;
-  const have = m.memory.buffer.byteLength;
-  if (need > have) m.memory.grow(Math.ceil((need - have) / PAGE));
-  if (m.f32.buffer !== m.memory.buffer) m.f32 = new Float32Array(m.memory.buffer);
-  return m.f32;
-}
-
-/** Row kernels get about this many bytes of rows per call. */
-const CHUNK_BYTES = 1 << 17;
-
-/** n rounded up to whole vectors (the layer-norm kernels take one vector at a time). */
-const roundUp4 = (n: number) => (n + 3) & ~3;
-/** n rounded up to whole groups of four vectors (the exp, gelu and softmax loops take four at a time). */
-const roundUp16 = (n: number) => (n + 15) & ~15;
-
 /**
- * Run a row kernel over the rows of d floats of `xs` (one or two operands of the same shape), a
- * chunk of rows at a time so that the copies in, the kernel and the copy out stay in L2. Each
- * operand's rows are copied in back to back and padded to dp floats with `pad` inside the module
- * (`spread_rows`: a JS copy per row costs more than the kernel when rows are short); `consts` (rows
- * of d floats, such as γ and β) are placed once, padded with 0. `kernel(at, c, rows)` gets the
- * operands' and the consts' byte addresses and writes its result over the first operand's rows,
- * which are packed back (`gather_rows`) and copied out.
+ * The loops that drive the kernels over a range, as one source text (compiled on this thread and
+ * in the worker, ./worker.ts compileJob), each taking the thread's instance `k`:
+ *
+ *   rowRange(k, op, xs, consts, out, d, eps, r0, r1)   rows r0 … r1−1 of d floats of the operands
+ *       `xs` (one or two, the same shape) through softmax_rows / layer_norm_rows /
+ *       layer_norm_vjp_rows, into the same rows of `out`;
+ *   elemRange(k, op, x, out, e0, e1)   exp / gelu / gelu_grad of elements e0 … e1−1.
+ *
+ * Both work a piece at a time (≈ CHUNK bytes) so that the copy in, the kernel and the copy out stay
+ * in L2. Rows are copied in back to back and padded to dp floats (a multiple of 4, or of 16 for
+ * softmax, whose pads are −∞) inside the module (`spread_rows`: a JS copy per row costs more than
+ * the kernel when rows are short); `consts` (rows of d floats: γ and β) are placed once, padded
+ * with 0. The kernel writes over the first operand's rows, which are packed back (`gather_rows`)
+ * and copied out. Every row and element is computed alike whatever the range, so the result does
+ * not depend on how the work is cut.
  */
-function throughRows(
-  xs: Float32Array[],
-  d: number,
-  dp: number,
-  pad: number,
-  kernel: (at: number[], c: number[], rows: number) => void,
-  consts: Float32Array[] = [],
-): Float32Array {
-  const e = mod!.exports;
-  const total = xs[0].length / d;
-  const per = Math.max(1, Math.floor(CHUNK_BYTES / (4 * dp)));
-  const flat = consts.length * dp; // the chunk's rows back to back, then 3 floats of slack
-  const first = flat + Math.min(total, per) * d + 4; // each operand's padded rows, and slack
-  const mem = room(first + xs.length * (Math.min(total, per) * dp + 4));
-  const c = consts.map((row, k) => {
-    mem.set(row, k * dp);
-    mem.fill(0, k * dp + d, (k + 1) * dp);
-    return k * dp * 4;
-  });
-  const at = xs.map((_, j) => (first + j * (Math.min(total, per) * dp + 4)) * 4);
-  const out = allocF32(xs[0].length);
-  for (let r = 0; r < total; r += per) {
-    const n = Math.min(per, total - r);
-    xs.forEach((x, j) => {
-      const chunk = x.subarray(r * d, (r + n) * d);
-      if (d === dp) mem.set(chunk, at[j] / 4);
+const ROWS_SOURCE = `
+const CHUNK = 1 << 17;
+function view(k, floats) {
+  const need = floats * 4, have = k.memory.buffer.byteLength;
+  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
+  if (!k.f32 || k.f32.buffer !== k.memory.buffer) k.f32 = new Float32Array(k.memory.buffer);
+  return k.f32;
+}
+function rowRange(k, op, xs, consts, out, d, eps, r0, r1) {
+  const e = k.exports;
+  const dp = op === 'softmax' ? (d + 15) & ~15 : (d + 3) & ~3;
+  const pad = op === 'softmax' ? -Infinity : 0;
+  const per = Math.max(1, Math.floor(CHUNK / (4 * dp)));
+  const most = Math.min(r1 - r0, per);
+  const flat = consts.length * dp; // the piece's rows back to back, then 3 floats of slack
+  const first = flat + most * d + 4; // each operand's padded rows, and slack
+  const mem = view(k, first + xs.length * (most * dp + 4));
+  const c = consts.map((row, j) => (mem.set(row, j * dp), mem.fill(0, j * dp + d, (j + 1) * dp), j * dp * 4));
+  const at = xs.map((_, j) => (first + j * (most * dp + 4)) * 4);
+  for (let r = r0; r < r1; r += per) {
+    const n = Math.min(per, r1 - r);
+    for (let j = 0; j < xs.length; j++) {
+      const piece = xs[j].subarray(r * d, (r + n) * d);
+      if (d === dp) mem.set(piece, at[j] / 4);
       else {
-        mem.set(chunk, flat);
+        mem.set(piece, flat);
         e.spread_rows(flat * 4, at[j], n, d, dp, pad);
       }
-    });
-    kernel(at, c, n);
+    }
+    if (op === 'softmax') e.softmax_rows(at[0], at[0], n, dp / 4);
+    else if (op === 'layerNorm') e.layer_norm_rows(at[0], at[0], n, dp / 4, d, eps, c[0], c[1]);
+    else e.layer_norm_vjp_rows(at[0], at[1], at[0], n, dp / 4, d, eps);
     if (d === dp) out.set(mem.subarray(at[0] / 4, at[0] / 4 + n * d), r * d);
     else {
       e.gather_rows(at[0], flat * 4, n, d, dp);
       out.set(mem.subarray(flat, flat + n * d), r * d);
     }
   }
+}
+function elemRange(k, op, x, out, e0, e1) {
+  const fn = op === 'exp' ? k.exports.exp : op === 'gelu' ? k.exports.gelu : k.exports.gelu_grad;
+  const per = CHUNK / 8; // floats of a piece: its source, then its result (multiples of 16)
+  const mem = view(k, 2 * per);
+  for (let s = e0; s < e1; s += per) {
+    const n = Math.min(per, e1 - s);
+    mem.set(x.subarray(s, s + n), 0); // the pads up to a group of 16 hold whatever was there
+    fn(0, per * 4, ((n + 15) & ~15) / 4);
+    out.set(mem.subarray(per, per + n), s);
+  }
+}
+return { rowRange, elemRange };
+`;
+
+/** A chunk c of `chunks` of the range 0 … total−1 of one rows call (see runRows). */
+const JOB_SRC = `return (a, c) => {
+  const per = Math.ceil(a.total / a.chunks), lo = c * per, hi = Math.min(a.total, lo + per);
+  if (lo >= hi) return;
+  if (a.elem) loop.elemRange(rowsKernel, a.op, a.xs[0], a.out, lo, hi);
+  else loop.rowRange(rowsKernel, a.op, a.xs, a.consts, a.out, a.d, a.eps, lo, hi);
+};`;
+
+type RowOp = 'softmax' | 'layerNorm' | 'layerNormVjp';
+type ElemOp = 'exp' | 'gelu' | 'geluGrad';
+interface Loops {
+  rowRange(
+    k: Instance,
+    op: RowOp,
+    xs: Float32Array[],
+    consts: Float32Array[],
+    out: Float32Array,
+    d: number,
+    eps: number,
+    r0: number,
+    r1: number,
+  ): void;
+  elemRange(k: Instance, op: ElemOp, x: Float32Array, out: Float32Array, e0: number, e1: number): void;
+}
+interface Args {
+  elem: boolean;
+  op: RowOp | ElemOp;
+  xs: Float32Array[];
+  consts: Float32Array[];
+  out: Float32Array;
+  d: number;
+  eps: number;
+  /** rows (or elements) in all, and the chunks they are cut into */
+  total: number;
+  chunks: number;
+}
+let compiled: { loop: Loops; job: (a: Args, c: number) => void; src: string } | null = null;
+
+/**
+ * One rows call over `total` rows (or elements): on this thread and the worker when it is big
+ * enough (./worker.ts jsParallel) and every array lies on shared memory, else here alone.
+ */
+function runRows(a: Omit<Args, 'out' | 'chunks'>, n: number): Float32Array {
+  compiled ??= compileJob<Loops, (a: Args, c: number) => void>(ROWS_SOURCE, JOB_SRC);
+  const parallel = threaded && jsParallel(n) && jobModuleShared('rowsKernel') && a.xs.every(onShared);
+  const out = allocF32(n, parallel);
+  if (parallel && onShared(out)) {
+    const chunks = jsChunks();
+    runJsChunks('rows', compiled.src, compiled.job, { ...a, out, chunks }, chunks);
+  } else if (a.elem) compiled.loop.elemRange(mod!, a.op as ElemOp, a.xs[0], out, 0, a.total);
+  else compiled.loop.rowRange(mod!, a.op as RowOp, a.xs, a.consts, out, a.d, a.eps, 0, a.total);
   return out;
 }
 
 export const rowsWasm = {
   /** exp / gelu / geluGrad of every element, or null when the SIMD kernels are off. */
-  elementwise(name: 'exp' | 'gelu' | 'geluGrad', x: Float32Array): Float32Array | null {
+  elementwise(name: ElemOp, x: Float32Array): Float32Array | null {
     if (!mod || !enabled) return null;
-    const n = x.length;
-    const np = roundUp16(n);
-    const mem = room(2 * np);
-    mem.set(x, 0);
-    const fn = name === 'exp' ? mod.exports.exp : name === 'gelu' ? mod.exports.gelu : mod.exports.gelu_grad;
-    fn(0, np * 4, np / 4);
-    const out = allocF32(n);
-    out.set(mem.subarray(np, np + n));
-    return out;
+    return runRows({ elem: true, op: name, xs: [x], consts: [], d: 1, eps: 0, total: x.length }, x.length);
   },
   softmax(x: Float32Array, d: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    if (rows === 0) return allocF32(x.length);
-    const dp = roundUp16(d);
-    return throughRows([x], d, dp, -Infinity, ([p], _, n) => mod!.exports.softmax_rows(p, p, n, dp / 4));
+    return runRows({ elem: false, op: 'softmax', xs: [x], consts: [], d, eps: 0, total: rows }, x.length);
   },
   /** x̂·γ + β over rows of d (γ, β: d floats each), or the bare x̂ without them. */
   layerNormalize(
@@ -166,21 +237,12 @@ export const rowsWasm = {
   ): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    if (rows === 0) return allocF32(x.length);
-    const dp = roundUp4(d);
     const { gamma, beta } = affine ?? { gamma: new Float32Array(d).fill(1), beta: new Float32Array(d) };
-    return throughRows([x], d, dp, 0, ([p], [g, b], n) => mod!.exports.layer_norm_rows(p, p, n, dp / 4, d, eps, g, b), [
-      gamma,
-      beta,
-    ]);
+    return runRows({ elem: false, op: 'layerNorm', xs: [x], consts: [gamma, beta], d, eps, total: rows }, x.length);
   },
   layerNormalizeVjp(x: Float32Array, g: Float32Array, d: number, eps: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    if (rows === 0) return allocF32(x.length);
-    const dp = roundUp4(d);
-    return throughRows([x, g], d, dp, 0, ([p, q], _, n) =>
-      mod!.exports.layer_norm_vjp_rows(p, q, p, n, dp / 4, d, eps),
-    );
+    return runRows({ elem: false, op: 'layerNormVjp', xs: [x, g], consts: [], d, eps, total: rows }, x.length);
   },
 };

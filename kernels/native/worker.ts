@@ -8,7 +8,10 @@
  *         threads run `job(args, chunk)` for the chunks they claim from the same counter. The job's
  *         source and its arguments (typed arrays on SharedArrayBuffers, ./alloc.ts) reach the worker
  *         through a MessagePort that it reads synchronously (`receiveMessageOnPort`: Node only;
- *         elsewhere js jobs run on the calling thread).
+ *         elsewhere js jobs run on the calling thread). Besides the scalar helpers, a job's source
+ *         sees each WebAssembly module shared with `shareJobModule` under its name, as this
+ *         thread's own instance ({ exports, memory }, on a memory of its own): the row kernels
+ *         (./rows.ts) run that way, each thread copying its rows through its own instance.
  *
  * Protocol (Int32 words of the control block at byte 0 of the memory; seq counts posted jobs):
  *   main:   write the job (PARAM_SHARED; for js: post {seq, key, src, args}); KIND; JOIN = 2*seq;
@@ -95,38 +98,72 @@ const workerSpins: Spins = { worker: 1 << 17, main: 1 << 12 };
 
 const HELPERS = scalarHelpers(erf32);
 
+/** A WebAssembly module whose instances a job's source sees by name (see shareJobModule). */
+export interface JobModule {
+  exports: WebAssembly.Exports;
+  memory: WebAssembly.Memory;
+}
+
+/** Modules shared with js jobs: the main thread's instance, and what the worker needs to make its own. */
+const jobModules = new Map<string, { module: WebAssembly.Module; pages: [number, number]; here: JobModule }>();
+
+/**
+ * Make `name` a variable of every job's source: on this thread `here` (an instance of `module`),
+ * in the worker an instance of the same module on a memory of its own of `pages` [initial,
+ * maximum] pages, imported as env.memory. Register before the worker starts (at module load):
+ * a worker already running does not get it (`jobModuleShared` says so).
+ */
+export function shareJobModule(
+  name: string,
+  module: WebAssembly.Module,
+  pages: [number, number],
+  here: JobModule,
+): void {
+  jobModules.set(name, { module, pages, here });
+}
+
+/** Whether jobs that use module `name` can run on the worker (it was registered before the worker started). */
+export const jobModuleShared = (name: string): boolean =>
+  jobModules.has(name) && (state.worker === null || state.modules.includes(name));
+
 /**
  * A generated loop and the job that runs one chunk of it, compiled here from source (function
- * bodies of the scalar helpers: `loopSrc` returns the loop, `jobSrc` returns the job with `loop`
- * in scope); `src` is what the worker compiles for the same job.
+ * bodies of the scalar helpers and the shared modules: `loopSrc` returns the loop, `jobSrc`
+ * returns the job with `loop` in scope); `src` is what the worker compiles for the same job.
  */
 export function compileJob<L, J>(loopSrc: string, jobSrc: string): { loop: L; job: J; src: string } {
   const src = `const loop = (() => { ${loopSrc} })();\n${jobSrc}`;
-  const helpers = HELPER_NAMES.map((h) => HELPERS[h]);
+  const names = [...HELPER_NAMES, ...jobModules.keys()];
+  const values = [...HELPER_NAMES.map((h) => HELPERS[h]), ...[...jobModules.values()].map((m) => m.here)];
   return {
-    loop: new Function(...HELPER_NAMES, loopSrc)(...helpers) as L,
-    job: new Function(...HELPER_NAMES, src)(...helpers) as J,
+    loop: new Function(...names, loopSrc)(...values) as L,
+    job: new Function(...names, src)(...values) as J,
     src,
   };
 }
 
 const SHARED = PARAM_SHARED >> 2;
 const WORKER_SRC = `
-const { module, memory, port, helpers } = workerData;
+const { module, memory, port, helpers, modules } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { memory } });
 const runJob = inst.exports.run_job;
 const ctrl = new Int32Array(memory.buffer, 0, 1024);
 const COMPLETED = ${SHARED + P_COMPLETED};
 const receive = port && typeof require === 'function' ? require('node:worker_threads').receiveMessageOnPort : null;
-const names = helpers.names;
-const values = new Function('erf', helpers.source)(new Function('return ' + helpers.erf)());
+const scalar = new Function('erf', helpers.source)(new Function('return ' + helpers.erf)());
+const own = (m) => {
+  const mem = new WebAssembly.Memory({ initial: m.pages[0], maximum: m.pages[1] });
+  return { exports: new WebAssembly.Instance(m.module, { env: { memory: mem } }).exports, memory: mem };
+};
+const names = [...helpers.names, ...modules.map((m) => m.name)];
+const values = [...helpers.names.map((n) => scalar[n]), ...modules.map(own)];
 const jobs = new Map(); // key -> job function
 const inbox = new Map(); // seq -> message of a js job not run yet
 const older = (q, s) => q !== s && ((s - q) & ${SEQ_MASK}) < ${(SEQ_MASK + 1) / 2};
 function drain(s) {
   for (let r = receive && receive(port); r; r = receive(port)) {
     const m = r.message;
-    if (m.src) jobs.set(m.key, new Function(...names, m.src)(...names.map((n) => values[n])));
+    if (m.src) jobs.set(m.key, new Function(...names, m.src)(...values));
     inbox.set(m.seq, m);
   }
   const m = inbox.get(s);
@@ -194,6 +231,8 @@ const state = {
   port: null as Channel['port1'] | null,
   /** job sources the worker has been sent */
   sent: new Set<string>(),
+  /** the shared modules the worker was started with (./shareJobModule) */
+  modules: [] as string[],
   host: null as WorkerHost | null,
 };
 
@@ -225,11 +264,13 @@ export function workerAvailable(host: WorkerHost, spins: Spins): boolean {
       const wt = nodeBuiltin<{ MessageChannel: new () => Channel }>('node:worker_threads');
       const ch = wt ? new wt.MessageChannel() : null;
       const helpers = { names: HELPER_NAMES, source: HELPERS_SOURCE, erf: erf32.toString() };
+      const modules = [...jobModules].map(([name, m]) => ({ name, module: m.module, pages: m.pages }));
       const w = spawnWorker(
         WORKER_SRC,
-        { module: host.module, memory: host.memory, port: ch?.port2 ?? null, helpers },
+        { module: host.module, memory: host.memory, port: ch?.port2 ?? null, helpers, modules },
         ch ? [ch.port2] : [],
       );
+      state.modules = modules.map((m) => m.name);
       w.unref();
       w.onGone(() => {
         state.failed = true;
