@@ -6,7 +6,9 @@
  *   matmul.wat → matmul.wasm              shared memory (threads: Node, cross-origin-isolated pages)
  *              → matmul-single.wasm       the same code on unshared memory (pages without isolation)
  *              → matmul-fma(-single).wasm the same two with fused multiply-adds (relaxed SIMD)
- *   rows.wat   → rows.wasm
+ *   rows.wat   → rows.wasm                its own unshared memory (operands copied in and out)
+ *              → rows-shared.wasm         the same code on the kernels' shared memory (matmul's), where
+ *                                         it reads and writes the backend's buffers in place
  *
  *   npx tsx scripts/build-wasm.ts           write the binaries
  *   npx tsx scripts/build-wasm.ts --check   fail if a binary differs from its source (CI: test/wasm-build.test.ts)
@@ -43,6 +45,13 @@ function fused(src: string): string {
   return src.replace(madd, '(f32x4.relaxed_madd (local.get $av) (local.get $2) (local.get $1))');
 }
 
+/** rows.wat importing the kernels' shared memory (matmul.wat's: at most 32768 pages) instead of its own. */
+function sharedRows(src: string): string {
+  const own = '(import "env" "memory" (memory 1 65536))';
+  if (!src.includes(own)) throw new Error(`rows.wat: expected the line ${own}`);
+  return src.replace(own, '(import "env" "memory" (memory 1 32768 shared))');
+}
+
 const FMA = { simd: true, threads: true, relaxed_simd: true };
 
 export const TARGETS: Target[] = [
@@ -51,6 +60,7 @@ export const TARGETS: Target[] = [
   { out: 'matmul-fma.wasm', wat: 'matmul.wat', features: FMA, edit: fused },
   { out: 'matmul-fma-single.wasm', wat: 'matmul.wat', features: FMA, edit: (src) => unshared(fused(src)) },
   { out: 'rows.wasm', wat: 'rows.wat', features: { simd: true } },
+  { out: 'rows-shared.wasm', wat: 'rows.wat', features: { simd: true, threads: true }, edit: sharedRows },
 ];
 
 type Wabt = {

@@ -25,7 +25,14 @@ describe('browser bundle', () => {
     expect(inputs.filter((f) => f.startsWith('node:') || /\/(checkpoint\/file|audio|data|cli)\//.test(f))).toEqual([]);
     const js = r.outputFiles[0].text;
     expect(js).not.toMatch(/^import [^\n]*["']node:/m);
-    for (const wasm of ['matmul.wasm', 'matmul-single.wasm', 'matmul-fma.wasm', 'matmul-fma-single.wasm', 'rows.wasm'])
+    for (const wasm of [
+      'matmul.wasm',
+      'matmul-single.wasm',
+      'matmul-fma.wasm',
+      'matmul-fma-single.wasm',
+      'rows.wasm',
+      'rows-shared.wasm',
+    ])
       expect(js).toContain(`new URL("./${wasm}", import.meta.url)`);
     // gpu.js is loaded lazily (a dynamic import), not at start-up
     expect(inputs.some((f) => f.includes('gpu.js'))).toBe(true);

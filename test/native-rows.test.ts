@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rowsInfo, rowsWasm, setRowsWasm } from '../kernels/native/rows';
+import { rowsCalls, rowsInfo, rowsWasm, setRowsWasm } from '../kernels/native/rows';
+import { allocF32 } from '../kernels/native/alloc';
 import { erf } from '../src/math';
 import * as mp from '../src/index';
 
@@ -193,6 +194,43 @@ describe('native SIMD kernels (rows.wat)', () => {
       }),
       { numRuns: 200, seed: 11 },
     );
+  });
+
+  it('in place in the kernels’ memory (rows of whole vectors): bit for bit what the copies through the module give', () => {
+    const before = rowsCalls();
+    // rows of whole vectors (softmax: groups of four) and arrays of whole groups of 16 run in place
+    // when they lie in the kernels' memory (allocF32 puts 4096+ floats there); plain arrays are
+    // copied through the module's own memory, as rows of other lengths are
+    for (const [rows, d] of [
+      [1024, 16],
+      [65, 128],
+      [300, 192],
+      [9, 1024],
+      [2048, 4],
+    ]) {
+      const heap = allocF32(rows * d);
+      const draws = draw(rows * d, rows + d);
+      draws.forEach((v, i) => (heap[i] = 4 * v));
+      const g = allocF32(rows * d);
+      draw(rows * d, d).forEach((v, i) => (g[i] = v));
+      const gamma = f32(draw(d, 1));
+      const beta = f32(draw(d, 2));
+      const both = (x: Float32Array, y: Float32Array) => [
+        ...(d % 16 === 0 ? [rowsWasm.softmax(x, d)!] : []),
+        rowsWasm.layerNormalize(x, d, 1e-6)!,
+        rowsWasm.layerNormalize(x, d, 1e-5, { gamma, beta })!,
+        rowsWasm.layerNormalizeVjp(x, y, d, 1e-6)!,
+        rowsWasm.elementwise('exp', x)!,
+        rowsWasm.elementwise('gelu', x)!,
+        rowsWasm.elementwise('geluGrad', x)!,
+      ];
+      const inPlace = both(heap, g).map((a) => Array.from(a));
+      const copied = both(heap.slice(), g.slice()).map((a) => Array.from(a));
+      expect(inPlace).toEqual(copied);
+    }
+    const after = rowsCalls();
+    expect(after.inPlace - before.inPlace).toBeGreaterThanOrEqual(30);
+    expect(after.copied - before.copied).toBeGreaterThanOrEqual(30);
   });
 
   it('the JS fallback gives the same elementwise results within the same bounds', () => {

@@ -53,6 +53,7 @@ describe('the packed package', () => {
       'dist/kernels/native/matmul-fma.wasm',
       'dist/kernels/native/matmul-fma-single.wasm',
       'dist/kernels/native/rows.wasm',
+      'dist/kernels/native/rows-shared.wasm',
       'bin/matpac.mjs',
       'LICENSE',
       'README.md',

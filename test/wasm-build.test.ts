@@ -14,6 +14,7 @@ describe('compiled WebAssembly kernels', () => {
       'matmul-fma.wasm',
       'matmul-single.wasm',
       'matmul.wasm',
+      'rows-shared.wasm',
       'rows.wasm',
     ]);
     for (const [name, bytes] of built) {

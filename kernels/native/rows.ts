@@ -16,7 +16,8 @@
  * (said once on the console), and `setRowsWasm(false)` selects them (tests check both paths).
  */
 import { allocF32, onShared } from './alloc';
-import { warnFallback, wasmBytes } from '../platform';
+import { threadsAllowed, warnFallback, wasmBytes } from '../platform';
+import { kernelHeap, type KernelHeap } from './heap';
 import {
   compileJob,
   jobModuleShared,
@@ -64,11 +65,36 @@ async function load(): Promise<Instance> {
   return here;
 }
 
+/**
+ * The same kernels on the kernels' shared memory (rows-shared.wasm), which read and write the
+ * backend's buffers where they lie (./heap.ts) — no copies — when rows need no padding. Jobs see
+ * this thread's instance as `rowsInPlace`; it is made on first use (the heap is registered by
+ * ./matmul.ts when its kernel loads), the worker's when the worker starts.
+ */
+const inPlaceHere = { exports: {}, memory: null } as unknown as { exports: Exports; memory: WebAssembly.Memory | null };
+let inPlaceModule: WebAssembly.Module | null = null;
+
 try {
   mod = await load();
+  if (threadsAllowed()) {
+    inPlaceModule = new WebAssembly.Module(await wasmBytes(new URL('./rows-shared.wasm', import.meta.url)));
+    shareJobModule('rowsInPlace', inPlaceModule, 'kernels', inPlaceHere as unknown as JobModule);
+  }
 } catch (e) {
   loadError = e;
   warnFallback('native rows: the WebAssembly SIMD kernels did not load; plain-JS loops run instead (slower)', e);
+}
+
+/** The kernels' heap when the in-place kernels can work on it (this thread's instance made), else null. */
+function inPlaceHeap(): KernelHeap | null {
+  const heap = kernelHeap();
+  if (!inPlaceModule || !heap?.shared) return null;
+  if (inPlaceHere.memory !== heap.memory) {
+    const instance = new WebAssembly.Instance(inPlaceModule, { env: { memory: heap.memory } });
+    inPlaceHere.exports = instance.exports as WebAssembly.Exports & Exports;
+    inPlaceHere.memory = heap.memory;
+  }
+  return heap;
 }
 
 /** Use the SIMD kernels (default) or the plain-JS ones; returns the previous setting. */
@@ -100,9 +126,12 @@ export function rowsInfo(): { impl: 'wasm-simd128' | 'js'; why?: string } {
  *   rowRange(k, op, xs, consts, out, d, eps, r0, r1)   rows r0 … r1−1 of d floats of the operands
  *       `xs` (one or two, the same shape) through softmax_rows / layer_norm_rows /
  *       layer_norm_vjp_rows, into the same rows of `out`;
- *   elemRange(k, op, x, out, e0, e1)   exp / gelu / gelu_grad of elements e0 … e1−1.
+ *   elemRange(k, op, x, out, e0, e1)   exp / gelu / gelu_grad of elements e0 … e1−1;
+ *   inPlace(k, op, at, d, eps, lo, hi)   the same on rows (elements, d = 1) lo … hi−1 of arrays that
+ *       lie in k's memory, at their byte addresses `at` {x, g, out, c}: no copies, for rows that are
+ *       whole vectors (groups of four for softmax) and element ranges of whole groups of 16.
  *
- * Both work a piece at a time (≈ CHUNK bytes) so that the copy in, the kernel and the copy out stay
+ * The first two work a piece at a time (≈ CHUNK bytes) so that the copy in, the kernel and the copy out stay
  * in L2. Rows are copied in back to back and padded to dp floats (a multiple of 4, or of 16 for
  * softmax, whose pads are −∞) inside the module (`spread_rows`: a JS copy per row costs more than
  * the kernel when rows are short); `consts` (rows of d floats: γ and β) are placed once, padded
@@ -160,14 +189,23 @@ function elemRange(k, op, x, out, e0, e1) {
     out.set(mem.subarray(per, per + n), s);
   }
 }
-return { rowRange, elemRange };
+function inPlace(k, op, at, d, eps, lo, hi) {
+  const e = k.exports, o = lo * d * 4, n = hi - lo;
+  if (op === 'softmax') e.softmax_rows(at.x + o, at.out + o, n, d / 4);
+  else if (op === 'layerNorm') e.layer_norm_rows(at.x + o, at.out + o, n, d / 4, d, eps, at.c, at.c + d * 4);
+  else if (op === 'layerNormVjp') e.layer_norm_vjp_rows(at.x + o, at.g + o, at.out + o, n, d / 4, d, eps);
+  else (op === 'exp' ? e.exp : op === 'gelu' ? e.gelu : e.gelu_grad)(at.x + o, at.out + o, n / 4);
+}
+return { rowRange, elemRange, inPlace };
 `;
 
 /** A chunk c of `chunks` of the range 0 … total−1 of one rows call (see runRows). */
 const JOB_SRC = `return (a, c) => {
-  const per = Math.ceil(a.total / a.chunks), lo = c * per, hi = Math.min(a.total, lo + per);
+  const per = a.elem ? (Math.ceil(a.total / a.chunks) + 15) & ~15 : Math.ceil(a.total / a.chunks);
+  const lo = c * per, hi = Math.min(a.total, lo + per);
   if (lo >= hi) return;
-  if (a.elem) loop.elemRange(rowsKernel, a.op, a.xs[0], a.out, lo, hi);
+  if (a.at) loop.inPlace(rowsInPlace, a.op, a.at, a.d, a.eps, lo, hi);
+  else if (a.elem) loop.elemRange(rowsKernel, a.op, a.xs[0], a.out, lo, hi);
   else loop.rowRange(rowsKernel, a.op, a.xs, a.consts, a.out, a.d, a.eps, lo, hi);
 };`;
 
@@ -186,6 +224,14 @@ interface Loops {
     r1: number,
   ): void;
   elemRange(k: Instance, op: ElemOp, x: Float32Array, out: Float32Array, e0: number, e1: number): void;
+  inPlace(k: Instance, op: RowOp | ElemOp, at: Addresses, d: number, eps: number, lo: number, hi: number): void;
+}
+/** Byte addresses in the kernels' memory of an in-place call's operands, result and γ β rows. */
+interface Addresses {
+  x: number;
+  g: number;
+  out: number;
+  c: number;
 }
 interface Args {
   elem: boolean;
@@ -198,17 +244,55 @@ interface Args {
   /** rows (or elements) in all, and the chunks they are cut into */
   total: number;
   chunks: number;
+  /** set when the call runs in place in the kernels' memory */
+  at?: Addresses;
 }
+/** Calls run in place in the kernels' memory, and through a module's own memory (copies in and out). */
+const calls = { inPlace: 0, copied: 0 };
+
+/** Counters of the SIMD row kernels' calls since load (see runRows). */
+export function rowsCalls(): Readonly<typeof calls> {
+  return { ...calls };
+}
+
 let compiled: { loop: Loops; job: (a: Args, c: number) => void; src: string } | null = null;
 
 /**
- * One rows call over `total` rows (or elements): on this thread and the worker when it is big
- * enough (./worker.ts jsParallel) and every array lies on shared memory, else here alone.
+ * One rows call over `total` rows (or elements): in place in the kernels' memory where its arrays
+ * lie there and need no padding, else through each thread's copy of the module; on this thread
+ * and the worker when it is big enough (./worker.ts jsParallel) and every array lies on shared
+ * memory, else here alone.
  */
 function runRows(a: Omit<Args, 'out' | 'chunks'>, n: number): Float32Array {
   compiled ??= compileJob<Loops, (a: Args, c: number) => void>(ROWS_SOURCE, JOB_SRC);
-  const parallel = threaded && jsParallel(n) && jobModuleShared('rowsKernel') && a.xs.every(onShared);
-  const out = allocF32(n, parallel);
+  const heap = inPlaceHeap();
+  const whole = a.elem ? n % 16 === 0 : a.d % (a.op === 'softmax' ? 16 : 4) === 0;
+  const inPlace = heap !== null && whole && n > 0 && a.xs.every((x) => heap.holds(x));
+  const parallel =
+    threaded && jsParallel(n) && jobModuleShared(inPlace ? 'rowsInPlace' : 'rowsKernel') && a.xs.every(onShared);
+  const out = allocF32(n, parallel || inPlace);
+  if (inPlace && heap.holds(out)) {
+    // γ and β (layer norm) go to a block of their own in the kernels' memory for the call
+    const cBytes = 4 * a.consts.length * a.d;
+    const c = cBytes ? heap.alloc(cBytes) : 0;
+    if (c !== null) {
+      try {
+        a.consts.forEach((row, j) => new Float32Array(heap.memory.buffer, c + 4 * j * a.d, a.d).set(row));
+        const [x, g = x] = a.xs;
+        const at = { x: x.byteOffset, g: g.byteOffset, out: out.byteOffset, c };
+        if (parallel) {
+          const chunks = jsChunks();
+          const args = { ...a, xs: [], consts: [], out: new Float32Array(0), at, chunks };
+          runJsChunks('rows', compiled.src, compiled.job, args, chunks);
+        } else compiled.loop.inPlace(inPlaceHere as Instance, a.op, at, a.d, a.eps, 0, a.total);
+        calls.inPlace++;
+        return out;
+      } finally {
+        if (cBytes) heap.free(c, cBytes);
+      }
+    }
+  }
+  calls.copied++;
   if (parallel && onShared(out)) {
     const chunks = jsChunks();
     runJsChunks('rows', compiled.src, compiled.job, { ...a, out, chunks }, chunks);

@@ -104,22 +104,23 @@ export interface JobModule {
   memory: WebAssembly.Memory;
 }
 
+/**
+ * Where a shared module's worker instance gets its memory: one of its own of [initial, maximum]
+ * pages, or the kernels' shared memory (the matmul's, which the worker already has).
+ */
+export type JobMemory = [number, number] | 'kernels';
+
 /** Modules shared with js jobs: the main thread's instance, and what the worker needs to make its own. */
-const jobModules = new Map<string, { module: WebAssembly.Module; pages: [number, number]; here: JobModule }>();
+const jobModules = new Map<string, { module: WebAssembly.Module; memory: JobMemory; here: JobModule }>();
 
 /**
  * Make `name` a variable of every job's source: on this thread `here` (an instance of `module`),
- * in the worker an instance of the same module on a memory of its own of `pages` [initial,
- * maximum] pages, imported as env.memory. Register before the worker starts (at module load):
- * a worker already running does not get it (`jobModuleShared` says so).
+ * in the worker an instance of the same module on the memory `memory` says, imported as
+ * env.memory. Register before the worker starts (at module load): a worker already running
+ * does not get it (`jobModuleShared` says so).
  */
-export function shareJobModule(
-  name: string,
-  module: WebAssembly.Module,
-  pages: [number, number],
-  here: JobModule,
-): void {
-  jobModules.set(name, { module, pages, here });
+export function shareJobModule(name: string, module: WebAssembly.Module, memory: JobMemory, here: JobModule): void {
+  jobModules.set(name, { module, memory, here });
 }
 
 /** Whether jobs that use module `name` can run on the worker (it was registered before the worker started). */
@@ -152,7 +153,7 @@ const COMPLETED = ${SHARED + P_COMPLETED};
 const receive = port && typeof require === 'function' ? require('node:worker_threads').receiveMessageOnPort : null;
 const scalar = new Function('erf', helpers.source)(new Function('return ' + helpers.erf)());
 const own = (m) => {
-  const mem = new WebAssembly.Memory({ initial: m.pages[0], maximum: m.pages[1] });
+  const mem = m.memory === 'kernels' ? memory : new WebAssembly.Memory({ initial: m.memory[0], maximum: m.memory[1] });
   return { exports: new WebAssembly.Instance(m.module, { env: { memory: mem } }).exports, memory: mem };
 };
 const names = [...helpers.names, ...modules.map((m) => m.name)];
@@ -264,7 +265,7 @@ export function workerAvailable(host: WorkerHost, spins: Spins): boolean {
       const wt = nodeBuiltin<{ MessageChannel: new () => Channel }>('node:worker_threads');
       const ch = wt ? new wt.MessageChannel() : null;
       const helpers = { names: HELPER_NAMES, source: HELPERS_SOURCE, erf: erf32.toString() };
-      const modules = [...jobModules].map(([name, m]) => ({ name, module: m.module, pages: m.pages }));
+      const modules = [...jobModules].map(([name, m]) => ({ name, module: m.module, memory: m.memory }));
       const w = spawnWorker(
         WORKER_SRC,
         { module: host.module, memory: host.memory, port: ch?.port2 ?? null, helpers, modules },
