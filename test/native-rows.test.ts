@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rowsCalls, rowsInfo, rowsWasm, setRowsWasm } from '../kernels/native/rows';
 import { allocF32 } from '../kernels/native/alloc';
+import { everyRowKernel } from './rows-kernels';
 import { erf } from '../src/math';
 import * as mp from '../src/index';
 
@@ -215,15 +216,7 @@ describe('native SIMD kernels (rows.wat)', () => {
       draw(rows * d, d).forEach((v, i) => (g[i] = v));
       const gamma = f32(draw(d, 1));
       const beta = f32(draw(d, 2));
-      const both = (x: Float32Array, y: Float32Array) => [
-        ...(d % 16 === 0 ? [rowsWasm.softmax(x, d)!] : []),
-        rowsWasm.layerNormalize(x, d, 1e-6)!,
-        rowsWasm.layerNormalize(x, d, 1e-5, { gamma, beta })!,
-        rowsWasm.layerNormalizeVjp(x, y, d, 1e-6)!,
-        rowsWasm.elementwise('exp', x)!,
-        rowsWasm.elementwise('gelu', x)!,
-        rowsWasm.elementwise('geluGrad', x)!,
-      ];
+      const both = (x: Float32Array, y: Float32Array) => everyRowKernel(x, y, d, { gamma, beta }, d % 16 === 0);
       const inPlace = both(heap, g).map((a) => Array.from(a));
       const copied = both(heap.slice(), g.slice()).map((a) => Array.from(a));
       expect(inPlace).toEqual(copied);

@@ -12,7 +12,7 @@ import { reduce } from '../kernels/native/layout';
 import { reduceExpr } from '../kernels/native/reduce-expr';
 import { allocF32 } from '../kernels/native/alloc';
 import { matmulF32 } from '../kernels/native/matmul';
-import { rowsWasm } from '../kernels/native/rows';
+import { everyRowKernel } from './rows-kernels';
 import { setJsParallelMin, workerJsStats } from '../kernels/native/worker';
 
 function filled(n: number, seed: number): Float32Array {
@@ -145,15 +145,7 @@ describe('generated loops on the worker thread', () => {
       const g = filled(r * d, 41);
       const gamma = filled(d, 42);
       const beta = filled(d, 43);
-      const { one, two } = bothWays(() => [
-        rowsWasm.softmax(x, d)!,
-        rowsWasm.layerNormalize(x, d, 1e-6)!,
-        rowsWasm.layerNormalize(x, d, 1e-5, { gamma, beta })!,
-        rowsWasm.layerNormalizeVjp(x, g, d, 1e-6)!,
-        rowsWasm.elementwise('exp', x)!,
-        rowsWasm.elementwise('gelu', x)!,
-        rowsWasm.elementwise('geluGrad', x)!,
-      ]);
+      const { one, two } = bothWays(() => everyRowKernel(x, g, d, { gamma, beta }));
       expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
     }
     expect(workerJsStats().threaded).toBeGreaterThan(before);
