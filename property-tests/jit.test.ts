@@ -15,6 +15,7 @@ import * as mp from '../src/index';
 import type { Tensor } from '../src/core';
 import { jit } from '../src/jit/jit';
 import { formatPlan } from '../src/jit/format';
+import { programKey, sameStructure, traceProgram } from '../src/jit/program';
 import { drawValues, SPECS, type Case } from './specs';
 import { randomLike } from './check';
 
@@ -317,6 +318,56 @@ describe('jit and transforms', () => {
       const y = f({ w }, x, 3); // new static value: traced again, same structure (the scalar is a constant input)
       expect(f.stats).toMatchObject({ traces: 3, compiles: 2 });
       expect(Array.from(y.toArray())).toEqual([66, 84]);
+    });
+  });
+
+  it('sameStructure says of two traces exactly what comparing their programKey texts says', () => {
+    // pairs: the same random program traced twice (equal), and with one gene changed in one of its
+    // four numbers (an op, an operand, a parameter: mostly different, sometimes the same program)
+    const pairArb = fc.record({
+      prog: programArb,
+      at: fc.nat(13),
+      field: fc.nat(3),
+      value: fc.nat(50),
+    });
+    let equal = 0;
+    let different = 0;
+    mp.withBackend('native', () => {
+      fc.assert(
+        fc.property(pairArb, ({ prog, at, field, value }) => {
+          const xs = prog.shapes.map((sh) => mp.zeros(sh));
+          const trace = (genes: Gene[]) =>
+            traceProgram((...ins: unknown[]) => randomProgram(genes, ins as Tensor[]), xs, mp.getBackend('native'))
+              .program;
+          const changed = prog.genes.map((g) => [...g] as Gene);
+          changed[at % changed.length][field] = value;
+          const a = trace(prog.genes);
+          for (const b of [trace(prog.genes), trace(changed)]) {
+            const same = sameStructure(a, b);
+            expect(same).toBe(programKey(a) === programKey(b));
+            if (same) equal++;
+            else different++;
+          }
+        }),
+        { numRuns: 80, seed: 99 },
+      );
+    });
+    expect(equal).toBeGreaterThan(80);
+    expect(different).toBeGreaterThan(20);
+    // programs that differ only in a primitive's parameters (same ops, operands and shapes)
+    mp.withBackend('native', () => {
+      const x = mp.zeros([2, 2, 2]);
+      const trace = (f: (t: Tensor) => Tensor) => traceProgram((t) => f(t as Tensor), [x], x.backend).program;
+      const pairs: [(t: Tensor) => Tensor, (t: Tensor) => Tensor][] = [
+        [(t) => mp.sum(t, [0]), (t) => mp.sum(t, [1])],
+        [(t) => mp.transpose(t, [1, 0, 2]), (t) => mp.transpose(t, [0, 2, 1])],
+        [(t) => mp.bind('layerNormalize', [t], { eps: 1e-5 }), (t) => mp.bind('layerNormalize', [t], { eps: 1e-6 })],
+      ];
+      for (const [f, g] of pairs) {
+        expect(sameStructure(trace(f), trace(f))).toBe(true);
+        expect(sameStructure(trace(f), trace(g))).toBe(false);
+        expect(programKey(trace(f)) === programKey(trace(g))).toBe(false);
+      }
     });
   });
 

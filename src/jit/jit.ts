@@ -24,7 +24,7 @@ import { Concrete, getBackend, isStaging, Tensor } from '../core';
 import { flatten } from '../tree';
 import { optimize } from './fuse';
 import { planProgram, type Plan } from './plan';
-import { programKey, traceProgram, type Program } from './program';
+import { programKey, sameStructure, traceProgram, type Program } from './program';
 import { runPlan } from './run';
 import { signature } from './signature';
 
@@ -63,6 +63,8 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
   const plans = new Map<string, Plan>();
   const stats: JitStats = { calls: 0, traces: 0, compiles: 0, eager: 0 };
   let last: Plan | undefined;
+  /** The last trace and its plan: a new trace of the same structure reuses the plan without keying. */
+  let lastTrace: { program: Program; plan: Plan } | undefined;
   const g = (...args: unknown[]): unknown => {
     stats.calls++;
     if (isStaging()) return f(...(args as never[])); // inside an enclosing trace: inline
@@ -82,8 +84,9 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
       const traced = traceProgram(f as unknown as (...a: unknown[]) => unknown, args, backend);
       // keyed by the traced program: the rewrites keep inputs and constants, so a plan serves every
       // trace of the same structure with that trace's constants
-      const key = programKey(traced.program);
-      let plan = plans.get(key);
+      const same = lastTrace && sameStructure(lastTrace.program, traced.program) ? lastTrace.plan : undefined;
+      const key = same ? '' : programKey(traced.program);
+      let plan = same ?? plans.get(key);
       if (!plan) {
         stats.compiles++;
         const optimized = opts.optimize === false ? traced.program : optimize(traced.program);
@@ -92,6 +95,7 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, opts: JitOpti
         plans.set(key, plan);
       }
       entry = { program: traced.program, plan, result: traced.result };
+      lastTrace = { program: traced.program, plan };
       if (entries.size >= cacheSize) {
         const [oldKey, old] = entries.entries().next().value as [string, Entry];
         entries.delete(oldKey);

@@ -215,6 +215,44 @@ export function programKey(p: Program): string {
   return parts.join(';');
 }
 
+/**
+ * Whether two programs have the same structure: what `programKey` compares (equal keys exactly
+ * when this is true), without building the text — a jitted function that traces every call (host
+ * values in its arguments) checks the new trace against the last one this way first.
+ */
+export function sameStructure(a: Program, b: Program): boolean {
+  if (a === b) return true;
+  if (a.backend.name !== b.backend.name || a.nInputs !== b.nInputs || a.consts.length !== b.consts.length) return false;
+  if (a.eqns.length !== b.eqns.length || !sameList(a.outs, b.outs)) return false;
+  for (let v = 0; v < a.nInputs + a.consts.length; v++) if (!sameList(a.shapes[v], b.shapes[v])) return false;
+  for (let i = 0; i < a.eqns.length; i++) {
+    const [e, f] = [a.eqns[i], b.eqns[i]];
+    if (e.prim !== f.prim || e.out !== f.out || !sameList(e.ins, f.ins)) return false;
+    if (!sameList(a.shapes[e.out], b.shapes[f.out]) || !sameParams(e.params, f.params)) return false;
+  }
+  return true;
+}
+
+const sameList = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Equal as paramsKey's text is: plain data compared deeply, fused expressions (`expr`, `exprs`) by nothing. */
+function sameParams(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return paramsKey(a) === paramsKey(b);
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a).filter(
+    (k) => k !== 'expr' && k !== 'exprs' && (a as Record<string, unknown>)[k] !== undefined,
+  );
+  const kb = Object.keys(b).filter(
+    (k) => k !== 'expr' && k !== 'exprs' && (b as Record<string, unknown>)[k] !== undefined,
+  );
+  if (!sameKeys(ka, kb)) return false;
+  return ka.every((k) => sameParams((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+const sameKeys = (a: string[], b: string[]): boolean => a.length === b.length && a.every((k, i) => k === b[i]);
+
 /** Parameters as text (a fused expression by its source). */
 export function paramsKey(params: unknown): string {
   return JSON.stringify(params, (k, v) => (k === 'expr' || k === 'exprs' ? undefined : v)) ?? '';
