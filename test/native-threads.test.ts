@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { elementwise, elementwiseExprs } from '../kernels/native/elementwise';
 import { fusedBatch } from '../kernels/native/batch';
-import { reduce } from '../kernels/native/layout';
+import { reduce, stridedCopy, transpose, transposeInto } from '../kernels/native/layout';
 import { reduceExpr } from '../kernels/native/reduce-expr';
 import { allocF32 } from '../kernels/native/alloc';
 import { matmulF32 } from '../kernels/native/matmul';
@@ -146,6 +146,48 @@ describe('generated loops on the worker thread', () => {
       const gamma = filled(d, 42);
       const beta = filled(d, 43);
       const { one, two } = bothWays(() => everyRowKernel(x, g, d, { gamma, beta }));
+      expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
+    }
+    expect(workerJsStats().threaded).toBeGreaterThan(before);
+  });
+
+  it('split strided copies (transposes, a transpose into an offset of another array) by rows, bit for bit', () => {
+    const before = workerJsStats().threaded;
+    for (const [shape, perm] of [
+      [
+        [32, 31, 4, 32],
+        [0, 2, 1, 3],
+      ],
+      [
+        [7, 3, 2000],
+        [2, 0, 1],
+      ],
+      [
+        [5, 40_000],
+        [1, 0],
+      ],
+      [
+        [128, 31, 33],
+        [0, 2, 1],
+      ],
+    ] as [number[], number[]][]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = filled(n, 50);
+      const into = allocF32(n + 37, true);
+      const { one, two } = bothWays(() => {
+        into.fill(0);
+        transposeInto(x, shape, perm, into, 37);
+        // a strided view with an offset and a step (every other row of the last-but-one axis)
+        const half = shape.slice(0, -1).map((d, i, a) => (i === a.length - 1 ? Math.floor(d / 2) : d));
+        const st = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+        const stepped = stridedCopy(
+          x,
+          st.at(-1)!,
+          [...half, shape.at(-1)!],
+          st.map((v, i) => (i === st.length - 2 ? 2 * v : v)),
+        );
+        return [transpose(x, shape, perm), into.slice(), stepped];
+      });
       expect(two.map((v) => Array.from(v))).toEqual(one.map((v) => Array.from(v)));
     }
     expect(workerJsStats().threaded).toBeGreaterThan(before);

@@ -3,34 +3,28 @@
  */
 import { size, stridesOf, type Shape } from '../../src/shape';
 import { allocF32, onShared, releaseF32, zerosF32 } from './alloc';
-import { jsChunks, jsParallel, runJsChunks } from './worker';
+import { compileJob, jsChunks, jsParallel, runJsChunks } from './worker';
 
-/** out[i] for i over `outShape` = x at input offset base + Σ idx_d·stride_d (a strided view copy). */
-export function stridedCopy(
-  x: Float32Array,
-  base: number,
-  outShape: Shape,
-  inStrides: number[],
-  out = allocF32(size(outShape)),
-  outBase = 0,
-  outStrides?: number[],
-): Float32Array {
+/**
+ * Rows o0 … o1−1 (of the last axis) of a strided view copy, as source text (the worker thread
+ * compiles the same function, ./worker.ts): out at outBase + Σ idx_d·ost_d = x at base +
+ * Σ idx_d·inStrides_d over the index idx of `outShape`.
+ */
+const COPY_ROWS = `return function (x, base, outShape, inStrides, out, outBase, ost, o0, o1) {
   const r = outShape.length;
-  const n = size(outShape);
-  if (n === 0) return out;
-  if (r === 0) {
-    out[outBase] = x[base];
-    return out;
-  }
-  const ost = outStrides ?? stridesOf(outShape);
   const inner = outShape[r - 1];
   const si = inStrides[r - 1];
   const so = ost[r - 1];
   const idx = new Int32Array(r);
   let offIn = base;
   let offOut = outBase;
-  const outer = n / inner;
-  for (let o = 0; o < outer; o++) {
+  for (let d = r - 2, rest = o0; d >= 0; d--) {
+    idx[d] = rest % outShape[d];
+    rest = Math.floor(rest / outShape[d]);
+    offIn += idx[d] * inStrides[d];
+    offOut += idx[d] * ost[d];
+  }
+  for (let o = o0; o < o1; o++) {
     let p = offIn;
     let q = offOut;
     if (si === 1 && so === 1 && inner >= 64) {
@@ -62,6 +56,66 @@ export function stridedCopy(
       idx[d] = 0;
     }
   }
+};`;
+
+interface CopyArgs {
+  x: Float32Array;
+  base: number;
+  outShape: Shape;
+  inStrides: number[];
+  out: Float32Array;
+  outBase: number;
+  ost: number[];
+  rows: number;
+  chunks: number;
+}
+type CopyRows = (
+  x: Float32Array,
+  base: number,
+  outShape: Shape,
+  inStrides: number[],
+  out: Float32Array,
+  outBase: number,
+  ost: number[],
+  o0: number,
+  o1: number,
+) => void;
+const copyJob = compileJob<CopyRows, (a: CopyArgs, c: number) => void>(
+  COPY_ROWS,
+  `return (a, c) => {
+  const o0 = Math.floor((a.rows * c) / a.chunks), o1 = Math.floor((a.rows * (c + 1)) / a.chunks);
+  if (o0 < o1) loop(a.x, a.base, a.outShape, a.inStrides, a.out, a.outBase, a.ost, o0, o1);
+};`,
+);
+
+/**
+ * out[i] for i over `outShape` = x at input offset base + Σ idx_d·stride_d (a strided view copy);
+ * by rows on both threads when it is big enough (./worker.ts jsParallel) and x and out lie on
+ * shared memory.
+ */
+export function stridedCopy(
+  x: Float32Array,
+  base: number,
+  outShape: Shape,
+  inStrides: number[],
+  out = allocF32(size(outShape)),
+  outBase = 0,
+  outStrides?: number[],
+): Float32Array {
+  const r = outShape.length;
+  const n = size(outShape);
+  if (n === 0) return out;
+  if (r === 0) {
+    out[outBase] = x[base];
+    return out;
+  }
+  const ost = outStrides ?? stridesOf(outShape);
+  const rows = n / outShape[r - 1];
+  if (jsParallel(n) && rows > 1 && onShared(x) && onShared(out)) {
+    const chunks = Math.min(jsChunks(), rows);
+    const args = { x, base, outShape, inStrides, out, outBase, ost, rows, chunks };
+    runJsChunks('stridedCopy', copyJob.src, copyJob.job, args, chunks);
+  } else copyJob.loop(x, base, outShape, inStrides, out, outBase, ost, 0, rows);
   return out;
 }
 
