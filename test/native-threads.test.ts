@@ -100,7 +100,7 @@ describe('generated loops on the worker thread', () => {
     expect(workerJsStats().threaded).toBeGreaterThan(before.threaded);
   });
 
-  it('split column sums (a bias gradient, and a fused expression summed over rows) by columns, bit for bit', () => {
+  it('split column sums (a bias gradient, and a fused expression summed over rows) by columns and row reductions by rows, bit for bit', () => {
     const before = workerJsStats().threaded;
     for (const [r, c] of [
       [992, 96],
@@ -113,6 +113,10 @@ describe('generated loops on the worker thread', () => {
       const { one, two } = bothWays(() => [
         reduce('sum', x, [r, c], [0]),
         reduce('sum', x, [r, 1, c], [0, 1]),
+        // row reductions: over the last axis, and over the first (read through a transpose)
+        reduce('sum', x, [r, c], [1]),
+        reduce('max', x, [r, c], [1]),
+        reduce('max', x, [r, c], [0]),
         reduceExpr('sum', 'x0 * x1 + x2', [x, y, s], [[r, c], [r, c], []], [r, c], [0]),
         reduceExpr(
           'max',

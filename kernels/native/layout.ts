@@ -173,23 +173,47 @@ const columnSums = new Function(COLUMN_SUMS)() as (
   c: number,
 ) => void;
 
-/** Σ x[o .. o+n) in float64, four independent partial sums (unrolled: see elementwise.ts). */
-function sumRun(x: Float32Array, o: number, n: number): number {
-  let a0 = 0;
-  let a1 = 0;
-  let a2 = 0;
-  let a3 = 0;
-  const end = o + n;
-  let j = o;
-  for (; j + 3 < end; j += 4) {
-    a0 += x[j];
-    a1 += x[j + 1];
-    a2 += x[j + 2];
-    a3 += x[j + 3];
+/**
+ * Rows i0 … i1−1 of `rows` (each redN long) reduced into out[i] (`kind`: 'sum' in float64 with four
+ * independent partial sums, unrolled as in elementwise.ts; 'max' propagating NaN), for the rows of
+ * chunk c (of `chunks` about equal ranges). Source text: the worker thread compiles the same
+ * function (./worker.ts).
+ */
+const ROW_REDUCE = `return function (args, c) {
+  const { kind, x, out, redN, outN, chunks } = args;
+  const i0 = Math.floor((outN * c) / chunks);
+  const i1 = Math.floor((outN * (c + 1)) / chunks);
+  for (let i = i0; i < i1; i++) {
+    const o = i * redN, end = o + redN;
+    if (kind === 'sum') {
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, j = o;
+      for (; j + 3 < end; j += 4) {
+        a0 += x[j];
+        a1 += x[j + 1];
+        a2 += x[j + 2];
+        a3 += x[j + 3];
+      }
+      for (; j < end; j++) a0 += x[j];
+      out[i] = a0 + a1 + (a2 + a3);
+    } else {
+      let m = -Infinity;
+      for (let j = o; j < end; j++) {
+        const v = x[j];
+        if (v > m || v !== v) m = v;
+      }
+      out[i] = m;
+    }
   }
-  for (; j < end; j++) a0 += x[j];
-  return a0 + a1 + (a2 + a3);
+};`;
+interface RowReduceArgs {
+  kind: 'sum' | 'max';
+  x: Float32Array;
+  out: Float32Array;
+  redN: number;
+  outN: number;
+  chunks: number;
 }
+const rowReduce = new Function(ROW_REDUCE)() as (args: RowReduceArgs, c: number) => void;
 
 /**
  * Reduce over `axes` (kept with size 1). Moves reduced axes last (a transpose when they are not
@@ -199,39 +223,28 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
   const kept = s.map((_, i) => i).filter((i) => !axes.includes(i));
   const outN = kept.reduce((a, i) => a * s[i], 1);
   const redN = axes.reduce((a, i) => a * s[i], 1);
-  const out = allocF32(outN);
-  if (redN === 0) return out.fill(kind === 'sum' ? 0 : -Infinity);
+  if (redN === 0) return allocF32(outN).fill(kind === 'sum' ? 0 : -Infinity);
+  const chunks = jsChunks();
   // reduced axes form a leading block: accumulate rows (cache friendly)
   const sortedAxes = [...axes].sort((a, b) => a - b);
-  if (sortedAxes.every((a, i) => a === i) && kind === 'sum') {
-    if (outN === 1) {
-      out[0] = sumRun(x, 0, redN);
-      return out;
-    }
+  if (sortedAxes.every((a, i) => a === i) && kind === 'sum' && outN > 1) {
     // column sums (a bias gradient's): on both threads when large, each taking a range of columns
-    const args = { x, out, redN, outN, chunks: jsChunks() };
-    if (jsParallel(redN * outN) && outN >= 4 * args.chunks && onShared(x) && onShared(out))
-      runJsChunks('columnSums', COLUMN_SUMS, columnSums, args, args.chunks);
+    // (the output on shared memory however small, where the worker can write its part)
+    const parallel = jsParallel(redN * outN) && outN >= 4 * chunks && onShared(x);
+    const args = { x, out: allocF32(outN, parallel), redN, outN, chunks };
+    if (parallel && onShared(args.out)) runJsChunks('columnSums', COLUMN_SUMS, columnSums, args, chunks);
     else columnSums({ ...args, chunks: 1 }, 0);
-    return out;
+    return args.out;
   }
   const trailing = sortedAxes.every((a, i) => a === s.length - axes.length + i);
   const rows = trailing ? x : transpose(x, s, [...kept, ...sortedAxes]);
-  if (kind === 'sum') {
-    for (let i = 0; i < outN; i++) out[i] = sumRun(rows, i * redN, redN);
-  } else {
-    for (let i = 0; i < outN; i++) {
-      let m = -Infinity;
-      const o = i * redN;
-      for (let j = 0; j < redN; j++) {
-        const v = rows[o + j];
-        if (v > m || v !== v) m = v;
-      }
-      out[i] = m;
-    }
-  }
+  // each output reduces a row of redN: on both threads when large, each taking a range of rows
+  const parallel = jsParallel(redN * outN) && outN >= chunks && onShared(rows);
+  const args = { kind, x: rows, out: allocF32(outN, parallel), redN, outN, chunks };
+  if (parallel && onShared(args.out)) runJsChunks('rowReduce', ROW_REDUCE, rowReduce, args, chunks);
+  else rowReduce({ ...args, chunks: 1 }, 0);
   if (rows !== x) releaseF32(rows);
-  return out;
+  return args.out;
 }
 
 /**
