@@ -263,7 +263,8 @@ let compiled: { loop: Loops; job: (a: Args, c: number) => void; src: string } | 
  * and the worker when it is big enough (./worker.ts jsParallel) and every array lies on shared
  * memory, else here alone.
  */
-function runRows(a: Omit<Args, 'out' | 'chunks'>, n: number): Float32Array {
+function runRows(a: Omit<Args, 'out' | 'chunks'>): Float32Array {
+  const n = a.xs[0].length;
   compiled ??= compileJob<Loops, (a: Args, c: number) => void>(ROWS_SOURCE, JOB_SRC);
   const heap = inPlaceHeap();
   const whole = a.elem ? n % 16 === 0 : a.d % (a.op === 'softmax' ? 16 : 4) === 0;
@@ -305,12 +306,12 @@ export const rowsWasm = {
   /** exp / gelu / geluGrad of every element, or null when the SIMD kernels are off. */
   elementwise(name: ElemOp, x: Float32Array): Float32Array | null {
     if (!mod || !enabled) return null;
-    return runRows({ elem: true, op: name, xs: [x], consts: [], d: 1, eps: 0, total: x.length }, x.length);
+    return runRows({ elem: true, op: name, xs: [x], consts: [], d: 1, eps: 0, total: x.length });
   },
   softmax(x: Float32Array, d: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    return runRows({ elem: false, op: 'softmax', xs: [x], consts: [], d, eps: 0, total: rows }, x.length);
+    return runRows({ elem: false, op: 'softmax', xs: [x], consts: [], d, eps: 0, total: rows });
   },
   /** x̂·γ + β over rows of d (γ, β: d floats each), or the bare x̂ without them. */
   layerNormalize(
@@ -322,11 +323,11 @@ export const rowsWasm = {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
     const { gamma, beta } = affine ?? { gamma: new Float32Array(d).fill(1), beta: new Float32Array(d) };
-    return runRows({ elem: false, op: 'layerNorm', xs: [x], consts: [gamma, beta], d, eps, total: rows }, x.length);
+    return runRows({ elem: false, op: 'layerNorm', xs: [x], consts: [gamma, beta], d, eps, total: rows });
   },
   layerNormalizeVjp(x: Float32Array, g: Float32Array, d: number, eps: number): Float32Array | null {
     if (!mod || !enabled) return null;
     const rows = d === 0 ? 0 : x.length / d;
-    return runRows({ elem: false, op: 'layerNormVjp', xs: [x, g], consts: [], d, eps, total: rows }, x.length);
+    return runRows({ elem: false, op: 'layerNormVjp', xs: [x, g], consts: [], d, eps, total: rows });
   },
 };
