@@ -9,6 +9,7 @@
  *   npx tsx bench/native-ab.bench.ts chunks    # threaded products cut into 8 chunks, or 4 (the default)
  *   npx tsx bench/native-ab.bench.ts jschunks  # threaded loops cut into 8 chunks, or 4 (the default)
  *   npx tsx bench/native-ab.bench.ts jsmin     # loops threaded from 2^14 elements, or from 2^15 (the default)
+ *   npx tsx bench/native-ab.bench.ts wasmloops # elementwise loops as WebAssembly SIMD where they can be, or all JS
  */
 import * as mp from '../src/index';
 import { resolveConfig } from '../src/cli/model';
@@ -18,6 +19,7 @@ import { setJsChunks, setJsParallelMin } from '../kernels/native/worker';
 import { setMatmulConfig } from '../kernels/native/matmul';
 import { setHeapBuffers } from '../kernels/native/alloc';
 import { setRowsThreads } from '../kernels/native/rows';
+import { setWasmLoops } from '../kernels/native/wasm-loop';
 
 const what = process.argv[2] ?? 'threads';
 const settings: Record<string, (on: boolean) => void> = {
@@ -27,6 +29,7 @@ const settings: Record<string, (on: boolean) => void> = {
   chunks: (on) => setMatmulConfig({ targetChunks: on ? 8 : 4 }),
   jschunks: (on) => setJsChunks(on ? 8 : 4),
   jsmin: (on) => setJsParallelMin(on ? 1 << 14 : 1 << 15),
+  wasmloops: (on) => setWasmLoops(on),
 };
 const set = settings[what];
 if (!set) throw new Error(`unknown setting ${what}: one of ${Object.keys(settings).join(', ')}`);

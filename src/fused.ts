@@ -169,6 +169,52 @@ export function exprSource(e: Expr): string {
   return def.js(...e.args.map(exprSource));
 }
 
+/** Each operation's source as literal pieces around its operands (from SCALAR_OPS[o].js, so parsing follows it). */
+const TEMPLATES = FUSED_OPS.map((o) => {
+  const holes = Array.from({ length: SCALAR_OPS[o].arity }, (_, k) => `⟨${k}⟩`); // (no source has these)
+  return { op: o, pieces: SCALAR_OPS[o].js(...holes).split(/⟨\d+⟩/) };
+});
+const LITERAL = /^\((-?\d+(?:\.\d*)?(?:e[+-]?\d+)?)\)/;
+const INPUT = /^x(\d+)/;
+
+/**
+ * The expression whose `exprSource` is `src`, or null for text that exprSource does not write.
+ * Backends receive sources (the canonical keys); a kernel that lowers the operations itself
+ * (kernels/native/wasm-loop.ts) reads the tree back from them. Packrat parsing over SCALAR_OPS'
+ * own templates: an operand at a given position is parsed once.
+ */
+export function parseExprSource(src: string): Expr | null {
+  const memo = new Map<number, { e: Expr; end: number } | null>();
+  const operand = (pos: number): { e: Expr; end: number } | null => {
+    if (memo.has(pos)) return memo.get(pos)!;
+    memo.set(pos, null);
+    const rest = src.slice(pos);
+    let r: { e: Expr; end: number } | null = null;
+    const input = INPUT.exec(rest);
+    const lit = LITERAL.exec(rest);
+    if (input) r = { e: { x: Number(input[1]) }, end: pos + input[0].length };
+    else if (lit) r = { e: Number(lit[1]), end: pos + lit[0].length };
+    for (const t of TEMPLATES) {
+      if (r) break;
+      let at = pos;
+      const args: Expr[] = [];
+      for (let k = 0; k < t.pieces.length && at >= 0; k++) {
+        if (!src.startsWith(t.pieces[k], at)) at = -1;
+        else if (k < t.pieces.length - 1) {
+          const a = operand(at + t.pieces[k].length);
+          if (a) args.push(a.e);
+          at = a ? a.end : -1;
+        } else at += t.pieces[k].length;
+      }
+      if (at >= 0) r = { e: { op: t.op, args }, end: at };
+    }
+    memo.set(pos, r);
+    return r;
+  };
+  const r = operand(0);
+  return r && r.end === src.length ? r.e : null;
+}
+
 /** Number of inputs the expression reads (1 + the largest input index). */
 export function exprArity(e: Expr): number {
   if (typeof e === 'number') return 0;

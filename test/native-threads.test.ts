@@ -4,8 +4,9 @@
  * its VJP, exp, gelu: each thread through its own instance of rows.wasm) over at least the
  * parallel size run in chunks on this thread and the worker, on SharedArrayBuffers (outputs of
  * 4096+ elements; smaller ones stay on one thread), and give exactly what one thread gives.
+ * (Elementwise loops that kernels/native/wasm-loop.ts can run are switched to the JS ones here.)
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { elementwise, elementwiseExprs } from '../kernels/native/elementwise';
 import { fusedBatch } from '../kernels/native/batch';
 import { reduce, stridedCopy, transpose, transposeInto } from '../kernels/native/layout';
@@ -14,6 +15,7 @@ import { allocF32 } from '../kernels/native/alloc';
 import { matmulF32 } from '../kernels/native/matmul';
 import { everyRowKernel } from './rows-kernels';
 import { setJsParallelMin, workerJsStats } from '../kernels/native/worker';
+import { setWasmLoops } from '../kernels/native/wasm-loop';
 
 function filled(n: number, seed: number): Float32Array {
   const a = allocF32(n);
@@ -39,6 +41,10 @@ function bothWays(f: () => Float32Array[]): { one: Float32Array[]; two: Float32A
 }
 
 describe('generated loops on the worker thread', () => {
+  // the JS loops (the WebAssembly ones, kernels/native/wasm-loop.ts, run on one thread and are tested on their own)
+  let wasmLoops = true;
+  beforeAll(() => void (wasmLoops = setWasmLoops(false)));
+  afterAll(() => void setWasmLoops(wasmLoops));
   it('start the worker (a large product spawns it), then split elementwise and batch loops with it', async () => {
     const m = new Float32Array(256 * 256);
     for (let i = 0; i < 50 && workerJsStats().threaded === 0; i++) {

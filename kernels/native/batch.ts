@@ -10,6 +10,7 @@
  *   sum, max: out_m[0] = Σ / max over i of expr(…)    (one expression; float64 accumulation, as reduce-expr.ts)
  */
 import { allocF32, onShared } from './alloc';
+import { runWasmLoop, type RowAccess } from './wasm-loop';
 import { compileJob, jsChunks, jsParallel, runJsChunks } from './worker';
 
 export type BatchKind = 'map' | 'sum' | 'max';
@@ -122,13 +123,24 @@ export function fusedBatch(
   const parallel = kind === 'map' && jsParallel(total);
   // (the worker writes its chunks in place: every output of a parallel map on shared memory)
   const outs = members.map((m) => exprs.map(() => allocF32(kind === 'map' ? m.n : 1, parallel)));
-  const ins = members.map((m) => m.inputs);
-  if (parallel && outs.every((o) => o.every(onShared))) {
-    const chunks = split(members, total, jsChunks());
-    runJsChunks(`batch:${key}`, c.src, c.job, { ins, outs, chunks }, chunks.length);
+  // a map's members that lie in the kernels' memory run as WebAssembly loops (./wasm-loop.ts), the rest here
+  const rest = members
+    .map((m, i) => i)
+    .filter(
+      (i) =>
+        kind !== 'map' || !runWasmLoop(exprs, [...pattern] as RowAccess[], members[i].inputs, outs[i], 1, members[i].n),
+    );
+  if (rest.length === 0) return outs;
+  const left = rest.map((i) => members[i]);
+  const ins = left.map((m) => m.inputs);
+  const leftOuts = rest.map((i) => outs[i]);
+  const leftTotal = left.reduce((t, m) => t + m.n, 0);
+  if (parallel && jsParallel(leftTotal) && leftOuts.every((o) => o.every(onShared))) {
+    const chunks = split(left, leftTotal, jsChunks());
+    runJsChunks(`batch:${key}`, c.src, c.job, { ins, outs: leftOuts, chunks }, chunks.length);
   } else {
-    const s = whole(members);
-    c.loop(ins, outs, s.ms, s.los, s.his);
+    const s = whole(left);
+    c.loop(ins, leftOuts, s.ms, s.los, s.his);
   }
   return outs;
 }

@@ -12,6 +12,7 @@
 import { FUSED_OPS, SCALAR_OPS, type FusedOp } from '../../src/fused';
 import { broadcastStrides, collapse, size, type Shape } from '../../src/shape';
 import { allocF32, onShared } from './alloc';
+import { runWasmLoop, type RowAccess } from './wasm-loop';
 import { compileJob, jsChunks, jsParallel, runJsChunks } from './worker';
 
 /**
@@ -219,6 +220,7 @@ export function elementwiseExprs(
   // every input full-size (contiguous) or a single value: one flat loop
   if (ins.every((a) => a.length === n || a.length === 1)) {
     const pattern = ins.map((a): Access => (a.length === n && n > 1 ? 'c' : 'b'));
+    if (runWasmLoop(exprs, pattern as RowAccess[], ins, outs, 1, n)) return outs;
     const ones = Int32Array.from(pattern, (a) => (a === 'c' ? 1 : 0));
     const { key, c } = compiled(exprs, pattern);
     run(key, c, { ins, outs, outer: 1, inner: n, strides: [], innerStrides: ones, dims: NO_DIMS }, n);
@@ -232,6 +234,10 @@ export function elementwiseExprs(
   const inner = dims[dims.length - 1];
   const innerStrides = Int32Array.from(strides, (s) => s[s.length - 1]);
   const pattern = Array.from(innerStrides, (s): Access => (s === 1 ? 'c' : s === 0 ? 'b' : 's'));
+  if (dims.length === 2 && !pattern.includes('s')) {
+    const rowStrides = strides.map((s) => s[0]);
+    if (runWasmLoop(exprs, pattern as RowAccess[], ins, outs, dims[0], inner, rowStrides)) return outs;
+  }
   const outerDims = Int32Array.from(dims.slice(0, -1));
   const outer = size([...outerDims]);
   const { key, c } = compiled(exprs, pattern);
