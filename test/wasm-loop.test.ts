@@ -10,7 +10,7 @@ import { allocF32 } from '../kernels/native/alloc';
 import { fusedBatch } from '../kernels/native/batch';
 import { elementwiseExprs } from '../kernels/native/elementwise';
 import { kernelHeap } from '../kernels/native/heap';
-import { loopModule, runWasmLoop, setWasmLoops, type RowAccess } from '../kernels/native/wasm-loop';
+import { loopModule, runWasmLoop, setWasmLoops, wasmLoopsInfo, type RowAccess } from '../kernels/native/wasm-loop';
 import { matmulInfo } from '../kernels/native/matmul';
 import {
   compileScalar,
@@ -76,6 +76,7 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 describe('WebAssembly elementwise loops', () => {
   it('have the kernels shared memory to run in (Node)', () => {
     expect(matmulInfo().impl).toMatch(/^wasm/); // (its module owns the memory)
+    expect(wasmLoopsInfo()).toMatch(/^wasm-simd128/);
     expect(kernelHeap()?.shared).toBe(true);
   });
 

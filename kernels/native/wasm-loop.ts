@@ -218,6 +218,11 @@ export function setWasmLoops(on: boolean): boolean {
   return prev;
 }
 
+/** What runs the elementwise loops now: WebAssembly where the kernels' memory is shared and they are on, else JS. */
+export function wasmLoopsInfo(): string {
+  return enabled && kernelHeap()?.shared ? 'wasm-simd128 (float64 lanes; JS for library functions)' : 'js';
+}
+
 function compiled(srcs: string[], pattern: RowAccess[], memory: WebAssembly.Memory): Run | null {
   if (memory !== memoryOf) {
     cache.clear();

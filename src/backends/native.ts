@@ -1,7 +1,8 @@
 /**
  * The native CPU backend: float32 buffers (Float32Array) and kernels written for speed on the
- * CPU — generated typed-array loops for elementwise ops and fused expressions
- * (kernels/native/elementwise.ts), strided copies and row reductions (kernels/native/layout.ts),
+ * CPU — generated loops for elementwise ops and fused expressions (kernels/native/elementwise.ts:
+ * WebAssembly SIMD for arithmetic on buffers in the kernels' memory, wasm-loop.ts; typed-array JS
+ * loops for the rest, with the same float64 arithmetic), strided copies and row reductions (kernels/native/layout.ts),
  * SIMD WebAssembly for exp/GELU/softmax/LayerNorm rows (kernels/native/rows.wat) and a blocked SIMD
  * WebAssembly matmul on two threads with the linear layer's bias fused in (kernels/native/matmul.ts);
  * output buffers are recycled when the engine disposes them (kernels/native/alloc.ts). Checked
@@ -13,6 +14,7 @@ import * as L from '../../kernels/native/layout';
 import * as R from '../../kernels/native/rowwise';
 import { rowsInfo, rowsWasm } from '../../kernels/native/rows';
 import { matmulInfo } from '../../kernels/native/matmul';
+import { wasmLoopsInfo } from '../../kernels/native/wasm-loop';
 import { linear, matmul } from './native-matmul';
 import { allocF32, releaseF32 } from '../../kernels/native/alloc';
 import { reduceExpr } from '../../kernels/native/reduce-expr';
@@ -113,7 +115,7 @@ export function createNativeBackend(): Backend {
     precision: 'float32',
     describe: () => {
       const m = matmulInfo();
-      return `native CPU (typed-array kernels; matmul: ${m.impl}${m.simd ? ', SIMD' : ''}, ${m.threads} thread${m.threads > 1 ? 's' : ''}; exp/gelu/softmax/layer_norm: ${rowsInfo().impl})`;
+      return `native CPU (typed-array kernels; matmul: ${m.impl}${m.simd ? ', SIMD' : ''}, ${m.threads} thread${m.threads > 1 ? 's' : ''}; exp/gelu/softmax/layer_norm: ${rowsInfo().impl}; elementwise: ${wasmLoopsInfo()})`;
     },
     upload: (data) => {
       const a = allocF32(data.length); // recycled like kernel outputs (index tensors are uploaded every step)
