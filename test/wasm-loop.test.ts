@@ -10,6 +10,8 @@ import { allocF32 } from '../kernels/native/alloc';
 import { fusedBatch } from '../kernels/native/batch';
 import { elementwiseExprs } from '../kernels/native/elementwise';
 import { kernelHeap } from '../kernels/native/heap';
+import { reduce } from '../kernels/native/layout';
+import { columnSumsWasm, rowSumsWasm } from '../kernels/native/wasm-sums';
 import { loopModule, runWasmLoop, setWasmLoops, wasmLoopsInfo, type RowAccess } from '../kernels/native/wasm-loop';
 import { matmulInfo } from '../kernels/native/matmul';
 import {
@@ -161,6 +163,55 @@ describe('WebAssembly elementwise loops', () => {
     const batch = () => fusedBatch('map', ['((x2 * x0) + (((1.0) - x2) * x1))', '(x0 - x1)'], members).flat();
     run(true, batch).forEach((o, j) => expect(sameValues(o, run(false, batch)[j])).toBe(true));
     expect(loopModule(['Math.exp(x0)'], ['c'])).toBeNull();
+  });
+
+  it('sum rows and columns in the order of the JS loops: the same bits, every shape (four-row and two-column blocks, and what is left)', () => {
+    const both = (f: () => Float32Array) => {
+      const prev = setWasmLoops(false);
+      try {
+        const js = f().slice();
+        setWasmLoops(true);
+        return { js, wasm: f() };
+      } finally {
+        setWasmLoops(prev);
+      }
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 23 }), fc.integer({ min: 1, max: 19 }), fc.nat(), (rows, n, seed) => {
+        // values of very different magnitudes, so that float64 sums round and their association shows
+        // finite values of very different magnitudes (float64 sums round, so their association shows), and with ±∞/NaN
+        const spread = allocF32(rows * n, true);
+        spread.forEach((_, i) => {
+          const t = Math.imul(i + 1, 0x9e3779b1 ^ seed) >>> 0;
+          spread[i] = (t / 2 ** 31 - 1) * 2 ** -(t % 61);
+        });
+        for (const [x, axes] of [[0], [1], [0, 1]].flatMap((a) => [
+          [spread, a] as const,
+          [values(rows * n, seed), a] as const,
+        ])) {
+          const { js, wasm } = both(() => reduce('sum', x, [rows, n], axes));
+          expect(sameValues(wasm, js), `${rows} × ${n} over ${axes}`).toBe(true);
+        }
+        expect(columnSumsWasm(spread, allocF32(n, true), rows, n)).toBe(true);
+        expect(rowSumsWasm(spread, allocF32(rows, true), rows, n)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+    // where the association shows through the float32 result: (1 + 2⁻²⁴) + (2⁻⁵³ + 2⁻⁵³) lies above
+    // float32's tie between 1 and 1 + 2⁻²³, ((1 + 2⁻²⁴) + 2⁻⁵³) + 2⁻⁵³ on it (rounded to 1)
+    const tie = allocF32(4, true);
+    tie.set([1, 2 ** -24, 2 ** -53, 2 ** -53]);
+    for (const [shape, axes] of [
+      [[4, 1], [0]],
+      [[4, 2], [0]],
+      [[1, 4], [1]],
+    ] as const) {
+      const x = allocF32(shape[0] * shape[1], true);
+      x.forEach((_, i) => (x[i] = tie[shape[1] === 4 ? i : Math.floor(i / shape[1])]));
+      const { js, wasm } = both(() => reduce('sum', x, [...shape], [...axes]));
+      expect(js[0]).toBe(1 + 2 ** -23);
+      expect(sameValues(wasm, js)).toBe(true);
+    }
     expect(loopModule(['(x0 + x1)'], ['c', 'b'])).not.toBeNull();
   });
 });

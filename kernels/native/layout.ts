@@ -3,6 +3,7 @@
  */
 import { size, stridesOf, type Shape } from '../../src/shape';
 import { allocF32, onShared, releaseF32, zerosF32 } from './alloc';
+import { columnSumsWasm, rowSumsWasm } from './wasm-sums';
 import { compileJob, jsChunks, jsParallel, runJsChunks } from './worker';
 
 /**
@@ -231,7 +232,8 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
     // column sums (a bias gradient's): on both threads when large, each taking a range of columns
     // (the output on shared memory however small, where the worker can write its part)
     const parallel = jsParallel(redN * outN) && outN >= 4 * chunks && onShared(x);
-    const args = { x, out: allocF32(outN, parallel), redN, outN, chunks };
+    const args = { x, out: allocF32(outN, parallel || onShared(x)), redN, outN, chunks };
+    if (columnSumsWasm(x, args.out, redN, outN)) return args.out;
     if (parallel && onShared(args.out)) runJsChunks('columnSums', COLUMN_SUMS, columnSums, args, chunks);
     else columnSums({ ...args, chunks: 1 }, 0);
     return args.out;
@@ -240,9 +242,11 @@ export function reduce(kind: 'sum' | 'max', x: Float32Array, s: Shape, axes: num
   const rows = trailing ? x : transpose(x, s, [...kept, ...sortedAxes]);
   // each output reduces a row of redN: on both threads when large, each taking a range of rows
   const parallel = jsParallel(redN * outN) && outN >= chunks && onShared(rows);
-  const args = { kind, x: rows, out: allocF32(outN, parallel), redN, outN, chunks };
-  if (parallel && onShared(args.out)) runJsChunks('rowReduce', ROW_REDUCE, rowReduce, args, chunks);
-  else rowReduce({ ...args, chunks: 1 }, 0);
+  const args = { kind, x: rows, out: allocF32(outN, parallel || onShared(rows)), redN, outN, chunks };
+  // (sums as WebAssembly where the arrays lie in the kernels' memory: ./wasm-sums.ts, the same bits)
+  const done = kind === 'sum' && rowSumsWasm(rows, args.out, outN, redN);
+  if (!done && parallel && onShared(args.out)) runJsChunks('rowReduce', ROW_REDUCE, rowReduce, args, chunks);
+  else if (!done) rowReduce({ ...args, chunks: 1 }, 0);
   if (rows !== x) releaseF32(rows);
   return args.out;
 }

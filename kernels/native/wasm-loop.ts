@@ -218,6 +218,9 @@ export function setWasmLoops(on: boolean): boolean {
   return prev;
 }
 
+/** Whether the WebAssembly loops are on (setWasmLoops). */
+export const wasmLoopsOn = (): boolean => enabled;
+
 /** What runs the elementwise loops now: WebAssembly where the kernels' memory is shared and they are on, else JS. */
 export function wasmLoopsInfo(): string {
   return enabled && kernelHeap()?.shared ? 'wasm-simd128 (float64 lanes; JS for library functions)' : 'js';

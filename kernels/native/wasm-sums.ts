@@ -1,0 +1,192 @@
+/**
+ * Sums over rows and over columns as WebAssembly SIMD, in exactly the float64 association of the
+ * JS loops of ./layout.ts (COLUMN_SUMS, ROW_REDUCE), so that both give the same bits
+ * (test/wasm-loop.test.ts), on buffers in the kernels' shared memory:
+ *
+ *   columns: acc_j += (x[r]_j + x[r+1]_j) + (x[r+2]_j + x[r+3]_j) for each four rows r, then
+ *            acc_j += x[r]_j for the rows left; out_j = float32(acc_j)      (a bias gradient)
+ *   rows:    a_k += x[4i + k] (k = 0…3) along each row, the elements left into a_0;
+ *            out_r = float32((a_0 + a_1) + (a_2 + a_3))
+ *
+ * Two float64 lanes at a time: two columns, or the pairs (a_0, a_1) and (a_2, a_3).
+ */
+import { kernelHeap } from './heap';
+import { wasmLoopsOn } from './wasm-loop';
+import { I32, moduleBytes, op, SIMD, V128 } from './wasm-encode';
+
+const MAX_PAGES = 65536;
+const s = op.simd;
+const add = (a: number, b: number) => [...op.get(a), ...op.get(b), ...op.i32Add];
+/** float32 values at byte address `at` as float64 lanes: two (wide) or one (the other lane 0) */
+const load = (at: number[], wide: boolean) => [
+  ...at,
+  ...s(wide ? SIMD.load64Zero : SIMD.load32Zero, wide ? 3 : 2, 0),
+  ...s(SIMD.f64x2PromoteLowF32x4),
+];
+/** while (get(i) + step <= get(limit)) { body; i += step } */
+const whileFits = (i: number, step: number, limit: number, body: number[]) => [
+  ...op.block,
+  ...op.loop,
+  ...op.get(i),
+  ...op.i32(step),
+  ...op.i32Add,
+  ...op.get(limit),
+  ...op.i32GtU,
+  ...op.brIf(1),
+  ...body,
+  ...op.get(i),
+  ...op.i32(step),
+  ...op.i32Add,
+  ...op.set(i),
+  ...op.br(0),
+  ...op.end,
+  ...op.end,
+];
+
+/** columns(x, out, acc, rows, n): byte addresses, acc 8n bytes of zeros. */
+function columnsModule(): Uint8Array<ArrayBuffer> {
+  const [X, OUT, ACC, ROWS, N] = [0, 1, 2, 3, 4];
+  const [R, J, RB, RB2, RB3, BASE, A] = [5, 6, 7, 8, 9, 10, 11];
+  // acc address of column byte j (float32 bytes → float64 bytes): ACC + 2j, kept in A
+  const accAt = [...op.get(ACC), ...op.get(J), ...op.i32(1), ...op.i32Shl, ...op.i32Add, ...op.tee(A)];
+  const x = (rowOff: number | null, j: number) =>
+    rowOff === null ? add(BASE, j) : [...add(BASE, rowOff), ...op.get(j), ...op.i32Add];
+  const update = (four: boolean, wide: boolean) => {
+    const accLoad = wide ? s(0x00, 3, 0) : s(SIMD.load64Zero, 3, 0);
+    const accStore = wide ? s(0x0b, 3, 0) : s(SIMD.store64Lane, 3, 0, 0);
+    const rowsSum = four
+      ? [
+          ...load(x(null, J), wide),
+          ...load(x(RB, J), wide),
+          ...s(SIMD.f64x2Add),
+          ...load(x(RB2, J), wide),
+          ...load(x(RB3, J), wide),
+          ...s(SIMD.f64x2Add),
+          ...s(SIMD.f64x2Add),
+        ]
+      : load(x(null, J), wide);
+    return [...accAt, ...op.get(A), ...accLoad, ...rowsSum, ...s(SIMD.f64x2Add), ...accStore];
+  };
+  // every column of the rows at BASE: two at a time, then the last one
+  const pass = (four: boolean) => [
+    ...op.i32(0),
+    ...op.set(J),
+    ...whileFits(J, 8, RB, update(four, true)),
+    ...whileFits(J, 4, RB, update(four, false)),
+  ];
+  const code = [
+    ...op.get(N),
+    ...op.i32(2),
+    ...op.i32Shl,
+    ...op.tee(RB),
+    ...op.get(RB),
+    ...op.i32Add,
+    ...op.tee(RB2),
+    ...op.get(RB),
+    ...op.i32Add,
+    ...op.set(RB3),
+    ...op.get(X),
+    ...op.set(BASE),
+    ...whileFits(R, 4, ROWS, [...pass(true), ...add(BASE, RB2), ...op.get(RB2), ...op.i32Add, ...op.set(BASE)]),
+    ...whileFits(R, 1, ROWS, [...pass(false), ...add(BASE, RB), ...op.set(BASE)]),
+    // out_j = float32(acc_j)
+    ...op.i32(0),
+    ...op.set(J),
+    ...whileFits(J, 4, RB, [
+      ...add(OUT, J),
+      ...accAt,
+      ...s(SIMD.load64Zero, 3, 0),
+      ...s(SIMD.f32x4DemoteF64x2Zero),
+      ...s(SIMD.store32Lane, 2, 0, 0),
+    ]),
+  ];
+  return moduleBytes('run', [I32, I32, I32, I32, I32], [I32, I32, I32, I32, I32, I32, I32], code, MAX_PAGES);
+}
+
+/** rows(x, out, rows, n): byte addresses. */
+function rowsModule(): Uint8Array<ArrayBuffer> {
+  const [X, OUT, ROWS, N] = [0, 1, 2, 3];
+  const [R, J, RB, VA, VB] = [4, 5, 6, 7, 8];
+  const lanes = (v: number) => [...op.get(v), ...s(0x21, 0), ...op.get(v), ...s(0x21, 1), 0xa0]; // f64x2.extract_lane, f64.add
+  const code = [
+    ...op.get(N),
+    ...op.i32(2),
+    ...op.i32Shl,
+    ...op.set(RB),
+    ...whileFits(R, 1, ROWS, [
+      ...op.f64x2(0, 0),
+      ...op.tee(VA),
+      ...op.set(VB),
+      ...op.i32(0),
+      ...op.set(J),
+      ...whileFits(J, 16, RB, [
+        ...op.get(VA),
+        ...load(add(X, J), true),
+        ...s(SIMD.f64x2Add),
+        ...op.set(VA),
+        ...op.get(VB),
+        ...load([...add(X, J), ...op.i32(8), ...op.i32Add], true),
+        ...s(SIMD.f64x2Add),
+        ...op.set(VB),
+      ]),
+      ...whileFits(J, 4, RB, [...op.get(VA), ...load(add(X, J), false), ...s(SIMD.f64x2Add), ...op.set(VA)]),
+      ...op.get(OUT),
+      ...lanes(VA),
+      ...lanes(VB),
+      0xa0, // f64.add
+      0xb6, // f32.demote_f64
+      0x38,
+      2,
+      0, // f32.store
+      ...add(X, RB),
+      ...op.set(X),
+      ...op.get(OUT),
+      ...op.i32(4),
+      ...op.i32Add,
+      ...op.set(OUT),
+    ]),
+  ];
+  return moduleBytes('run', [I32, I32, I32, I32], [I32, I32, I32, V128, V128], code, MAX_PAGES);
+}
+
+type Run = (...args: number[]) => void;
+const kernels: { memory: WebAssembly.Memory | null; columns?: Run; rows?: Run } = { memory: null };
+
+function instances(memory: WebAssembly.Memory): { columns: Run; rows: Run } {
+  if (kernels.memory !== memory) {
+    const make = (bytes: Uint8Array<ArrayBuffer>) =>
+      new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.run as Run;
+    Object.assign(kernels, { memory, columns: make(columnsModule()), rows: make(rowsModule()) });
+  }
+  return kernels as { columns: Run; rows: Run };
+}
+
+/** Whether x and out lie in the kernels' shared memory and the WebAssembly loops are on. */
+function usable(x: Float32Array, out: Float32Array): WebAssembly.Memory | null {
+  const heap = kernelHeap();
+  return wasmLoopsOn() && heap?.shared && heap.holds(x) && heap.holds(out) ? heap.memory : null;
+}
+
+/** out[j] = Σ_r x[r·n + j] (rows × n); false, having done nothing, where it does not apply. */
+export function columnSumsWasm(x: Float32Array, out: Float32Array, rows: number, n: number): boolean {
+  const memory = usable(x, out);
+  const heap = kernelHeap();
+  if (!memory || !heap) return false;
+  const at = heap.alloc(8 * n);
+  if (at === null) return false;
+  try {
+    new Float64Array(memory.buffer, at, n).fill(0);
+    instances(memory).columns(x.byteOffset, out.byteOffset, at, rows, n);
+  } finally {
+    heap.free(at, 8 * n);
+  }
+  return true;
+}
+
+/** out[r] = Σ_j x[r·n + j] (rows × n); false, having done nothing, where it does not apply. */
+export function rowSumsWasm(x: Float32Array, out: Float32Array, rows: number, n: number): boolean {
+  const memory = usable(x, out);
+  if (!memory) return false;
+  instances(memory).rows(x.byteOffset, out.byteOffset, rows, n);
+  return true;
+}
