@@ -16,11 +16,22 @@
  */
 import { exprSource, parseExprSource, type Expr, type FusedOp } from '../../src/fused';
 import { kernelHeap } from './heap';
-import { I32, moduleBytes, op, SIMD, V128 } from './wasm-encode';
+import {
+  addLocals,
+  I32,
+  instantiateRun,
+  loadPromoted,
+  moduleBytes,
+  op,
+  SIMD,
+  storeDemoted,
+  type Run,
+  V128,
+  whileFits,
+} from './wasm-encode';
 
 /** How an input is read along a row: 'c' contiguous, 'b' one value per row. */
 export type RowAccess = 'c' | 'b';
-type Run = (...args: number[]) => void;
 
 const LOWERED: Partial<Record<FusedOp, true>> = {
   add: true,
@@ -51,8 +62,6 @@ const COMPARE: Partial<Record<FusedOp, number>> = {
   greaterEqual: SIMD.f64x2Ge,
   equal: SIMD.f64x2Eq,
 };
-/** Pages the imported memory may grow to (the kernels' memory: kernels/native/matmul.ts, 2 GiB). */
-const MAX_PAGES = 65536;
 
 /** The module of a loop, or null when an expression has an operation without a WebAssembly form. */
 export function loopModule(srcs: string[], pattern: RowAccess[]): Uint8Array<ArrayBuffer> | null {
@@ -147,41 +156,22 @@ export function loopModule(srcs: string[], pattern: RowAccess[]): Uint8Array<Arr
     }
   };
 
-  // one body: `width` elements (4 bytes each) at byte offset I + at of every contiguous input and output
+  // one body: two elements (wide) or one at byte offset I + at of every contiguous input and output
   const body = (wide: boolean, at: number): number[] => {
     done = new Set();
-    const load = wide ? SIMD.load64Zero : SIMD.load32Zero;
-    const store = wide ? SIMD.store64Lane : SIMD.store32Lane;
-    const align = wide ? 3 : 2;
     const code: number[] = [];
     pattern.forEach((p, k) => {
-      if (p !== 'c') return;
-      code.push(...op.get(addr(k)), ...op.get(I), ...op.i32Add);
-      code.push(...op.simd(load, align, at), ...op.simd(SIMD.f64x2PromoteLowF32x4), ...op.set(xs[k]));
+      if (p === 'c') code.push(...addLocals(addr(k), I), ...loadPromoted(wide, at), ...op.set(xs[k]));
     });
-    exprs.forEach((e, j) => {
-      code.push(...op.get(out(j)), ...op.get(I), ...op.i32Add, ...emit(e!));
-      code.push(...op.simd(SIMD.f32x4DemoteF64x2Zero), ...op.simd(store, align, at, 0));
-    });
+    exprs.forEach((e, j) => code.push(...addLocals(out(j), I), ...emit(e!), ...storeDemoted(wide, at)));
     return code;
   };
-
-  const code: number[] = [
-    ...op.get(INNER),
-    ...op.i32(2),
-    ...op.i32Shl,
-    ...op.set(BYTES),
-    ...op.block,
-    ...op.loop,
-    ...op.get(R),
-    ...op.get(ROWS),
-    ...op.i32GeU,
-    ...op.brIf(1),
-  ];
-  // one-value inputs: their row's value in both lanes
+  // one row: one-value inputs' row value in both lanes; four elements at a time (two pairs), then
+  // one at a time; then every input and output on to its next row
+  const row: number[] = [];
   pattern.forEach((p, k) => {
     if (p === 'b')
-      code.push(
+      row.push(
         ...op.get(addr(k)),
         ...op.f32Load(0),
         ...op.f64PromoteF32,
@@ -189,21 +179,12 @@ export function loopModule(srcs: string[], pattern: RowAccess[]): Uint8Array<Arr
         ...op.set(xs[k]),
       );
   });
-  code.push(...op.i32(0), ...op.set(I));
-  // four elements at a time (two pairs), then one at a time
-  code.push(...op.block, ...op.loop);
-  code.push(...op.get(I), ...op.i32(16), ...op.i32Add, ...op.get(BYTES), ...op.i32GtU, ...op.brIf(1));
-  code.push(...body(true, 0), ...body(true, 8));
-  code.push(...op.get(I), ...op.i32(16), ...op.i32Add, ...op.set(I), ...op.br(0), ...op.end, ...op.end);
-  code.push(...op.block, ...op.loop);
-  code.push(...op.get(I), ...op.get(BYTES), ...op.i32GeU, ...op.brIf(1));
-  code.push(...body(false, 0));
-  code.push(...op.get(I), ...op.i32(4), ...op.i32Add, ...op.set(I), ...op.br(0), ...op.end, ...op.end);
-  // next row
-  pattern.forEach((_, k) => code.push(...op.get(addr(k)), ...op.get(stride(k)), ...op.i32Add, ...op.set(addr(k))));
-  exprs.forEach((_, j) => code.push(...op.get(out(j)), ...op.get(BYTES), ...op.i32Add, ...op.set(out(j))));
-  code.push(...op.get(R), ...op.i32(1), ...op.i32Add, ...op.set(R), ...op.br(0), ...op.end, ...op.end);
-  return moduleBytes('run', params, locals, code, MAX_PAGES);
+  row.push(...op.i32(0), ...op.set(I));
+  row.push(...whileFits(I, 16, BYTES, [...body(true, 0), ...body(true, 8)]), ...whileFits(I, 4, BYTES, body(false, 0)));
+  pattern.forEach((_, k) => row.push(...addLocals(addr(k), stride(k)), ...op.set(addr(k))));
+  exprs.forEach((_, j) => row.push(...addLocals(out(j), BYTES), ...op.set(out(j))));
+  const code = [...op.get(INNER), ...op.i32(2), ...op.i32Shl, ...op.set(BYTES), ...whileFits(R, 1, ROWS, row)];
+  return moduleBytes('run', params, locals, code);
 }
 
 /** Loops compiled against the kernels' memory (null: not expressible), by sources and pattern. */
@@ -238,8 +219,7 @@ function compiled(srcs: string[], pattern: RowAccess[], memory: WebAssembly.Memo
   const bytes = loopModule(srcs, pattern);
   if (bytes) {
     try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-      run = instance.exports.run as Run;
+      run = instantiateRun(bytes, memory);
     } catch {
       run = null; // (a page's main thread refuses to compile big modules synchronously: the JS loop runs)
     }

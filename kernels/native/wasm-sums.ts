@@ -12,62 +12,50 @@
  */
 import { kernelHeap } from './heap';
 import { wasmLoopsOn } from './wasm-loop';
-import { I32, moduleBytes, op, SIMD, V128 } from './wasm-encode';
+import {
+  addLocals,
+  I32,
+  instantiateRun,
+  loadPromoted,
+  moduleBytes,
+  op,
+  SIMD,
+  storeDemoted,
+  type Run,
+  V128,
+  whileFits,
+} from './wasm-encode';
 
-const MAX_PAGES = 65536;
 const s = op.simd;
-const add = (a: number, b: number) => [...op.get(a), ...op.get(b), ...op.i32Add];
-/** float32 values at byte address `at` as float64 lanes: two (wide) or one (the other lane 0) */
-const load = (at: number[], wide: boolean) => [
-  ...at,
-  ...s(wide ? SIMD.load64Zero : SIMD.load32Zero, wide ? 3 : 2, 0),
-  ...s(SIMD.f64x2PromoteLowF32x4),
-];
-/** while (get(i) + step <= get(limit)) { body; i += step } */
-const whileFits = (i: number, step: number, limit: number, body: number[]) => [
-  ...op.block,
-  ...op.loop,
-  ...op.get(i),
-  ...op.i32(step),
-  ...op.i32Add,
-  ...op.get(limit),
-  ...op.i32GtU,
-  ...op.brIf(1),
-  ...body,
-  ...op.get(i),
-  ...op.i32(step),
-  ...op.i32Add,
-  ...op.set(i),
-  ...op.br(0),
-  ...op.end,
-  ...op.end,
-];
 
-/** columns(x, out, acc, rows, n): byte addresses, acc 8n bytes of zeros. */
+/** columns(x, out, acc, rows, n): byte addresses (x advances row by row), acc 8n bytes of zeros. */
 function columnsModule(): Uint8Array<ArrayBuffer> {
   const [X, OUT, ACC, ROWS, N] = [0, 1, 2, 3, 4];
-  const [R, J, RB, RB2, RB3, BASE, A] = [5, 6, 7, 8, 9, 10, 11];
+  const [R, J, RB, RB2, RB3, A] = [5, 6, 7, 8, 9, 10];
   // acc address of column byte j (float32 bytes → float64 bytes): ACC + 2j, kept in A
   const accAt = [...op.get(ACC), ...op.get(J), ...op.i32(1), ...op.i32Shl, ...op.i32Add, ...op.tee(A)];
-  const x = (rowOff: number | null, j: number) =>
-    rowOff === null ? add(BASE, j) : [...add(BASE, rowOff), ...op.get(j), ...op.i32Add];
+  /** columns J (two, or one) of row X + rowBytes */
+  const x = (wide: boolean, rowBytes?: number) => [
+    ...(rowBytes === undefined ? addLocals(X, J) : [...addLocals(X, rowBytes), ...op.get(J), ...op.i32Add]),
+    ...loadPromoted(wide),
+  ];
   const update = (four: boolean, wide: boolean) => {
-    const accLoad = wide ? s(0x00, 3, 0) : s(SIMD.load64Zero, 3, 0);
-    const accStore = wide ? s(0x0b, 3, 0) : s(SIMD.store64Lane, 3, 0, 0);
+    const accLoad = wide ? s(SIMD.v128Load, 3, 0) : s(SIMD.load64Zero, 3, 0);
+    const accStore = wide ? s(SIMD.v128Store, 3, 0) : s(SIMD.store64Lane, 3, 0, 0);
     const rowsSum = four
       ? [
-          ...load(x(null, J), wide),
-          ...load(x(RB, J), wide),
+          ...x(wide),
+          ...x(wide, RB),
           ...s(SIMD.f64x2Add),
-          ...load(x(RB2, J), wide),
-          ...load(x(RB3, J), wide),
+          ...x(wide, RB2),
+          ...x(wide, RB3),
           ...s(SIMD.f64x2Add),
           ...s(SIMD.f64x2Add),
         ]
-      : load(x(null, J), wide);
+      : x(wide);
     return [...accAt, ...op.get(A), ...accLoad, ...rowsSum, ...s(SIMD.f64x2Add), ...accStore];
   };
-  // every column of the rows at BASE: two at a time, then the last one
+  // every column of the rows at X: two at a time, then the last one
   const pass = (four: boolean) => [
     ...op.i32(0),
     ...op.set(J),
@@ -85,29 +73,28 @@ function columnsModule(): Uint8Array<ArrayBuffer> {
     ...op.get(RB),
     ...op.i32Add,
     ...op.set(RB3),
-    ...op.get(X),
-    ...op.set(BASE),
-    ...whileFits(R, 4, ROWS, [...pass(true), ...add(BASE, RB2), ...op.get(RB2), ...op.i32Add, ...op.set(BASE)]),
-    ...whileFits(R, 1, ROWS, [...pass(false), ...add(BASE, RB), ...op.set(BASE)]),
+    ...whileFits(R, 4, ROWS, [...pass(true), ...addLocals(X, RB2), ...op.get(RB2), ...op.i32Add, ...op.set(X)]),
+    ...whileFits(R, 1, ROWS, [...pass(false), ...addLocals(X, RB), ...op.set(X)]),
     // out_j = float32(acc_j)
     ...op.i32(0),
     ...op.set(J),
-    ...whileFits(J, 4, RB, [
-      ...add(OUT, J),
-      ...accAt,
-      ...s(SIMD.load64Zero, 3, 0),
-      ...s(SIMD.f32x4DemoteF64x2Zero),
-      ...s(SIMD.store32Lane, 2, 0, 0),
-    ]),
+    ...whileFits(J, 4, RB, [...addLocals(OUT, J), ...accAt, ...s(SIMD.load64Zero, 3, 0), ...storeDemoted(false)]),
   ];
-  return moduleBytes('run', [I32, I32, I32, I32, I32], [I32, I32, I32, I32, I32, I32, I32], code, MAX_PAGES);
+  return moduleBytes('run', [I32, I32, I32, I32, I32], [I32, I32, I32, I32, I32, I32], code);
 }
 
 /** rows(x, out, rows, n): byte addresses. */
 function rowsModule(): Uint8Array<ArrayBuffer> {
   const [X, OUT, ROWS, N] = [0, 1, 2, 3];
   const [R, J, RB, VA, VB] = [4, 5, 6, 7, 8];
-  const lanes = (v: number) => [...op.get(v), ...s(0x21, 0), ...op.get(v), ...s(0x21, 1), 0xa0]; // f64x2.extract_lane, f64.add
+  /** lane 0 + lane 1 of local v */
+  const lanes = (v: number) => [
+    ...op.get(v),
+    ...s(SIMD.f64x2ExtractLane, 0),
+    ...op.get(v),
+    ...s(SIMD.f64x2ExtractLane, 1),
+    ...op.f64Add,
+  ];
   const code = [
     ...op.get(N),
     ...op.i32(2),
@@ -121,24 +108,30 @@ function rowsModule(): Uint8Array<ArrayBuffer> {
       ...op.set(J),
       ...whileFits(J, 16, RB, [
         ...op.get(VA),
-        ...load(add(X, J), true),
+        ...addLocals(X, J),
+        ...loadPromoted(true),
         ...s(SIMD.f64x2Add),
         ...op.set(VA),
         ...op.get(VB),
-        ...load([...add(X, J), ...op.i32(8), ...op.i32Add], true),
+        ...addLocals(X, J),
+        ...loadPromoted(true, 8),
         ...s(SIMD.f64x2Add),
         ...op.set(VB),
       ]),
-      ...whileFits(J, 4, RB, [...op.get(VA), ...load(add(X, J), false), ...s(SIMD.f64x2Add), ...op.set(VA)]),
+      ...whileFits(J, 4, RB, [
+        ...op.get(VA),
+        ...addLocals(X, J),
+        ...loadPromoted(false),
+        ...s(SIMD.f64x2Add),
+        ...op.set(VA),
+      ]),
       ...op.get(OUT),
       ...lanes(VA),
       ...lanes(VB),
-      0xa0, // f64.add
-      0xb6, // f32.demote_f64
-      0x38,
-      2,
-      0, // f32.store
-      ...add(X, RB),
+      ...op.f64Add,
+      ...op.f32DemoteF64,
+      ...op.f32Store(0),
+      ...addLocals(X, RB),
       ...op.set(X),
       ...op.get(OUT),
       ...op.i32(4),
@@ -146,17 +139,18 @@ function rowsModule(): Uint8Array<ArrayBuffer> {
       ...op.set(OUT),
     ]),
   ];
-  return moduleBytes('run', [I32, I32, I32, I32], [I32, I32, I32, V128, V128], code, MAX_PAGES);
+  return moduleBytes('run', [I32, I32, I32, I32], [I32, I32, I32, V128, V128], code);
 }
 
-type Run = (...args: number[]) => void;
 const kernels: { memory: WebAssembly.Memory | null; columns?: Run; rows?: Run } = { memory: null };
 
 function instances(memory: WebAssembly.Memory): { columns: Run; rows: Run } {
   if (kernels.memory !== memory) {
-    const make = (bytes: Uint8Array<ArrayBuffer>) =>
-      new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.run as Run;
-    Object.assign(kernels, { memory, columns: make(columnsModule()), rows: make(rowsModule()) });
+    Object.assign(kernels, {
+      memory,
+      columns: instantiateRun(columnsModule(), memory),
+      rows: instantiateRun(rowsModule(), memory),
+    });
   }
   return kernels as { columns: Run; rows: Run };
 }
