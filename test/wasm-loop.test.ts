@@ -75,6 +75,16 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/** f() with the WebAssembly loops on or off (the JS loops). */
+function withWasmLoops<T>(on: boolean, f: () => T): T {
+  const prev = setWasmLoops(on);
+  try {
+    return f();
+  } finally {
+    setWasmLoops(prev);
+  }
+}
+
 describe('WebAssembly elementwise loops', () => {
   it('have the kernels shared memory to run in (Node)', () => {
     expect(matmulInfo().impl).toMatch(/^wasm/); // (its module owns the memory)
@@ -138,19 +148,12 @@ describe('WebAssembly elementwise loops', () => {
     const [a, b, bias] = [values(n, 1), values(n, 2), values(17, 3)];
     const s = Float32Array.of(0.25); // a one-value input outside the kernels' memory: copied in
     const srcs = ['((x0 * x1) + x2)', '(x0 * x1)', 'fmax(x0, x1)', '(x1 !== 0 ? (x0 / x1) : x2)', 'sq(sq(x0))'];
-    const run = (on: boolean, f: () => Float32Array[]) => {
-      const prev = setWasmLoops(on);
-      try {
-        return f();
-      } finally {
-        setWasmLoops(prev);
-      }
-    };
     const flat = () => elementwiseExprs(srcs, [a, b, s], [[n], [n], []], [n]);
-    run(true, flat).forEach((o, j) => expect(sameValues(o, run(false, flat)[j])).toBe(true));
+    const flatJs = withWasmLoops(false, flat);
+    withWasmLoops(true, flat).forEach((o, j) => expect(sameValues(o, flatJs[j])).toBe(true));
     const x = values(59 * 17, 4);
     const rows = () => elementwiseExprs(['(x0 + x1)'], [x, bias], [[59, 17], [17]], [59, 17]);
-    expect(sameValues(run(true, rows)[0], run(false, rows)[0])).toBe(true);
+    expect(sameValues(withWasmLoops(true, rows)[0], withWasmLoops(false, rows)[0])).toBe(true);
     // a batch (jit's horizontal fusion): members in the kernels' memory run as WebAssembly, the others (plain arrays) as JS
     const members = [5000, 3, 70_001, 17].map((m, i) => ({
       inputs: [
@@ -161,21 +164,13 @@ describe('WebAssembly elementwise loops', () => {
       n: m,
     }));
     const batch = () => fusedBatch('map', ['((x2 * x0) + (((1.0) - x2) * x1))', '(x0 - x1)'], members).flat();
-    run(true, batch).forEach((o, j) => expect(sameValues(o, run(false, batch)[j])).toBe(true));
+    const batchJs = withWasmLoops(false, batch);
+    withWasmLoops(true, batch).forEach((o, j) => expect(sameValues(o, batchJs[j])).toBe(true));
     expect(loopModule(['Math.exp(x0)'], ['c'])).toBeNull();
   });
 
   it('sum rows and columns in the order of the JS loops: the same bits, every shape (four-row and two-column blocks, and what is left)', () => {
-    const both = (f: () => Float32Array) => {
-      const prev = setWasmLoops(false);
-      try {
-        const js = f().slice();
-        setWasmLoops(true);
-        return { js, wasm: f() };
-      } finally {
-        setWasmLoops(prev);
-      }
-    };
+    const both = (f: () => Float32Array) => ({ js: withWasmLoops(false, f).slice(), wasm: withWasmLoops(true, f) });
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 23 }), fc.integer({ min: 1, max: 19 }), fc.nat(), (rows, n, seed) => {
         // values of very different magnitudes, so that float64 sums round and their association shows

@@ -124,12 +124,10 @@ export function fusedBatch(
   // (the worker writes its chunks in place: every output of a parallel map on shared memory)
   const outs = members.map((m) => exprs.map(() => allocF32(kind === 'map' ? m.n : 1, parallel)));
   // a map's members that lie in the kernels' memory run as WebAssembly loops (./wasm-loop.ts), the rest here
+  const access = [...pattern] as RowAccess[];
   const rest = members
-    .map((m, i) => i)
-    .filter(
-      (i) =>
-        kind !== 'map' || !runWasmLoop(exprs, [...pattern] as RowAccess[], members[i].inputs, outs[i], 1, members[i].n),
-    );
+    .map((_, i) => i)
+    .filter((i) => kind !== 'map' || !runWasmLoop(exprs, access, members[i].inputs, outs[i], 1, members[i].n));
   if (rest.length === 0) return outs;
   const left = rest.map((i) => members[i]);
   const ins = left.map((m) => m.inputs);
