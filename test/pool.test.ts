@@ -3,7 +3,7 @@
  * configured proportions, nothing from the development sets' sources, rendering errors reported and
  * skipped, and batches that depend on the step only.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DEV_LANGUAGES, DEV_SOUND_BANKS, DEV_TEXTURE_FAMILIES, DEV_VARIANTS, soundRuns } from '../src/data/devsets';
 import {
   allocate,
@@ -13,6 +13,7 @@ import {
   resolvePoolConfig,
   type PoolConfig,
 } from '../src/data/pool/pool';
+import { speakSsml } from '../src/data/pool/espeak';
 import { rms } from '../src/data/pool/mix';
 import { POOL_LANGUAGES, POOL_VARIANTS } from '../src/data/pool/speech';
 import { POOL_TEXTURE_FAMILIES } from '../src/data/pool/textures';
@@ -119,6 +120,21 @@ describe('pool rendering', () => {
       expect(rms(a.clips[i].samples), a.clips[i].detail).toBeGreaterThan(1e-4);
     }
   }, 120_000);
+
+  it('speaks the same samples whatever the clock says (eSpeak seeds its breath noise from it)', async () => {
+    const say = () => speakSsml('af+sandro', '<speak>tralala 42</speak>', { rate: 117, pitch: 77 });
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      clock.mockReturnValue(Date.UTC(2026, 0, 1));
+      const a = await say();
+      clock.mockReturnValue(Date.UTC(2026, 0, 1, 0, 0, 7));
+      const b = await say();
+      expect(rms(a)).toBeGreaterThan(1e-3);
+      expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
+  }, 60_000);
 
   it('reports clips that fail to render and keeps the others', async () => {
     const cfg = resolvePoolConfig({

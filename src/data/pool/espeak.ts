@@ -9,6 +9,11 @@
  * (16-bit mono WAV) is resampled to 16 kHz with the project's resampler, with 16 zero crossings
  * instead of 64 (training data, not a measurement: 4× cheaper, and speech has little energy near
  * the cut-off).
+ *
+ * eSpeak seeds its noise generator (the breath noise of voices such as `+sandro`) from the clock
+ * (`espeak_srand(time(NULL))` in speech.c), so the same call would give different samples from one
+ * second to the next. The instance's clock is replaced by a fixed time derived from the call's
+ * arguments: the same call gives the same samples in every process, on every machine.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -107,7 +112,8 @@ export async function speakSsml(
         imports: WebAssembly.Imports,
         done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void,
       ) => {
-        void WebAssembly.instantiate(wasm, imports).then((instance) => done(instance, wasm));
+        const clock = { ...imports, env: { ...imports.env, emscripten_date_now: () => fixedTimeMs(args) } };
+        void WebAssembly.instantiate(wasm, clock).then((instance) => done(instance, wasm));
         return {};
       },
     });
@@ -128,6 +134,13 @@ export async function speakSsml(
     );
   kernel ??= sincResampleKernel(ESPEAK_SAMPLE_RATE, 16000, { ...MATPAC_RESAMPLE, lowpassFilterWidth: 16 });
   return applyResampleKernel(mono, kernel);
+}
+
+/** The clock eSpeak sees: whole seconds from a 31-bit FNV-1a hash of its arguments. */
+function fixedTimeMs(args: readonly string[]): number {
+  let h = 0x811c9dc5;
+  for (const ch of args.join('\0')) h = Math.imul(h ^ ch.codePointAt(0)!, 0x01000193) >>> 0;
+  return (h >>> 1) * 1000;
 }
 
 /** The samples of eSpeak's WAV output (RIFF, 16-bit PCM mono at 22.05 kHz), as floats v/32768. */
