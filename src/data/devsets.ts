@@ -90,8 +90,11 @@ export const DEV_SET_SECONDS: Readonly<Record<DevSetName, number>> = {
   'pitch-class': 3,
   'sound-events': 3,
 };
-/** Bumped whenever a change here changes the rendered bytes (part of the cache key). */
-export const DEV_SET_VERSION = 3;
+/**
+ * Bumped whenever a change here or in the renderers these sets call changes the rendered bytes (part of
+ * the cache key). 4: eSpeak's noise no longer seeded from the clock (src/data/pool/espeak.ts).
+ */
+export const DEV_SET_VERSION = 4;
 
 const setKey = (cfg: DevSetConfig, name: DevSetName): Key =>
   foldIn(foldIn(keyFromSeed(cfg.seed), 0xde7), DEV_SET_NAMES.indexOf(name));
