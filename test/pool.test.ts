@@ -121,18 +121,24 @@ describe('pool rendering', () => {
     }
   }, 120_000);
 
-  it('speaks the same samples whatever the clock says (eSpeak seeds its breath noise from it)', async () => {
-    const say = () => speakSsml('af+sandro', '<speak>tralala 42</speak>', { rate: 117, pitch: 77 });
+  it('speaks the same samples at any time, from any program path (eSpeak seeds its breath noise from the clock)', async () => {
+    const say = (voice: string) => speakSsml(voice, '<speak>tralala 42</speak>', { rate: 117, pitch: 77 });
     const clock = vi.spyOn(Date, 'now');
+    const program = process.argv[1];
     try {
-      clock.mockReturnValue(Date.UTC(2026, 0, 1));
-      const a = await say();
-      clock.mockReturnValue(Date.UTC(2026, 0, 1, 0, 0, 7));
-      const b = await say();
-      expect(rms(a)).toBeGreaterThan(1e-3);
-      expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+      for (const voice of ['af+sandro', 'en-gb-scotland+victor']) {
+        clock.mockReturnValue(Date.UTC(2026, 0, 1));
+        process.argv[1] = '/one/run.js';
+        const a = await say(voice);
+        clock.mockReturnValue(Date.UTC(2026, 0, 1, 0, 0, 7));
+        process.argv[1] = '/another/folder/run.mjs';
+        const b = await say(voice);
+        expect(rms(a)).toBeGreaterThan(1e-3);
+        expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer)), voice).toBe(true);
+      }
     } finally {
       clock.mockRestore();
+      process.argv[1] = program;
     }
   }, 60_000);
 

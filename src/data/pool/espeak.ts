@@ -10,10 +10,12 @@
  * instead of 64 (training data, not a measurement: 4× cheaper, and speech has little energy near
  * the cut-off).
  *
- * eSpeak seeds its noise generator (the breath noise of voices such as `+sandro`) from the clock
- * (`espeak_srand(time(NULL))` in speech.c), so the same call would give different samples from one
- * second to the next. The instance's clock is replaced by a fixed time derived from the call's
- * arguments: the same call gives the same samples in every process, on every machine.
+ * eSpeak seeds its noise generator (the breath noise of voices such as `+sandro` or `+victor`) from
+ * the clock (`espeak_srand(time(NULL))` in speech.c), so the same call would give different samples
+ * from one second to the next. The instance's wall clock is replaced by a fixed time derived from
+ * the call's arguments (not from the program's path, which the glue code puts in front of them):
+ * the same call gives the same samples in every process, from every folder, on every machine
+ * (test/pool.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -102,17 +104,19 @@ export async function speakSsml(
   // builds an Error whose stack trace is most of the start-up time. Nothing reads those stacks.
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
+  // (the glue code puts the program's path in front of the arguments it is given: it gets a copy)
+  const wallMs = fixedTimeMs(args);
   let mod: EspeakModule;
   try {
     mod = await factory({
-      arguments: args,
+      arguments: [...args],
       print: () => {},
       printErr: (s: string) => void (s.includes('program exited') || errors.push(s.trim())),
       instantiateWasm: (
         imports: WebAssembly.Imports,
         done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void,
       ) => {
-        const clock = { ...imports, env: { ...imports.env, emscripten_date_now: () => fixedTimeMs(args) } };
+        const clock = { ...imports, env: { ...imports.env, emscripten_date_now: () => wallMs } };
         void WebAssembly.instantiate(wasm, clock).then((instance) => done(instance, wasm));
         return {};
       },
@@ -136,7 +140,7 @@ export async function speakSsml(
   return applyResampleKernel(mono, kernel);
 }
 
-/** The clock eSpeak sees: whole seconds from a 31-bit FNV-1a hash of its arguments. */
+/** The wall-clock time eSpeak sees: whole seconds from a 31-bit FNV-1a hash of its arguments. */
 function fixedTimeMs(args: readonly string[]): number {
   let h = 0x811c9dc5;
   for (const ch of args.join('\0')) h = Math.imul(h ^ ch.codePointAt(0)!, 0x01000193) >>> 0;
